@@ -1,0 +1,1 @@
+"""The ehr-agent assistant: LangGraph graph, model backends, citations and the CLI."""

@@ -1,0 +1,183 @@
+"""Retrying requests for the FHIR client: what is retryable, how long to wait, the loop.
+
+Kept apart from the client so the whole policy can be read (and tested) in one place.
+
+Why idempotency matters: a GET or PUT can be repeated without changing the outcome, so any
+transient failure may be retried.  A ``transaction`` POST may have been *applied* by the
+server even though we saw a 500 or lost the connection mid-response; repeating it could
+create duplicate resources.  So non-idempotent requests are retried only when the server
+provably did not process them: the connection was never established, or the server
+refused up front with 429 (rate limited) or 503 (unavailable).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+
+import httpx
+
+from fhir_client.errors import FhirConnectionError, error_for_status
+
+logger = logging.getLogger("fhir_client")
+
+SleepFn = Callable[[float], Awaitable[None]]
+FHIR_JSON = "application/fhir+json"
+
+# Statuses worth retrying for idempotent requests.
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+# Statuses where the server refused before doing any work: safe even for POST.
+REFUSED_STATUSES = frozenset({429, 503})
+
+# Failures before the request reached the server: always safe to retry.
+NOT_SENT_ERRORS: tuple[type[Exception], ...] = (
+    httpx.ConnectError,
+    httpx.ConnectTimeout,
+    httpx.PoolTimeout,
+)
+# Failures that may happen after the server received the request.
+MAYBE_SENT_ERRORS: tuple[type[Exception], ...] = (
+    httpx.ReadTimeout,
+    httpx.WriteTimeout,
+    httpx.ReadError,
+    httpx.WriteError,
+    httpx.RemoteProtocolError,
+)
+
+MAX_BACKOFF_SECONDS = 30.0
+MAX_RETRY_AFTER_SECONDS = 60.0
+JITTER_FRACTION = 0.1
+
+
+def is_retryable_error(exc: Exception, *, idempotent: bool) -> bool:
+    """Whether a transport error may be retried for this kind of request."""
+    if isinstance(exc, NOT_SENT_ERRORS):
+        return True
+    return idempotent and isinstance(exc, MAYBE_SENT_ERRORS)
+
+
+def is_retryable_status(status_code: int, *, idempotent: bool) -> bool:
+    """Whether an HTTP status may be retried for this kind of request."""
+    statuses = RETRY_STATUSES if idempotent else REFUSED_STATUSES
+    return status_code in statuses
+
+
+def backoff_delay(attempt: int, base_seconds: float) -> float:
+    """Exponential backoff for retry number ``attempt`` (0-based), with a little jitter.
+
+    Jitter spreads out clients that failed together so they do not retry in lockstep.
+    """
+    delay = min(MAX_BACKOFF_SECONDS, base_seconds * (2.0**attempt))
+    return delay + random.uniform(0.0, delay * JITTER_FRACTION)
+
+
+def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delay-seconds or HTTP-date).
+
+    Returns ``None`` when the header is absent or unparseable (the caller then falls back
+    to its own backoff); a date in the past means "retry now" (0).
+    """
+    if value is None or not value.strip():
+        return None
+    text = value.strip()
+    try:
+        seconds = float(text)
+    except ValueError:
+        pass
+    else:
+        return max(0.0, seconds) if seconds == seconds else None  # NaN -> None
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    current = now if now is not None else datetime.now(UTC)
+    return max(0.0, (when - current).total_seconds())
+
+
+async def send_with_retries(
+    http: httpx.AsyncClient,
+    method: str,
+    url: str,
+    *,
+    path: str,
+    base_url: str,
+    params: list[tuple[str, str]] | None,
+    content: bytes | None,
+    extra_headers: Mapping[str, str] | None,
+    idempotent: bool,
+    max_retries: int,
+    backoff_seconds: float,
+    sleep: SleepFn,
+) -> httpx.Response:
+    """Send one request with retries; return a 2xx response or raise a typed error.
+
+    ``path`` (relative to the base, no query string) is what logs and errors show.
+    """
+    headers = dict(extra_headers or {})
+    if content is not None:
+        headers["Content-Type"] = FHIR_JSON
+    attempt = 0
+    while True:
+        started = time.monotonic()
+        try:
+            response = await http.request(
+                method,
+                url,
+                params=tuple(params) if params else None,
+                content=content,
+                headers=headers,
+            )
+        except httpx.TransportError as exc:
+            if attempt < max_retries and is_retryable_error(exc, idempotent=idempotent):
+                delay = backoff_delay(attempt, backoff_seconds)
+                logger.debug(
+                    "%s %s: %s, retrying in %.2f s", method, path, type(exc).__name__, delay
+                )
+                await sleep(delay)
+                attempt += 1
+                continue
+            raise FhirConnectionError(
+                f"{method} {path} failed: could not get a response from {base_url} "
+                f"after {attempt + 1} attempt(s) ({type(exc).__name__}: {exc}). Check the "
+                "base URL, that the server is running, and the network; for slow servers "
+                "raise the timeout"
+            ) from exc
+        status = response.status_code
+        elapsed_ms = (time.monotonic() - started) * 1000
+        logger.debug("%s %s -> %d in %.0f ms", method, path, status, elapsed_ms)
+        if response.is_success:
+            return response
+        if attempt < max_retries and is_retryable_status(status, idempotent=idempotent):
+            retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            if retry_after is not None and retry_after > MAX_RETRY_AFTER_SECONDS:
+                raise error_for_status(
+                    status,
+                    method=method,
+                    path=path,
+                    body=response.content,
+                    hint=(
+                        f"The server asked to wait {retry_after:.0f} s before retrying, "
+                        f"more than this client waits ({MAX_RETRY_AFTER_SECONDS:.0f} s); "
+                        "try again later"
+                    ),
+                )
+            delay = (
+                retry_after if retry_after is not None else backoff_delay(attempt, backoff_seconds)
+            )
+            logger.debug("%s %s: HTTP %d, retrying in %.2f s", method, path, status, delay)
+            await sleep(delay)
+            attempt += 1
+            continue
+        hint = None
+        if response.is_redirect:
+            hint = (
+                f"The server redirects to {response.headers.get('Location', '?')}; "
+                "use that address as the base URL"
+            )
+        raise error_for_status(status, method=method, path=path, body=response.content, hint=hint)

@@ -1,0 +1,371 @@
+"""One async client for any FHIR R4 server (HAPI, Medplum, Epic/Cerner sandboxes, ...).
+
+Resources are handled as plain JSON dicts: validating every Observation of a large record
+with pydantic models is far too slow for an interactive assistant, and the tools only need
+a few fields.  The client's job is the transport: building safe URLs, following search
+pages, retrying transient failures, and turning server refusals into typed errors that
+say what went wrong.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncGenerator, Collection, Mapping
+from contextlib import aclosing
+from types import TracebackType
+from typing import Self
+
+import httpx
+
+from fhir_client._codec import (
+    Resource,
+    SearchParams,
+    build_query,
+    dump_resource,
+    parse_resource,
+)
+from fhir_client._paging import NON_MATCH_MODES, bundle_resources, next_link
+from fhir_client._retry import FHIR_JSON, SleepFn, send_with_retries
+from fhir_client._urls import (
+    check_resource_id,
+    check_resource_type,
+    normalise_base_url,
+    relative_path,
+    resolve_next_link,
+)
+from fhir_client.errors import InvalidResponse, SearchTruncated
+
+__all__ = ["FHIR_JSON", "FhirClient", "SearchParams", "logger"]
+
+logger = logging.getLogger("fhir_client")
+
+
+class FhirClient:
+    """Async FHIR R4 REST client; use as ``async with FhirClient(url) as fhir: ...``.
+
+    ``max_retries`` counts retries after the first attempt.  ``max_pages`` bounds how many
+    search pages ``search``/``everything`` follow; ``page_size`` adds ``_count`` to searches
+    that do not set it.  ``sleep`` is how the client waits between retries; tests inject a
+    recorder so they run instantly and can assert the waits requested.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        auth: httpx.Auth | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        timeout: float = 30.0,
+        max_retries: int = 3,
+        backoff_seconds: float = 0.5,
+        max_pages: int = 20,
+        page_size: int | None = None,
+        headers: Mapping[str, str] | None = None,
+        sleep: SleepFn | None = None,
+    ) -> None:
+        if max_retries < 0:
+            raise ValueError(f"max_retries must be 0 or more, got {max_retries}")
+        if max_pages < 1:
+            raise ValueError(f"max_pages must be at least 1, got {max_pages}")
+        if page_size is not None and page_size < 1:
+            raise ValueError(f"page_size must be at least 1 (or None), got {page_size}")
+        if timeout <= 0 or backoff_seconds < 0:
+            raise ValueError("timeout must be positive and backoff_seconds must not be negative")
+        self._base_url = normalise_base_url(base_url)
+        self.max_retries = max_retries
+        self.backoff_seconds = backoff_seconds
+        self.max_pages = max_pages
+        self.page_size = page_size
+        self.sleep: SleepFn = sleep if sleep is not None else asyncio.sleep
+        default_headers = {"Accept": FHIR_JSON}
+        default_headers.update(headers or {})
+        self._http = httpx.AsyncClient(
+            auth=auth,
+            transport=transport,
+            timeout=httpx.Timeout(timeout),
+            headers=default_headers,
+            # A redirect could lead to another host with our Authorization header attached.
+            follow_redirects=False,
+        )
+
+    @property
+    def base_url(self) -> str:
+        """The server's base URL, without a trailing slash."""
+        return self._base_url
+
+    def __repr__(self) -> str:
+        return f"FhirClient({self._base_url!r})"
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the underlying connection pool."""
+        await self._http.aclose()
+
+    # ----------------------------------------------------------------- public API
+
+    async def read(self, resource_type: str, resource_id: str) -> Resource:
+        """``GET [base]/Type/id``: one resource, or ``ResourceNotFound``."""
+        path = f"{check_resource_type(resource_type)}/{check_resource_id(resource_id)}"
+        response = await self._send("GET", self._url(path))
+        return self._parse(response, "GET", path, expect=resource_type)
+
+    async def capabilities(self) -> Resource:
+        """``GET [base]/metadata``: the server's CapabilityStatement."""
+        response = await self._send("GET", self._url("metadata"))
+        return self._parse(response, "GET", "metadata", expect="CapabilityStatement")
+
+    async def search_bundle(
+        self, resource_type: str, params: SearchParams | None = None
+    ) -> Resource:
+        """The first page of a search, as the server's Bundle."""
+        path = check_resource_type(resource_type)
+        response = await self._send("GET", self._url(path), params=self._query(params))
+        return self._parse(response, "GET", path, expect="Bundle")
+
+    async def search_page_iter(
+        self,
+        resource_type: str,
+        params: SearchParams | None = None,
+        *,
+        max_pages: int | None = None,
+    ) -> AsyncGenerator[Resource, None]:
+        """Yield the search's Bundles page by page, at most ``max_pages`` of them.
+
+        For callers that want to stream or decide themselves when to stop; after the last
+        yielded Bundle, ``next_link(bundle)`` tells whether the server had more.
+        """
+        url = self._url(check_resource_type(resource_type))
+        limit = self._page_limit(max_pages)
+        async with aclosing(self._pages(url, self._query(params), limit)) as pages:
+            async for bundle in pages:
+                yield bundle
+
+    async def search(
+        self,
+        resource_type: str,
+        params: SearchParams | None = None,
+        *,
+        max_pages: int | None = None,
+        max_results: int | None = None,
+    ) -> list[Resource]:
+        """Run a search and return the matching resources across pages.
+
+        ``_include``d resources and OperationOutcome entries are left out.  A sequence value
+        repeats the parameter (AND); commas inside a value are passed on (OR).  If more
+        pages remain after ``max_pages`` and no ``max_results`` was given, raises
+        ``SearchTruncated`` (carrying what was fetched) rather than returning partial data.
+        """
+        if max_results is not None and max_results < 1:
+            raise ValueError(f"max_results must be at least 1 (or None), got {max_results}")
+        url = self._url(check_resource_type(resource_type))
+        query = self._query(params, max_results=max_results)
+        return await self._collect(
+            url,
+            query,
+            what=f"Search {resource_type}",
+            limit=self._page_limit(max_pages),
+            max_results=max_results,
+            exclude_modes=NON_MATCH_MODES,
+        )
+
+    async def count(self, resource_type: str, params: SearchParams | None = None) -> int:
+        """How many resources match a search (``_summary=count``; reads ``Bundle.total``)."""
+        path = check_resource_type(resource_type)
+        query = self._query(params, add_count=False)
+        query = [(k, v) for k, v in query if k != "_summary"] + [("_summary", "count")]
+        response = await self._send("GET", self._url(path), params=query)
+        bundle = self._parse(response, "GET", path, expect="Bundle")
+        total = bundle.get("total")
+        if not isinstance(total, int) or isinstance(total, bool):
+            raise InvalidResponse(
+                f"GET {path} with _summary=count returned a Bundle without a numeric total; "
+                "this server does not support counting, use search() instead"
+            )
+        return total
+
+    async def everything(self, patient_id: str, *, max_pages: int | None = None) -> list[Resource]:
+        """``Patient/{id}/$everything``: the patient's whole record, following next links.
+
+        Raises ``SearchTruncated`` if the record has more pages than ``max_pages``.
+        """
+        path = f"Patient/{check_resource_id(patient_id)}/$everything"
+        return await self._collect(
+            self._url(path),
+            self._query(None),
+            what=f"Patient/{patient_id}/$everything",
+            limit=self._page_limit(max_pages),
+            max_results=None,
+            # $everything may flag linked resources as "include"; they are the record too.
+            exclude_modes=frozenset({"outcome"}),
+        )
+
+    async def update(self, resource: Resource) -> Resource:
+        """``PUT [base]/Type/id``: create or replace a resource with the id it carries.
+
+        Returns the server's version (with its meta.versionId), or the sent resource if
+        the server answered without a body.
+        """
+        resource_type = resource.get("resourceType") if isinstance(resource, dict) else None
+        resource_id = resource.get("id") if isinstance(resource, dict) else None
+        if not isinstance(resource_type, str) or not isinstance(resource_id, str):
+            raise ValueError(
+                "update() needs a resource dict with 'resourceType' and 'id' strings; "
+                "to let the server assign an id use a transaction with a POST entry"
+            )
+        path = f"{check_resource_type(resource_type)}/{check_resource_id(resource_id)}"
+        response = await self._send(
+            "PUT",
+            self._url(path),
+            content=dump_resource(resource),
+            extra_headers={"Prefer": "return=representation"},
+        )
+        if not response.content.strip():
+            return resource
+        return self._parse(response, "PUT", path, expect=resource_type)
+
+    async def transaction(self, bundle: Resource) -> Resource:
+        """POST a ``transaction`` or ``batch`` Bundle to the base; returns the response Bundle.
+
+        Not idempotent, so only retried when the server provably did not process it.
+        """
+        bundle_type = bundle.get("type") if isinstance(bundle, dict) else None
+        if bundle.get("resourceType") != "Bundle" or bundle_type not in ("transaction", "batch"):
+            raise ValueError(
+                "transaction() needs a Bundle whose type is 'transaction' or 'batch', "
+                f"got resourceType={bundle.get('resourceType')!r}, type={bundle_type!r}"
+            )
+        response = await self._send(
+            "POST", self._base_url, content=dump_resource(bundle), idempotent=False
+        )
+        return self._parse(response, "POST", "/", expect="Bundle")
+
+    # ----------------------------------------------------------------- paging
+
+    def _page_limit(self, max_pages: int | None) -> int:
+        limit = self.max_pages if max_pages is None else max_pages
+        if limit < 1:
+            raise ValueError(f"max_pages must be at least 1, got {limit}")
+        return limit
+
+    async def _pages(
+        self, url: str, query: list[tuple[str, str]], limit: int
+    ) -> AsyncGenerator[Resource, None]:
+        """Yield up to ``limit`` Bundles, following same-origin next links."""
+        path = relative_path(self._base_url, url)
+        bundle = self._parse(await self._send("GET", url, params=query), "GET", path, "Bundle")
+        yield bundle
+        seen: set[str] = set()
+        for _ in range(limit - 1):
+            link = next_link(bundle)
+            if link is None:
+                return
+            url = self._resolve_next(link)
+            if url in seen:
+                raise InvalidResponse(
+                    f"Search {path}: the server returned the same next-page link twice; "
+                    "it is looping, so paging was stopped"
+                )
+            seen.add(url)
+            page_path = relative_path(self._base_url, url)
+            response = await self._send("GET", url)
+            bundle = self._parse(response, "GET", page_path, "Bundle")
+            yield bundle
+
+    async def _collect(
+        self,
+        url: str,
+        query: list[tuple[str, str]],
+        *,
+        what: str,
+        limit: int,
+        max_results: int | None,
+        exclude_modes: Collection[str],
+    ) -> list[Resource]:
+        resources: list[Resource] = []
+        pages = 0
+        last: Resource = {}
+        async with aclosing(self._pages(url, query, limit)) as bundles:
+            async for bundle in bundles:
+                pages += 1
+                last = bundle
+                resources.extend(bundle_resources(bundle, exclude_modes=exclude_modes))
+                if max_results is not None and len(resources) >= max_results:
+                    return resources[:max_results]
+        if next_link(last) is not None:
+            if max_results is None:
+                raise SearchTruncated(what, resources=resources, pages_fetched=pages)
+            logger.warning(
+                "%s: stopped after %d pages with %d of up to %d results; more pages remain",
+                what,
+                pages,
+                len(resources),
+                max_results,
+            )
+        return resources
+
+    def _resolve_next(self, link: str) -> str:
+        try:
+            return resolve_next_link(self._base_url, link)
+        except ValueError as exc:
+            raise InvalidResponse(
+                f"The server's next-page link points to another origin ({exc}) than the base "
+                f"URL {self._base_url}; it was not followed so that credentials are not sent "
+                "there. Check the server's base URL configuration (e.g. HAPI's server address)"
+            ) from None
+
+    # ----------------------------------------------------------------- HTTP
+
+    def _url(self, path: str) -> str:
+        return f"{self._base_url}/{path}"
+
+    def _query(
+        self,
+        params: SearchParams | None,
+        *,
+        add_count: bool = True,
+        max_results: int | None = None,
+    ) -> list[tuple[str, str]]:
+        return build_query(
+            params, page_size=self.page_size, add_count=add_count, max_results=max_results
+        )
+
+    async def _send(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: list[tuple[str, str]] | None = None,
+        content: bytes | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        idempotent: bool = True,
+    ) -> httpx.Response:
+        return await send_with_retries(
+            self._http,
+            method,
+            url,
+            path=relative_path(self._base_url, url),
+            base_url=self._base_url,
+            params=params,
+            content=content,
+            extra_headers=extra_headers,
+            idempotent=idempotent,
+            max_retries=self.max_retries,
+            backoff_seconds=self.backoff_seconds,
+            sleep=self.sleep,
+        )
+
+    def _parse(
+        self, response: httpx.Response, method: str, path: str, expect: str | None
+    ) -> Resource:
+        return parse_resource(response, method, path, expect)
