@@ -1,0 +1,77 @@
+"""The embedded FHIR store: SQLite + search indexes behind a FHIR REST facade.
+
+The agent's tools talk FHIR REST only; giving them an in-process server (reached
+through httpx's ASGI transport) instead of a special local API means the same
+code path serves a laptop demo and a hospital's FHIR server.
+
+    store = EmbeddedStore("record.db")
+    async with embedded_client(store) as fhir:
+        labs = await fhir.search("Observation", {"patient": pid, "category": "laboratory"})
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import httpx
+from starlette.applications import Starlette
+from starlette.routing import Mount
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from fhir_client.embedded.app import create_fhir_app
+from fhir_client.embedded.query import DEFAULT_COUNT, MAX_COUNT, SearchError
+from fhir_client.embedded.registry import REGISTRY, ParamKind, SearchParam
+from fhir_client.embedded.store import EmbeddedStore, SchemaMismatch, StoreError, WriteResult
+
+if TYPE_CHECKING:
+    from fhir_client.client import FhirClient
+
+__all__ = [
+    "DEFAULT_COUNT",
+    "EMBEDDED_BASE_URL",
+    "MAX_COUNT",
+    "REGISTRY",
+    "EmbeddedStore",
+    "ParamKind",
+    "SchemaMismatch",
+    "SearchError",
+    "SearchParam",
+    "StoreError",
+    "WriteResult",
+    "create_fhir_app",
+    "embedded_asgi_app",
+    "embedded_client",
+]
+
+#: The base URL in-process clients use; the host never resolves, nothing leaves the process.
+EMBEDDED_BASE_URL = "http://embedded.local/fhir"
+
+
+def embedded_asgi_app(store: EmbeddedStore, prefix: str = "/fhir") -> Starlette:
+    """The facade mounted under `prefix`, as a bigger app (or a client) sees it."""
+    app = Starlette(routes=[Mount(prefix, app=create_fhir_app(store))])
+    # FHIR's `POST [base]` (transaction/batch) arrives at the mount point itself
+    # ("/fhir", no trailing slash), which a Mount does not match and Starlette
+    # would answer with a 307 redirect; serve it as "/fhir/" instead.
+    app.add_middleware(_BaseWithoutSlash, prefix=prefix)
+    return app
+
+
+class _BaseWithoutSlash:
+    def __init__(self, app: ASGIApp, prefix: str) -> None:
+        self.app = app
+        self.prefix = prefix
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] == self.prefix:
+            path = self.prefix + "/"
+            scope = {**scope, "path": path, "raw_path": path.encode()}
+        await self.app(scope, receive, send)
+
+
+def embedded_client(store: EmbeddedStore, **client_kwargs: Any) -> FhirClient:
+    """A FhirClient wired to `store` in-process, with no socket and no server."""
+    from fhir_client.client import FhirClient
+
+    transport = httpx.ASGITransport(app=embedded_asgi_app(store))
+    return FhirClient(EMBEDDED_BASE_URL, transport=transport, **client_kwargs)

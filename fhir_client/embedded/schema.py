@@ -1,0 +1,159 @@
+"""Tables of the embedded store, declared with sqlmodel, and the engine setup.
+
+One `resource` row per resource (its JSON serialised once, at write time, so a
+search can stream stored text into a Bundle without re-encoding) and four
+index tables, one per search parameter kind. Every index row carries the
+resource type so that the composite indexes answer a patient-scoped search
+from the index alone. `schema_version` in the `store_meta` table lets a later
+release migrate, or refuse, a database written by an older one.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, Index, Table, create_engine, event
+from sqlalchemy.pool import StaticPool
+from sqlmodel import Field, SQLModel
+
+SCHEMA_VERSION = 1
+
+#: Index tables are clustered on (rid, param, value): that primary key is the
+#: per-resource index (used to delete a resource's rows on update, for
+#: `:missing` and for `_sort`), so no second B-tree is maintained per insert.
+#: Secondary indexes in SQLite end with the primary key, so the value indexes
+#: still cover `rid`.
+_WITHOUT_ROWID: dict[str, Any] = {"sqlite_with_rowid": False}
+
+
+class StoreMeta(SQLModel, table=True):
+    """Key/value facts about the database itself (schema version)."""
+
+    __tablename__ = "store_meta"
+    key: str = Field(primary_key=True)
+    value: str
+
+
+class ResourceRow(SQLModel, table=True):
+    """A stored resource; `rid` is a compact key the index tables point at."""
+
+    __tablename__ = "resource"
+    __table_args__ = (
+        Index("ix_resource_type_id", "res_type", "res_id", unique=True),
+        Index("ix_resource_patient", "patient_id", "res_type"),
+    )
+    rid: int = Field(primary_key=True)
+    res_type: str
+    res_id: str
+    patient_id: str | None = None
+    version: int
+    last_updated: str
+    json_text: str
+
+
+class TokenIndex(SQLModel, table=True):
+    """code/system pairs of token parameters (codes, statuses, identifiers)."""
+
+    __tablename__ = "idx_token"
+    __table_args__ = (
+        Index("ix_token_value", "res_type", "param", "code", "system"),
+        _WITHOUT_ROWID,
+    )
+    rid: int = Field(primary_key=True)
+    param: str = Field(primary_key=True)
+    system: str = Field(primary_key=True)
+    code: str = Field(primary_key=True)
+    res_type: str
+
+
+class ReferenceIndex(SQLModel, table=True):
+    """Reference targets; param `_ref` holds every reference, for $everything."""
+
+    __tablename__ = "idx_ref"
+    __table_args__ = (
+        Index("ix_ref_value", "res_type", "param", "target_id", "target_type"),
+        _WITHOUT_ROWID,
+    )
+    rid: int = Field(primary_key=True)
+    param: str = Field(primary_key=True)
+    target_type: str = Field(primary_key=True)
+    target_id: str = Field(primary_key=True)
+    res_type: str
+
+
+class DateIndex(SQLModel, table=True):
+    """Date ranges as UTC milliseconds and as yyyymmdd ordinals (see dates.py)."""
+
+    __tablename__ = "idx_date"
+    __table_args__ = (
+        Index("ix_date_value", "res_type", "param", "low_ms"),
+        _WITHOUT_ROWID,
+    )
+    rid: int = Field(primary_key=True)
+    param: str = Field(primary_key=True)
+    low_ms: int = Field(primary_key=True)
+    high_ms: int = Field(primary_key=True)
+    low_ord: int
+    high_ord: int
+    res_type: str
+
+
+class StringIndex(SQLModel, table=True):
+    """Strings, normalised (casefolded, accents stripped) and as written."""
+
+    __tablename__ = "idx_string"
+    __table_args__ = (
+        Index("ix_string_value", "res_type", "param", "norm"),
+        _WITHOUT_ROWID,
+    )
+    rid: int = Field(primary_key=True)
+    param: str = Field(primary_key=True)
+    norm: str = Field(primary_key=True)
+    exact: str = Field(primary_key=True)
+    res_type: str
+
+
+def table(name: str) -> Table:
+    """A table object by name, for SQLAlchemy Core statements."""
+    return SQLModel.metadata.tables[name]
+
+
+INDEX_TABLES = ("idx_token", "idx_ref", "idx_date", "idx_string")
+
+
+def make_engine(db_path: str | Path) -> Engine:
+    """An engine with pragmas for fast bulk loads and safe use from many threads.
+
+    File databases use WAL (readers never block the writer) with
+    synchronous=NORMAL, which is durable across application crashes and only
+    risks the last commits on power loss: the store is a rebuildable cache of
+    FHIR data, so load speed wins. `:memory:` uses one shared connection
+    (StaticPool), otherwise each thread would see its own empty database.
+    """
+    memory = str(db_path) == ":memory:"
+    url = "sqlite://" if memory else f"sqlite:///{Path(db_path)}"
+    kwargs: dict[str, Any] = {"connect_args": {"check_same_thread": False}}
+    if memory:
+        kwargs["poolclass"] = StaticPool
+    engine = create_engine(url, **kwargs)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Let SQLAlchemy emit BEGIN itself so a transaction covers reads too.
+        dbapi_conn.isolation_level = None
+        cursor = dbapi_conn.cursor()
+        if not memory:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA busy_timeout=10000")
+            cursor.execute("PRAGMA mmap_size=268435456")
+        cursor.execute("PRAGMA temp_store=MEMORY")
+        cursor.execute("PRAGMA cache_size=-65536")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN")
+
+    return engine
