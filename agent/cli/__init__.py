@@ -1,0 +1,39 @@
+"""The ``ehr-agent`` command line (console script ``ehr-agent = agent.cli:app``).
+
+Commands live in small modules and are registered here; they share the
+data-source options (:mod:`agent.cli.options`) and one way of opening the
+FHIR client (:mod:`agent.cli.fhir_source`).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import typer
+
+from agent.cli import data_commands
+
+app = typer.Typer(
+    name="ehr-agent",
+    help="Answer questions about one patient's FHIR R4 record, with citations.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,  # locals may hold tokens or patient data
+)
+
+
+@app.callback()
+def main(
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Log details to stderr."),
+) -> None:
+    """Answer questions about one patient's FHIR R4 record, with citations."""
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+
+
+app.command("load")(data_commands.load)
+app.command("patients")(data_commands.patients)
+
+__all__ = ["app"]

@@ -1,0 +1,111 @@
+"""How load progress and summaries look in a terminal.
+
+Progress and notices go to stderr; results go to stdout, so output can be
+piped (``ehr-agent patients --json | jq``) without banners in the way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
+
+from agent.cli.patient_summary import PatientSummary
+from fhir_client.loading import LoadEvent, LoadReport, LoadStage
+
+stdout = Console()
+stderr = Console(stderr=True)
+
+TOP_TYPES_SHOWN = 4
+
+
+def notify(message: str) -> None:
+    """A one-line notice for the user, on stderr."""
+    stderr.print(message, highlight=False, markup=False, soft_wrap=True)
+
+
+@contextmanager
+def load_progress() -> Iterator[Callable[[LoadEvent], None]]:
+    """A progress bar (weighted by file size) fed by the loader's events."""
+    with Progress(
+        TextColumn("[bold]{task.description}", justify="left"),
+        BarColumn(),
+        DownloadColumn(),
+        TextColumn("{task.fields[file]}"),
+        TimeElapsedColumn(),
+        console=stderr,
+        transient=False,
+    ) as progress:
+        task = progress.add_task("Loading", total=None, file="")
+
+        def on_event(event: LoadEvent) -> None:
+            if event.stage is LoadStage.PLANNED:
+                progress.update(task, total=event.bytes_total)
+            elif event.stage is LoadStage.FILE_STARTED and event.file is not None:
+                progress.update(task, file=event.file.path.name)
+            elif event.stage is LoadStage.FILE_FINISHED:
+                progress.update(task, completed=event.bytes_done, file="")
+
+        yield on_event
+
+
+def print_load_summary(report: LoadReport) -> None:
+    """Resources by type, then one line each for files, references and rate (stdout)."""
+    table = Table(title="Loaded")
+    table.add_column("Resource type")
+    table.add_column("Count", justify="right")
+    for resource_type, count in report.resources_by_type.items():
+        table.add_row(resource_type, str(count))
+    table.add_section()
+    table.add_row("[bold]All resources", f"[bold]{report.resource_count}")
+    stdout.print(table)
+    lines = [
+        f"Files: {len(report.loaded_files)} loaded, {len(report.failures)} failed, "
+        f"{len(report.skipped_files)} other files skipped (not .json, or JSON that is not "
+        "a FHIR Bundle).",
+        f"Patients: {report.patient_count}.",
+        f"Unresolved references: {report.unresolved_references} "
+        "(kept as practitioner/organization identifiers).",
+        f"Rate: {report.resources_per_second:.0f} resources/s over {report.elapsed_seconds:.1f} s.",
+    ]
+    for line in lines:
+        stdout.print(line, highlight=False, markup=False, soft_wrap=True)
+
+
+def report_failures(report: LoadReport) -> None:
+    for failure in report.failures:
+        stderr.print(f"[red]Not loaded:[/red] {failure.error}", highlight=False, soft_wrap=True)
+    if report.failures:
+        stderr.print(
+            f"{len(report.failures)} file(s) failed; each failed file changed nothing. "
+            "Fix or remove them and run the same command again (loading is repeatable).",
+            highlight=False,
+            soft_wrap=True,
+        )
+
+
+def patients_table(patients: list[PatientSummary]) -> Table:
+    table = Table(title=f"{len(patients)} patients")
+    for column in ("Id", "Name", "Gender", "Birth date", "Deceased", "Resources", "Most common"):
+        table.add_column(column, justify="right" if column == "Resources" else "left")
+    for patient in patients:
+        top = sorted(patient.resource_counts.items(), key=lambda item: (-item[1], item[0]))
+        table.add_row(
+            patient.id,
+            patient.name,
+            patient.gender or "",
+            patient.birth_date or "",
+            (patient.deceased_date or "yes") if patient.deceased else "",
+            str(patient.resource_total),
+            ", ".join(f"{name} {count}" for name, count in top[:TOP_TYPES_SHOWN]),
+        )
+    return table
