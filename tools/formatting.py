@@ -1,0 +1,408 @@
+"""One compact line per FHIR resource: date, what, value with unit, status, interpretation.
+
+The format is a chart shorthand the model can quote back: ``2023-04-02 HbA1c 6.4 % (H)``,
+``2024-01-10 BP 128/82 mmHg``, ``2010-05-01 Hypertension active``.  Usual statuses
+("final", "completed", "finished") are left out, unusual ones kept, because a line must
+stay short (about 25 tokens) yet never hide that a result was preliminary or cancelled.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+
+from tools.evidence import Evidence
+from tools.fhir_text import (
+    clean_display,
+    concept_text,
+    first_code,
+    format_number,
+    format_quantity,
+    resource_date,
+    short_date,
+)
+from tools.vocabulary import CVX, LOINC, label_for_code, vaccine_group_for_code
+
+__all__ = [
+    "age_on",
+    "coding_codes",
+    "format_resource",
+    "observation_label",
+    "observation_value",
+]
+
+_MAX_TEXT = 60
+_BRACKETED = re.compile(r"\s*\[[^\]]*\]")
+_LOINC_NOISE = re.compile(
+    r"\s+(?:by automated count|by test strip|in serum or plasma|in blood|in serum"
+    r"|- reported|by calculation|by coagulation assay)\b",
+    re.IGNORECASE,
+)
+_USUAL_STATUS = {
+    "Observation": {"final", "amended", "corrected"},
+    "DiagnosticReport": {"final", "amended", "corrected"},
+    "Immunization": {"completed"},
+    "Procedure": {"completed"},
+    "Encounter": {"finished"},
+    "DocumentReference": {"current", "superseded"},
+    "Claim": {"active"},
+    "ExplanationOfBenefit": {"active"},
+}
+_INTERPRETATION = {"H": "H", "HH": "HH", "L": "L", "LL": "LL", "A": "abnormal", "AA": "critical"}
+
+
+def _truncate(text: str, limit: int = _MAX_TEXT) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _unusual_status(resource: dict[str, Any]) -> str:
+    status = resource.get("status")
+    if not isinstance(status, str):
+        return ""
+    usual = _USUAL_STATUS.get(str(resource.get("resourceType")), set())
+    return "" if status in usual else status
+
+
+def coding_codes(concept: Any, system: str | None = None) -> list[str]:
+    """Codes in a CodeableConcept, optionally only those of one system."""
+    codes: list[str] = []
+    if isinstance(concept, dict):
+        for coding in concept.get("coding") or []:
+            if not isinstance(coding, dict) or not isinstance(coding.get("code"), str):
+                continue
+            if system is None or coding.get("system") == system:
+                codes.append(coding["code"])
+    return codes
+
+
+def observation_label(code: Any) -> str:
+    """A short name for an observation code: table label, else its trimmed display."""
+    for loinc in coding_codes(code, LOINC):
+        label = label_for_code(loinc)
+        if label:
+            return label
+    text = _LOINC_NOISE.sub("", _BRACKETED.sub("", concept_text(code))).strip()
+    return _truncate(text or "Observation", 40)
+
+
+def _element_value(element: dict[str, Any]) -> str:
+    if "valueQuantity" in element:
+        return format_quantity(element["valueQuantity"])
+    if "valueCodeableConcept" in element:
+        return _truncate(concept_text(element["valueCodeableConcept"]))
+    if isinstance(element.get("valueString"), str):
+        return _truncate(" ".join(element["valueString"].split()))
+    if isinstance(element.get("valueBoolean"), bool):
+        return "yes" if element["valueBoolean"] else "no"
+    if isinstance(element.get("valueInteger"), int):
+        return str(element["valueInteger"])
+    if "valueDateTime" in element:
+        return short_date(element["valueDateTime"]) or ""
+    if "valueRange" in element and isinstance(element["valueRange"], dict):
+        low = format_quantity(element["valueRange"].get("low"))
+        high = format_quantity(element["valueRange"].get("high"))
+        return f"{low}-{high}"
+    if "dataAbsentReason" in element:
+        return "no value (" + concept_text(element["dataAbsentReason"]) + ")"
+    return ""
+
+
+def _blood_pressure(components: list[Any]) -> str:
+    values: dict[str, dict[str, Any]] = {}
+    for component in components:
+        if isinstance(component, dict):
+            for code in coding_codes(component.get("code"), LOINC):
+                if isinstance(component.get("valueQuantity"), dict):
+                    values[code] = component["valueQuantity"]
+    systolic, diastolic = values.get("8480-6"), values.get("8462-4")
+    if not systolic or not diastolic:
+        return ""
+    return f"{format_number(systolic.get('value'))}/{format_number(diastolic.get('value'))} mmHg"
+
+
+def _interpretation(resource: dict[str, Any]) -> str:
+    flags = []
+    for concept in resource.get("interpretation") or []:
+        code = first_code(concept)
+        if code in _INTERPRETATION:
+            flags.append(_INTERPRETATION[code])
+        elif code and code != "N":
+            flags.append(concept_text(concept) or code)
+    return f"({', '.join(flags)})" if flags else ""
+
+
+def observation_value(resource: dict[str, Any]) -> str:
+    """The value part of an Observation line, e.g. ``6.4 % (H)`` or ``128/82 mmHg``."""
+    components = resource.get("component")
+    value = _element_value(resource)
+    if not value and isinstance(components, list) and components:
+        value = _blood_pressure(components)
+        if not value:
+            parts = []
+            for component in components[:4]:
+                if isinstance(component, dict):
+                    name = observation_label(component.get("code"))
+                    parts.append(f"{_truncate(name, 30)}: {_element_value(component)}")
+            more = f" +{len(components) - 4} more" if len(components) > 4 else ""
+            value = "; ".join(parts) + more
+    flag = _interpretation(resource)
+    return f"{value} {flag}".strip()
+
+
+def _join(*parts: str | None) -> str:
+    return " ".join(p for p in parts if p)
+
+
+def _observation(resource: dict[str, Any], when: str | None) -> tuple[str, str, str]:
+    label = observation_label(resource.get("code"))
+    value = observation_value(resource)
+    return _join(when, label, value, _unusual_status(resource)), label, value
+
+
+def _condition(resource: dict[str, Any], when: str | None) -> tuple[str, str, str]:
+    name = clean_display(concept_text(resource.get("code"))) or "Condition"
+    status = first_code(resource.get("clinicalStatus"))
+    abated = short_date(resource.get("abatementDateTime"))
+    if abated:
+        status = f"{status or 'resolved'} {abated}"
+    verification = first_code(resource.get("verificationStatus"))
+    if verification and verification != "confirmed":
+        status = _join(status, verification)
+    return _join(when, _truncate(name), status), name, status
+
+
+def _medication_name(resource: dict[str, Any]) -> str:
+    name = concept_text(resource.get("medicationCodeableConcept"))
+    if not name and isinstance(resource.get("medicationReference"), dict):
+        name = str(resource["medicationReference"].get("display") or "")
+    return name or "medication (unnamed)"
+
+
+def _medication_request(
+    resource: dict[str, Any], when: str | None, medication: dict[str, Any] | None = None
+) -> tuple[str, str, str]:
+    name = concept_text(medication.get("code")) if medication else ""
+    name = _truncate(name or _medication_name(resource))
+    status = str(resource.get("status") or "")
+    dosage = resource.get("dosageInstruction")
+    as_needed = (
+        isinstance(dosage, list)
+        and bool(dosage)
+        and isinstance(dosage[0], dict)
+        and dosage[0].get("asNeededBoolean") is True
+    )
+    value = _join(status, "PRN" if as_needed else "")
+    return _join(when, name, value), name, value
+
+
+def _allergy(resource: dict[str, Any], when: str | None) -> tuple[str, str, str]:
+    name = _truncate(concept_text(resource.get("code")) or "allergy")
+    categories = resource.get("category")
+    category = categories[0] if isinstance(categories, list) and categories else ""
+    details = [f"({category})" if isinstance(category, str) and category else ""]
+    criticality = resource.get("criticality")
+    if isinstance(criticality, str) and criticality != "unable-to-assess":
+        details.append(f"crit {criticality}")
+    reactions = []
+    for reaction in resource.get("reaction") or []:
+        if isinstance(reaction, dict):
+            for manifestation in reaction.get("manifestation") or []:
+                reactions.append(concept_text(manifestation))
+            if isinstance(reaction.get("severity"), str):
+                reactions.append(reaction["severity"])
+    if reactions:
+        details.append("reaction " + _truncate(", ".join(r for r in reactions if r), 50))
+    status = first_code(resource.get("clinicalStatus"))
+    if status and status != "active":
+        details.append(status)
+    value = _join(*details)
+    return _join(when, "Allergy", name, value), name, value
+
+
+def _immunization(resource: dict[str, Any], when: str | None) -> tuple[str, str, str]:
+    # "Influenza vaccine" rather than the 50-character CVX display (the code stays in the
+    # raw resource for the API).
+    cvx = coding_codes(resource.get("vaccineCode"), CVX)
+    group = vaccine_group_for_code(cvx[0]) if cvx else None
+    if group is not None:
+        name = f"{group.label} vaccine"
+    else:
+        name = _truncate(concept_text(resource.get("vaccineCode")) or "vaccine", 50)
+    status = _unusual_status(resource)
+    return _join(when, name, status), name, status
+
+
+def _reason(resource: dict[str, Any]) -> str:
+    reasons = [concept_text(c) for c in resource.get("reasonCode") or []]
+    for ref in resource.get("reasonReference") or []:
+        if isinstance(ref, dict) and isinstance(ref.get("display"), str):
+            reasons.append(clean_display(ref["display"]))
+    reasons = [r for r in reasons if r]
+    return "for " + _truncate(", ".join(reasons), 50) if reasons else ""
+
+
+def _encounter(resource: dict[str, Any], when: str | None) -> tuple[str, str, str]:
+    types = resource.get("type")
+    name = concept_text(types[0]) if isinstance(types, list) and types else ""
+    encounter_class = resource.get("class")
+    class_code = encounter_class.get("code") if isinstance(encounter_class, dict) else None
+    name = _truncate(name or "Encounter", 45)
+    period = resource.get("period") if isinstance(resource.get("period"), dict) else {}
+    end = short_date(period.get("end")) if isinstance(period, dict) else None
+    until = f"to {end}" if end and when and end != when else ""
+    value = _join(str(class_code) if class_code else "", until, _reason(resource))
+    return _join(when, name, value, _unusual_status(resource)), name, value
+
+
+def _procedure(resource: dict[str, Any], when: str | None) -> tuple[str, str, str]:
+    name = _truncate(concept_text(resource.get("code")) or "Procedure")
+    value = _join(_reason(resource), _unusual_status(resource))
+    return _join(when, name, value), name, value
+
+
+def _diagnostic_report(resource: dict[str, Any], when: str | None) -> tuple[str, str, str]:
+    name = _truncate(observation_label(resource.get("code")), 45)
+    results = resource.get("result")
+    count = f"{len(results)} results" if isinstance(results, list) and results else ""
+    value = _join(count, _unusual_status(resource))
+    return _join(when, name, value), name, value
+
+
+def _document(resource: dict[str, Any], when: str | None) -> tuple[str, str, str]:
+    name = _truncate(concept_text(resource.get("type")) or "Note", 45)
+    return _join(when, name, _unusual_status(resource)), name, ""
+
+
+def _care_plan(resource: dict[str, Any], when: str | None) -> tuple[str, str, str]:
+    categories = resource.get("category") or []
+    names = [concept_text(c) for c in categories if concept_text(c) != "assess-plan"]
+    name = _truncate(names[-1] if names else concept_text(resource.get("title")) or "Care plan")
+    activities = []
+    for activity in resource.get("activity") or []:
+        if isinstance(activity, dict) and isinstance(activity.get("detail"), dict):
+            text = concept_text(activity["detail"].get("code"))
+            if text and text not in activities:
+                activities.append(text)
+    status = str(resource.get("status") or "")
+    value = _join(status, ("- " + _truncate(", ".join(activities), 70)) if activities else "")
+    return _join(when, "Care plan:", name, value), name, value
+
+
+def _goal(resource: dict[str, Any], when: str | None) -> tuple[str, str, str]:
+    name = _truncate(concept_text(resource.get("description")) or "Goal", 70)
+    status = str(resource.get("lifecycleStatus") or "")
+    return _join(when, "Goal:", name, status), name, status
+
+
+def _billing(resource: dict[str, Any], when: str | None) -> tuple[str, str, str]:
+    kind = str(resource.get("resourceType"))
+    name = _truncate(concept_text(resource.get("type")) or kind, 30)
+    total = resource.get("total")
+    if isinstance(total, list):  # ExplanationOfBenefit.total is a list of amounts.
+        total = next((t.get("amount") for t in total if isinstance(t, dict)), None)
+    amount = ""
+    if isinstance(total, dict) and "value" in total:
+        amount = f"{format_number(total['value'])} {total.get('currency', '')}".strip()
+    value = _join(amount, _unusual_status(resource))
+    return _join(when, kind, name, value), name, value
+
+
+def age_on(birth: str, on: date) -> int | None:
+    """Whole years between a ``YYYY-MM-DD`` birth date and ``on``."""
+    try:
+        born = date.fromisoformat(birth[:10])
+    except ValueError:
+        return None
+    return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
+
+
+def _patient(resource: dict[str, Any], when: str | None) -> tuple[str, str, str]:
+    names = resource.get("name")
+    name = ""
+    if isinstance(names, list) and names and isinstance(names[0], dict):
+        given = " ".join(str(g) for g in names[0].get("given") or [])
+        name = f"{given} {names[0].get('family', '')}".strip()
+    gender = str(resource.get("gender") or "")
+    birth = str(resource.get("birthDate") or "")
+    deceased = short_date(resource.get("deceasedDateTime"))
+    end = date.fromisoformat(deceased) if deceased and len(deceased) == 10 else date.today()
+    age = age_on(birth, end) if birth else None
+    parts = [name, gender, f"born {birth}" if birth else ""]
+    if age is not None:
+        parts.append(f"age {age}" + (" at death" if deceased else ""))
+    if deceased:
+        parts.append(f"deceased {deceased}")
+    elif resource.get("deceasedBoolean") is True:
+        parts.append("deceased")
+    value = ", ".join(p for p in parts if p)
+    return "Patient: " + value, "Patient", value
+
+
+def _generic(resource: dict[str, Any], when: str | None) -> tuple[str, str, str]:
+    kind = str(resource.get("resourceType"))
+    name = ""
+    for key in ("code", "type", "vaccineCode", "medicationCodeableConcept", "procedureCode"):
+        value = resource.get(key)
+        name = concept_text(value[0] if isinstance(value, list) and value else value)
+        if name:
+            break
+    supplied = resource.get("suppliedItem")
+    if isinstance(supplied, dict) and supplied.get("itemCodeableConcept"):
+        name = concept_text(supplied["itemCodeableConcept"])
+    status = resource.get("status")
+    value = status if isinstance(status, str) and status not in _GENERIC_USUAL else ""
+    return _join(when, _GENERIC_NAMES.get(kind, kind), _truncate(name), value), name or kind, value
+
+
+_GENERIC_USUAL = {"active", "completed", "available", "final"}
+_GENERIC_NAMES = {
+    "MedicationAdministration": "Given",
+    "SupplyDelivery": "Supplied",
+    "ImagingStudy": "Imaging",
+}
+
+
+Formatter = Callable[[dict[str, Any], str | None], tuple[str, str, str]]
+_FORMATTERS: dict[str, Formatter] = {
+    "Observation": _observation,
+    "Condition": _condition,
+    "MedicationRequest": _medication_request,
+    "AllergyIntolerance": _allergy,
+    "Immunization": _immunization,
+    "Encounter": _encounter,
+    "Procedure": _procedure,
+    "DiagnosticReport": _diagnostic_report,
+    "DocumentReference": _document,
+    "CarePlan": _care_plan,
+    "Goal": _goal,
+    "Claim": _billing,
+    "ExplanationOfBenefit": _billing,
+    "Patient": _patient,
+}
+
+
+def format_resource(
+    resource: dict[str, Any], *, medication: dict[str, Any] | None = None
+) -> Evidence:
+    """The evidence line of any resource (an unknown type gets a generic line).
+
+    ``medication`` is the ``Medication`` a MedicationRequest refers to, already read by the
+    caller: formatting never does I/O, so it cannot follow a reference it should not.
+    """
+    kind = str(resource.get("resourceType") or "Resource")
+    when = resource_date(resource)
+    if kind == "MedicationRequest":
+        text, label, value = _medication_request(resource, when, medication)
+    else:
+        text, label, value = _FORMATTERS.get(kind, _generic)(resource, when)
+    return Evidence(
+        reference=f"{kind}/{resource.get('id', '?')}",
+        text=text,
+        date=when,
+        kind=kind,
+        label=label,
+        value=value,
+        resource=resource,
+    )

@@ -1,0 +1,427 @@
+"""The tools: typed async functions over one patient's FHIR record.
+
+A ``PatientToolset`` is created for one patient (``make_toolset(client, patient_id)``);
+each public coroutine is a tool whose docstring is the description the model reads and
+whose arguments are clinical only.  The patient never appears in a tool's arguments, and
+every request goes through ``PatientScope`` (see ``tools.scope``).
+
+Every tool is bounded by default (most recent N, optional date window) so a record with
+thousands of resources cannot flood a 4B model's context; "latest"/"first" reach the whole
+history through sorted one-result searches.  Results say when more exist (``truncated``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Literal
+
+from tools.evidence import Evidence, Item, ToolResult, collapse_series
+from tools.fhir_text import first_code, resource_date
+from tools.formatting import format_resource
+from tools.matching import concept_matches, date_params, expand_condition_name, text_matches
+from tools.notes import search_notes
+from tools.observations import Mode, find_observations
+from tools.scope import FhirSearchClient, PatientScope
+from tools.vocabulary import CVX, find_vaccine_group
+
+__all__ = ["PatientToolset", "make_toolset"]
+
+Resource = dict[str, Any]
+
+_CONDITION_STATUS = {
+    "active": "active,recurrence,relapse",
+    "resolved": "resolved,remission,inactive",
+}
+_MEDICATION_STATUS = {"active": "active", "stopped": "stopped,completed,cancelled,on-hold"}
+_ENCOUNTER_CLASS_NAMES = {
+    "AMB": "ambulatory outpatient office clinic",
+    "EMER": "emergency er ed",
+    "IMP": "inpatient hospital admission",
+    "ACUTE": "inpatient acute",
+    "VR": "virtual telehealth telemedicine",
+    "HH": "home health",
+}
+
+
+def _newest_first(resources: list[Resource]) -> list[Resource]:
+    return sorted(resources, key=lambda r: resource_date(r) or "", reverse=True)
+
+
+def _in_window(resource: Resource, since: str | None, until: str | None) -> bool:
+    when = resource_date(resource) or ""
+    if since and when[: len(since)] < since:
+        return False
+    return not (until and when[: len(until)] > until)
+
+
+def _check_limit(limit: int, maximum: int) -> int:
+    if not 1 <= limit <= maximum:
+        raise ValueError(f"limit={limit} is out of range; use 1 to {maximum}")
+    return limit
+
+
+class PatientToolset:
+    """The clinical tools, bound to one patient.
+
+    ``scan_limit`` bounds the client-side scans used for name filters that FHIR search
+    cannot express portably.
+    """
+
+    def __init__(
+        self, client: FhirSearchClient, patient_id: str, *, scan_limit: int = 1000
+    ) -> None:
+        self.scope = PatientScope(client, patient_id)
+        self.scan_limit = scan_limit
+
+    @property
+    def patient_id(self) -> str:
+        return self.scope.patient_id
+
+    def _result(
+        self,
+        tool: str,
+        summary: str,
+        evidence: list[Evidence] | list[Item],
+        *,
+        truncated: bool = False,
+        empty_note: str = "",
+        total: int | None = None,
+    ) -> ToolResult:
+        notes = (empty_note,) if empty_note and not evidence else ()
+        return ToolResult(
+            tool=tool,
+            summary=f"{summary}: {len(evidence)} item(s)",
+            items=tuple(evidence),
+            truncated=truncated,
+            total_available=total,
+            notes=notes,
+        )
+
+    async def _scan(
+        self,
+        resource_type: str,
+        params: dict[str, Any] | None = None,
+        keep: Callable[[Resource], bool] | None = None,
+    ) -> tuple[list[Resource], bool]:
+        found = await self.scope.search(resource_type, params, max_results=self.scan_limit)
+        resources = [r for r in found.resources if keep is None or keep(r)]
+        return _newest_first(resources), found.truncated
+
+    async def patient_overview(self) -> ToolResult:
+        """Demographics of the patient: name, sex, birth date, age, and whether deceased."""
+        patient = await self.scope.read_patient()
+        if not self.scope.belongs_to_patient(patient):
+            raise ValueError("the server returned a different Patient than the one requested")
+        return self._result("patient_overview", "Patient overview", [format_resource(patient)])
+
+    async def conditions(
+        self,
+        status: Literal["active", "resolved", "all"] = "active",
+        name: str | None = None,
+        code: str | None = None,
+        limit: int = 50,
+    ) -> ToolResult:
+        """Problems and diagnoses with onset date and status (resolved ones with abatement
+        date). status: active (default), resolved, or all. name: words such as
+        "diabetes", "hypertension", "CKD". code: a SNOMED CT or ICD-10 code."""
+        _check_limit(limit, 200)
+        params: dict[str, Any] = {}
+        if status != "all":
+            params["clinical-status"] = _CONDITION_STATUS[status]
+        if code:
+            params["code"] = code
+        wanted = expand_condition_name(name) if name else None
+
+        def keep(r: Resource) -> bool:
+            return wanted is None or concept_matches(wanted, r.get("code"))
+
+        resources, truncated = await self._scan("Condition", params, keep)
+        what = (
+            f"Conditions ({status}{', ' + name if name else ''}{', code ' + code if code else ''})"
+        )
+        return self._result(
+            "conditions",
+            what,
+            [format_resource(r) for r in resources[:limit]],
+            truncated=truncated or len(resources) > limit,
+            total=len(resources),
+            empty_note=f"No {status} condition matches in this record.",
+        )
+
+    async def _medication_for(self, request: Resource) -> Resource | None:
+        reference = request.get("medicationReference")
+        ref = reference.get("reference") if isinstance(reference, dict) else None
+        if not isinstance(ref, str):
+            return None
+        if ref.startswith("#"):
+            for contained in request.get("contained") or []:
+                if isinstance(contained, dict) and contained.get("id") == ref[1:]:
+                    return contained if contained.get("resourceType") == "Medication" else None
+            return None
+        return await self.scope.read_shared(ref)
+
+    async def medications(
+        self,
+        status: Literal["active", "stopped", "all"] = "active",
+        name: str | None = None,
+        limit: int = 30,
+    ) -> ToolResult:
+        """Medication orders (MedicationRequest) with date and status. status: active
+        (default: current medications), stopped, or all. name: drug words, e.g. "metformin".
+        Repeated orders of one drug are shown as one line listing every order."""
+        _check_limit(limit, 200)
+        params = {"status": _MEDICATION_STATUS[status]} if status != "all" else {}
+        resources, truncated = await self._scan("MedicationRequest", params)
+        evidence: list[Evidence] = []
+        for resource in resources:
+            medication = await self._medication_for(resource)
+            line = format_resource(resource, medication=medication)
+            if name and not text_matches(name, [line.label]):
+                continue
+            evidence.append(line)
+        shown = evidence[:limit]
+        items = collapse_series(shown, min_points=2) if status != "active" else list(shown)
+        what = f"Medications ({status}{', ' + name if name else ''})"
+        return self._result(
+            "medications",
+            what,
+            items,
+            truncated=truncated or len(evidence) > limit,
+            total=len(evidence),
+            empty_note=f"No {status} medication orders match in this record.",
+        )
+
+    async def allergies(self, status: Literal["active", "all"] = "active") -> ToolResult:
+        """Allergies and intolerances with substance, category, criticality and reactions.
+        status: active (default) or all (includes inactive/resolved)."""
+
+        def keep(r: Resource) -> bool:
+            return status == "all" or first_code(r.get("clinicalStatus")) in ("", "active")
+
+        resources, truncated = await self._scan("AllergyIntolerance", None, keep)
+        return self._result(
+            "allergies",
+            f"Allergies ({status})",
+            [format_resource(r) for r in resources],
+            truncated=truncated,
+            empty_note="No allergies are recorded (absence of a record is not proof of none).",
+        )
+
+    async def immunizations(
+        self,
+        vaccine: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        limit: int = 20,
+    ) -> ToolResult:
+        """Vaccines given, newest first. vaccine: e.g. "influenza", "flu", "covid", "Tdap",
+        "pneumococcal", "zoster" (omit for all). since/until: YYYY, YYYY-MM or YYYY-MM-DD."""
+        _check_limit(limit, 100)
+        params: dict[str, Any] = {**date_params(since, until), "_sort": "-date"}
+        group = find_vaccine_group(vaccine) if vaccine else None
+        if group is not None:
+            params["vaccine-code"] = ",".join(f"{CVX}|{c}" for c in group.cvx_codes)
+        if vaccine and group is None:
+            resources, truncated = await self._scan(
+                "Immunization", params, lambda r: concept_matches(vaccine, r.get("vaccineCode"))
+            )
+        else:
+            found = await self.scope.search("Immunization", params, max_results=limit)
+            resources, truncated = _newest_first(found.resources), found.truncated
+        what = f"Immunizations ({group.label if group else vaccine or 'all'})"
+        return self._result(
+            "immunizations",
+            what,
+            [format_resource(r) for r in resources[:limit]],
+            truncated=truncated or len(resources) > limit,
+            empty_note="No matching immunization is recorded.",
+        )
+
+    async def lab_results(
+        self,
+        name: str,
+        mode: Mode = "latest",
+        since: str | None = None,
+        until: str | None = None,
+        limit: int = 10,
+    ) -> ToolResult:
+        """Laboratory results by test name or LOINC code, e.g. "HbA1c", "LDL", "eGFR",
+        "creatinine", "potassium", "viral load". mode: latest (default), first, or series
+        (the last `limit` results, oldest to newest). since/until: YYYY[-MM[-DD]]."""
+        _check_limit(limit, 50)
+        return await find_observations(
+            self.scope,
+            name,
+            mode=mode,
+            since=since,
+            until=until,
+            limit=limit,
+            scan_limit=self.scan_limit,
+            tool="lab_results",
+        )
+
+    async def vital_signs(
+        self,
+        name: str,
+        mode: Mode = "latest",
+        since: str | None = None,
+        until: str | None = None,
+        limit: int = 10,
+    ) -> ToolResult:
+        """Vital signs: "blood pressure" (systolic/diastolic), "weight", "height", "BMI",
+        "heart rate", "respiratory rate", "temperature", "oxygen saturation", "pain".
+        mode: latest (default), first, or series. since/until: YYYY[-MM[-DD]]."""
+        _check_limit(limit, 50)
+        return await find_observations(
+            self.scope,
+            name,
+            mode=mode,
+            since=since,
+            until=until,
+            limit=limit,
+            scan_limit=self.scan_limit,
+            tool="vital_signs",
+        )
+
+    async def encounters(
+        self,
+        encounter_type: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        limit: int = 10,
+    ) -> ToolResult:
+        """Visits (encounters), newest first, with type, class and reason.
+        encounter_type: words such as "emergency", "inpatient", "wellness", "follow-up"
+        (omit for all). since/until: YYYY[-MM[-DD]]."""
+        _check_limit(limit, 100)
+        params: dict[str, Any] = {**date_params(since, until), "_sort": "-date"}
+        if encounter_type:
+
+            def keep(r: Resource) -> bool:
+                cls = r.get("class")
+                code = cls.get("code") if isinstance(cls, dict) else ""
+                texts = [code or "", _ENCOUNTER_CLASS_NAMES.get(str(code), "")]
+                return text_matches(encounter_type, texts) or concept_matches(
+                    encounter_type, r.get("type"), r.get("reasonCode")
+                )
+
+            resources, truncated = await self._scan("Encounter", params, keep)
+        else:
+            found = await self.scope.search("Encounter", params, max_results=limit)
+            resources, truncated = _newest_first(found.resources), found.truncated
+        return self._result(
+            "encounters",
+            f"Encounters ({encounter_type or 'all'})",
+            [format_resource(r) for r in resources[:limit]],
+            truncated=truncated or len(resources) > limit,
+            empty_note="No matching encounter in this record.",
+        )
+
+    async def procedures(
+        self,
+        name: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        limit: int = 10,
+    ) -> ToolResult:
+        """Procedures performed, newest first, with reason. name: words such as
+        "colonoscopy", "echocardiography" (omit for all). since/until: YYYY[-MM[-DD]]."""
+        _check_limit(limit, 100)
+        params: dict[str, Any] = {**date_params(since, until), "_sort": "-date"}
+        if name:
+            resources, truncated = await self._scan(
+                "Procedure", params, lambda r: concept_matches(name, r.get("code"))
+            )
+        else:
+            found = await self.scope.search("Procedure", params, max_results=limit)
+            resources, truncated = _newest_first(found.resources), found.truncated
+        return self._result(
+            "procedures",
+            f"Procedures ({name or 'all'})",
+            [format_resource(r) for r in resources[:limit]],
+            truncated=truncated or len(resources) > limit,
+            empty_note="No matching procedure in this record.",
+        )
+
+    async def clinical_notes(
+        self,
+        keywords: list[str] | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        limit: int = 5,
+    ) -> ToolResult:
+        """Search the text of clinical notes (newest first) for keywords, e.g. ["metformin"],
+        returning short snippets around each hit. Without keywords, returns the opening of
+        the most recent notes. since/until: YYYY[-MM[-DD]]."""
+        _check_limit(limit, 20)
+        words = [k.strip() for k in keywords or [] if k.strip()]
+        params: dict[str, Any] = {**date_params(since, until), "_sort": "-date"}
+        evidence, truncated = await search_notes(
+            self.scope, words, params, scan=min(self.scan_limit, 300)
+        )
+        evidence.sort(key=lambda e: e.date or "", reverse=True)
+        what = f"Clinical notes ({', '.join(words) if words else 'most recent'})"
+        return self._result(
+            "clinical_notes",
+            what,
+            evidence[:limit],
+            truncated=truncated or len(evidence) > limit,
+            total=len(evidence),
+            empty_note="No note text matches; try other words or a wider date window.",
+        )
+
+    async def care_plans(self, status: Literal["active", "all"] = "active") -> ToolResult:
+        """Care plans with category, status and planned activities. status: active or all."""
+        params = {"status": "active"} if status == "active" else None
+        resources, truncated = await self._scan("CarePlan", params)
+        return self._result(
+            "care_plans",
+            f"Care plans ({status})",
+            [format_resource(r) for r in resources[:20]],
+            truncated=truncated or len(resources) > 20,
+            empty_note="No care plan is recorded.",
+        )
+
+    async def goals(self, status: Literal["active", "all"] = "active") -> ToolResult:
+        """Patient goals (e.g. HbA1c target, weight loss) with lifecycle status."""
+
+        def keep(r: Resource) -> bool:
+            return status == "all" or r.get("lifecycleStatus") in ("active", "accepted", None)
+
+        resources, truncated = await self._scan("Goal", None, keep)
+        return self._result(
+            "goals",
+            f"Goals ({status})",
+            [format_resource(r) for r in resources[:20]],
+            truncated=truncated or len(resources) > 20,
+            empty_note="No goals are recorded.",
+        )
+
+    async def billing(
+        self, since: str | None = None, until: str | None = None, limit: int = 10
+    ) -> ToolResult:
+        """Claims and explanations of benefit (billing, costs), newest first. Only for
+        questions about costs or insurance. since/until: YYYY[-MM[-DD]]."""
+        _check_limit(limit, 50)
+        date_params(since, until)  # validates the dates
+        evidence: list[Evidence] = []
+        truncated = False
+        for resource_type in ("Claim", "ExplanationOfBenefit"):
+            resources, more = await self._scan(
+                resource_type, None, lambda r: _in_window(r, since, until)
+            )
+            truncated = truncated or more
+            evidence.extend(format_resource(r) for r in resources)
+        evidence.sort(key=lambda e: e.date or "", reverse=True)
+        return self._result(
+            "billing",
+            "Billing",
+            evidence[:limit],
+            truncated=truncated or len(evidence) > limit,
+            empty_note="No billing records.",
+        )
+
+
+def make_toolset(client: FhirSearchClient, patient_id: str) -> PatientToolset:
+    """Bind the tools to one patient; the model can never change which."""
+    return PatientToolset(client, patient_id)
