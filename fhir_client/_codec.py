@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import httpx
+import orjson
 
 from fhir_client.errors import InvalidResponse, body_snippet
 
@@ -55,7 +56,7 @@ def parse_resource(
 ) -> Resource:
     """Decode a 2xx body as a FHIR resource, checking its resourceType."""
     try:
-        data = json.loads(response.content)
+        data = loads_json(response.content)
     except ValueError:
         content_type = response.headers.get("Content-Type", "none")
         raise InvalidResponse(
@@ -78,6 +79,85 @@ def parse_resource(
     return result
 
 
+# A run of 19+ digits can be an integer beyond 64 bits, which orjson would turn into a
+# float (losing digits) where the stdlib keeps an exact int. Runs are found by mapping
+# every digit to "0" and searching for 19 zeros: two C-speed passes, where a regex
+# scan of a 3 MB bundle took longer than parsing it.
+_ALL_DIGITS_TO_ZERO = bytes.maketrans(b"123456789", b"000000000")
+_LONG_RUN = b"0" * 19
+_JSON_SPACE = b" \t\r\n"
+# orjson writes NaN and infinities as null where the stdlib writes NaN / Infinity.
+_NULL_VALUES = (b":null", b",null", b"[null")
+# Types orjson would serialise but the stdlib refuses: hand them to the stdlib instead.
+_STDLIB_SEMANTICS = (
+    orjson.OPT_PASSTHROUGH_DATETIME
+    | orjson.OPT_PASSTHROUGH_DATACLASS
+    | orjson.OPT_PASSTHROUGH_SUBCLASS
+)
+
+
+def _may_hold_big_integer(data: bytes) -> bool:
+    """True if ``data`` may contain a JSON integer token of 19 or more digits.
+
+    Digit runs inside strings (Synthea's narratives print 19-digit seeds) are
+    told apart from numbers by their neighbours: a number token sits between
+    ``:``/``,``/``[`` and ``,``/``]``/``}``. A false positive only costs the
+    slower stdlib parse.
+    """
+    zeros = data.translate(_ALL_DIGITS_TO_ZERO)
+    start = zeros.find(_LONG_RUN)
+    while start != -1:
+        end = start + len(_LONG_RUN)
+        while end < len(zeros) and zeros[end] == ord("0"):
+            end += 1
+        before = start - 1
+        if before >= 0 and data[before] == ord("-"):
+            before -= 1
+        while before >= 0 and data[before] in _JSON_SPACE:
+            before -= 1
+        after = end
+        while after < len(data) and data[after] in _JSON_SPACE:
+            after += 1
+        if (before < 0 or data[before] in b":,[") and (after == len(data) or data[after] in b",]}"):
+            return True
+        start = zeros.find(_LONG_RUN, end)
+    return False
+
+
+def loads_json(data: bytes) -> Any:
+    """Parse JSON exactly as ``json.loads`` does, with orjson's speed where that is safe.
+
+    orjson parses a Synthea bundle about 3x faster, but it differs from the
+    stdlib at the edges: it refuses NaN/Infinity, a UTF-8 BOM and lone
+    surrogates, and reads integers beyond 64 bits as floats. Whatever orjson
+    refuses is parsed again by the stdlib (so its result, or its error message,
+    is exactly the stdlib's), and input that may hold a big integer goes
+    straight to the stdlib.
+    """
+    if not _may_hold_big_integer(data):
+        try:
+            return orjson.loads(data)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(data)
+
+
 def dump_resource(resource: Resource) -> bytes:
-    """Serialise a resource as compact UTF-8 JSON."""
-    return json.dumps(resource, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    """Serialise a resource as compact UTF-8 JSON, as ``json.dumps`` would.
+
+    orjson is about 10x faster on a Synthea transaction. Where its output
+    would differ from the stdlib's in meaning (NaN/Infinity written as null,
+    integers beyond 64 bits, non-string keys, datetimes, dataclasses and
+    subclasses of str/int/dict/list that the stdlib encodes its own way or
+    refuses), the stdlib encodes the resource instead. Floats may be spelled
+    differently (``1.5e-7`` for ``1.5e-07``) but denote the same number, and
+    ``uuid.UUID`` / plain ``Enum`` values, which the stdlib refuses, are
+    written as strings: neither can come out of parsed JSON.
+    """
+    try:
+        body = orjson.dumps(resource, option=_STDLIB_SEMANTICS)
+    except orjson.JSONEncodeError:
+        body = None
+    if body is None or any(null in body for null in _NULL_VALUES):
+        body = json.dumps(resource, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return body

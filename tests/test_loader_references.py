@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -9,10 +11,14 @@ from hypothesis import strategies as st
 from fhir_client.loading.errors import DanglingReferenceError
 from fhir_client.loading.references import (
     ReferenceTargets,
+    conditional_displays,
+    conditional_reference_displays,
     conditional_references,
     entry_resource_id,
+    find_references,
     identifier_keys,
     parse_conditional_reference,
+    rewrite_found_references,
     rewrite_references,
 )
 
@@ -147,3 +153,110 @@ def test_rewriting_without_bundle_references_changes_nothing(tree: object) -> No
         "resourceType": "Basic",
         "x": tree,
     }
+
+
+# --- the single-walk rewrite matches the original copy-everything rewrite --------------
+
+_URN_PAT = "urn:uuid:pat-1"
+_URN_DANGLING = "urn:uuid:nowhere"
+_SAMPLE_TARGETS = ReferenceTargets(
+    local={_URN_PAT: "Patient/pat-1"},
+    conditional={PRACTITIONER_REF: "Practitioner/prac-7", ORG_REF: None},
+)
+
+
+def _oracle_rewrite(node: object, targets: ReferenceTargets, unresolved: list[int]) -> object:
+    """The rewrite as first written: copy every node, bottom-up (kept as a test oracle)."""
+    if isinstance(node, list):
+        return [_oracle_rewrite(item, targets, unresolved) for item in node]
+    if not isinstance(node, dict):
+        return node
+    copied = {key: _oracle_rewrite(value, targets, unresolved) for key, value in node.items()}
+    reference = copied.get("reference")
+    if not isinstance(reference, str):
+        return copied
+    if reference.startswith("urn:uuid:"):
+        target = targets.local.get(reference)
+        if target is None:
+            raise DanglingReferenceError(reference)
+        return {**copied, "reference": target}
+    conditional = parse_conditional_reference(reference)
+    if conditional is None:
+        return copied
+    resolved = targets.conditional.get(reference)
+    if resolved is not None:
+        return {**copied, "reference": resolved}
+    unresolved[0] += 1
+    replacement = {k: v for k, v in copied.items() if k not in {"reference", "type", "identifier"}}
+    replacement["type"] = conditional.resource_type
+    assert conditional.identifier is not None
+    system, value = conditional.identifier
+    replacement["identifier"] = {"system": system, "value": value}
+    return replacement
+
+
+_reference_values = st.sampled_from(
+    [
+        _URN_PAT,
+        _URN_DANGLING,
+        "urn:uuid:gone-2",
+        PRACTITIONER_REF,
+        ORG_REF,
+        "#contained",
+        "Patient/literal",
+    ]
+)
+_leaves = st.one_of(st.none(), st.integers(), st.text(max_size=3), _reference_values)
+_trees = st.recursive(
+    _leaves,
+    lambda children: st.one_of(
+        st.lists(children, max_size=3),
+        st.dictionaries(
+            st.sampled_from(["a", "reference", "display", "identifier", "type"]),
+            children,
+            max_size=4,
+        ),
+    ),
+    max_leaves=25,
+)
+
+
+@given(_trees)
+def test_single_walk_rewrite_matches_the_copying_rewrite(tree: object) -> None:
+    """Same output, same unresolved count, same first dangling reference, input untouched."""
+    resource = {"resourceType": "Basic", "x": tree}
+    snapshot = copy.deepcopy(resource)
+    unresolved = [0]
+    try:
+        expected: object = _oracle_rewrite(resource, _SAMPLE_TARGETS, unresolved)
+    except DanglingReferenceError as error:
+        expected = error.reference
+    try:
+        result = rewrite_references(resource, _SAMPLE_TARGETS)
+        got: object = result.resource
+        assert result.unresolved_references == unresolved[0]
+    except DanglingReferenceError as error:
+        got = error.reference
+    assert got == expected
+    assert resource == snapshot
+
+    # The loader's in-place path, on a copy it owns, gives the same answer.
+    owned = copy.deepcopy(resource)
+    sites = find_references(owned)
+    assert conditional_displays(sites) == conditional_reference_displays(resource)
+    try:
+        in_place: object = rewrite_found_references(owned, sites, _SAMPLE_TARGETS).resource
+    except DanglingReferenceError as error:
+        in_place = error.reference
+    assert in_place == expected
+
+
+def test_a_reference_on_the_resource_itself_is_replaced_whole() -> None:
+    resource = {"resourceType": "Basic", "reference": ORG_REF, "display": "PCP"}
+    owned = copy.deepcopy(resource)
+
+    result = rewrite_found_references(owned, find_references(owned), _SAMPLE_TARGETS)
+
+    assert result.unresolved_references == 1
+    assert result.resource == rewrite_references(resource, _SAMPLE_TARGETS).resource
+    assert "reference" not in result.resource

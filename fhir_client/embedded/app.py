@@ -24,6 +24,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from fhir_client._codec import loads_json
 from fhir_client.embedded.capability import capability_statement
 from fhir_client.embedded.query import (
     MAX_COUNT,
@@ -100,7 +101,7 @@ def create_fhir_app(store: EmbeddedStore) -> Starlette:
     async def put(request: Request) -> Response:
         rtype, rid = request.path_params["type"], request.path_params["id"]
         try:
-            resource = json.loads(await request.body())
+            resource = loads_json(await request.body())
         except ValueError:
             return error_response(400, "The request body is not valid JSON", "structure")
         problem = _put_problem(resource, rtype, rid)
@@ -181,7 +182,7 @@ def create_fhir_app(store: EmbeddedStore) -> Starlette:
 
     async def bundle(request: Request) -> Response:
         try:
-            body = json.loads(await request.body())
+            body = loads_json(await request.body())
         except ValueError:
             return error_response(400, "The request body is not valid JSON", "structure")
         try:

@@ -9,13 +9,14 @@ order the user typed the paths in, or every such reference goes unresolved.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
+
+from fhir_client._codec import loads_json
 
 _REFERENCE_DATA_NAME = re.compile(r"^(hospitalInformation|practitionerInformation)", re.IGNORECASE)
 
@@ -112,7 +113,7 @@ def _kind_of_file(path: Path) -> BundleKind:
         # loader still checks it is a Bundle when it reads it.
         return BundleKind.REFERENCE_DATA
     try:
-        document = json.loads(path.read_bytes())
+        document = loads_json(path.read_bytes())
     except (OSError, ValueError):
         return BundleKind.UNREADABLE
     return classify_bundle(document, path.name)

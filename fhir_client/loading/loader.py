@@ -22,7 +22,6 @@ Observation.valueQuantity.value: ...".
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import time
@@ -31,14 +30,16 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
+from fhir_client._codec import loads_json
 from fhir_client.errors import FhirError, FhirHttpError
 from fhir_client.loading.discovery import BundleFile, BundleKind, plan_load
 from fhir_client.loading.errors import BundleLoadError, DanglingReferenceError
 from fhir_client.loading.references import (
     ReferenceTargets,
-    conditional_reference_displays,
+    conditional_displays,
     entry_resource_id,
-    rewrite_references,
+    find_references,
+    rewrite_found_references,
 )
 from fhir_client.loading.report import FileLoadResult, LoadEvent, LoadReport, LoadStage
 from fhir_client.loading.resolution import ConditionalResolver, identifier_index
@@ -69,7 +70,7 @@ class LoadTarget(Protocol):
 
 def _read_bundle(path: Path) -> list[Any]:
     try:
-        document = json.loads(path.read_bytes())
+        document = loads_json(path.read_bytes())
     except OSError as error:
         raise BundleLoadError(path, None, f"cannot read the file ({error.strerror})") from error
     except ValueError as error:
@@ -148,9 +149,12 @@ async def load_bundle_file(
     local, resources = _local_targets(path, entries)
     # A conditional reference may point into its own bundle.
     own_identifiers = identifier_index(resources)
+    # One walk per resource finds every reference; the displays are read and
+    # the references rewritten (in place: the loader owns these dicts) from it.
+    found = [find_references(resource) for resource in resources]
     wanted: dict[str, set[str]] = {}
-    for resource in resources:
-        for reference, displays in conditional_reference_displays(resource).items():
+    for sites in found:
+        for reference, displays in conditional_displays(sites).items():
             wanted.setdefault(reference, set()).update(displays)
     conditional: dict[str, str | None] = {}
     for reference, displays in sorted(wanted.items()):
@@ -164,13 +168,13 @@ async def load_bundle_file(
 
     ready: list[JsonObject] = []
     unresolved = 0
-    for index, resource in enumerate(resources):
+    for index, (resource, sites) in enumerate(zip(resources, found, strict=True)):
+        label = f"{resource['resourceType']}/{resource['id']}"
         try:
-            rewritten = rewrite_references(resource, targets)
+            rewritten = rewrite_found_references(resource, sites, targets)
         except DanglingReferenceError as error:
             raise BundleLoadError(path, index, str(error)) from error
         if validate and (problem := resource_problem(rewritten.resource)) is not None:
-            label = f"{resource['resourceType']}/{resource['id']}"
             raise BundleLoadError(path, index, f"{label} is not valid FHIR R4: {problem}")
         unresolved += rewritten.unresolved_references
         ready.append(rewritten.resource)
