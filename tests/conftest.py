@@ -8,6 +8,7 @@ where a missing toolchain is a broken environment and fails the run.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sys
 from collections.abc import Iterator
@@ -20,6 +21,9 @@ FIXTURES_DIR = TESTS_DIR.parent / "synthea_fixtures" / "fhir"
 
 sys.path.insert(0, str(TESTS_DIR / "hapi_server"))
 import hapi  # noqa: E402  (tests/hapi_server/hapi.py, not an installed package)
+
+from fhir_client import FhirClient  # noqa: E402
+from fhir_client.loading import load_paths  # noqa: E402
 
 
 def _skip_or_fail(reason: str) -> None:
@@ -47,3 +51,20 @@ def fixtures_dir() -> Path:
     if not any(FIXTURES_DIR.glob("*.json")):
         pytest.fail(f"no Synthea fixtures in {FIXTURES_DIR}; run synthea_fixtures/generate.sh")
     return FIXTURES_DIR
+
+
+@pytest.fixture(scope="session")
+def hapi_with_fixtures(hapi_base_url: str, fixtures_dir: Path) -> str:
+    """The HAPI base URL once the fixtures are loaded into it (once per session).
+
+    Only our fixtures go into this server, so any suite can compare it with an
+    embedded store holding exactly the same resources.
+    """
+
+    async def load() -> None:
+        async with FhirClient(hapi_base_url, timeout=600) as client:
+            report = await load_paths(client, [fixtures_dir])
+        assert not report.failures, [str(failure.error) for failure in report.failures]
+
+    asyncio.run(load())
+    return hapi_base_url

@@ -39,22 +39,20 @@ def _fixture_patients(fixtures_dir: Path) -> list[Path]:
     return sorted(p for p in fixtures_dir.glob("*.json") if "Information" not in p.name)
 
 
-async def _load_both(fixtures_dir: Path, hapi_url: str) -> LoadedServers:
-    store = EmbeddedStore(":memory:")
-    async with embedded_client(store) as embedded:
-        embedded_report = await load_paths(embedded, [fixtures_dir])
-    async with FhirClient(hapi_url, timeout=600) as hapi:
-        hapi_report = await load_paths(hapi, [fixtures_dir])
-    for report in (embedded_report, hapi_report):
-        assert not report.failures, [str(f.error) for f in report.failures]
-    return LoadedServers(store, hapi_url, embedded_report.resource_count)
-
-
 @pytest.fixture(scope="module")
-def servers(fixtures_dir: Path, hapi_base_url: str) -> Iterator[LoadedServers]:
-    loaded = asyncio.run(_load_both(fixtures_dir, hapi_base_url))
+def servers(fixtures_dir: Path, hapi_with_fixtures: str) -> Iterator[LoadedServers]:
+    """An embedded store loaded like the session's HAPI server, through the same loader."""
+
+    async def load_embedded(store: EmbeddedStore) -> int:
+        async with embedded_client(store) as embedded:
+            report = await load_paths(embedded, [fixtures_dir])
+        assert not report.failures, [str(f.error) for f in report.failures]
+        return report.resource_count
+
+    store = EmbeddedStore(":memory:")
+    loaded = LoadedServers(store, hapi_with_fixtures, asyncio.run(load_embedded(store)))
     yield loaded
-    loaded.store.close()
+    store.close()
 
 
 def _all_searches(fixtures_dir: Path) -> list[Search]:

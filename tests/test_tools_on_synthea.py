@@ -4,16 +4,14 @@ Each dataset (our fixtures, the shared HIV set with its local lab codes, the sha
 general patients) is loaded once into an embedded store; each test picks a patient by a
 fact of the JSON (e.g. "most HbA1c results"), computes the expected resources from the
 JSON directly, and asserts the tool returns exactly those references through the real
-FHIR facade.  With ``EHR_AGENT_HAPI_URL`` set to a running HAPI FHIR base URL, every test
-also runs against HAPI (the datasets are loaded there with ``load_paths`` first): the tools
-use standard R4 search only, so the same assertions must hold.
+FHIR facade.  On our fixtures every test also runs against a real HAPI FHIR server (the
+session's ``hapi_with_fixtures``, loaded with the same ``load_paths``): the tools use
+standard R4 search only, so the same assertions must hold.
 """
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import os
 import re
 from collections.abc import AsyncIterator, Iterator
 from datetime import date
@@ -23,8 +21,7 @@ import pytest
 
 from fhir_client.client import FhirClient
 from fhir_client.embedded import embedded_client
-from fhir_client.loading import load_paths
-from tests.tools_datasets import Dataset, PatientRecord, dataset_directory, load_dataset
+from tests.tools_datasets import Dataset, PatientRecord, load_dataset
 from tools import PatientToolset, ToolResult, make_toolset, run_tool
 
 Resource = dict[str, Any]
@@ -39,27 +36,28 @@ def dataset(request: pytest.FixtureRequest) -> Iterator[Dataset]:
     loaded.store.close()
 
 
-HAPI_URL = os.environ.get("EHR_AGENT_HAPI_URL", "")
-BACKENDS = ["embedded", pytest.param("hapi", marks=pytest.mark.hapi)] if HAPI_URL else ["embedded"]
-_loaded_into_hapi: set[str] = set()
-
-
-def _load_into_hapi(name: str) -> None:
-    async def run() -> None:
-        async with FhirClient(HAPI_URL, timeout=600.0) as client:
-            report = await load_paths(client, [dataset_directory(name)])
-            assert not report.failures, report.failures
-
-    if name not in _loaded_into_hapi:
-        asyncio.run(run())
-        _loaded_into_hapi.add(name)
+BACKENDS = ["embedded", pytest.param("hapi", marks=pytest.mark.hapi)]
 
 
 @pytest.fixture(params=BACKENDS)
-async def fhir(dataset: Dataset, request: pytest.FixtureRequest) -> AsyncIterator[Any]:
-    if request.param == "hapi":
-        await asyncio.to_thread(_load_into_hapi, dataset.name)
-        async with FhirClient(HAPI_URL) as client:
+def hapi_url(dataset: Dataset, request: pytest.FixtureRequest) -> str | None:
+    """None for the embedded facade; for HAPI, the URL of a server holding our fixtures.
+
+    HAPI holds only our own fixtures (the conformance suite compares it with an
+    embedded store holding exactly those); the shared sets run on the embedded store.
+    """
+    if request.param == "embedded":
+        return None
+    if dataset.name != "fixtures":
+        pytest.skip("the HAPI run covers our fixtures; shared datasets run on the embedded store")
+    url: str = request.getfixturevalue("hapi_with_fixtures")
+    return url
+
+
+@pytest.fixture
+async def fhir(dataset: Dataset, hapi_url: str | None) -> AsyncIterator[Any]:
+    if hapi_url:
+        async with FhirClient(hapi_url) as client:
             yield client
         return
     async with embedded_client(dataset.store) as client:

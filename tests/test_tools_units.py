@@ -225,3 +225,13 @@ def test_benchmark_measures_every_non_billing_resource(tmp_path: Path) -> None:
     assert results["overall"]["resources"] == 2  # the Claim is left out
     assert set(results["per_type"]) == {"Patient", "Observation"}
     assert "ALL" in bench.report(results)
+
+
+def test_date_windows_are_sent_at_day_precision() -> None:
+    """Partial dates widen to whole days, so ge/le mean the same on HAPI and the embedded store."""
+    from tools.matching import date_params
+
+    assert date_params("2021", "2024-02") == {"date": ["ge2021-01-01", "le2024-02-29"]}
+    assert date_params("2023-06", "2023") == {"date": ["ge2023-06-01", "le2023-12-31"]}
+    assert date_params("2020-05-17", None) == {"date": ["ge2020-05-17"]}
+    assert date_params(None, None) == {}

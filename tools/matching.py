@@ -8,6 +8,7 @@ abbreviations for problems ("HTN", "CKD", "T2DM") are expanded first.
 
 from __future__ import annotations
 
+import calendar
 import re
 from collections.abc import Iterable
 from typing import Any
@@ -72,13 +73,34 @@ def check_date(value: str | None, argument: str) -> str | None:
     return value
 
 
+def first_day(value: str) -> str:
+    """``2021`` -> ``2021-01-01``, ``2021-06`` -> ``2021-06-01``; full dates unchanged."""
+    return (value + "-01-01")[:10] if len(value) == 4 else (value + "-01")[:10]
+
+
+def last_day(value: str) -> str:
+    """``2021`` -> ``2021-12-31``, ``2024-02`` -> ``2024-02-29``; full dates unchanged."""
+    if len(value) == 4:
+        return f"{value}-12-31"
+    if len(value) == 7:
+        year, month = int(value[:4]), int(value[5:7])
+        return f"{value}-{calendar.monthrange(year, month)[1]:02d}"
+    return value
+
+
 def date_params(since: str | None, until: str | None) -> dict[str, list[str]]:
-    """FHIR ``date`` search prefixes for an inclusive window (partial dates allowed)."""
+    """FHIR ``date`` search prefixes for an inclusive window (partial dates allowed).
+
+    The window is always sent at day precision: HAPI FHIR 8.8 reads ``ge2021``
+    as "after the end of 2021" (like ``gt``), unlike the FHIR spec and our
+    embedded store, while ``ge2021-01-01`` means the same on every server.
+    """
     values = []
+    since, until = check_date(since, "since"), check_date(until, "until")
     if since:
-        values.append(f"ge{check_date(since, 'since')}")
+        values.append(f"ge{first_day(since)}")
     if until:
-        values.append(f"le{check_date(until, 'until')}")
+        values.append(f"le{last_day(until)}")
     return {"date": values} if values else {}
 
 
