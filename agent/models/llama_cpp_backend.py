@@ -1,0 +1,248 @@
+"""Any local GGUF through llama-cpp-python, with our own chat templates.
+
+Why these choices:
+- The prompt is tokenized by us and passed as token ids, so it carries
+  exactly the BOS our template wrote (llama-cpp-python would otherwise add
+  one in front of the template's literal ``<bos>``) and we know its length
+  before generating: a prompt that does not fit raises
+  :class:`ContextOverflow` instead of being silently truncated.
+- llama.cpp runs in a worker thread (``asyncio.to_thread``) so the event
+  loop keeps serving; a lock serialises calls because one ``Llama`` instance
+  is not thread-safe.
+- Output under a schema is constrained by a grammar and then checked, since
+  the grammar converter is not airtight (see :mod:`agent.models.grammar`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from agent.models.base import (
+    Completion,
+    ContextOverflow,
+    InvalidModelOutput,
+    ModelError,
+    ModelUnavailable,
+    TokenCallback,
+)
+from agent.models.grammar import grammar_for_schema
+from agent.models.json_output import parse_json_output
+from agent.models.templates import (
+    ThinkingFilter,
+    chat_format_from_metadata,
+    get_template,
+    strip_thinking,
+)
+
+__all__ = ["LlamaCppModel"]
+
+_FIX_HINT = (
+    "Pass the path of a valid .gguf file (a download may be incomplete: fetch it again), "
+    "or run `ehr-agent model pull` (coming) to download MedGemma; use --model none "
+    "for the rule-based path."
+)
+
+
+class LlamaCppModel:
+    """A :class:`~agent.models.base.ChatModel` over one GGUF file.
+
+    ``on_token`` is called from the llama.cpp worker thread, never the event
+    loop: make it thread-safe or marshal with ``loop.call_soon_threadsafe``.
+    ``timeout_seconds`` bounds each generation (checked per generated token;
+    prompt evaluation itself cannot be interrupted).
+    """
+
+    def __init__(
+        self,
+        model_path: str | os.PathLike[str],
+        *,
+        n_ctx: int = 8192,
+        n_threads: int | None = None,
+        chat_format: str | None = None,
+        n_gpu_layers: int = 0,
+        seed: int = 0,
+        timeout_seconds: float | None = None,
+    ) -> None:
+        path = Path(model_path).expanduser()
+        self.name = f"gguf:{path.name}"
+        self.model_path = path
+        self.timeout_seconds = timeout_seconds
+        self._llm = _load(path, n_ctx, n_threads, n_gpu_layers, seed)
+        self.context_window: int = int(self._llm.n_ctx())
+        self.metadata: dict[str, str] = dict(self._llm.metadata)
+        try:
+            self.chat_format = chat_format_from_metadata(
+                self.metadata, chat_format, source=str(path)
+            )
+        except ValueError as exc:
+            raise ModelError(str(exc)) from exc
+        self.template = get_template(self.chat_format)
+        self._lock = threading.Lock()
+
+    def count_tokens(self, text: str) -> int:
+        """Exact count with the model's tokenizer (special tokens count as one).
+
+        Tokenizing reads only the vocabulary, so it does not take the
+        generation lock and never waits behind a running generation.
+        """
+        return len(self._tokenize(text, add_bos=False))
+
+    def prompt_tokens(self, system: str, user: str) -> list[int]:
+        """The token ids ``complete`` would feed the model (for tests and budgets)."""
+        prompt = self.template.render(system, user)
+        # A template that writes its own BOS gets none added; others get the
+        # model's BOS only if the GGUF asks for one.
+        return self._tokenize(prompt, add_bos="<bos>" not in prompt[:8])
+
+    async def complete(
+        self,
+        system: str,
+        user: str,
+        *,
+        json_schema: dict[str, Any] | None = None,
+        max_tokens: int = 512,
+        temperature: float = 0.0,
+        on_token: TokenCallback | None = None,
+    ) -> Completion:
+        """One single-turn generation in a worker thread; see the class docstring."""
+        tokens = self.prompt_tokens(system, user)
+        if len(tokens) + max_tokens > self.context_window:
+            raise ContextOverflow(
+                f"The prompt needs {len(tokens)} tokens plus max_tokens={max_tokens}, but "
+                f"{self.name} was loaded with a {self.context_window}-token context. "
+                "Send fewer facts, lower max_tokens, or load the model with a larger n_ctx."
+            )
+        cancelled = threading.Event()
+        try:
+            return await asyncio.to_thread(
+                self._generate,
+                tokens,
+                json_schema,
+                max_tokens,
+                temperature,
+                on_token,
+                cancelled,
+            )
+        except asyncio.CancelledError:
+            cancelled.set()  # the worker stops at its next token
+            raise
+
+    def _generate(
+        self,
+        tokens: list[int],
+        json_schema: dict[str, Any] | None,
+        max_tokens: int,
+        temperature: float,
+        on_token: TokenCallback | None,
+        cancelled: threading.Event,
+    ) -> Completion:
+        with self._lock:
+            started = time.perf_counter()
+            deadline = None if self.timeout_seconds is None else started + self.timeout_seconds
+            state = {"generated": 0, "timed_out": False}
+
+            def should_stop(_ids: Any, _logits: Any) -> bool:
+                state["generated"] += 1
+                if deadline is not None and time.perf_counter() > deadline:
+                    state["timed_out"] = True
+                return bool(state["timed_out"]) or cancelled.is_set()
+
+            text, finish = self._run(
+                tokens, json_schema, max_tokens, temperature, should_stop, on_token
+            )
+            seconds = time.perf_counter() - started
+        if state["timed_out"]:
+            raise ModelError(
+                f"Generation with {self.name} timed out after {self.timeout_seconds:g} s. "
+                "Ask for fewer tokens, send a shorter prompt, or raise the timeout."
+            )
+        visible = strip_thinking(text)
+        if json_schema is not None:
+            if finish == "length":
+                raise InvalidModelOutput(
+                    f"{self.name} reached max_tokens={max_tokens} before closing its JSON. "
+                    "Raise max_tokens or bound the schema (maxLength, maxItems).",
+                    raw=visible,
+                )
+            parse_json_output(visible, json_schema, source=self.name)
+        return Completion(visible, len(tokens), int(state["generated"]), seconds)
+
+    def _run(
+        self,
+        tokens: list[int],
+        json_schema: dict[str, Any] | None,
+        max_tokens: int,
+        temperature: float,
+        should_stop: Any,
+        on_token: TokenCallback | None,
+    ) -> tuple[str, str | None]:
+        """Call llama.cpp; return (raw text, finish reason)."""
+        from llama_cpp import StoppingCriteriaList
+
+        kwargs: dict[str, Any] = {
+            "max_tokens": max_tokens,
+            "temperature": temperature,
+            "stop": list(self.template.stop),
+            "stopping_criteria": StoppingCriteriaList([should_stop]),
+            "grammar": None if json_schema is None else grammar_for_schema(json_schema),
+        }
+        if on_token is None:
+            result = self._llm.create_completion(tokens, **kwargs)
+            choice = result["choices"][0]
+            return str(choice["text"]), choice.get("finish_reason")
+        return _stream(self._llm.create_completion(tokens, stream=True, **kwargs), on_token)
+
+    def _tokenize(self, text: str, *, add_bos: bool) -> list[int]:
+        return list(self._llm.tokenize(text.encode("utf-8"), add_bos=add_bos, special=True))
+
+
+def _stream(chunks: Iterator[dict[str, Any]], on_token: TokenCallback) -> tuple[str, str | None]:
+    """Forward visible pieces (thinking held back) and collect the raw text."""
+    pieces: list[str] = []
+    finish: str | None = None
+    thinking = ThinkingFilter()
+    for chunk in chunks:
+        choice = chunk["choices"][0]
+        piece = str(choice["text"])
+        pieces.append(piece)
+        finish = choice.get("finish_reason") or finish
+        visible = thinking.feed(piece)
+        if visible:
+            on_token(visible)
+    tail = thinking.flush()
+    if tail:
+        on_token(tail)
+    return "".join(pieces), finish
+
+
+def _load(path: Path, n_ctx: int, n_threads: int | None, n_gpu_layers: int, seed: int) -> Any:
+    """Open the GGUF, turning every failure into an actionable ModelUnavailable."""
+    if not path.is_file():
+        raise ModelUnavailable(f"No model file at {path}. {_FIX_HINT}")
+    try:
+        from llama_cpp import Llama
+    except ImportError as exc:
+        raise ModelUnavailable(
+            "llama-cpp-python is not installed, so local GGUF models cannot run. "
+            "Install it with `pip install 'ehr-agent[agent]'`, or use --model none."
+        ) from exc
+    try:
+        return Llama(
+            model_path=str(path),
+            n_ctx=n_ctx,
+            # All cores by default: generation on a laptop CPU is compute-bound.
+            n_threads=n_threads or os.cpu_count() or 1,
+            n_gpu_layers=n_gpu_layers,
+            seed=seed,
+            verbose=False,
+        )
+    except Exception as exc:  # llama.cpp reports a bad file as ValueError or RuntimeError
+        raise ModelUnavailable(
+            f"Could not load {path} as a GGUF model ({exc}). {_FIX_HINT}"
+        ) from exc
