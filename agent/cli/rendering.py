@@ -95,8 +95,14 @@ def report_failures(report: LoadReport) -> None:
 
 def patients_table(patients: list[PatientSummary]) -> Table:
     table = Table(title=f"{len(patients)} patients")
-    for column in ("Id", "Name", "Gender", "Birth date", "Deceased", "Resources", "Most common"):
-        table.add_column(column, justify="right" if column == "Resources" else "left")
+    # The id is what `--patient` takes: never truncate or wrap it.
+    table.add_column("Id", no_wrap=True, min_width=36)
+    table.add_column("Name")
+    table.add_column("Gender", no_wrap=True)
+    table.add_column("Birth date", no_wrap=True)
+    table.add_column("Deceased")
+    table.add_column("Resources", justify="right")
+    table.add_column("Most common")
     for patient in patients:
         top = sorted(patient.resource_counts.items(), key=lambda item: (-item[1], item[0]))
         table.add_row(
