@@ -1,0 +1,252 @@
+"""Check an answer against the evidence: citations, then every number and date.
+
+The model writes ``[n]`` aliases (or full ``[ResourceType/id]`` keys); this module
+
+1. resolves each cited key to a reference retrieved in this thread, removing (and
+   recording as unverified) any key that names nothing retrieved; a sentence left with
+   no valid citation is a problem,
+2. splits the answer into sentences and requires every number and date in a sentence to
+   appear in the evidence lines that sentence cites (dates compared as ``YYYY-MM-DD``,
+   numbers with trailing zeros normalised, so ``7.10`` matches ``7.1``),
+3. rewrites the surviving citations as full ``[ResourceType/id]`` keys.
+
+It is deterministic and knows nothing about models: the graph decides what to do with
+the problems it reports (one repair prompt, then the extractive answer).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+
+__all__ = [
+    "CitationCheck",
+    "Verification",
+    "claims_in",
+    "normalise_number",
+    "split_sentences",
+    "verify_answer",
+]
+
+_BRACKET = re.compile(r"\s?\[([^\[\]\n]{1,200})\]")
+_KEY = re.compile(r"^(?:\d{1,4}|[A-Z][A-Za-z]{1,40}/[A-Za-z0-9\-.]{1,64})$")
+_MONTHS = {
+    m: i + 1
+    for i, names in enumerate(
+        [
+            ("january", "jan"),
+            ("february", "feb"),
+            ("march", "mar"),
+            ("april", "apr"),
+            ("may",),
+            ("june", "jun"),
+            ("july", "jul"),
+            ("august", "aug"),
+            ("september", "sep", "sept"),
+            ("october", "oct"),
+            ("november", "nov"),
+            ("december", "dec"),
+        ]
+    )
+    for m in names
+}
+_MONTH = r"(?P<month>" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")\.?"
+_DATE_FORMS = (
+    re.compile(r"\b(?P<y>\d{4})-(?P<m>\d{1,2})(?:-(?P<d>\d{1,2}))?(?:T[\d:.+\-Z]*)?\b"),
+    re.compile(r"\b(?P<m>\d{1,2})/(?P<d>\d{1,2})/(?P<y>\d{4})\b"),
+    re.compile(_MONTH + r"\s+(?P<d>\d{1,2})(?:st|nd|rd|th)?,?\s+(?P<y>\d{4})\b", re.IGNORECASE),
+    re.compile(r"\b(?P<d>\d{1,2})\s+" + _MONTH + r",?\s+(?P<y>\d{4})\b", re.IGNORECASE),
+    re.compile(_MONTH + r",?\s+(?P<y>\d{4})\b", re.IGNORECASE),
+)
+_NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)*(?!\w)")
+
+
+def normalise_number(token: str) -> str:
+    """``"7.10"`` -> ``"7.1"``, ``"7.0"`` -> ``"7"``, ``"1,200"`` -> ``"1200"``."""
+    text = token.replace(",", "")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    whole, dot, fraction = text.partition(".")
+    return (whole.lstrip("0") or "0") + (dot + fraction if fraction else "")
+
+
+def _dates_and_rest(text: str) -> tuple[list[str], str]:
+    """Dates in ``text`` as ISO prefixes, and the text with them blanked out."""
+    found: list[str] = []
+
+    def take(match: re.Match[str]) -> str:
+        parts = match.groupdict()
+        month = parts.get("m") or _MONTHS.get((parts.get("month") or "").lower().rstrip("."))
+        iso = f"{int(parts['y']):04d}-{int(month or 0):02d}"
+        if parts.get("d"):
+            iso += f"-{int(parts['d']):02d}"
+        found.append(iso)
+        return " "
+
+    for form in _DATE_FORMS:
+        text = form.sub(take, text)
+    return found, text
+
+
+def claims_in(text: str) -> tuple[list[str], list[str]]:
+    """The dates (ISO, possibly partial) and normalised numbers a text states."""
+    dates, rest = _dates_and_rest(_BRACKET.sub(" ", text))
+    numbers = [normalise_number(n) for n in _NUMBER.findall(rest)]
+    return dates, numbers
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences (and list items), with a citation that trails a full stop kept with it."""
+    sentences: list[str] = []
+    for line in text.splitlines():
+        in_line: list[str] = []
+        for part in re.split(r"(?<=[.!?])\s+", line.strip()):
+            leading = re.match(r"^(?:\[[^\[\]\n]{1,200}\]\s*)+", part)
+            if leading and in_line:
+                in_line[-1] += " " + leading.group(0).strip()
+                part = part[leading.end() :]
+            if part.strip():
+                in_line.append(part.strip())
+        sentences.extend(in_line)
+    return sentences
+
+
+@dataclass(frozen=True)
+class CitationCheck:
+    """One cited key: the reference it names (if any) and whether it was retrieved."""
+
+    key: str
+    reference: str
+    verified: bool
+    line: str | None
+
+
+@dataclass
+class Verification:
+    """The answer with full references, every citation checked, and what is wrong."""
+
+    text: str
+    citations: list[CitationCheck] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    @property
+    def cited(self) -> list[str]:
+        return [c.reference for c in self.citations if c.verified]
+
+
+def _keys(inner: str) -> list[str] | None:
+    keys = [k.strip() for k in re.split(r"[,;]", inner) if k.strip()]
+    return keys if keys and all(_KEY.match(k) for k in keys) else None
+
+
+def _shown(keys: Iterable[str]) -> str:
+    return "".join(f"[{k}]" for k in keys)
+
+
+def verify_answer(
+    draft: str,
+    *,
+    resolve: Callable[[str], str | None],
+    evidence: Mapping[str, str],
+    allowed_numbers: Iterable[str] = (),
+) -> Verification:
+    """Check ``draft``; ``resolve`` maps a cited key to a reference (``None`` if unknown).
+
+    ``evidence`` maps each reference retrieved in the thread to its line.
+    ``allowed_numbers`` are numbers that need no evidence (those in the question, result
+    counts); a sentence may also state how many sources it cites.
+    """
+    allowed = {normalise_number(n) for n in allowed_numbers}
+    checks: dict[str, CitationCheck] = {}
+    problems: list[str] = []
+    out_sentences: list[str] = []
+    for sentence in split_sentences(draft):
+        clean, cited_refs, removed = _resolve_citations(sentence, resolve, evidence, checks)
+        for key in removed if not cited_refs else ():
+            problems.append(
+                f"[{key}] in {sentence!r} is not evidence retrieved in this conversation; "
+                "cite only the numbered evidence lines."
+            )
+        problems.extend(_grounding_problems(sentence, cited_refs, evidence, allowed, removed))
+        out_sentences.append(clean)
+    text = _rejoin(draft, out_sentences)
+    return Verification(text=text, citations=list(checks.values()), problems=problems)
+
+
+def _resolve_citations(
+    sentence: str,
+    resolve: Callable[[str], str | None],
+    evidence: Mapping[str, str],
+    checks: dict[str, CitationCheck],
+) -> tuple[str, list[str], list[str]]:
+    """The sentence with full references, the references it cites, the keys removed."""
+    cited: list[str] = []
+    removed: list[str] = []
+
+    def rewrite(match: re.Match[str]) -> str:
+        keys = _keys(match.group(1))
+        if keys is None:
+            return match.group(0)  # brackets that are not citations, e.g. "[sic]"
+        kept: list[str] = []
+        for key in keys:
+            reference = resolve(key)
+            verified = reference is not None and reference in evidence
+            ref = reference if reference is not None else key
+            line = evidence.get(ref) if verified else None
+            checks.setdefault(ref, CitationCheck(key, ref, verified, line))
+            if verified:
+                kept.append(ref)
+                cited.append(ref)
+            else:
+                removed.append(key)
+        return " " + _shown(kept) if kept else ""
+
+    return _BRACKET.sub(rewrite, sentence).strip(), cited, removed
+
+
+def _grounding_problems(
+    sentence: str,
+    cited: list[str],
+    evidence: Mapping[str, str],
+    allowed: set[str],
+    removed: list[str],
+) -> list[str]:
+    dates, numbers = claims_in(sentence)
+    support_dates: list[str] = []
+    support_numbers: set[str] = set()
+    for reference in cited:
+        d, n = claims_in(evidence[reference])
+        support_dates.extend(d)
+        support_numbers.update(n)
+    years = {d[:4] for d in support_dates}
+    allowed_here = allowed | {str(len(set(cited)))}
+    if (dates or [n for n in numbers if n not in allowed_here]) and not cited:
+        if removed:
+            return []  # already reported: its only citations named nothing retrieved
+        return [f"{sentence!r} states a number or date but cites no evidence."]
+    problems: list[str] = []
+    for day in dates:
+        if not any(s.startswith(day) for s in support_dates):
+            problems.append(f"The date {day} in {sentence!r} is not in the evidence it cites.")
+    for number in numbers:
+        if number in support_numbers or number in allowed_here or number in years:
+            continue
+        problems.append(f"The number {number} in {sentence!r} is not in the evidence it cites.")
+    return problems
+
+
+def _rejoin(draft: str, sentences: list[str]) -> str:
+    """Sentences back into text, keeping the draft's line structure where it had one."""
+    if "\n" not in draft.strip():
+        return " ".join(s for s in sentences if s)
+    lines: list[str] = []
+    remaining = iter(sentences)
+    for line in draft.strip().splitlines():
+        count = len(split_sentences(line))
+        lines.append(" ".join(s for s in (next(remaining, "") for _ in range(count)) if s))
+    return "\n".join(lines)

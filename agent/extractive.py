@@ -1,0 +1,205 @@
+"""The extractive answer: sentences composed from evidence lines, no model involved.
+
+Used for ``--model none``, and as the fallback when a model's answer fails verification
+twice.  Every sentence that states a fact copies it from an evidence line and cites that
+line, so the extractive answer passes the same verification as a model's.  It says when
+nothing was found, and never turns a failed search into "none recorded".
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from agent.results import result_from_json, thread_aliases
+from agent.state import AgentState, StepRecord
+from tools.evidence import Evidence, EvidenceSeries, ToolResult
+from tools.vocabulary import normalize_name
+
+__all__ = ["FALLBACK_NOTE", "extractive_answer"]
+
+FALLBACK_NOTE = (
+    "Note: the model's answer could not be verified against the record, so this answer "
+    "was composed directly from the retrieved evidence."
+)
+
+Cite = Callable[[str], str]
+
+_WHAT = {
+    "medications": "medications",
+    "allergies": "allergies",
+    "conditions": "conditions",
+    "procedures": "procedures",
+    "care_plans": "care plans",
+    "goals": "goals",
+    "clinical_notes": "matching clinical notes",
+    "billing": "billing records",
+    "encounters": "encounters",
+    "immunizations": "immunizations",
+    "patient_overview": "patient details",
+}
+_LATEST_WORDS = ("last", "latest", "most recent", "recent", "when")
+
+
+def _ref(item: Evidence, cite: Cite) -> str:
+    return f"[{cite(item.reference)}]"
+
+
+def _qualifier(step: StepRecord) -> str:
+    arguments = step["arguments"]
+    status = arguments.get("status")
+    name = arguments.get("name") or arguments.get("vaccine") or arguments.get("encounter_type")
+    words = [w for w in (status if status not in (None, "all") else None, name) if w]
+    return " ".join(str(w) for w in words)
+
+
+def _observation(step: StepRecord, result: ToolResult, cite: Cite) -> list[str]:
+    mode = step["arguments"].get("mode", "latest")
+    before = "Before that, the" if step["arguments"].get("until") else "The"
+    which = {"latest": "most recent", "first": "first"}.get(mode, "")
+    sentences: list[str] = []
+    for item in result.items:
+        if isinstance(item, EvidenceSeries):
+            sentences.append(f"{item.render(cite)}.")
+        elif mode in ("latest", "first") and item.value and item.date:
+            sentences.append(
+                f"{before} {which} {item.label} was {item.value} on {item.date} {_ref(item, cite)}."
+            )
+        else:
+            sentences.append(f"{item.text} {_ref(item, cite)}.")
+    return sentences
+
+
+def _dated_event(step: StepRecord, result: ToolResult, cite: Cite, question: str) -> list[str]:
+    """Immunizations and encounters: the newest one for 'when was the last ...'."""
+    items = [i for i in result.items if isinstance(i, Evidence)]
+    latest_asked = (
+        step["arguments"].get("limit") == 1
+        or "until" in step["arguments"]
+        or any(w in question.lower() for w in _LATEST_WORDS)
+    )
+    if latest_asked and items and items[0].date:
+        first = items[0]
+        before = "Before that, the" if step["arguments"].get("until") else "The"
+        noun = "immunization" if step["tool"] == "immunizations" else "encounter"
+        return [
+            f"{before} most recent {noun}{_for(step)} was on {first.date}: "
+            f"{first.undated_text} {_ref(first, cite)}."
+        ]
+    return _listing(step, result, cite)
+
+
+def _for(step: StepRecord) -> str:
+    qualifier = _qualifier(step)
+    return f" ({qualifier})" if qualifier else ""
+
+
+def _what(step: StepRecord) -> str:
+    tool = step["tool"] or ""
+    return _WHAT.get(tool, tool.replace("_", " "))
+
+
+def _listing(step: StepRecord, result: ToolResult, cite: Cite) -> list[str]:
+    what = _what(step)
+    qualifier = _qualifier(step)
+    heading = f"{qualifier.capitalize()} {what}" if qualifier else what.capitalize()
+    lines = [f"{heading} in the record:"]
+    lines += [f"- {item.render(cite)}" for item in result.items]
+    if result.truncated:
+        lines.append("Only the most recent ones are shown; the record holds more.")
+    return lines
+
+
+def _empty(step: StepRecord) -> str:
+    if step["tool"] in ("lab_results", "vital_signs"):
+        name = step["arguments"].get("name", "such")
+        return f"No {name} result was found in the retrieved data."
+    what = _what(step)
+    qualifier = _qualifier(step)
+    return f"No {qualifier + ' ' if qualifier else ''}{what} are recorded in the retrieved data."
+
+
+def _step_sentences(step: StepRecord, cite: Cite, question: str) -> list[str]:
+    tool = step["tool"] or ""
+    if step.get("error"):
+        return [
+            f"The {tool.replace('_', ' ')} could not be retrieved ({step['error']}); "
+            "this part of the record is missing from the answer, which does not mean "
+            "there is none."
+        ]
+    if step.get("result") is None:
+        return []
+    result = result_from_json(step["result"])  # type: ignore[arg-type]
+    if not result.items:
+        return [_empty(step)]
+    if tool in ("lab_results", "vital_signs"):
+        return _observation(step, result, cite)
+    if tool in ("immunizations", "encounters"):
+        return _dated_event(step, result, cite, question)
+    return _listing(step, result, cite)
+
+
+def _reuse(state: AgentState, cite: Cite) -> list[str]:
+    """A follow-up about earlier results ("which of those is severe?"): filter them."""
+    previous = state.get("turns", [])[-1:] or []
+    references = previous[0]["references"] if previous else []
+    evidence = state.get("evidence", {})
+    records = [evidence[r] for r in references if r in evidence]
+    if not records:
+        return ["There are no earlier results in this conversation to refer to."]
+    words = [
+        w
+        for w in normalize_name(state.get("question", "")).split()
+        if len(w) > 3 and w not in _FILLER
+    ]
+    matching = [
+        r for r in records if any(re.search(rf"\b{w}", normalize_name(r["text"])) for w in words)
+    ]
+    if not matching:
+        shown = ", ".join(f"'{w}'" for w in words) or "your question"
+        return [f"None of the results retrieved earlier mention {shown}."]
+    lines = ["From the results retrieved earlier:"]
+    lines += [f"- {r['text']} [{cite(r['reference'])}]" for r in matching]
+    return lines
+
+
+_FILLER = {
+    "which",
+    "those",
+    "these",
+    "them",
+    "what",
+    "were",
+    "does",
+    "that",
+    "there",
+    "with",
+    "allergies",
+    "allergy",
+    "medications",
+    "medication",
+    "conditions",
+    "problems",
+    "vaccines",
+    "results",
+    "visits",
+    "encounters",
+    "have",
+    "patient",
+}
+
+
+def extractive_answer(state: AgentState, *, cite: Cite | None = None) -> str:
+    """The answer composed from this turn's results (aliases as citations by default)."""
+    if cite is None:
+        cite = thread_aliases(state.get("aliases", [])).cite
+    if state.get("route") == "reuse":
+        return "\n".join(_reuse(state, cite))
+    question = state.get("question", "")
+    sentences: list[str] = []
+    for step in state.get("steps", []):
+        if step["node"] == "act":
+            sentences.extend(_step_sentences(step, cite, question))
+    if not sentences:
+        return "No relevant data was retrieved for this question."
+    return "\n".join(sentences)

@@ -1,0 +1,106 @@
+"""The graph's state: everything a turn needs, and nothing that cannot be checkpointed.
+
+A checkpointer stores this dict after every node, keyed by thread id, so it must be
+plain JSON: no FHIR client, no model, no dataclasses.  Those arrive per run through
+:class:`agent.configuration.AgentContext`.  Evidence and the alias list persist across
+turns so a follow-up can cite what an earlier turn retrieved; per-turn fields (steps,
+pending calls, drafts) are reset by the route node at the start of each turn.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, TypedDict
+
+__all__ = [
+    "AgentState",
+    "EvidenceRecord",
+    "Route",
+    "StepRecord",
+    "ToolCall",
+    "TurnRecord",
+    "Usage",
+    "empty_usage",
+]
+
+Route = Literal["rules", "model", "reuse"]
+"""How a turn retrieves: rule-chosen tool calls, model-planned calls, or none (reuse)."""
+
+
+class ToolCall(TypedDict):
+    """One tool call, chosen by the rules or by the model; the patient is never in it."""
+
+    tool: str
+    arguments: dict[str, Any]
+
+
+class StepRecord(TypedDict):
+    """One node's work as the output contract's ``steps`` lists it.
+
+    ``result`` is the tool result without raw FHIR (see ``agent.evidence_store``), so the
+    extractive answer can be composed again from a checkpoint.
+    """
+
+    node: str
+    tool: str | None
+    arguments: dict[str, Any]
+    count: int
+    source: str
+    error: str | None
+    result: dict[str, Any] | None
+
+
+class EvidenceRecord(TypedDict):
+    """One retrieved FHIR resource as one line of clinical text (no citation)."""
+
+    reference: str
+    text: str
+    date: str | None
+    tool: str
+    turn: int
+
+
+class TurnRecord(TypedDict):
+    """A finished turn, kept for the digest that follow-ups are resolved against."""
+
+    question: str
+    answer: str
+    references: list[str]
+    cited: list[str]
+    calls: list[ToolCall]
+
+
+class Usage(TypedDict):
+    llm_calls: int
+    prompt_tokens: int
+    completion_tokens: int
+    model_seconds: float
+
+
+def empty_usage() -> Usage:
+    return {"llm_calls": 0, "prompt_tokens": 0, "completion_tokens": 0, "model_seconds": 0.0}
+
+
+class AgentState(TypedDict, total=False):
+    """The checkpointed state of one conversation about one patient."""
+
+    patient_id: str
+    question: str
+    turn: int
+    turns: list[TurnRecord]
+    route: Route
+    pending: list[ToolCall]
+    pending_source: str
+    steps: list[StepRecord]
+    evidence: dict[str, EvidenceRecord]
+    aliases: list[str]
+    planning_done: bool
+    planning_failures: int
+    draft: str
+    draft_source: Literal["model", "extractive"]
+    problems: list[str]
+    attempts: int
+    answer: str
+    citations: list[dict[str, Any]]
+    fallback: bool
+    notes: list[str]
+    usage: Usage
