@@ -44,7 +44,7 @@ __all__ = ["LlamaCppModel"]
 
 _FIX_HINT = (
     "Pass the path of a valid .gguf file (a download may be incomplete: fetch it again), "
-    "or run `ehr-agent model pull` (coming) to download MedGemma; use --model none "
+    "or run `ehr-agent model pull` to download MedGemma; use --model none "
     "for the rule-based path."
 )
 

@@ -74,7 +74,7 @@ def find_medgemma() -> Path:
     if not found:
         raise ModelUnavailable(
             f"Cannot find the MedGemma 1.5 4B GGUF ({MEDGEMMA_GLOB}) in {directory}. "
-            "Run `ehr-agent model pull` (coming) to download it, copy the file there "
+            "Run `ehr-agent model pull` to download it, copy the file there "
             "(or set EHR_AGENT_MODELS to its folder), pass a .gguf path, or use --model none."
         )
     preferred = [p for p in found if "q4_k_m" in p.name.lower()]
