@@ -11,7 +11,7 @@ import logging
 
 import typer
 
-from agent.cli import data_commands
+from agent.cli import ask_commands, data_commands, model_commands, replay_commands
 
 app = typer.Typer(
     name="ehr-agent",
@@ -35,5 +35,9 @@ def main(
 
 app.command("load")(data_commands.load)
 app.command("patients")(data_commands.patients)
+app.command("ask")(ask_commands.ask)
+app.command("summary")(ask_commands.summary)
+app.add_typer(model_commands.app, name="model")
+app.command("replay")(replay_commands.replay)
 
 __all__ = ["app"]
