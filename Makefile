@@ -16,9 +16,17 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# A diabetic fixture patient (Andrea7 Douglas31): the answers below are checkable
+# against synthea_fixtures/fhir. Without MedGemma in the model cache the
+# rule-based path answers (it says so once).
+DEMO_PATIENT := ce787016-1e3c-985a-6530-c3136913e74c
+
 demo: install
 	$(BIN)/ehr-agent load synthea_fixtures
 	$(BIN)/ehr-agent patients
+	$(BIN)/ehr-agent ask --patient $(DEMO_PATIENT) "What was the most recent HbA1c and when?"
+	$(BIN)/ehr-agent ask --patient $(DEMO_PATIENT) "Which medications is the patient taking?"
+	$(BIN)/ehr-agent summary --patient $(DEMO_PATIENT)
 
 lint: install
 	$(BIN)/ruff check .

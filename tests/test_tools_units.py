@@ -235,3 +235,11 @@ def test_date_windows_are_sent_at_day_precision() -> None:
     assert date_params("2023-06", "2023") == {"date": ["ge2023-06-01", "le2023-12-31"]}
     assert date_params("2020-05-17", None) == {"date": ["ge2020-05-17"]}
     assert date_params(None, None) == {}
+
+
+def test_egfr_unit_keeps_its_body_surface_normalisation() -> None:
+    from tools.fhir_text import format_quantity
+
+    egfr = {"value": 131.86, "unit": "mL/min/{1.73_m2}", "code": "mL/min/{1.73_m2}"}
+    assert format_quantity(egfr) == "131.86 mL/min/1.73m2"
+    assert format_quantity({"value": 2, "unit": "mg/{dose}/"}) == "2 mg"

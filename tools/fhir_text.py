@@ -38,6 +38,7 @@ _SPACE = re.compile(r"\s+")
 # Units as UCUM writes them versus as a clinician reads them.
 _UNIT_DISPLAY = {
     "mm[Hg]": "mmHg",
+    "mL/min/{1.73_m2}": "mL/min/1.73m2",
     "[degF]": "degF",
     "Cel": "C",
     "kg/m2": "kg/m2",
@@ -126,7 +127,9 @@ def _unit_text(quantity: dict[str, Any]) -> str:
         return ""
     if unit in _UNIT_DISPLAY:
         return _UNIT_DISPLAY[unit]
-    return _UCUM_ANNOTATION.sub("", unit).strip()
+    # "{...}" annotations carry no unit; a unit that ends in "/" once they are gone
+    # ("mL/min/{1.73_m2}" style) would read as a typo, so drop the dangling slash.
+    return _UCUM_ANNOTATION.sub("", unit).strip().rstrip("/")
 
 
 def format_quantity(quantity: Any) -> str:
