@@ -8,7 +8,11 @@ The model writes ``[n]`` aliases (or full ``[ResourceType/id]`` keys); this modu
 2. splits the answer into sentences and requires every number and date in a sentence to
    appear in the evidence lines that sentence cites (dates compared as ``YYYY-MM-DD``,
    numbers with trailing zeros normalised, so ``7.10`` matches ``7.1``),
-3. rewrites the surviving citations as full ``[ResourceType/id]`` keys.
+3. rewrites the surviving citations as full ``[ResourceType/id]`` keys,
+4. rejects answers that are not answers: a sentence that repeats a run of
+   ``ECHO_WORDS`` consecutive words of the prompt's instructions (a small model may echo
+   its prompt, and copy a real citation from it), and an answer that states something
+   yet cites nothing although evidence was retrieved.
 
 It is deterministic and knows nothing about models: the graph decides what to do with
 the problems it reports (one repair prompt, then the extractive answer).
@@ -21,6 +25,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 __all__ = [
+    "ECHO_WORDS",
     "CitationCheck",
     "Verification",
     "claims_in",
@@ -60,6 +65,18 @@ _DATE_FORMS = (
     re.compile(_MONTH + r",?\s+(?P<y>\d{4})\b", re.IGNORECASE),
 )
 _NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)*(?!\w)")
+# Six words in a row is a phrase, not a coincidence: "the evidence does not show" (5)
+# is an ordinary answer, "using only the evidence lines given" (6) is the prompt.
+ECHO_WORDS = 6
+_WORD = re.compile(r"[a-z0-9']+")
+# Instruction phrases that are also honest answers, never counted as an echo.
+_HONEST = ("the evidence does not answer the question", "the evidence given does not say")
+# How an honest answer without citations reads: it says what is missing.
+_ABSENCE = re.compile(
+    r"\b(?:no|not|none|nothing|neither|cannot|can't|unable|missing|unknown|without|"
+    r"absent|could not|does not|doesn't|isn't|aren't|wasn't|weren't)\b",
+    re.IGNORECASE,
+)
 
 
 def normalise_number(token: str) -> str:
@@ -148,20 +165,50 @@ def _shown(keys: Iterable[str]) -> str:
     return "".join(f"[{k}]" for k in keys)
 
 
+def _words(text: str) -> list[str]:
+    return _WORD.findall(_BRACKET.sub(" ", text).lower())
+
+
+def _phrases(texts: Iterable[str]) -> set[tuple[str, ...]]:
+    """Every run of ``ECHO_WORDS`` consecutive words in ``texts``."""
+    runs: set[tuple[str, ...]] = set()
+    for text in texts:
+        words = _words(text)
+        runs.update(tuple(words[i : i + ECHO_WORDS]) for i in range(len(words) - ECHO_WORDS + 1))
+    return runs
+
+
+def _echo(sentence: str, phrases: set[tuple[str, ...]]) -> str | None:
+    """The first instruction phrase ``sentence`` repeats, if any."""
+    words = _words(sentence)
+    for i in range(len(words) - ECHO_WORDS + 1):
+        if tuple(words[i : i + ECHO_WORDS]) in phrases:
+            return " ".join(words[i : i + ECHO_WORDS])
+    return None
+
+
+def _uncited_content(text: str) -> bool:
+    """True when ``text`` says something and does not read as "not found"."""
+    return bool(_words(text)) and not _ABSENCE.search(_BRACKET.sub(" ", text))
+
+
 def verify_answer(
     draft: str,
     *,
     resolve: Callable[[str], str | None],
     evidence: Mapping[str, str],
     allowed_numbers: Iterable[str] = (),
+    instructions: Iterable[str] = (),
 ) -> Verification:
     """Check ``draft``; ``resolve`` maps a cited key to a reference (``None`` if unknown).
 
     ``evidence`` maps each reference retrieved in the thread to its line.
     ``allowed_numbers`` are numbers that need no evidence (those in the question, result
-    counts); a sentence may also state how many sources it cites.
+    counts); a sentence may also state how many sources it cites.  ``instructions`` are
+    the prompt texts an answer must not repeat.
     """
     allowed = {normalise_number(n) for n in allowed_numbers}
+    phrases = _phrases(instructions) - _phrases(_HONEST)
     checks: dict[str, CitationCheck] = {}
     problems: list[str] = []
     out_sentences: list[str] = []
@@ -173,8 +220,21 @@ def verify_answer(
                 "cite only the numbered evidence lines."
             )
         problems.extend(_grounding_problems(sentence, cited_refs, evidence, allowed, removed))
+        echoed = _echo(sentence, phrases)
+        if echoed:
+            problems.append(
+                f"{sentence!r} repeats the instructions ({echoed!r}); answer the question "
+                "from the evidence lines instead."
+            )
         out_sentences.append(clean)
     text = _rejoin(draft, out_sentences)
+    verified = [c for c in checks.values() if c.verified]
+    if evidence and not verified and not problems and _uncited_content(draft):
+        problems.append(
+            f"The answer cites no evidence although {len(evidence)} evidence line(s) were "
+            "retrieved; cite the line each fact comes from, or say that the evidence does "
+            "not answer the question."
+        )
     return Verification(text=text, citations=list(checks.values()), problems=problems)
 
 

@@ -11,12 +11,13 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from agent.planner.periods import find_period, is_count_question
 from agent.results import result_from_json, thread_aliases
 from agent.state import AgentState, StepRecord
 from tools.evidence import Evidence, EvidenceSeries, ToolResult
 from tools.vocabulary import normalize_name
 
-__all__ = ["FALLBACK_NOTE", "extractive_answer"]
+__all__ = ["FALLBACK_NOTE", "MAX_COUNT_CITATIONS", "count_sentence", "extractive_answer"]
 
 FALLBACK_NOTE = (
     "Note: the model's answer could not be verified against the record, so this answer "
@@ -39,6 +40,19 @@ _WHAT = {
     "patient_overview": "patient details",
 }
 _LATEST_WORDS = ("last", "latest", "most recent", "recent", "when")
+# What a count counts, per tool: (singular, plural).
+_COUNTED = {
+    "encounters": ("encounter", "encounters"),
+    "procedures": ("procedure", "procedures"),
+    "immunizations": ("vaccine dose", "vaccine doses"),
+    "lab_results": ("result", "results"),
+    "vital_signs": ("measurement", "measurements"),
+    "medications": ("medication order", "medication orders"),
+    "conditions": ("condition", "conditions"),
+    "clinical_notes": ("matching note", "matching notes"),
+}
+# Citations one count sentence carries at most; a larger count says how many it cites.
+MAX_COUNT_CITATIONS = 60
 
 
 def _ref(item: Evidence, cite: Cite) -> str:
@@ -72,7 +86,7 @@ def _observation(step: StepRecord, result: ToolResult, cite: Cite) -> list[str]:
 
 def _dated_event(step: StepRecord, result: ToolResult, cite: Cite, question: str) -> list[str]:
     """Immunizations and encounters: the newest one for 'when was the last ...'."""
-    items = [i for i in result.items if isinstance(i, Evidence)]
+    items = sorted(result.evidence, key=lambda e: e.date or "", reverse=True)
     latest_asked = (
         step["arguments"].get("limit") == 1
         or "until" in step["arguments"]
@@ -110,6 +124,40 @@ def _listing(step: StepRecord, result: ToolResult, cite: Cite) -> list[str]:
     return lines
 
 
+def _first_orders(result: ToolResult, cite: Cite) -> list[str]:
+    """ "lisinopril 10 MG Oral Tablet was first prescribed on 2019-03-02 [...]"."""
+    return [
+        f"{item.label or item.undated_text} was first prescribed on {item.date} {_ref(item, cite)}."
+        if item.date
+        else f"{item.text} {_ref(item, cite)}."
+        for item in result.evidence
+    ]
+
+
+def count_sentence(step: StepRecord, result: ToolResult, cite: Cite, question: str) -> str:
+    """The direct answer to "how many ...": the count first, citing what was counted.
+
+    The count is the tool's total when it reported one (the server's count of the
+    window), else the number of records returned; when more were counted than can be
+    cited, the sentence says how many it cites.
+    """
+    tool = step["tool"] or ""
+    one, many = _COUNTED.get(tool, ("record", "records"))
+    qualifier = _qualifier(step)
+    if qualifier:
+        one, many = f"{qualifier} {one}", f"{qualifier} {many}"
+    shown = result.evidence
+    total = result.total_available if result.total_available is not None else len(shown)
+    total = max(total, len(shown))
+    period = find_period(question)
+    when = f" {period.phrase}" if period else ""
+    cited = shown[:MAX_COUNT_CITATIONS]
+    refs = "".join(_ref(item, cite) for item in cited)
+    partial = f" ({len(cited)} of them cited)" if len(cited) < total else ""
+    noun = one if total == 1 else many
+    return f"The patient had {total} {noun}{when}{partial} {refs}".rstrip() + "."
+
+
 def _empty(step: StepRecord) -> str:
     if step["tool"] in ("lab_results", "vital_signs"):
         name = step["arguments"].get("name", "such")
@@ -130,8 +178,13 @@ def _step_sentences(step: StepRecord, cite: Cite, question: str) -> list[str]:
     if step.get("result") is None:
         return []
     result = result_from_json(step["result"])  # type: ignore[arg-type]
+    if is_count_question(question) and tool in _COUNTED:
+        listing = _listing(step, result, cite)[1:] if result.items else []
+        return [count_sentence(step, result, cite, question), *listing]
     if not result.items:
         return [_empty(step)]
+    if tool == "medications" and step["arguments"].get("mode") == "first":
+        return _first_orders(result, cite)
     if tool in ("lab_results", "vital_signs"):
         return _observation(step, result, cite)
     if tool in ("immunizations", "encounters"):

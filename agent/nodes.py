@@ -22,6 +22,7 @@ from agent.extractive import FALLBACK_NOTE, extractive_answer
 from agent.models.base import Completion, ModelError
 from agent.planner import fallback_calls, plan_question
 from agent.planner.model import plan_with_model
+from agent.prompts import INSTRUCTIONS
 from agent.results import result_from_json, result_to_json, thread_aliases
 from agent.state import AgentState, EvidenceRecord, StepRecord, ToolCall, Usage, empty_usage
 from fhir_client.errors import FhirError
@@ -335,11 +336,18 @@ def _verify(state: AgentState, draft: str) -> Verification:
     evidence = {ref: record["text"] for ref, record in state.get("evidence", {}).items()}
     _, question_numbers = claims_in(state.get("question", ""))
     counts = [str(step["count"]) for step in state.get("steps", [])]
+    # A tool's total (e.g. the server's count of a window) is a count it reported too.
+    counts += [
+        str(total)
+        for step in state.get("steps", [])
+        if isinstance(total := (step.get("result") or {}).get("total_available"), int)
+    ]
     return verify_answer(
         draft,
         resolve=aliases.resolve,
         evidence=evidence,
         allowed_numbers=[*question_numbers, *counts],
+        instructions=INSTRUCTIONS,
     )
 
 

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 __all__ = [
     "ANSWER_SYSTEM",
+    "INSTRUCTIONS",
     "PLAN_SYSTEM",
     "answer_user",
     "plan_user",
@@ -26,11 +27,21 @@ PLAN_SYSTEM = (
 
 ANSWER_SYSTEM = (
     "You answer a clinician's question about one patient using only the evidence lines "
-    "given. After each fact, cite the number of the evidence it comes from in brackets, "
-    "e.g. [3]. Copy numbers and dates exactly as written in the evidence. If the evidence "
-    "does not answer the question, say what is missing. Answer in at most four short "
-    "sentences or a short list. Do not give treatment advice."
+    "given. After each fact, cite the number of the evidence line it comes from in "
+    "brackets, like [0] (a placeholder: use the line's real number). Copy numbers and "
+    "dates exactly as written in the evidence. If the evidence does not answer the "
+    "question, say what is missing. Answer in at most four short sentences or a short "
+    "list. Do not give treatment advice."
 )
+
+
+_ANSWER_CUE = "Answer with citations:"
+_REPAIR_HEAD = "A previous answer was rejected:"
+_REPAIR_CUE = "Write a corrected answer that cites only the evidence above:"
+# Evidence aliases start at 1, so the example key [0] above can never name evidence:
+# an answer that copies it is rejected as an unretrieved citation.
+# Every fixed instruction text, for the verifier's echo check (agent.citations).
+INSTRUCTIONS: tuple[str, ...] = (ANSWER_SYSTEM, PLAN_SYSTEM, _ANSWER_CUE, _REPAIR_CUE)
 
 
 def _digest_block(digest: str) -> str:
@@ -64,14 +75,11 @@ def answer_user(
     notes_block = f"Retrieval notes:\n{notes}\n\n" if notes else ""
     return (
         f"{_digest_block(digest)}Evidence:\n{lines}\n\n{notes_block}"
-        f"Question: {question}\nAnswer with citations:"
+        f"Question: {question}\n{_ANSWER_CUE}"
     )
 
 
 def repair_user(base: str, draft: str, problems: Sequence[str]) -> str:
     """The one repair prompt: the same task, the rejected answer, and what was wrong."""
     listed = "\n".join(f"- {p}" for p in problems[:8])
-    return (
-        f"{base}\n\nA previous answer was rejected:\n{draft}\n\nProblems:\n{listed}\n"
-        "Write a corrected answer that cites only the evidence above:"
-    )
+    return f"{base}\n\n{_REPAIR_HEAD}\n{draft}\n\nProblems:\n{listed}\n{_REPAIR_CUE}"

@@ -68,7 +68,7 @@ def test_dates_in_other_formats_are_normalised() -> None:
 def test_uncited_numbers_fail_but_counts_and_question_numbers_pass() -> None:
     assert not check("HbA1c was 7.1.").ok
     assert check("She has 2 results [1][2].").ok  # the number of sources it cites
-    assert check("Since 2020 there were 5 visits.", allowed=("2020", "5")).ok
+    assert check("Since 2020 there were 5 visits [1][2].", allowed=("2020", "5")).ok
     assert check("No allergies are recorded.").ok
 
 
@@ -102,3 +102,21 @@ def test_list_answers_keep_their_lines() -> None:
         "Active medications:",
         "- 2024-09-11 lisinopril 10 MG Oral Tablet active [MedicationRequest/m]",
     ]
+
+
+INSTRUCTIONS = ("You answer a clinician's question about one patient using only the evidence",)
+
+
+def test_sentence_repeating_six_words_of_the_instructions_is_a_problem() -> None:
+    echoed = "Answer: one patient using only the evidence lines [1]."
+    result = verify_answer(echoed, resolve=resolve, evidence=EVIDENCE, instructions=INSTRUCTIONS)
+    assert any("repeats the instructions" in p for p in result.problems)
+    five = "Using only the evidence, HbA1c was 7.1 % [1]."
+    assert verify_answer(five, resolve=resolve, evidence=EVIDENCE, instructions=INSTRUCTIONS).ok
+
+
+def test_content_without_any_citation_is_a_problem_when_evidence_exists() -> None:
+    assert any("cites no evidence" in p for p in check("The patient has diabetes.").problems)
+    assert check("No HbA1c result is in the evidence.").ok  # saying what is missing
+    no_evidence = verify_answer("The patient has diabetes.", resolve=resolve, evidence={})
+    assert no_evidence.ok

@@ -282,3 +282,92 @@ async def test_stream_reports_errors_as_an_event(client: Any, record: PatientRec
     events = [e async for e in stream_answer(build_graph(), context(client, record, None), "  ")]
     assert [e.type for e in events] == ["error"]
     assert "question is empty" in events[0].data["message"]
+
+
+LATEST = "What was the most recent HbA1c?"
+
+
+async def test_answer_that_echoes_the_prompt_with_a_real_citation_is_rejected(
+    client: Any, record: PatientRecord
+) -> None:
+    """The Gemma 270M failure: prompt text parroted back, a real alias copied from it."""
+
+    def echo(system: str, user: str, schema: Any) -> str:
+        real = re.search(r"\[(\d+)\]", user.split("Evidence:\n", 1)[1])
+        assert real
+        return f"Answer with citations: {system} e.g. [{real.group(1)}]"
+
+    model = ScriptedModel([echo, echo])
+    output = await ask(build_graph(), context(client, record, model), LATEST)
+    day, _, refs = latest_hba1c(record)
+    assert output.fallback and output.answer.endswith(FALLBACK_NOTE)
+    assert "clinician's question" not in output.answer
+    assert truth.cited(output.answer) == refs and day in output.answer
+    assert any("repeats the instructions" in n for n in output.notes)
+    assert "repeats the instructions" in model.calls[1].user  # the repair prompt says why
+
+
+async def test_clinical_answer_without_any_citation_is_rejected(
+    client: Any, record: PatientRecord
+) -> None:
+    model = ScriptedModel(["Her HbA1c is well documented.", "Her HbA1c is fine."])
+    output = await ask(build_graph(), context(client, record, model), LATEST)
+    assert output.fallback and any("cites no evidence" in n for n in output.notes)
+    assert truth.cited(output.answer) == latest_hba1c(record)[2]
+
+
+async def test_honest_uncited_answer_is_accepted(client: Any, record: PatientRecord) -> None:
+    model = ScriptedModel(["The evidence does not answer the question."])
+    output = await ask(build_graph(), context(client, record, model), LATEST)
+    assert not output.fallback and output.answer == "The evidence does not answer the question."
+
+
+async def test_the_prompt_example_citation_names_no_evidence(
+    client: Any, record: PatientRecord
+) -> None:
+    """The instructions' example key is [0]; evidence aliases start at 1."""
+    day, value, _ = latest_hba1c(record)
+    model = ScriptedModel([f"The most recent HbA1c was {value} % on {day} [0]."] * 2)
+    output = await ask(build_graph(), context(client, record, model), LATEST)
+    assert "[0]" in model.calls[0].system and "[0]" not in model.calls[0].user
+    assert output.fallback and ("0", False) in [(c.reference, c.verified) for c in output.citations]
+
+
+async def test_count_answer_states_the_count_first_citing_what_it_counted(
+    dataset: Dataset, client: Any
+) -> None:
+    def in_year(r: PatientRecord, year: str) -> list[dict[str, Any]]:
+        return [e for e in r.of("Encounter") if truth.day(e).startswith(year)]
+
+    record = max(dataset.patients, key=lambda r: len(in_year(r, "2023")))
+    expected = {truth.ref(e) for e in in_year(record, "2023")}
+    question = "How many encounters did the patient have in 2023?"
+    output = await ask(build_graph(), context(client, record, None), question)
+    first = output.answer.splitlines()[0]
+    assert first.startswith(f"The patient had {len(expected)} encounters in 2023 [")
+    assert truth.cited(first) == expected and all(c.verified for c in output.citations)
+
+
+async def test_first_prescribed_answer_gives_the_earliest_order(
+    dataset: Dataset, client: Any
+) -> None:
+    def drugs(r: PatientRecord) -> list[str]:
+        return [
+            str(o["medicationCodeableConcept"]["coding"][0]["display"])
+            for o in r.of("MedicationRequest")
+            if "medicationCodeableConcept" in o
+        ]
+
+    record = max(dataset.patients, key=lambda r: len(drugs(r)) - len(set(drugs(r))))
+    names = drugs(record)
+    drug = max(sorted(set(names)), key=names.count)
+    orders = [
+        o
+        for o in record.of("MedicationRequest")
+        if o.get("medicationCodeableConcept", {}).get("coding", [{}])[0].get("display") == drug
+    ]
+    first = min(orders, key=lambda o: o["authoredOn"])
+    question = f"When was {drug} first prescribed?"
+    output = await ask(build_graph(), context(client, record, None), question)
+    assert f"was first prescribed on {truth.day(first)} [" in output.answer
+    assert truth.cited(output.answer) == {truth.ref(first)}

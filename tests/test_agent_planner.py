@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 
 import pytest
 
 from agent.answering import build_answer_prompt
 from agent.planner import PlanningError, parse_plan, plan_question, planning_schema
+from agent.planner.periods import Period, find_period
 from agent.planner.schema import validate_against_schema
 from agent.state import AgentState
 from tools import DEFAULT_TOOLS, TOOLS, validate_arguments
@@ -156,3 +158,66 @@ def test_answer_prompt_is_trimmed_whole_lines_to_fit_the_context() -> None:
     # Whole lines only: every kept line ends with its citation, the best-ranked first.
     kept = tight.user.split("Evidence:\n", 1)[1].split("\n\n", 1)[0].splitlines()
     assert kept[0].endswith("[1]") and all(line.endswith("]") for line in kept)
+
+
+@pytest.mark.parametrize(
+    ("question", "arguments"),
+    [
+        (
+            "How many encounters did the patient have in 2023?",
+            {"since": "2023-01-01", "until": "2023-12-31", "limit": 200},
+        ),
+        (
+            "How many emergency visits since March 2021?",
+            {"encounter_type": "emergency", "since": "2021-03-01", "limit": 200},
+        ),
+        (
+            "How many visits between 2019 and 2021?",
+            {"since": "2019-01-01", "until": "2021-12-31", "limit": 200},
+        ),
+    ],
+)
+def test_count_questions_fetch_the_whole_window(
+    question: str, arguments: dict[str, object]
+) -> None:
+    plan = plan_question(question)
+    assert plan.confident and plan.calls == [{"tool": "encounters", "arguments": arguments}]
+    validate_arguments("encounters", arguments)
+
+
+def test_relative_periods_are_whole_days_and_do_not_mean_latest() -> None:
+    today = date(2025, 6, 15)
+    period = find_period("How many procedures in the last 2 years?", today)
+    assert period and (period.since, period.until) == ("2023-06-15", "2025-06-15")
+    assert find_period("visits last year", today) == Period(
+        "2024-01-01", "2024-12-31", "in 2024", (7, 16)
+    )
+    month = find_period("labs in Feb 2024", today)
+    assert month and (month.since, month.until, month.phrase) == (
+        "2024-02-01",
+        "2024-02-29",
+        "in February 2024",
+    )
+    assert find_period("HbA1c on 2024-02-01") is None
+    (call,) = plan_question("How many HbA1c results in the last 3 years?").calls
+    assert call["arguments"]["mode"] == "series" and call["arguments"]["limit"] == 50
+
+
+@pytest.mark.parametrize(
+    ("question", "name"),
+    [
+        ("When was lisinopril 10 MG Oral Tablet first prescribed?", "lisinopril 10 MG Oral Tablet"),
+        ("When did she start taking metformin?", "metformin"),
+        ("When was the patient first started on insulin?", "insulin"),
+    ],
+)
+def test_first_prescribed_maps_to_the_first_order(question: str, name: str) -> None:
+    plan = plan_question(question)
+    assert plan.calls == [{"tool": "medications", "arguments": {"name": name, "mode": "first"}}]
+    assert plan.confident
+
+
+def test_vaccine_history_asks_for_every_vaccine() -> None:
+    assert plan_question("Which vaccines has the patient received?").calls == [
+        {"tool": "immunizations", "arguments": {}}
+    ]

@@ -2,7 +2,7 @@
 
 The targets for the rule-based path are evidence recall >= 0.95, citation validity 1.00
 and answers right >= 0.90.  Where the agent misses one, the test says which category
-and why (strict xfail), instead of the scorer being loosened to pass.
+and why, instead of the scorer being loosened to pass.
 """
 
 from __future__ import annotations
@@ -24,14 +24,6 @@ from fhir_client.loading import load_paths
 from tests.tools_datasets import Dataset, dataset_directory, load_dataset
 
 pytestmark = pytest.mark.slow
-
-# Categories where the rule-based agent is known to miss (see _KNOWN_GAPS below).
-_KNOWN_GAPS = {
-    "counts": "the rule planner neither reads the year nor counts: it lists the 10 newest "
-    "encounters",
-    "medication_start": "'first prescribed' maps to the active-medications list, which "
-    "shows the latest order's date, not the first order",
-}
 
 
 async def _replay(dataset: Dataset, tmp_path: Path) -> dict[str, Any]:
@@ -66,16 +58,15 @@ def test_all_fixture_patients_answers_and_citations(fixture_report: dict[str, An
     assert overall["citation_validity"] == 1.0
     assert overall["answer_correct"] >= 0.90
     for name, stats in fixture_report["by_category"].items():
-        if name not in _KNOWN_GAPS:
-            assert stats["answer_correct"] >= 0.90, (name, stats)
-            assert stats["evidence_recall"] >= 0.95, (name, stats)
+        assert stats["answer_correct"] >= 0.90, (name, stats)
+        assert stats["evidence_recall"] >= 0.95, (name, stats)
 
 
-@pytest.mark.xfail(strict=True, reason="; ".join(f"{k}: {v}" for k, v in _KNOWN_GAPS.items()))
 def test_all_fixture_patients_evidence_recall_target(fixture_report: dict[str, Any]) -> None:
     assert fixture_report["overall"]["evidence_recall"] >= 0.95
-    for name in _KNOWN_GAPS:
-        assert fixture_report["by_category"][name]["answer_correct"] >= 0.90
+    for name in ("counts", "medication_start", "immunizations"):
+        assert fixture_report["by_category"][name]["answer_correct"] >= 0.90, name
+        assert fixture_report["by_category"][name]["evidence_recall"] >= 0.95, name
 
 
 @pytest.mark.parametrize("name", ["hiv", "spezi"])

@@ -22,7 +22,7 @@ import pytest
 from fhir_client.client import FhirClient
 from fhir_client.embedded import embedded_client
 from tests.tools_datasets import Dataset, PatientRecord, load_dataset
-from tools import PatientToolset, ToolResult, make_toolset, run_tool
+from tools import EvidenceSeries, PatientToolset, ToolResult, make_toolset, run_tool
 
 Resource = dict[str, Any]
 
@@ -409,3 +409,80 @@ async def test_billing_only_on_request_newest_first(dataset: Dataset, fhir: Any)
     assert result_dates(result) == starts[:10]
     assert set(result.references) <= {ref(b) for b in bills(record)}
     assert result.truncated == (len(starts) > 10)
+
+
+# ------------------------------------------------------- whole windows and histories
+
+
+def _busiest_year(resources: list[Resource]) -> tuple[str, int]:
+    years = [when(r)[:4] for r in resources if when(r)]
+    best = max(sorted(set(years)), key=years.count, default="")
+    return best, years.count(best)
+
+
+async def test_encounters_in_a_year_are_all_returned_and_counted(
+    dataset: Dataset, fhir: Any
+) -> None:
+    record = most(dataset, lambda r: _busiest_year(r.of("Encounter"))[1])
+    year, count = _busiest_year(record.of("Encounter"))
+    expected = {ref(e) for e in record.of("Encounter") if when(e).startswith(year)}
+    window = {"since": f"{year}-01-01", "until": f"{year}-12-31"}
+    result = await toolset(fhir, record).encounters(limit=200, **window)
+    assert set(result.references) == expected and len(expected) == count
+    assert result.total_available == count and not result.truncated
+    # A page smaller than the window is truncated, and the total is still the count.
+    if count > 1:
+        small = await toolset(fhir, record).encounters(limit=1, **window)
+        assert small.truncated and small.total_available == count
+
+
+async def test_procedures_in_a_year_are_all_returned(dataset: Dataset, fhir: Any) -> None:
+    record = most(dataset, lambda r: _busiest_year(r.of("Procedure"))[1])
+    year, count = _busiest_year(record.of("Procedure"))
+    result = await toolset(fhir, record).procedures(
+        since=f"{year}-01-01", until=f"{year}-12-31", limit=200
+    )
+    expected = {ref(p) for p in record.of("Procedure") if when(p).startswith(year)}
+    assert set(result.references) == expected and result.total_available == count
+
+
+async def test_vaccine_history_lists_every_vaccine_with_every_dose(
+    dataset: Dataset, fhir: Any
+) -> None:
+    record = most(dataset, lambda r: len(r.of("Immunization")))
+    doses = record.of("Immunization")
+    result = await toolset(fhir, record).immunizations(limit=200)
+    assert set(result.references) == {ref(i) for i in doses}
+    # One line per vaccine: no vaccine appears on two lines.
+    labels = [item.text.split(":")[0] for item in result.items]
+    assert len(labels) == len(set(labels))
+    for item in result.items:
+        assert isinstance(item, EvidenceSeries)
+        assert [p.date for p in item.points] == sorted(p.date or "" for p in item.points)
+        assert len({p.label for p in item.points}) == 1
+
+
+def _drug_name(record: PatientRecord, order: Resource) -> str:
+    concept = order.get("medicationCodeableConcept")
+    if concept is None:
+        target = order["medicationReference"]["reference"]
+        medication = next(
+            (m for m in record.of("Medication") if f"Medication/{m.get('id')}" == target), {}
+        )
+        concept = medication.get("code") or {}
+    return str(concept.get("text") or concept["coding"][0]["display"])
+
+
+async def test_first_order_of_a_drug_whatever_its_status(dataset: Dataset, fhir: Any) -> None:
+    def repeated(r: PatientRecord) -> int:
+        orders = r.of("MedicationRequest")
+        return len(orders) - len({_drug_name(r, o) for o in orders})
+
+    record = most(dataset, repeated)
+    orders = sorted(record.of("MedicationRequest"), key=when)
+    names = [_drug_name(record, o) for o in orders]
+    drug = max(sorted(set(names)), key=names.count)
+    first = orders[names.index(drug)]
+    result = await toolset(fhir, record).medications(name=drug, mode="first")
+    assert [e.date for e in result.evidence] == [when(first)[:10]]
+    assert when(result.evidence[0].resource) == when(first)

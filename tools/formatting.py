@@ -29,6 +29,7 @@ __all__ = [
     "age_on",
     "coding_codes",
     "format_resource",
+    "medication_name",
     "observation_label",
     "observation_value",
 ]
@@ -180,11 +181,16 @@ def _medication_name(resource: dict[str, Any]) -> str:
     return name or "medication (unnamed)"
 
 
+def medication_name(resource: dict[str, Any], medication: dict[str, Any] | None = None) -> str:
+    """A MedicationRequest's drug name in full (lines truncate it; name matching must not)."""
+    name = concept_text(medication.get("code")) if medication else ""
+    return name or _medication_name(resource)
+
+
 def _medication_request(
     resource: dict[str, Any], when: str | None, medication: dict[str, Any] | None = None
 ) -> tuple[str, str, str]:
-    name = concept_text(medication.get("code")) if medication else ""
-    name = _truncate(name or _medication_name(resource))
+    name = _truncate(medication_name(resource, medication))
     status = str(resource.get("status") or "")
     dosage = resource.get("dosageInstruction")
     as_needed = (

@@ -26,6 +26,8 @@ _DATE: Schema = {
     "description": "YYYY, YYYY-MM or YYYY-MM-DD",
 }
 _NAME: Schema = {"type": "string", "minLength": 1, "maxLength": 60}
+# Full drug names run long ("insulin isophane, human 70 UNT/ML / ... [Humulin]").
+_DRUG: Schema = {"type": "string", "minLength": 1, "maxLength": 120}
 
 
 def _enum(*values: str, description: str = "") -> Schema:
@@ -73,12 +75,13 @@ TOOL_SCHEMAS: dict[str, Schema] = {
     "medications": _object(
         {
             "status": _enum("active", "stopped", "all"),
-            "name": _NAME,
+            "name": _DRUG,
+            "mode": _enum("list", "first", description="list (default) or first order"),
             "limit": _limit(30, 200),
         }
     ),
     "allergies": _object({"status": _enum("active", "all")}),
-    "immunizations": _object(_window(vaccine=_NAME, limit=_limit(20, 100))),
+    "immunizations": _object(_window(vaccine=_NAME, limit=_limit(20, 200))),
     "lab_results": _object(
         _window(name=_NAME, mode=_MODE, limit=_limit(10, 50)), required=("name",)
     ),
@@ -90,8 +93,8 @@ TOOL_SCHEMAS: dict[str, Schema] = {
         ),
         required=("name",),
     ),
-    "encounters": _object(_window(encounter_type=_NAME, limit=_limit(10, 100))),
-    "procedures": _object(_window(name=_NAME, limit=_limit(10, 100))),
+    "encounters": _object(_window(encounter_type=_NAME, limit=_limit(10, 200))),
+    "procedures": _object(_window(name=_NAME, limit=_limit(10, 200))),
     "clinical_notes": _object(
         _window(
             keywords={

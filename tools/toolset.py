@@ -17,8 +17,16 @@ from typing import Any, Literal
 
 from tools.evidence import Evidence, Item, ToolResult, collapse_series
 from tools.fhir_text import first_code, resource_date
-from tools.formatting import format_resource
-from tools.matching import concept_matches, date_params, expand_condition_name, text_matches
+from tools.formatting import format_resource, medication_name
+from tools.history import first_by_name, group_doses
+from tools.matching import (
+    concept_matches,
+    date_params,
+    expand_condition_name,
+    first_day,
+    last_day,
+    text_matches,
+)
 from tools.notes import search_notes
 from tools.observations import Mode, find_observations
 from tools.scope import FhirSearchClient, PatientScope
@@ -52,6 +60,11 @@ def _in_window(resource: Resource, since: str | None, until: str | None) -> bool
     if since and when[: len(since)] < since:
         return False
     return not (until and when[: len(until)] > until)
+
+
+def _day_window(since: str | None, until: str | None) -> tuple[str | None, str | None]:
+    """The window as whole days, for comparing with a resource's ``YYYY-MM-DD`` date."""
+    return (first_day(since) if since else None, last_day(until) if until else None)
 
 
 def _check_limit(limit: int, maximum: int) -> int:
@@ -164,19 +177,23 @@ class PatientToolset:
         self,
         status: Literal["active", "stopped", "all"] = "active",
         name: str | None = None,
+        mode: Literal["list", "first"] = "list",
         limit: int = 30,
     ) -> ToolResult:
         """Medication orders (MedicationRequest) with date and status. status: active
         (default: current medications), stopped, or all. name: drug words, e.g. "metformin".
-        Repeated orders of one drug are shown as one line listing every order."""
+        mode: list (default; repeated orders of one drug on one line) or first (the first
+        order of each matching drug, whatever its status: "when was X first prescribed")."""
         _check_limit(limit, 200)
+        if mode == "first":
+            return await self._first_orders(name, limit)
         params = {"status": _MEDICATION_STATUS[status]} if status != "all" else {}
         resources, truncated = await self._scan("MedicationRequest", params)
         evidence: list[Evidence] = []
         for resource in resources:
             medication = await self._medication_for(resource)
             line = format_resource(resource, medication=medication)
-            if name and not text_matches(name, [line.label]):
+            if name and not text_matches(name, [medication_name(resource, medication)]):
                 continue
             evidence.append(line)
         shown = evidence[:limit]
@@ -189,6 +206,28 @@ class PatientToolset:
             truncated=truncated or len(evidence) > limit,
             total=len(evidence),
             empty_note=f"No {status} medication orders match in this record.",
+        )
+
+    async def _first_orders(self, name: str | None, limit: int) -> ToolResult:
+        """The earliest order of each matching drug, every status, oldest first."""
+        found = await self.scope.search(
+            "MedicationRequest", {"_sort": "authoredon"}, max_results=self.scan_limit
+        )
+        orders: list[tuple[str, Evidence]] = []
+        for resource in found.resources:
+            medication = await self._medication_for(resource)
+            full = medication_name(resource, medication)
+            if name and not text_matches(name, [full]):
+                continue
+            orders.append((full, format_resource(resource, medication=medication)))
+        first = first_by_name(orders, name)
+        return self._result(
+            "medications",
+            f"First orders ({name or 'every drug'})",
+            first[:limit],
+            truncated=found.truncated or len(first) > limit,
+            total=len(first),
+            empty_note="No medication order matches in this record.",
         )
 
     async def allergies(self, status: Literal["active", "all"] = "active") -> ToolResult:
@@ -214,26 +253,45 @@ class PatientToolset:
         until: str | None = None,
         limit: int = 20,
     ) -> ToolResult:
-        """Vaccines given, newest first. vaccine: e.g. "influenza", "flu", "covid", "Tdap",
-        "pneumococcal", "zoster" (omit for all). since/until: YYYY, YYYY-MM or YYYY-MM-DD."""
-        _check_limit(limit, 100)
+        """Vaccines given. Without vaccine: every vaccine in the record, one line each
+        listing all its dates (limit: lines). vaccine: e.g. "influenza", "flu", "covid",
+        "Tdap", "pneumococcal", "zoster": its newest `limit` doses.
+        since/until: YYYY, YYYY-MM or YYYY-MM-DD."""
+        _check_limit(limit, 200)
         params: dict[str, Any] = {**date_params(since, until), "_sort": "-date"}
         group = find_vaccine_group(vaccine) if vaccine else None
         if group is not None:
             params["vaccine-code"] = ",".join(f"{CVX}|{c}" for c in group.cvx_codes)
-        if vaccine and group is None:
+        if vaccine is None:
+            return await self._vaccine_history(params, limit)
+        if group is None:
             resources, truncated = await self._scan(
                 "Immunization", params, lambda r: concept_matches(vaccine, r.get("vaccineCode"))
             )
         else:
             found = await self.scope.search("Immunization", params, max_results=limit)
             resources, truncated = _newest_first(found.resources), found.truncated
-        what = f"Immunizations ({group.label if group else vaccine or 'all'})"
+        what = f"Immunizations ({group.label if group else vaccine})"
         return self._result(
             "immunizations",
             what,
             [format_resource(r) for r in resources[:limit]],
             truncated=truncated or len(resources) > limit,
+            empty_note="No matching immunization is recorded.",
+        )
+
+    async def _vaccine_history(self, params: dict[str, Any], limit: int) -> ToolResult:
+        """Every dose in the window, grouped by vaccine (``limit`` vaccines at most)."""
+        resources, truncated = await self._scan("Immunization", params)
+        groups = group_doses(format_resource(r) for r in resources)
+        shown: list[Item] = list(groups[:limit])
+        doses = sum(len(g.references) for g in shown)
+        return self._result(
+            "immunizations",
+            f"Immunizations (every vaccine, {doses} dose(s))",
+            shown,
+            truncated=truncated or len(groups) > limit,
+            total=len(resources) if not truncated else None,
             empty_note="No matching immunization is recorded.",
         )
 
@@ -283,6 +341,35 @@ class PatientToolset:
             tool="vital_signs",
         )
 
+    async def _windowed(
+        self,
+        resource_type: str,
+        window: tuple[str | None, str | None],
+        keep: Callable[[Resource], bool] | None,
+        limit: int,
+    ) -> tuple[list[Resource], bool, int | None]:
+        """Newest first in a date window: the resources, whether more exist, the total.
+
+        Without a client-side filter the server sorts and the total comes from a
+        ``_summary=count`` search when the page did not hold every match (one cheap
+        request); with a filter, the scan is counted.  The window is checked again on
+        the resource's own date, so a count means the same on every server.
+        """
+        since, until = window
+        params: dict[str, Any] = {**date_params(since, until), "_sort": "-date"}
+        day_since, day_until = _day_window(since, until)
+
+        def in_window(r: Resource) -> bool:
+            return _in_window(r, day_since, day_until) and (keep is None or keep(r))
+
+        if keep is not None:
+            resources, truncated = await self._scan(resource_type, params, in_window)
+            return resources, truncated or len(resources) > limit, len(resources)
+        found = await self.scope.search(resource_type, params, max_results=limit)
+        resources = _newest_first([r for r in found.resources if in_window(r)])
+        total = await self.scope.count(resource_type, params) if found.truncated else None
+        return resources, found.truncated, len(resources) if not found.truncated else total
+
     async def encounters(
         self,
         encounter_type: str | None = None,
@@ -292,9 +379,10 @@ class PatientToolset:
     ) -> ToolResult:
         """Visits (encounters), newest first, with type, class and reason.
         encounter_type: words such as "emergency", "inpatient", "wellness", "follow-up"
-        (omit for all). since/until: YYYY[-MM[-DD]]."""
-        _check_limit(limit, 100)
-        params: dict[str, Any] = {**date_params(since, until), "_sort": "-date"}
+        (omit for all). since/until: YYYY[-MM[-DD]] (with a window and a high limit,
+        every visit in it: the result's total is the count)."""
+        _check_limit(limit, 200)
+        keep: Callable[[Resource], bool] | None = None
         if encounter_type:
 
             def keep(r: Resource) -> bool:
@@ -305,15 +393,13 @@ class PatientToolset:
                     encounter_type, r.get("type"), r.get("reasonCode")
                 )
 
-            resources, truncated = await self._scan("Encounter", params, keep)
-        else:
-            found = await self.scope.search("Encounter", params, max_results=limit)
-            resources, truncated = _newest_first(found.resources), found.truncated
+        resources, truncated, total = await self._windowed("Encounter", (since, until), keep, limit)
         return self._result(
             "encounters",
             f"Encounters ({encounter_type or 'all'})",
             [format_resource(r) for r in resources[:limit]],
-            truncated=truncated or len(resources) > limit,
+            truncated=truncated,
+            total=total,
             empty_note="No matching encounter in this record.",
         )
 
@@ -326,20 +412,15 @@ class PatientToolset:
     ) -> ToolResult:
         """Procedures performed, newest first, with reason. name: words such as
         "colonoscopy", "echocardiography" (omit for all). since/until: YYYY[-MM[-DD]]."""
-        _check_limit(limit, 100)
-        params: dict[str, Any] = {**date_params(since, until), "_sort": "-date"}
-        if name:
-            resources, truncated = await self._scan(
-                "Procedure", params, lambda r: concept_matches(name, r.get("code"))
-            )
-        else:
-            found = await self.scope.search("Procedure", params, max_results=limit)
-            resources, truncated = _newest_first(found.resources), found.truncated
+        _check_limit(limit, 200)
+        keep = (lambda r: concept_matches(name, r.get("code"))) if name else None
+        resources, truncated, total = await self._windowed("Procedure", (since, until), keep, limit)
         return self._result(
             "procedures",
             f"Procedures ({name or 'all'})",
             [format_resource(r) for r in resources[:limit]],
-            truncated=truncated or len(resources) > limit,
+            truncated=truncated,
+            total=total,
             empty_note="No matching procedure in this record.",
         )
 

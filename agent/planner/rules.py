@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any, Literal
 
+from agent.planner.periods import Period, find_period, is_count_question
 from agent.state import ToolCall
 from tools.vocabulary import (
     OBSERVATION_CONCEPTS,
@@ -237,6 +238,23 @@ def _day_before(day: str) -> str | None:
 
 
 _DATED_TOOLS = ("lab_results", "vital_signs", "immunizations", "encounters", "procedures")
+_WINDOW_TOOLS = (*_DATED_TOOLS, "clinical_notes")
+_LISTED_TOOLS = ("immunizations", "encounters", "procedures")
+# Enough for every visit/procedure/dose of a window; the tool reports a larger total.
+_WHOLE_WINDOW = 200
+_MED_FIRST = (
+    re.compile(
+        r"\bwhen (?:was|were|did) (?:the patient|she|he|they) (?:first |initially )?"
+        r"(?:started|start|begin|began)(?: taking| on| using)? (?P<name>.+?)\s*\??\s*$"
+    ),
+    re.compile(
+        r"\bwhen (?:was|were) (?:the patient |she |he |they )?(?:first |initially )?"
+        r"(?:started on |put on )?(?P<name>.+?) (?:first |initially )?"
+        r"(?:prescribed|ordered|started)\b"
+    ),
+    re.compile(r"\bfirst (?:prescription|order) (?:of|for) (?P<name>.+?)\s*\??\s*$"),
+)
+_MAX_DRUG = 120
 
 
 def _before(previous: list[ToolCall], earliest: dict[str, str]) -> list[ToolCall]:
@@ -254,6 +272,43 @@ def _before(previous: list[ToolCall], earliest: dict[str, str]) -> list[ToolCall
     return calls
 
 
+def _with_period(calls: list[ToolCall], period: Period | None, counting: bool) -> list[ToolCall]:
+    """Put the question's period on the dated calls; a count fetches its whole window."""
+    out: list[ToolCall] = []
+    for call in calls:
+        arguments = dict(call["arguments"])
+        tool = call["tool"]
+        if period is not None and tool in _WINDOW_TOOLS:
+            arguments["since"] = period.since
+            if period.until:
+                arguments["until"] = period.until
+        if tool in _LISTED_TOOLS and (counting or (period and "limit" not in arguments)):
+            arguments["limit"] = _WHOLE_WINDOW
+        if tool in ("lab_results", "vital_signs") and counting:
+            arguments.update(mode="series", limit=50)
+        out.append({"tool": tool, "arguments": arguments})
+    return out
+
+
+def _first_prescribed(question: str) -> ToolCall | None:
+    """ "When was lisinopril 10 MG Oral Tablet first prescribed?": the drug's first order."""
+    text = " ".join(question.strip().split())
+    lowered = text.lower()
+    if not any(word in lowered for word in ("prescri", "start", "began", "begin", "first")):
+        return None
+    for pattern in _MED_FIRST:
+        match = pattern.search(lowered)
+        if match is None:
+            continue
+        name = text[match.start("name") : match.end("name")].strip(" ?.")
+        name = re.sub(r"^(?:the patient's|her|his|their|the)\s+", "", name, flags=re.I)
+        if len(name) > _MAX_DRUG:
+            name = name[:_MAX_DRUG].rsplit(" ", 1)[0]
+        if name and not _has(normalize_name(name), "vaccin*", "immuniz*", "shot*"):
+            return _call("medications", name=name, mode="first")
+    return None
+
+
 def plan_question(
     question: str,
     previous_calls: list[ToolCall] | None = None,
@@ -264,15 +319,22 @@ def plan_question(
     ``earliest`` maps each tool of the last turn to the earliest date it found, which a
     "before that?" follow-up searches back from.
     """
-    text = " " + normalize_name(question) + " "
     raw = question.lower()
     previous = previous_calls or []
     if previous and any(p in raw for p in _BEFORE):
         calls = _before(previous, earliest or {})
         if calls:
             return RulePlan(calls, "followup", confident=True)
+    first_order = _first_prescribed(question)
+    if first_order is not None:
+        return RulePlan([first_order], "fact", confident=True)
+    period = find_period(question)
+    counting = is_count_question(question)
+    # Read the rest without the period: "in the last 2 years" asks for no "latest".
+    rest = raw[: period.span[0]] + " " + raw[period.span[1] :] if period else raw
+    text = " " + normalize_name(rest) + " "
     mode = question_mode(text)
-    calls = _topic_calls(text, mode)
+    calls = _with_period(_topic_calls(text, mode), period, counting)
     referring = any(p in f" {raw} " for p in _REFERRING)
     same_topic = {c["tool"] for c in calls} <= {c["tool"] for c in previous}
     follow_up = referring or raw.lstrip().startswith("and ") or any(p in raw for p in _BEFORE)
