@@ -122,3 +122,37 @@ def test_summary_json_is_cited_and_complete(runner: CliRunner, dataset: Dataset)
     cited = {ref for item in allergies.items for ref in item.references}
     assert cited == truth.active_allergies(record)
     assert summary.tokens <= 2048
+
+
+def test_ask_without_a_model_uses_the_default_and_says_so_once(
+    runner: CliRunner, dataset: Dataset, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("EHR_AGENT_MODELS", str(tmp_path))  # an empty cache: no MedGemma
+    record = _patient(dataset)
+    result = runner.invoke(app, ["ask", "--patient", record.id, "--json", "Any allergies?"])
+    assert result.exit_code == 0, result.output
+    assert AgentOutput.model_validate_json(result.stdout).model == "none"
+    assert result.stderr.count("ehr-agent model pull") == 1
+    summary = runner.invoke(app, ["summary", "--patient", record.id, "--json"])
+    assert summary.exit_code == 0 and summary.stderr.count("ehr-agent model pull") == 1
+
+
+def test_ask_defaults_to_medgemma_when_it_is_cached(
+    runner: CliRunner, dataset: Dataset, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import agent.cli.ask_commands as commands
+
+    chosen: list[str] = []
+
+    def fake_load(spec: str) -> None:
+        chosen.append(spec)
+
+    monkeypatch.setattr(commands, "default_model_spec", lambda: ("medgemma", None))
+    monkeypatch.setattr(commands, "load_model", fake_load)
+    record = _patient(dataset)
+    result = runner.invoke(app, ["ask", "--patient", record.id, "--json", "Any allergies?"])
+    assert result.exit_code == 0, result.output
+    assert chosen == ["medgemma"] and "model pull" not in result.stderr
+    monkeypatch.setenv("EHR_AGENT_MODEL", "none")
+    runner.invoke(app, ["ask", "--patient", record.id, "--json", "Any allergies?"])
+    assert chosen == ["medgemma", "none"]

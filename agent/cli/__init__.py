@@ -11,7 +11,14 @@ import logging
 
 import typer
 
-from agent.cli import ask_commands, data_commands, model_commands, replay_commands
+from agent.cli import (
+    ask_commands,
+    chat_commands,
+    data_commands,
+    model_commands,
+    replay_commands,
+    serve_commands,
+)
 
 app = typer.Typer(
     name="ehr-agent",
@@ -19,6 +26,8 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_show_locals=False,  # locals may hold tokens or patient data
+    # Help texts say "[env EHR_AGENT_DB]": plain text, not Rich markup to be swallowed.
+    rich_markup_mode=None,
 )
 
 
@@ -37,7 +46,9 @@ app.command("load")(data_commands.load)
 app.command("patients")(data_commands.patients)
 app.command("ask")(ask_commands.ask)
 app.command("summary")(ask_commands.summary)
+app.command("chat")(chat_commands.chat)
 app.add_typer(model_commands.app, name="model")
 app.command("replay")(replay_commands.replay)
+app.command("serve")(serve_commands.serve)
 
 __all__ = ["app"]

@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from agent.checkpoints import open_checkpointer
 from agent.cli import rendering
 from agent.cli.fhir_source import open_fhir_client
+from agent.cli.model_commands import default_model_spec
 from agent.cli.options import DbOption, FhirTokenOption, FhirUrlOption, settings_from_options
 from agent.configuration import AgentContext
 from agent.events import ask as ask_graph
@@ -43,7 +43,10 @@ ModelOption = Annotated[
     typer.Option(
         "--model",
         "-m",
-        help=f"none, medgemma, PATH.gguf or openai:URL#model [env {ENV_MODEL}; default none].",
+        help=(
+            f"none, medgemma, PATH.gguf or openai:URL#model [env {ENV_MODEL}; default "
+            "medgemma when it is downloaded, else none]."
+        ),
         show_default=False,
     ),
 ]
@@ -56,8 +59,24 @@ class CommandError(Exception):
     """A failure the user can fix; the message says how."""
 
 
+def _model_spec(spec: str | None) -> str:
+    """The chosen model: ``--model``, else ``$EHR_AGENT_MODEL``, else the default.
+
+    The default is MedGemma when it is in the model cache and no model otherwise; the
+    latter prints one notice on stderr saying how to get MedGemma, so the answer is
+    not silently extractive.
+    """
+    chosen = spec or os.environ.get(ENV_MODEL)
+    if chosen:
+        return chosen
+    chosen, notice = default_model_spec()
+    if notice:
+        rendering.notify(notice)
+    return chosen
+
+
 def _model(spec: str | None) -> ChatModel | None:
-    chosen = spec or os.environ.get(ENV_MODEL) or "none"
+    chosen = _model_spec(spec)
     try:
         return load_model(chosen)
     except (ModelError, ValueError, FileNotFoundError) as error:
@@ -99,16 +118,6 @@ def _fail(error: Exception, settings: Settings) -> typer.Exit:
     return typer.Exit(1)
 
 
-def _sources_table(output: AgentOutput) -> Table:
-    table = Table(title="Sources", show_lines=False)
-    table.add_column("Reference", overflow="fold")
-    table.add_column("Evidence", overflow="fold")
-    for citation in output.citations:
-        if citation.verified:
-            table.add_row(citation.reference, citation.line or "")
-    return table
-
-
 def ask(
     question: Annotated[str, typer.Argument(help="The question, in plain words.")],
     patient: PatientOption,
@@ -138,7 +147,7 @@ def ask(
         return
     rendering.stdout.print(output.answer, highlight=False, markup=False, soft_wrap=True)
     if any(c.verified for c in output.citations):
-        rendering.stdout.print(_sources_table(output))
+        rendering.stdout.print(rendering.sources_table(output))
     rendering.stdout.print(f"[dim]{DISCLAIMER}[/dim]")
 
 
@@ -166,7 +175,9 @@ def summary(
     """
     settings = settings_from_options(db, fhir_url, fhir_token)
     try:
-        _model(model)  # validates the spec; the summary itself needs no model
+        chosen = _model_spec(model)
+        if model or os.environ.get(ENV_MODEL):
+            _model(chosen)  # validates a spec the user gave; the summary needs no model
         output = asyncio.run(_summary(settings, patient, max_tokens))
     except (CommandError, FhirError, ModelError, ValueError) as error:
         raise _fail(error, settings) from error

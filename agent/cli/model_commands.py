@@ -49,6 +49,7 @@ app = typer.Typer(
     name="model",
     help="Download MedGemma into the model cache and see what is cached.",
     no_args_is_help=True,
+    rich_markup_mode=None,
 )
 
 HTTP_TIMEOUT = httpx.Timeout(30.0, read=120.0)

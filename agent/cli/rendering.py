@@ -6,9 +6,12 @@ piped (``ehr-agent patients --json | jq``) without banners in the way.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
+from rich import box
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -21,6 +24,9 @@ from rich.table import Table
 
 from agent.cli.patient_summary import PatientSummary
 from fhir_client.loading import LoadEvent, LoadReport, LoadStage
+
+if TYPE_CHECKING:  # the table only reads attributes; no import of the graph's state here
+    from agent.output import AgentOutput
 
 stdout = Console()
 stderr = Console(stderr=True)
@@ -114,4 +120,39 @@ def patients_table(patients: list[PatientSummary]) -> Table:
             str(patient.resource_total),
             ", ".join(f"{name} {count}" for name, count in top[:TOP_TYPES_SHOWN]),
         )
+    return table
+
+
+_DATED = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:T\S*)?\s+(.*)$", re.DOTALL)
+
+
+def split_evidence_line(line: str) -> tuple[str, str]:
+    """(date, what) from an evidence line such as ``2024-03-02 HbA1c 7.02 %``.
+
+    Evidence lines start with their date when the resource has one; undated
+    lines (an allergy, the patient) keep the whole text as "what".
+    """
+    match = _DATED.match(line.strip())
+    if match is None:
+        return "", line.strip()
+    return match.group(1), match.group(2).strip()
+
+
+def sources_table(output: AgentOutput) -> Table:
+    """The verified citations of one answer as date, type, what and full reference.
+
+    Shared by ``ask`` and ``chat`` so a source looks the same everywhere. Only
+    a narrow terminal folds the reference; it is what a user copies to look
+    the resource up, so it is never cut short with an ellipsis.
+    """
+    table = Table(title="Sources", title_justify="left", box=box.SIMPLE_HEAD, show_edge=False)
+    table.add_column("Date", no_wrap=True)
+    table.add_column("Type", no_wrap=True)
+    table.add_column("What", overflow="fold")
+    table.add_column("Reference", overflow="fold")
+    for citation in output.citations:
+        if not citation.verified:
+            continue
+        date, what = split_evidence_line(citation.line or "")
+        table.add_row(date, citation.reference.split("/", 1)[0], what, citation.reference)
     return table

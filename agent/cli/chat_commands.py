@@ -1,0 +1,118 @@
+"""``ehr-agent chat``: an interactive REPL about one patient at a time.
+
+This module only turns options into a :class:`~agent.cli.repl.SessionSetup` and picks
+the input reader; the session itself lives in :mod:`agent.cli.repl`. The data source
+options are the ones every command shares, the model follows ``--model``, then
+``EHR_AGENT_MODEL``, then the default (``medgemma`` when cached, else ``none``, said once).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import platformdirs
+import typer
+
+from agent.checkpoints import default_checkpoint_path
+from agent.cli import rendering
+from agent.cli.ask_commands import ENV_MODEL, ModelOption
+from agent.cli.model_commands import default_model_spec
+from agent.cli.options import DbOption, FhirTokenOption, FhirUrlOption, settings_from_options
+from agent.cli.repl.input import LineReader, PlainReader, PromptReader, open_history
+from agent.cli.repl.session import SessionSetup, UnknownPatient, run_chat
+from agent.cli.repl.view import ChatView
+from agent.settings import APP_NAME, Settings
+from fhir_client.errors import FhirError
+
+__all__ = ["chat", "checkpoint_target", "history_path", "resolve_model_spec"]
+
+THREADS_FILE = "threads.sqlite"
+HISTORY_FILE = "chat_history"
+
+
+def resolve_model_spec(option: str | None) -> tuple[str, str | None]:
+    """(spec, notice): ``--model``, then ``EHR_AGENT_MODEL``, then the cached default."""
+    chosen = option or os.environ.get(ENV_MODEL)
+    if chosen:
+        return chosen, None
+    return default_model_spec()
+
+
+def checkpoint_target(settings: Settings, option: Path | None) -> Path:
+    """Threads live next to the embedded store (so ``--db`` keeps a project self-contained).
+
+    With a remote server there is no store file; the per-user default is used.
+    """
+    if option is not None:
+        return option
+    if settings.uses_embedded_store and str(settings.db_path) != ":memory:":
+        return settings.db_path.parent / THREADS_FILE
+    return default_checkpoint_path()
+
+
+def history_path() -> Path:
+    """Input history in the per-user data directory (XDG_DATA_HOME on Linux)."""
+    return Path(platformdirs.user_data_dir(APP_NAME)) / HISTORY_FILE
+
+
+def _reader(keep_history: bool) -> LineReader:
+    if sys.stdin.isatty() and sys.stdout.isatty():
+        return PromptReader(open_history(history_path() if keep_history else None))
+    return PlainReader()
+
+
+def chat(
+    patient: Annotated[
+        str | None,
+        typer.Option("--patient", "-p", help="The patient's FHIR id (else choose by id or name)."),
+    ] = None,
+    model: ModelOption = None,
+    thread: Annotated[
+        str | None,
+        typer.Option("--thread", help="Continue this conversation thread (default: a new one)."),
+    ] = None,
+    checkpoint_db: Annotated[
+        Path | None,
+        typer.Option("--checkpoint-db", help="SQLite file for threads [default: next to --db]."),
+    ] = None,
+    history: Annotated[
+        bool,
+        typer.Option(
+            "--history/--no-history", help="Keep input history in the per-user data directory."
+        ),
+    ] = True,
+    db: DbOption = None,
+    fhir_url: FhirUrlOption = None,
+    fhir_token: FhirTokenOption = None,
+) -> None:
+    """Talk about one patient's record: questions, follow-ups, /summary, /sources, /help.
+
+    Enter sends; Alt-Enter or a trailing backslash continues the question on a new line.
+    Ctrl-C cancels the answer being written; Ctrl-D or /quit leaves.
+    """
+    settings = settings_from_options(db, fhir_url, fhir_token)
+    view = ChatView(rendering.stdout)
+    spec, notice = resolve_model_spec(model)
+    if notice:
+        view.notice(notice)
+    setup = SessionSetup(
+        settings=settings,
+        model_spec=spec,
+        checkpoint=checkpoint_target(settings, checkpoint_db),
+        patient_id=patient,
+        thread_id=thread,
+    )
+    try:
+        asyncio.run(run_chat(setup, _reader(history), view))
+    except UnknownPatient as error:
+        rendering.notify(f"Error: {error}")
+        raise typer.Exit(1) from error
+    except FhirError as error:
+        rendering.notify(f"Error talking to the {settings.source_description}: {error}")
+        raise typer.Exit(1) from error
+    except KeyboardInterrupt as error:  # Ctrl-C with piped input, where it is a signal
+        raise typer.Exit(130) from error
