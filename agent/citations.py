@@ -29,6 +29,7 @@ __all__ = [
     "CitationCheck",
     "Verification",
     "claims_in",
+    "failed_topics",
     "normalise_number",
     "split_sentences",
     "verify_answer",
@@ -192,6 +193,49 @@ def _uncited_content(text: str) -> bool:
     return bool(_words(text)) and not _ABSENCE.search(_BRACKET.sub(" ", text))
 
 
+# Phrases that report a failed retrieval honestly, as opposed to claiming absence.
+_RETRIEVAL_FAILED = re.compile(
+    r"could not be (?:retrieved|loaded|read)|couldn't be retrieved|could not retrieve|"
+    r"unavailable|not available|unknown|failed|error",
+    re.IGNORECASE,
+)
+
+
+# Words by which an answer names what each tool retrieves (lower-case stems).
+_TOOL_TOPICS: dict[str, tuple[str, ...]] = {
+    "allergies": ("allerg",),
+    "medications": ("medication", "medicine", "drug", "prescri"),
+    "conditions": ("condition", "problem", "diagnos"),
+    "immunizations": ("vaccin", "immuni", "shot"),
+    "lab_results": ("lab", "result", "test"),
+    "vital_signs": ("vital", "blood pressure", "weight", "pulse"),
+    "encounters": ("encounter", "visit"),
+    "procedures": ("procedure", "surger", "operation"),
+    "clinical_notes": ("note",),
+    "care_plans": ("care plan", "plan"),
+    "goals": ("goal",),
+}
+
+
+def failed_topics(tool: str, arguments: Mapping[str, object]) -> tuple[str, ...]:
+    """How an answer would name what ``tool`` (called with ``arguments``) looked for."""
+    named = arguments.get("name") or arguments.get("vaccine")
+    extra = (named.lower(),) if isinstance(named, str) and named else ()
+    return _TOOL_TOPICS.get(tool, (tool.replace("_", " "),)) + extra
+
+
+def _denies_failed_topic(sentence: str, failed_topics: Iterable[str]) -> str | None:
+    """The failed topic a sentence claims is absent ("No allergies are recorded").
+
+    When a search failed, "none recorded" is a claim the record cannot support: only
+    "could not be retrieved" is honest about it.
+    """
+    lowered = _BRACKET.sub(" ", sentence).lower()
+    if not _ABSENCE.search(lowered) or _RETRIEVAL_FAILED.search(lowered):
+        return None
+    return next((topic for topic in failed_topics if topic in lowered), None)
+
+
 def verify_answer(
     draft: str,
     *,
@@ -199,14 +243,18 @@ def verify_answer(
     evidence: Mapping[str, str],
     allowed_numbers: Iterable[str] = (),
     instructions: Iterable[str] = (),
+    failed_topics: Iterable[str] = (),
 ) -> Verification:
     """Check ``draft``; ``resolve`` maps a cited key to a reference (``None`` if unknown).
 
     ``evidence`` maps each reference retrieved in the thread to its line.
     ``allowed_numbers`` are numbers that need no evidence (those in the question, result
     counts); a sentence may also state how many sources it cites.  ``instructions`` are
-    the prompt texts an answer must not repeat.
+    the prompt texts an answer must not repeat.  ``failed_topics`` are lower-case words
+    for what could not be retrieved ("allerg"): a sentence saying there is none of
+    those is a problem, since the search failed rather than found nothing.
     """
+    failed_topics = tuple(failed_topics)
     allowed = {normalise_number(n) for n in allowed_numbers}
     phrases = _phrases(instructions) - _phrases(_HONEST)
     checks: dict[str, CitationCheck] = {}
@@ -220,6 +268,12 @@ def verify_answer(
                 "cite only the numbered evidence lines."
             )
         problems.extend(_grounding_problems(sentence, cited_refs, evidence, allowed, removed))
+        denied = _denies_failed_topic(sentence, failed_topics)
+        if denied:
+            problems.append(
+                f"{sentence!r} says there is none, but the search for {denied!r} failed; "
+                "say that it could not be retrieved instead."
+            )
         echoed = _echo(sentence, phrases)
         if echoed:
             problems.append(

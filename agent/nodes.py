@@ -16,7 +16,7 @@ from langgraph.config import get_config
 from langgraph.runtime import Runtime
 
 from agent.answering import build_answer_prompt, conversation_digest
-from agent.citations import Verification, claims_in, verify_answer
+from agent.citations import Verification, claims_in, failed_topics, verify_answer
 from agent.configuration import AgentContext, Configuration
 from agent.extractive import FALLBACK_NOTE, extractive_answer
 from agent.models.base import Completion, ModelError
@@ -342,12 +342,19 @@ def _verify(state: AgentState, draft: str) -> Verification:
         for step in state.get("steps", [])
         if isinstance(total := (step.get("result") or {}).get("total_available"), int)
     ]
+    failed = [
+        topic
+        for step in state.get("steps", [])
+        if step["node"] == "act" and step.get("error")
+        for topic in failed_topics(step["tool"] or "", step["arguments"])
+    ]
     return verify_answer(
         draft,
         resolve=aliases.resolve,
         evidence=evidence,
         allowed_numbers=[*question_numbers, *counts],
         instructions=INSTRUCTIONS,
+        failed_topics=failed,
     )
 
 

@@ -13,6 +13,7 @@ UUIDs: see ``render``'s ``cite`` argument.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,6 +37,25 @@ def full_reference(reference: str) -> str:
     return reference
 
 
+_CONTROL_MARKER = re.compile(
+    r"<\s*/?\s*(?:start_of_turn|end_of_turn|bos|eos|pad|unused\d+|\|[a-z_]+\|)\s*>",
+    re.IGNORECASE,
+)
+
+
+def inert_text(text: str) -> str:
+    """Resource text made unable to act as prompt structure or as a citation.
+
+    Chat-template markers (Gemma's ``<start_of_turn>``, MedGemma's ``<unused94>``
+    thinking marker, ChatML's ``<|im_start|>``) are removed, so a note cannot close
+    the user turn and speak as the model; square brackets become parentheses, so a
+    ``[1]`` or ``[Observation/x]`` written inside a note can never be read as a
+    citation key by the model or by the verifier.
+    """
+    text = _CONTROL_MARKER.sub(" ", text)
+    return text.replace("[", "(").replace("]", ")")
+
+
 @dataclass(frozen=True)
 class Evidence:
     """One FHIR resource as one line.
@@ -51,6 +71,12 @@ class Evidence:
     label: str = ""
     value: str = ""
     resource: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # Record text is data. Every line a model or an answer will quote passes here,
+        # so this is the one place where text from a resource is made inert.
+        for name in ("text", "label", "value"):
+            object.__setattr__(self, name, inert_text(getattr(self, name)))
 
     @property
     def references(self) -> tuple[str, ...]:

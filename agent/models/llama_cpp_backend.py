@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -47,6 +48,11 @@ _FIX_HINT = (
     "or run `ehr-agent model pull` to download MedGemma; use --model none "
     "for the rule-based path."
 )
+
+
+_SYSTEM_SLOT = "\x00system\x00"
+_USER_SLOT = "\x00user\x00"
+_SLOTS = re.compile("(\x00system\x00|\x00user\x00)")
 
 
 class LlamaCppModel:
@@ -95,10 +101,23 @@ class LlamaCppModel:
 
     def prompt_tokens(self, system: str, user: str) -> list[int]:
         """The token ids ``complete`` would feed the model (for tests and budgets)."""
-        prompt = self.template.render(system, user)
+        # Render with placeholders so the template's own markers are tokenized as
+        # special tokens while the system and user text are not: a "<end_of_turn>"
+        # written inside a patient's note must stay text, never end the user turn.
+        prompt = self.template.render(_SYSTEM_SLOT if system else "", _USER_SLOT)
         # A template that writes its own BOS gets none added; others get the
         # model's BOS only if the GGUF asks for one.
-        return self._tokenize(prompt, add_bos="<bos>" not in prompt[:8])
+        add_bos = "<bos>" not in prompt[:8]
+        tokens: list[int] = []
+        for index, piece in enumerate(_SLOTS.split(prompt)):
+            if not piece:
+                continue
+            if piece in (_SYSTEM_SLOT, _USER_SLOT):
+                text = system if piece == _SYSTEM_SLOT else user
+                tokens += self._tokenize(text, add_bos=False, special=False)
+            else:
+                tokens += self._tokenize(piece, add_bos=add_bos and index == 0, special=True)
+        return tokens
 
     async def complete(
         self,
@@ -198,8 +217,8 @@ class LlamaCppModel:
             return str(choice["text"]), choice.get("finish_reason")
         return _stream(self._llm.create_completion(tokens, stream=True, **kwargs), on_token)
 
-    def _tokenize(self, text: str, *, add_bos: bool) -> list[int]:
-        return list(self._llm.tokenize(text.encode("utf-8"), add_bos=add_bos, special=True))
+    def _tokenize(self, text: str, *, add_bos: bool, special: bool = True) -> list[int]:
+        return list(self._llm.tokenize(text.encode("utf-8"), add_bos=add_bos, special=special))
 
 
 def _stream(chunks: Iterator[dict[str, Any]], on_token: TokenCallback) -> tuple[str, str | None]:
