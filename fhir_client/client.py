@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncGenerator, Collection, Mapping
 from contextlib import aclosing
 from types import TracebackType
@@ -34,7 +35,8 @@ from fhir_client._urls import (
     relative_path,
     resolve_next_link,
 )
-from fhir_client.errors import InvalidResponse, SearchTruncated
+from fhir_client.errors import FhirError, FhirHttpError, InvalidResponse, SearchTruncated
+from fhir_client.observe import RequestObservation, RequestObserver, result_count
 
 __all__ = ["FHIR_JSON", "FhirClient", "SearchParams", "logger"]
 
@@ -88,6 +90,7 @@ class FhirClient:
             # A redirect could lead to another host with our Authorization header attached.
             follow_redirects=False,
         )
+        self._observers: list[RequestObserver] = []
 
     @property
     def base_url(self) -> str:
@@ -107,6 +110,16 @@ class FhirClient:
         tb: TracebackType | None,
     ) -> None:
         await self.aclose()
+
+    def add_observer(self, observer: RequestObserver) -> None:
+        """Call ``observer`` after every request (see :mod:`fhir_client.observe`)."""
+        if observer not in self._observers:
+            self._observers.append(observer)
+
+    def remove_observer(self, observer: RequestObserver) -> None:
+        """Stop calling ``observer``; unknown observers are ignored."""
+        if observer in self._observers:
+            self._observers.remove(observer)
 
     async def aclose(self) -> None:
         """Close the underlying connection pool."""
@@ -350,22 +363,60 @@ class FhirClient:
         extra_headers: Mapping[str, str] | None = None,
         idempotent: bool = True,
     ) -> httpx.Response:
-        return await send_with_retries(
-            self._http,
-            method,
-            url,
-            path=relative_path(self._base_url, url),
-            base_url=self._base_url,
-            params=params,
-            content=content,
-            extra_headers=extra_headers,
-            idempotent=idempotent,
-            max_retries=self.max_retries,
-            backoff_seconds=self.backoff_seconds,
-            sleep=self.sleep,
-        )
+        started = time.perf_counter()
+        try:
+            return await send_with_retries(
+                self._http,
+                method,
+                url,
+                path=relative_path(self._base_url, url),
+                base_url=self._base_url,
+                params=params,
+                content=content,
+                extra_headers=extra_headers,
+                idempotent=idempotent,
+                max_retries=self.max_retries,
+                backoff_seconds=self.backoff_seconds,
+                sleep=self.sleep,
+            )
+        except FhirError as error:
+            if self._observers:
+                status = error.status_code if isinstance(error, FhirHttpError) else 0
+                target = str(httpx.URL(url, params=params) if params else url)
+                self._notify(method, target, status, time.perf_counter() - started, None)
+            raise
 
     def _parse(
         self, response: httpx.Response, method: str, path: str, expect: str | None
     ) -> Resource:
-        return parse_resource(response, method, path, expect)
+        try:
+            resource = parse_resource(response, method, path, expect)
+        except InvalidResponse:
+            self._observe_response(response, None)
+            raise
+        self._observe_response(response, resource)
+        return resource
+
+    def _observe_response(self, response: httpx.Response, resource: Resource | None) -> None:
+        if not self._observers:
+            return
+        try:
+            elapsed = response.elapsed.total_seconds()
+        except RuntimeError:  # the response was never closed; no timing to report
+            elapsed = 0.0
+        count = result_count(resource) if resource is not None else None
+        request = response.request
+        self._notify(request.method, str(request.url), response.status_code, elapsed, count)
+
+    def _notify(
+        self, method: str, url: str, status: int, seconds: float, count: int | None
+    ) -> None:
+        """Tell the observers; a failing observer is logged, never the request's problem."""
+        query = httpx.URL(url).query.decode("ascii", "replace")
+        path = relative_path(self._base_url, url) + (f"?{query}" if query else "")
+        observation = RequestObservation(method, path, status, round(seconds * 1000, 2), count)
+        for observer in list(self._observers):
+            try:
+                observer(observation)
+            except Exception:
+                logger.exception("request observer %r failed; the request succeeded", observer)

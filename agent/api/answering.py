@@ -19,6 +19,7 @@ from typing import Any
 from agent.api.runtime import AgentRuntime, ApiError
 from agent.api.schemas import AnswerOut
 from agent.api.series import answer_series
+from agent.audit import audited_question
 from agent.events import ask, stream_answer
 from agent.models.base import ModelError
 from agent.output import AgentOutput
@@ -51,9 +52,13 @@ async def answer_question(
 ) -> AnswerOut:
     """One answer, with agent failures turned into ``ApiError`` statuses."""
     context = runtime.context(patient_id)
+    audit = audited_question(runtime.audit, "api", thread_id, patient_id, question)
     try:
-        async with runtime.turn(thread_id):
-            output = await ask(runtime.graph, context, question, thread_id=thread_id)
+        async with audit as turn:
+            async with runtime.turn(thread_id):
+                output = await ask(runtime.graph, context, question, thread_id=thread_id)
+            turn.answered(output)
+            return await _with_series(runtime, output)
     except FhirError as error:
         raise ApiError(
             502, "fhir_error", f"Error talking to the {runtime.source_description}: {error}"
@@ -62,7 +67,6 @@ async def answer_question(
         raise ApiError(503, "model_error", f"The model failed: {error}") from error
     except ValueError as error:
         raise ApiError(400, "bad_question", str(error)) from error
-    return await _with_series(runtime, output)
 
 
 async def answer_events(
@@ -71,14 +75,17 @@ async def answer_events(
     """The SSE stream of one turn (see the module doc for the events)."""
     try:
         context = runtime.context(patient_id)
-        async with runtime.turn(thread_id):
+        audit = audited_question(runtime.audit, "api", thread_id, patient_id, question)
+        async with audit as turn, runtime.turn(thread_id):
             async for event in stream_answer(runtime.graph, context, question, thread_id=thread_id):
                 if event.type == "done":
                     output = AgentOutput.model_validate(event.data["output"])
+                    turn.answered(output)
                     answer = await _with_series(runtime, output)
                     yield sse("done", answer.model_dump_json())
                     return
                 if event.type == "error":
+                    turn.failed(str(event.data.get("kind", "error")))
                     yield sse("error", event.data)
                     return
                 if event.type == "token":

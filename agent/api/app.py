@@ -26,6 +26,8 @@ from fastapi.staticfiles import StaticFiles
 from agent.api.fhir_mount import FhirMount, read_only_facade, read_proxy_app
 from agent.api.routes import router
 from agent.api.runtime import AgentRuntime, ApiError
+from agent.api.security import BearerAuthMiddleware, TokenRegistry
+from agent.audit import AuditLog, attach, default_audit_path
 from agent.checkpoints import open_checkpointer
 from agent.cli.fhir_source import fill_from_fixtures, open_embedded_store
 from agent.graph import build_graph
@@ -72,6 +74,9 @@ def create_app(
     model: ChatModel | None = None,
     checkpoint: str | Path | None = None,
     fhir_client_factory: ClientFactory | None = None,
+    tokens: TokenRegistry | None = None,
+    audit_db: Path | None = None,
+    audit: bool = True,
 ) -> FastAPI:
     """The app; nothing is opened until the server starts (its lifespan).
 
@@ -79,6 +84,10 @@ def create_app(
     store); ``fhir_client_factory`` overrides it with any client (then ``/fhir`` only
     proxies reads).  ``model=None`` answers rule-based.  ``checkpoint`` is where threads
     live: ``None`` the per-user SQLite file, ``":memory:"``, a path, or a Postgres URL.
+    ``tokens`` turns on bearer authentication (see :mod:`agent.api.security`); without
+    them the app is open, so only serve it on loopback.  Questions are audited to
+    ``audit_db`` (default: next to the store, see :mod:`agent.audit`) unless ``audit``
+    is false.
     """
     resolved = settings or Settings.resolve()
     mount = FhirMount()
@@ -93,11 +102,17 @@ def create_app(
             else:
                 client, source = await _open_client(stack, resolved, mount)
             saver = await stack.enter_async_context(open_checkpointer(checkpoint))
+            log: AuditLog | None = None
+            if audit:
+                log = AuditLog(audit_db or default_audit_path(resolved))
+                stack.callback(log.close)
+                attach(client)
             app.state.runtime = AgentRuntime(
                 client=client,
                 graph=build_graph(checkpointer=saver),
                 model=model,
                 source_description=source,
+                audit=log,
             )
             yield
             mount.target = None
@@ -121,4 +136,6 @@ def create_app(
     app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.mount("/fhir", mount, name="fhir")
+    if tokens is not None:
+        app.add_middleware(BearerAuthMiddleware, tokens=tokens)
     return app

@@ -16,6 +16,7 @@ from fastapi.responses import StreamingResponse
 from agent.api.answering import answer_events, answer_question
 from agent.api.runtime import AgentRuntime, ApiError
 from agent.api.schemas import AnswerOut, AskRequest, ErrorOut, PatientOut
+from agent.api.security import token_of
 from agent.cli.patient_summary import display_name
 from agent.events import new_thread_id
 from agent.summary import SummaryOutput, patient_summary
@@ -63,8 +64,9 @@ async def health(rt: Runtime) -> dict[str, str]:
 
 
 @router.get("/patients", response_model=list[PatientOut], tags=["patients"], responses=_ERRORS)
-async def list_patients(rt: Runtime) -> list[PatientOut]:
-    """Every patient, sorted by name (one Patient search; no per-patient counts, for speed)."""
+async def list_patients(rt: Runtime, request: Request) -> list[PatientOut]:
+    """The patients this caller may see, sorted by name (one Patient search, for speed)."""
+    token = token_of(request.scope)
     try:
         found = await rt.client.search(
             "Patient", {"_count": PATIENT_PAGE_SIZE}, max_pages=MAX_PATIENT_PAGES
@@ -80,6 +82,7 @@ async def list_patients(rt: Runtime) -> list[PatientOut]:
             deceased=bool(p.get("deceasedBoolean")) or "deceasedDateTime" in p,
         )
         for p in found
+        if token is None or token.allows(str(p["id"]))
     ]
     return sorted(patients, key=lambda p: (p.name, p.id))
 

@@ -17,6 +17,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from agent.audit import AuditLog
 from agent.configuration import AgentContext
 from agent.graph import AgentGraph
 from agent.models.base import ChatModel
@@ -43,6 +44,7 @@ class AgentRuntime:
     graph: AgentGraph
     model: ChatModel | None
     source_description: str
+    audit: AuditLog | None = None  # every question's FHIR requests and citations go here
     model_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     # Weak values: a thread's lock lives while a turn holds or awaits it, then goes.
     _thread_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = field(

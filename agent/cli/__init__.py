@@ -13,6 +13,7 @@ import typer
 
 from agent.cli import (
     ask_commands,
+    audit_commands,
     chat_commands,
     data_commands,
     model_commands,
@@ -40,6 +41,9 @@ def main(
         level=logging.INFO if verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    # aiosqlite logs every statement's arguments at DEBUG: checkpoints hold evidence
+    # and note text, which must never reach logs.
+    logging.getLogger("aiosqlite").setLevel(logging.WARNING)
 
 
 app.command("load")(data_commands.load)
@@ -50,5 +54,6 @@ app.command("chat")(chat_commands.chat)
 app.add_typer(model_commands.app, name="model")
 app.command("replay")(replay_commands.replay)
 app.command("serve")(serve_commands.serve)
+app.command("audit")(audit_commands.audit)
 
 __all__ = ["app"]

@@ -17,6 +17,7 @@ from typing import Annotated
 
 import typer
 
+from agent.audit import AuditLog, attach, audited_question, default_audit_path
 from agent.checkpoints import open_checkpointer
 from agent.cli import rendering
 from agent.cli.fhir_source import open_fhir_client
@@ -24,6 +25,7 @@ from agent.cli.model_commands import default_model_spec
 from agent.cli.options import DbOption, FhirTokenOption, FhirUrlOption, settings_from_options
 from agent.configuration import AgentContext
 from agent.events import ask as ask_graph
+from agent.events import new_thread_id
 from agent.graph import build_graph
 from agent.models.base import ChatModel, ModelError
 from agent.models.spec import load_model
@@ -107,7 +109,16 @@ async def _ask(
         async with open_checkpointer(target) as saver:
             graph = build_graph(checkpointer=saver)
             context = AgentContext(toolset=make_toolset(client, patient_id), model=model)
-            return await ask_graph(graph, context, question, thread_id=thread_id)
+            thread = thread_id or new_thread_id()
+            log = AuditLog(default_audit_path(settings))
+            attach(client)
+            try:
+                async with audited_question(log, "ask", thread, patient_id, question) as turn:
+                    output = await ask_graph(graph, context, question, thread_id=thread)
+                    turn.answered(output)
+            finally:
+                log.close()
+            return output
 
 
 def _fail(error: Exception, settings: Settings) -> typer.Exit:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from agent.audit import AuditedTurn, AuditLog, attach, audited_question, default_audit_path
 from agent.checkpoints import open_checkpointer
 from agent.cli.fhir_source import open_fhir_client
 from agent.cli.repl.input import LineReader
@@ -88,8 +89,10 @@ class ChatSession:
         *,
         model_spec: str,
         loader: ModelLoader = load_model,
+        audit: AuditLog | None = None,
     ) -> None:
         self.client = client
+        self.audit = audit
         self.graph = graph
         self.reader = reader
         self.view = view
@@ -179,6 +182,11 @@ class ChatSession:
         toolset = make_toolset(self.client, self.patient.id)
         context = AgentContext(toolset=toolset, model=self._model)
         self.view.begin_answer()
+        audit = audited_question(self.audit, "chat", self.thread_id, self.patient.id, question)
+        async with audit as turn:
+            await self._stream(context, question, turn)
+
+    async def _stream(self, context: AgentContext, question: str, turn: AuditedTurn) -> None:
         events = stream_answer(self.graph, context, question, thread_id=self.thread_id)
         async for event in events:
             if event.type == "tool_call":
@@ -189,8 +197,10 @@ class ChatSession:
                 self.view.token(event.data["text"], int(event.data.get("attempt", 1)))
             elif event.type == "done":
                 self.last_output = AgentOutput.model_validate(event.data["output"])
+                turn.answered(self.last_output)
                 self.view.answer(self.last_output)
             elif event.type == "error":
+                turn.failed(str(event.data.get("kind", "error")))
                 self.view.error(f"{event.data['message']} (the session goes on; ask again).")
 
     # Commands -----------------------------------------------------------------------
@@ -293,8 +303,18 @@ async def run_chat(setup: SessionSetup, reader: LineReader, view: ChatView) -> N
         open_fhir_client(setup.settings, notify=view.notice) as client,
         open_checkpointer(setup.checkpoint) as saver,
     ):
+        audit = AuditLog(default_audit_path(setup.settings))
+        attach(client)
         session = ChatSession(
-            client, build_graph(checkpointer=saver), reader, view, model_spec=setup.model_spec
+            client,
+            build_graph(checkpointer=saver),
+            reader,
+            view,
+            model_spec=setup.model_spec,
+            audit=audit,
         )
-        if await session.start(setup.patient_id, setup.thread_id):
-            await session.run()
+        try:
+            if await session.start(setup.patient_id, setup.thread_id):
+                await session.run()
+        finally:
+            audit.close()

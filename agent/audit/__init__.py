@@ -1,0 +1,25 @@
+"""The audit log: every FHIR request made for a question, and every answer's citations.
+
+Kept in SQLite (sqlmodel) by :class:`AuditLog`; filled through a generic request observer
+on :class:`fhir_client.FhirClient` (:func:`attach`) and :func:`audited_question` around
+each question; shown by ``ehr-agent audit``.  It never holds evidence, note text, answer
+text or credentials (see :mod:`agent.audit.records`).
+"""
+
+from agent.audit.log import ENV_AUDIT_DB, AuditEntry, AuditLog, default_audit_path
+from agent.audit.recording import AuditedTurn, audited_question
+from agent.audit.records import AnswerRecord, CitationRecord, FhirRequestRecord
+from agent.audit.scope import attach
+
+__all__ = [
+    "ENV_AUDIT_DB",
+    "AnswerRecord",
+    "AuditEntry",
+    "AuditLog",
+    "AuditedTurn",
+    "CitationRecord",
+    "FhirRequestRecord",
+    "attach",
+    "audited_question",
+    "default_audit_path",
+]
