@@ -135,7 +135,7 @@ def _result_param(query: SearchQuery, name: str, raw: str) -> None:
     if name == "_count":
         query.count = _int("_count", raw, low=0, high=MAX_COUNT)
     elif name == "_offset":
-        query.offset = _int("_offset", raw, low=0)
+        query.offset = _int("_offset", raw, low=0, high=2**63 - 1)  # SQLite INTEGER max
     elif name == "_summary":
         if raw not in ("count", "false"):
             raise SearchError(f"_summary={raw} is not supported; use _summary=count or omit it")

@@ -186,6 +186,15 @@ async def load_bundle_file(
             await client.transaction(_transaction_of(ready))
         except FhirError as error:
             raise _server_refusal(path, error) from error
+        except UnicodeEncodeError as error:
+            # Valid JSON may escape a lone surrogate ("\ud800"), which no UTF-8 body
+            # can carry: report the file, like any other unloadable content.
+            raise BundleLoadError(
+                path,
+                None,
+                f"contains text that is not valid Unicode ({error.reason} at character "
+                f"{error.start}); fix or remove that text and load the file again",
+            ) from error
     resolver.remember(own_identifiers)
     return FileLoadResult(
         path=path,
