@@ -1,4 +1,4 @@
-"""Shared pieces for the model tests: the small schema and real GGUF paths.
+"""Shared pieces for the model tests: the small schema, real GGUF paths, a recorder.
 
 The real-model tests skip (with the reason) where the packaged test models
 are not installed, since they are an optional extra.
@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from agent.models.base import ModelUnavailable
+from agent.models.base import ChatModel, Completion, ModelUnavailable, TokenCallback
 
 TOOL_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -56,3 +56,40 @@ def validate(value: Any, schema: dict[str, Any]) -> None:
         assert schema_errors(value, schema) == []
     else:
         jsonschema.validate(value, schema)
+
+
+class RecordingModel:
+    """Wraps a model; records every prompt it was given and every planning output."""
+
+    def __init__(self, model: ChatModel) -> None:
+        self.model = model
+        self.name = model.name
+        self.context_window = model.context_window
+        self.prompts: list[tuple[str, str]] = []
+        self.plans: list[tuple[dict[str, Any], str]] = []
+
+    def count_tokens(self, text: str) -> int:
+        return self.model.count_tokens(text)
+
+    async def complete(
+        self,
+        system: str,
+        user: str,
+        *,
+        json_schema: dict[str, Any] | None = None,
+        max_tokens: int = 512,
+        temperature: float = 0.0,
+        on_token: TokenCallback | None = None,
+    ) -> Completion:
+        self.prompts.append((system, user))
+        completion = await self.model.complete(
+            system,
+            user,
+            json_schema=json_schema,
+            max_tokens=max_tokens,
+            temperature=temperature,
+            on_token=on_token,
+        )
+        if json_schema is not None:
+            self.plans.append((json_schema, completion.text))
+        return completion

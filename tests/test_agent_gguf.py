@@ -12,16 +12,16 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
 from agent import AgentContext, AgentOutput, ask, build_graph
 from agent.extractive import FALLBACK_NOTE
-from agent.models.base import ChatModel, Completion, TokenCallback
+from agent.models.base import ChatModel
 from agent.planner.schema import validate_against_schema
 from fhir_client.embedded import embedded_client
 from tests import agent_truth as truth
+from tests.models_helpers import RecordingModel
 from tests.tools_datasets import Dataset, load_dataset
 from tools import make_toolset
 
@@ -41,41 +41,6 @@ QUESTIONS = (
     "Summarize the recent lab work.",
 )
 CONFIG = {"answer_max_tokens": 64, "plan_max_tokens": 160, "context_window": 4096}
-
-
-class Recording:
-    """Wraps a model and records every (schema, output) pair."""
-
-    def __init__(self, model: ChatModel) -> None:
-        self.model = model
-        self.name = model.name
-        self.context_window = model.context_window
-        self.plans: list[tuple[dict[str, Any], str]] = []
-
-    def count_tokens(self, text: str) -> int:
-        return self.model.count_tokens(text)
-
-    async def complete(
-        self,
-        system: str,
-        user: str,
-        *,
-        json_schema: dict[str, Any] | None = None,
-        max_tokens: int = 512,
-        temperature: float = 0.0,
-        on_token: TokenCallback | None = None,
-    ) -> Completion:
-        completion = await self.model.complete(
-            system,
-            user,
-            json_schema=json_schema,
-            max_tokens=max_tokens,
-            temperature=temperature,
-            on_token=on_token,
-        )
-        if json_schema is not None:
-            self.plans.append((json_schema, completion.text))
-        return completion
 
 
 @pytest.fixture(scope="module")
@@ -110,7 +75,7 @@ def assert_contract(output: AgentOutput) -> None:
 
 
 async def test_gemma_270m_runs_the_whole_graph(dataset: Dataset, gemma: ChatModel) -> None:
-    model = Recording(gemma)
+    model = RecordingModel(gemma)
     graph = build_graph()
     started = time.perf_counter()
     outputs: list[AgentOutput] = []

@@ -30,7 +30,7 @@ import pytest
 
 from agent import AgentContext, AgentOutput, ask, build_graph
 from agent.extractive import FALLBACK_NOTE
-from agent.models.base import ChatModel, Completion, TokenCallback
+from agent.models.base import ChatModel
 from agent.models.scripted import ScriptedModel
 from fhir_client import FhirClient
 from fhir_client.embedded import EMBEDDED_BASE_URL
@@ -44,6 +44,7 @@ from tests.injection_cases import (
     fill_json,
     planted_resources,
 )
+from tests.models_helpers import RecordingModel
 from tools import DEFAULT_TOOLS, make_toolset
 from tools.scope import SHARED_TYPES
 
@@ -273,39 +274,6 @@ async def test_chat_control_tokens_in_record_text_do_not_reach_the_prompt(
 # --------------------------------------------------------------------------- real GGUF
 
 
-class Recording:
-    """Wraps a real model; records every (system, user) it was given."""
-
-    def __init__(self, model: ChatModel) -> None:
-        self.model = model
-        self.name = model.name
-        self.context_window = model.context_window
-        self.prompts: list[tuple[str, str]] = []
-
-    def count_tokens(self, text: str) -> int:
-        return self.model.count_tokens(text)
-
-    async def complete(
-        self,
-        system: str,
-        user: str,
-        *,
-        json_schema: dict[str, Any] | None = None,
-        max_tokens: int = 512,
-        temperature: float = 0.0,
-        on_token: TokenCallback | None = None,
-    ) -> Completion:
-        self.prompts.append((system, user))
-        return await self.model.complete(
-            system,
-            user,
-            json_schema=json_schema,
-            max_tokens=max_tokens,
-            temperature=temperature,
-            on_token=on_token,
-        )
-
-
 @pytest.fixture(scope="module")
 def gemma() -> ChatModel:
     pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed")
@@ -331,7 +299,7 @@ async def test_gemma_270m_answering_over_hostile_evidence_stays_in_a(
     The answer prompt is where the hostile text sits in front of the model, so this is
     the path every case must survive; planning under the grammar is the next test.
     """
-    model = Recording(gemma)
+    model = RecordingModel(gemma)
     output, requests = await run_case(
         world, case, model, GGUF_CONFIG, question=case.direct_question
     )
@@ -360,7 +328,7 @@ async def test_gemma_prompt_has_exactly_one_user_turn(
     world: World, gemma: ChatModel, case: InjectionCase
 ) -> None:
     """Tokenized as llama.cpp sees it, every prompt holds the template's turns only."""
-    model = Recording(gemma)
+    model = RecordingModel(gemma)
     await run_case(world, case, model, GGUF_CONFIG, question=case.direct_question)
     assert any(_shows_payload(case, user) for _, user in model.prompts)
     prompt_tokens = gemma.prompt_tokens  # type: ignore[attr-defined]

@@ -21,7 +21,7 @@ from agent.audit import AuditLog, attach, audited_question, default_audit_path
 from agent.checkpoints import open_checkpointer
 from agent.cli import rendering
 from agent.cli.fhir_source import open_fhir_client
-from agent.cli.model_commands import default_model_spec
+from agent.cli.model_commands import ENV_MODEL, resolve_model_spec
 from agent.cli.options import DbOption, FhirTokenOption, FhirUrlOption, settings_from_options
 from agent.configuration import AgentContext
 from agent.events import ask as ask_graph
@@ -36,7 +36,6 @@ from fhir_client.client import FhirClient
 from fhir_client.errors import FhirError, ResourceNotFound
 from tools import make_toolset
 
-ENV_MODEL = "EHR_AGENT_MODEL"
 DISCLAIMER = "Generated from the record for information only; not for clinical decisions."
 
 PatientOption = Annotated[str, typer.Option("--patient", "-p", help="The patient's FHIR id.")]
@@ -68,10 +67,7 @@ def _model_spec(spec: str | None) -> str:
     latter prints one notice on stderr saying how to get MedGemma, so the answer is
     not silently extractive.
     """
-    chosen = spec or os.environ.get(ENV_MODEL)
-    if chosen:
-        return chosen
-    chosen, notice = default_model_spec()
+    chosen, notice = resolve_model_spec(spec)
     if notice:
         rendering.notify(notice)
     return chosen

@@ -9,7 +9,6 @@ options are the ones every command shares, the model follows ``--model``, then
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -19,8 +18,8 @@ import typer
 
 from agent.checkpoints import default_checkpoint_path
 from agent.cli import rendering
-from agent.cli.ask_commands import ENV_MODEL, ModelOption
-from agent.cli.model_commands import default_model_spec
+from agent.cli.ask_commands import ModelOption
+from agent.cli.model_commands import resolve_model_spec
 from agent.cli.options import DbOption, FhirTokenOption, FhirUrlOption, settings_from_options
 from agent.cli.repl.input import LineReader, PlainReader, PromptReader, open_history
 from agent.cli.repl.session import SessionSetup, UnknownPatient, run_chat
@@ -28,18 +27,10 @@ from agent.cli.repl.view import ChatView
 from agent.settings import APP_NAME, Settings
 from fhir_client.errors import FhirError
 
-__all__ = ["chat", "checkpoint_target", "history_path", "resolve_model_spec"]
+__all__ = ["chat", "checkpoint_target", "history_path"]
 
 THREADS_FILE = "threads.sqlite"
 HISTORY_FILE = "chat_history"
-
-
-def resolve_model_spec(option: str | None) -> tuple[str, str | None]:
-    """(spec, notice): ``--model``, then ``EHR_AGENT_MODEL``, then the cached default."""
-    chosen = option or os.environ.get(ENV_MODEL)
-    if chosen:
-        return chosen, None
-    return default_model_spec()
 
 
 def checkpoint_target(settings: Settings, option: Path | None) -> Path:

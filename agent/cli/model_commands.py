@@ -8,6 +8,7 @@ when it is cached and ``none`` (with one notice) when it is not.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from fnmatch import fnmatch
@@ -43,7 +44,9 @@ from agent.model_store import (
 from agent.models.base import ModelUnavailable
 from agent.models.spec import MEDGEMMA_GLOB, find_medgemma, models_dir, smollm2_path
 
-__all__ = ["app", "default_model_spec", "list_models", "pull"]
+__all__ = ["ENV_MODEL", "app", "default_model_spec", "list_models", "pull", "resolve_model_spec"]
+
+ENV_MODEL = "EHR_AGENT_MODEL"
 
 app = typer.Typer(
     name="model",
@@ -71,6 +74,15 @@ def default_model_spec() -> tuple[str, str | None]:
             "model. Run `ehr-agent model pull` to download it.",
         )
     return ("medgemma", None)
+
+
+def resolve_model_spec(option: str | None) -> tuple[str, str | None]:
+    """``(spec, notice)`` for every command: ``--model``, then ``$EHR_AGENT_MODEL``,
+    then :func:`default_model_spec` (whose notice the caller prints once)."""
+    chosen = option or os.environ.get(ENV_MODEL)
+    if chosen:
+        return chosen, None
+    return default_model_spec()
 
 
 @contextmanager

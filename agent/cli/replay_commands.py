@@ -23,6 +23,7 @@ from rich.table import Table
 
 from agent.cli import rendering
 from agent.cli.fhir_source import open_fhir_client
+from agent.cli.model_commands import ENV_MODEL
 from agent.cli.options import DbOption, FhirTokenOption, FhirUrlOption, settings_from_options
 from agent.models.base import ChatModel, ModelError
 from agent.replay.model import Question
@@ -40,8 +41,6 @@ from agent.replay.runner import run_replay as run_questions
 from agent.settings import Settings
 from fhir_client.client import FhirClient
 from fhir_client.errors import FhirError, ResourceNotFound
-
-ENV_MODEL = "EHR_AGENT_MODEL"
 
 
 class ReplayError(Exception):

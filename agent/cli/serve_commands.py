@@ -12,7 +12,6 @@ see :mod:`agent.api.security`).  ``--hash-token`` prints the hash a tokens file 
 from __future__ import annotations
 
 import getpass
-import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -28,20 +27,16 @@ from agent.api.security import (
     hash_token,
 )
 from agent.cli import rendering
-from agent.cli.model_commands import default_model_spec
+from agent.cli.model_commands import ENV_MODEL, resolve_model_spec
 from agent.cli.options import DbOption, FhirTokenOption, FhirUrlOption, settings_from_options
 from agent.models.base import ChatModel, ModelError
 from agent.models.spec import load_model
 
-ENV_MODEL = "EHR_AGENT_MODEL"
-
 
 def _model(spec: str | None) -> tuple[str, ChatModel | None]:
-    chosen = spec or os.environ.get(ENV_MODEL)
-    if not chosen:
-        chosen, notice = default_model_spec()
-        if notice:
-            rendering.notify(notice)
+    chosen, notice = resolve_model_spec(spec)
+    if notice:
+        rendering.notify(notice)
     try:
         return chosen, load_model(chosen)
     except (ModelError, ValueError, FileNotFoundError) as error:

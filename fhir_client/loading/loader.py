@@ -28,7 +28,7 @@ import logging
 import re
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -44,7 +44,7 @@ from fhir_client.loading.references import (
     rewrite_found_references,
 )
 from fhir_client.loading.report import FileLoadResult, LoadEvent, LoadReport, LoadStage
-from fhir_client.loading.resolution import ConditionalResolver, identifier_index
+from fhir_client.loading.resolution import ConditionalResolver, SearchTarget, identifier_index
 from fhir_client.loading.validation import resource_problem
 
 logger = logging.getLogger(__name__)
@@ -55,17 +55,8 @@ ProgressCallback = Callable[[LoadEvent], None]
 _ENTRY_POSITION = re.compile(r"entry\[(\d+)\]", re.IGNORECASE)
 
 
-class LoadTarget(Protocol):
+class LoadTarget(SearchTarget, Protocol):
     """The part of :class:`fhir_client.client.FhirClient` the loader needs."""
-
-    async def search(
-        self,
-        resource_type: str,
-        params: Mapping[str, str | Sequence[str]] | None = None,
-        *,
-        max_pages: int | None = None,
-        max_results: int | None = None,
-    ) -> list[JsonObject]: ...
 
     async def transaction(self, bundle: JsonObject) -> JsonObject: ...
 

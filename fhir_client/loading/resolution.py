@@ -26,6 +26,8 @@ JsonObject = dict[str, Any]
 
 
 class SearchTarget(Protocol):
+    """The search call of :class:`fhir_client.client.FhirClient`, all resolution needs."""
+
     async def search(
         self,
         resource_type: str,
