@@ -1,8 +1,10 @@
-"""Locate the genuine Synthea output shared between projects (never copied into the repo).
+"""Locate the genuine Synthea output from other projects, vendored in ``tests/data``.
 
-Tests that prove the loader on data we did not generate use it. On a
-developer machine without it they skip with the reason; in CI (``CI`` set)
-its absence is a broken environment, so they fail instead.
+Tests that prove the loader on data we did not generate use it. It is vendored
+with its licences (``tests/data/synthea-external/README.md``) so a plain clone
+passes; ``EHR_AGENT_SYNTHEA_EXTERNAL`` points the tests at another copy. A
+missing directory is a broken checkout: skip with the reason on a developer
+machine, fail in CI (``CI`` set).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import pytest
 SYNTHEA_EXTERNAL = Path(
     os.environ.get(
         "EHR_AGENT_SYNTHEA_EXTERNAL",
-        str(Path(__file__).resolve().parents[2] / "shared" / "synthea-external"),
+        str(Path(__file__).resolve().parent / "data" / "synthea-external"),
     )
 )
 
@@ -26,8 +28,8 @@ def synthea_external(subdirectory: str = "") -> Path:
     if path.is_dir():
         return path
     reason = (
-        f"shared Synthea data not found at {path}; set EHR_AGENT_SYNTHEA_EXTERNAL "
-        "to the synthea-external directory"
+        f"external Synthea data not found at {path}; restore tests/data/synthea-external "
+        "from git or set EHR_AGENT_SYNTHEA_EXTERNAL to a copy of it"
     )
     if os.environ.get("CI"):
         pytest.fail(reason)
