@@ -43,3 +43,20 @@ MAX_ENTRY_BYTES: Final = 64 * MIB
 """One resource inside a bundle (base64 notes make some large)."""
 MAX_JSON_DEPTH: Final = 64
 """Nesting of JSON objects and arrays; FHIR resources stay far below it."""
+
+# --- The embedded FHIR server (/fhir) -------------------------------------------------
+MAX_INCLUDED_PER_PAGE: Final = 1_000
+"""Resources ``_include``/``_revinclude`` add to one search page (HAPI's default too);
+past it the page carries an OperationOutcome entry saying so, never a silent cut."""
+MAX_INCLUDE_PARAMS: Final = 20
+"""``_include`` plus ``_revinclude`` values one search may name; each is one SQL query."""
+MAX_ELEMENTS: Final = 50
+"""Element names one ``_elements`` may list (a resource has fewer top-level elements)."""
+
+# --- Remote $everything (replay, summaries) -------------------------------------------
+EVERYTHING_PAGE_SIZE: Final = 1_000
+"""``_count`` sent with ``Patient/$everything``: HAPI's default page is 20 resources and
+its maximum 1,000, so a 2,000-resource record is 2 pages instead of 100."""
+MAX_EVERYTHING_PAGES: Final = 100
+"""Pages of one ``$everything`` followed: 100 x 1,000 resources covers Synthea's largest
+lifetime records (~30,000 resources) even on a server that caps pages at 300."""

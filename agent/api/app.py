@@ -23,7 +23,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
-from agent.api.fhir_mount import FhirMount, read_only_facade, read_proxy_app
+from agent.api.fhir_mount import FhirMount, mount_fhir, read_only_facade, read_proxy_app
 from agent.api.routes import router
 from agent.api.runtime import AgentRuntime, ApiError
 from agent.api.security import BearerAuthMiddleware, TokenRegistry
@@ -135,7 +135,7 @@ def create_app(
 
     app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    app.mount("/fhir", mount, name="fhir")
+    mount_fhir(app, mount)
     if tokens is not None:
         app.add_middleware(BearerAuthMiddleware, tokens=tokens)
     return app

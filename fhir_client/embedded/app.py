@@ -11,6 +11,10 @@ the loop.
 Links and fullUrls are built from the request's own base URL including the
 ASGI `root_path`, so the app works at `/`, under `Mount("/fhir", app)` or
 behind `uvicorn --root-path /fhir`.
+
+`writable=False` builds the read-only server (the dashboard's `/fhir`): the write
+routes do not exist and the CapabilityStatement does not list them. The loader
+uses the writable app in-process.
 """
 
 from __future__ import annotations
@@ -20,19 +24,19 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from fhir_client._codec import loads_json
+from fhir_client.embedded import history
 from fhir_client.embedded.capability import capability_statement
-from fhir_client.embedded.query import (
-    MAX_COUNT,
-    SearchError,
-    UnknownResourceType,
-    check_type,
-    parse_search,
-)
+from fhir_client.embedded.elements import parse_elements, subset_text
+from fhir_client.embedded.errors import SearchError, UnknownResourceType
+from fhir_client.embedded.formats import JsonOnly
+from fhir_client.embedded.includes import included_rows, truncation_outcome
+from fhir_client.embedded.query import MAX_COUNT, check_type, parse_search
 from fhir_client.embedded.responses import error_response, fhir_response, page_links, searchset
 from fhir_client.embedded.store import EmbeddedStore, StoreError, validate_resource
 from fhir_client.embedded.transactions import BundleError, process_bundle
@@ -44,7 +48,7 @@ def base_url(request: Request) -> str:
     return f"{request.url.scheme}://{request.url.netloc}{root}".rstrip("/")
 
 
-def create_fhir_app(store: EmbeddedStore) -> Starlette:
+def create_fhir_app(store: EmbeddedStore, *, writable: bool = True) -> Starlette:
     """An ASGI app serving FHIR R4 REST over `store` at its root path."""
 
     capabilities: dict[str, str] = {}
@@ -52,8 +56,16 @@ def create_fhir_app(store: EmbeddedStore) -> Starlette:
     async def metadata(request: Request) -> Response:
         base = base_url(request)
         if base not in capabilities:
-            capabilities[base] = json.dumps(capability_statement(base))
+            capabilities[base] = json.dumps(capability_statement(base, writable=writable))
         return fhir_response(capabilities[base])
+
+    async def root(request: Request) -> Response:
+        return error_response(
+            400,
+            "This is the FHIR base URL; it serves no resource itself. "
+            "GET metadata for what this server does, or [base]/[type] to search.",
+            "not-supported",
+        )
 
     async def search(request: Request) -> Response:
         rtype = request.path_params["type"]
@@ -75,6 +87,10 @@ def create_fhir_app(store: EmbeddedStore) -> Starlette:
         except SearchError as exc:
             return error_response(400, str(exc), "not-supported")
         page = store.search(query)
+        included, cut = included_rows(store, rtype, page.rows, query.includes)
+        rows = page.rows
+        if query.elements:
+            rows = [(t, i, subset_text(text, query.elements)) for t, i, text in rows]
         base = base_url(request)
         links = page_links(
             base,
@@ -85,18 +101,61 @@ def create_fhir_app(store: EmbeddedStore) -> Starlette:
             returned=len(page.rows),
             total=page.total,
         )
-        return fhir_response(searchset(base, page.rows, page.total, links))
+        outcome = truncation_outcome() if cut else None
+        body = searchset(base, rows, page.total, links, included=included, outcome=outcome)
+        return fhir_response(body)
 
     async def read(request: Request) -> Response:
+        rtype, rid = request.path_params["type"], request.path_params["id"]
+        if rid.startswith("_"):
+            return error_response(
+                400,
+                f"{rtype}/{rid} is not supported: history is served per resource "
+                f"({rtype}/[id]/_history)",
+                "not-supported",
+            )
+        return _read_version(request, rtype, rid, None)
+
+    async def vread(request: Request) -> Response:
+        rtype, rid = request.path_params["type"], request.path_params["id"]
+        return _read_version(request, rtype, rid, request.path_params["vid"])
+
+    def _read_version(request: Request, rtype: str, rid: str, vid: str | None) -> Response:
+        """read (``vid`` None) and vread: the stored version with its validators."""
+        try:
+            check_type(rtype)
+            elements = parse_elements(rtype, request.query_params.get("_elements", ""))
+        except UnknownResourceType as exc:
+            return error_response(404, str(exc), "not-supported")
+        except SearchError as exc:
+            return error_response(400, str(exc))
+        stored = store.read_version(rtype, rid)
+        if stored is None or (vid is not None and vid != str(stored.version)):
+            message = history.unknown_version_message(rtype, rid, vid or "", stored)
+            return error_response(404, message, "not-found")
+        if history.not_modified(stored, request.headers):
+            return history.not_modified_response(stored)
+        text = subset_text(stored.text, elements)
+        return fhir_response(text, extra_headers=history.version_headers(stored))
+
+    async def instance_history(request: Request) -> Response:
         rtype, rid = request.path_params["type"], request.path_params["id"]
         try:
             check_type(rtype)
         except UnknownResourceType as exc:
             return error_response(404, str(exc), "not-supported")
-        text = store.read_text(rtype, rid)
-        if text is None:
+        unsupported = sorted({k for k in request.query_params if k not in ("_format", "_count")})
+        if unsupported:
+            return error_response(
+                400,
+                f"_history does not support {', '.join(unsupported)}: this server keeps one "
+                "version per resource, so the history is that version",
+                "not-supported",
+            )
+        stored = store.read_version(rtype, rid)
+        if stored is None:
             return error_response(404, f"{rtype}/{rid} is not known to this server", "not-found")
-        return fhir_response(text)
+        return fhir_response(history.history_bundle(base_url(request), rtype, rid, stored))
 
     async def put(request: Request) -> Response:
         rtype, rid = request.path_params["type"], request.path_params["id"]
@@ -193,15 +252,21 @@ def create_fhir_app(store: EmbeddedStore) -> Starlette:
 
     routes = [
         Route("/metadata", metadata, methods=["GET"]),
-        Route("/", bundle, methods=["POST"]),
+        Route("/", root, methods=["GET"]),
         Route("/{type}", search, methods=["GET"]),
         Route("/{type}/_search", search_post, methods=["POST"]),
         Route("/{type}/{id}", read, methods=["GET"]),
-        Route("/{type}/{id}", put, methods=["PUT"]),
-        Route("/{type}/{id}", remove, methods=["DELETE"]),
+        Route("/{type}/{id}/_history", instance_history, methods=["GET"]),
+        Route("/{type}/{id}/_history/{vid}", vread, methods=["GET"]),
         Route("/{type}/{id}/{op}", operation, methods=["GET"]),
     ]
-    app = Starlette(routes=routes)
+    if writable:
+        routes += [
+            Route("/", bundle, methods=["POST"]),
+            Route("/{type}/{id}", put, methods=["PUT"]),
+            Route("/{type}/{id}", remove, methods=["DELETE"]),
+        ]
+    app = Starlette(routes=routes, middleware=[Middleware(JsonOnly)])
     app.state.store = store
     return app
 

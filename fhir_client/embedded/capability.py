@@ -10,10 +10,33 @@ from typing import Any
 
 from fhir_client.embedded.query import DEFAULT_COUNT, MAX_COUNT
 from fhir_client.embedded.registry import REGISTRY, ParamKind
+from fhir_client.limits import MAX_INCLUDED_PER_PAGE
+
+_READ_INTERACTIONS = ("read", "vread", "search-type", "history-instance")
+_WRITE_INTERACTIONS = ("update", "delete")
 
 
-def capability_statement(base_url: str) -> dict[str, Any]:
-    """A FHIR R4 CapabilityStatement describing the embedded facade."""
+def _reference_params(rtype: str) -> list[str]:
+    return [p.name for p in REGISTRY[rtype].values() if p.kind is ParamKind.REFERENCE]
+
+
+def _revincludes(target: str) -> list[str]:
+    """``Source:param`` pairs whose references can point at ``target``."""
+    return [
+        f"{source}:{p.name}"
+        for source in sorted(REGISTRY)
+        for p in REGISTRY[source].values()
+        if p.kind is ParamKind.REFERENCE and (not p.targets or target in p.targets)
+    ]
+
+
+def capability_statement(base_url: str, *, writable: bool = True) -> dict[str, Any]:
+    """A FHIR R4 CapabilityStatement describing the embedded facade.
+
+    ``writable=False`` describes the read-only server: no update, delete, transaction
+    or batch is listed because none is served.
+    """
+    interactions = _READ_INTERACTIONS + (_WRITE_INTERACTIONS if writable else ())
     resources = []
     for rtype in sorted(REGISTRY):
         params = [
@@ -29,9 +52,12 @@ def capability_statement(base_url: str) -> dict[str, Any]:
         ]
         entry: dict[str, Any] = {
             "type": rtype,
-            "interaction": [{"code": code} for code in ("read", "search-type", "update", "delete")],
-            "versioning": "versioned-update",
-            "updateCreate": True,
+            "interaction": [{"code": code} for code in interactions],
+            "versioning": "versioned-update" if writable else "versioned",
+            "readHistory": False,
+            "conditionalRead": "full-support",
+            "searchInclude": ["*", *(f"{rtype}:{name}" for name in _reference_params(rtype))],
+            "searchRevInclude": ["*", *_revincludes(rtype)],
             "searchParam": params,
             "extension": [
                 {
@@ -47,6 +73,8 @@ def capability_statement(base_url: str) -> dict[str, Any]:
                     "definition": "http://hl7.org/fhir/OperationDefinition/Patient-everything",
                 }
             ]
+        if writable:
+            entry["updateCreate"] = True
         resources.append(entry)
     return {
         "resourceType": "CapabilityStatement",
@@ -64,10 +92,19 @@ def capability_statement(base_url: str) -> dict[str, Any]:
                     f"_count defaults to {DEFAULT_COUNT} and is capped at {MAX_COUNT}. "
                     "Modifiers: token :missing :not; reference :missing :[type]; "
                     "date :missing; string :missing :exact :contains. Date prefixes: "
-                    "eq ne lt le gt ge sa eb. Unsupported parameters get a 400."
+                    "eq ne lt le gt ge sa eb. Result parameters: _sort, _summary=count, "
+                    "_total, _elements (top-level names), _include and _revinclude "
+                    "(Type:param, Type:param:Target, *; no :iterate), at most "
+                    f"{MAX_INCLUDED_PER_PAGE} included resources a page. One version per "
+                    "resource is kept (vread and _history serve it). FHIR JSON only: other "
+                    "formats get a 406. Unsupported parameters get a 400."
                 ),
                 "resource": resources,
-                "interaction": [{"code": "transaction"}, {"code": "batch"}],
+                **(
+                    {"interaction": [{"code": "transaction"}, {"code": "batch"}]}
+                    if writable
+                    else {}
+                ),
             }
         ],
     }

@@ -18,7 +18,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from fhir_client.embedded import dates
+from fhir_client.embedded.elements import parse_elements
+from fhir_client.embedded.errors import SearchError, UnknownResourceType
 from fhir_client.embedded.extract import normalize_string, parse_reference
+from fhir_client.embedded.includes import Include, parse_include
 from fhir_client.embedded.registry import (
     REGISTRY,
     RESULT_PARAMS,
@@ -51,14 +54,6 @@ _TYPE_NAME = re.compile(r"^[A-Z][A-Za-z]+$")
 _LAST_UPDATED = SearchParam("_lastUpdated", ParamKind.DATE, (), "Resource.meta.lastUpdated")
 
 
-class SearchError(ValueError):
-    """A search the store cannot answer exactly; the message says what to change."""
-
-
-class UnknownResourceType(SearchError):
-    """The resource type is not one the store holds."""
-
-
 @dataclass(slots=True)
 class SearchQuery:
     """A parsed search: SQL conditions on `resource r` plus result shaping."""
@@ -72,6 +67,8 @@ class SearchQuery:
     offset: int = 0
     summary_count: bool = False
     include_total: bool = True
+    includes: list[Include] = field(default_factory=list)
+    elements: tuple[str, ...] = ()
 
 
 def check_type(resource_type: str) -> None:
@@ -109,7 +106,11 @@ def parse_search(resource_type: str, items: Sequence[tuple[str, str]]) -> Search
     params = REGISTRY[resource_type]
     for raw_name, raw_value in items:
         name, _, modifier = raw_name.partition(":")
-        if name in RESULT_PARAMS:
+        if name in ("_include", "_revinclude"):
+            query.includes.append(
+                parse_include(name, modifier, raw_value, resource_type, len(query.includes))
+            )
+        elif name in RESULT_PARAMS:
             _result_param(query, name, raw_value)
         elif "." in name:
             raise SearchError(
@@ -144,9 +145,14 @@ def _result_param(query: SearchQuery, name: str, raw: str) -> None:
         if raw not in ("accurate", "estimate", "none"):
             raise SearchError(f"_total must be accurate, estimate or none, got {raw!r}")
         query.include_total = raw != "none"
+    elif name == "_totalMethod":  # Aidbox's spelling of _total; fhirpy's count() sends it
+        if raw not in ("count", "estimate", "none"):
+            raise SearchError(f"_totalMethod must be count, estimate or none, got {raw!r}")
+        query.include_total = raw != "none"
     elif name == "_format":
-        if raw not in ("json", "application/json", "application/fhir+json"):
-            raise SearchError(f"_format={raw} is not supported; the store only speaks JSON")
+        pass  # checked for every request by formats.py (406 for what is not JSON)
+    elif name == "_elements":
+        query.elements = parse_elements(query.resource_type, raw)
     elif name == "_sort":
         _sort_param(query, raw)
     else:

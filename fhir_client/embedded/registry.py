@@ -336,7 +336,18 @@ REGISTRY: dict[str, dict[str, SearchParam]] = _build()
 SPECIAL_PARAMS = ("_id", "_lastUpdated")
 
 #: Result-shaping parameters (not filters) the facade accepts.
-RESULT_PARAMS = ("_count", "_offset", "_sort", "_summary", "_total", "_format", "_elements")
+RESULT_PARAMS = (
+    "_count",
+    "_offset",
+    "_sort",
+    "_summary",
+    "_total",
+    "_totalMethod",
+    "_format",
+    "_elements",
+    "_include",
+    "_revinclude",
+)
 
 
 def params_for(resource_type: str) -> dict[str, SearchParam]:

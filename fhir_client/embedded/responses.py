@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
@@ -21,10 +21,17 @@ from fhir_client.embedded.dates import format_instant
 FHIR_JSON = "application/fhir+json; charset=utf-8"
 
 
-def fhir_response(body: dict[str, Any] | str, status: int = 200, **headers: str) -> Response:
+def fhir_response(
+    body: dict[str, Any] | str,
+    status: int = 200,
+    *,
+    extra_headers: Mapping[str, str] | None = None,
+    **headers: str,
+) -> Response:
     """A response with the FHIR JSON media type."""
     text = body if isinstance(body, str) else json.dumps(body, ensure_ascii=False)
-    return Response(text, status_code=status, media_type=FHIR_JSON, headers=headers or None)
+    merged = {**headers, **(extra_headers or {})}
+    return Response(text, status_code=status, media_type=FHIR_JSON, headers=merged or None)
 
 
 def outcome(diagnostics: str, code: str = "invalid", severity: str = "error") -> dict[str, Any]:
@@ -75,8 +82,15 @@ def searchset(
     rows: Sequence[tuple[str, str, str]],
     total: int | None,
     links: list[dict[str, str]],
+    *,
+    included: Sequence[tuple[str, str, str]] = (),
+    outcome: dict[str, Any] | None = None,
 ) -> str:
-    """A searchset Bundle as JSON text, embedding each stored resource verbatim."""
+    """A searchset Bundle as JSON text, embedding each stored resource verbatim.
+
+    ``included`` rows (from ``_include``/``_revinclude``) follow the matches with
+    ``search.mode = include``; an ``outcome`` (a warning about the page) comes last.
+    """
     head: dict[str, Any] = {
         "resourceType": "Bundle",
         "id": str(uuid.uuid4()),
@@ -87,9 +101,13 @@ def searchset(
         head["total"] = total
     head["link"] = links
     prefix = json.dumps(head, ensure_ascii=False)[:-1]
-    entries = ",".join(
+    entries = [
         f'{{"fullUrl":{json.dumps(f"{base}/{rtype}/{rid}")},"resource":{text},'
-        '"search":{"mode":"match"}}'
-        for rtype, rid, text in rows
-    )
-    return f'{prefix},"entry":[{entries}]}}' if rows else prefix + "}"
+        f'"search":{{"mode":"{mode}"}}}}'
+        for mode, group in (("match", rows), ("include", included))
+        for rtype, rid, text in group
+    ]
+    if outcome is not None:
+        warning = json.dumps(outcome, ensure_ascii=False)
+        entries.append(f'{{"resource":{warning},"search":{{"mode":"outcome"}}}}')
+    return f'{prefix},"entry":[{",".join(entries)}]}}' if entries else prefix + "}"

@@ -68,6 +68,15 @@ class WriteResult:
 
 
 @dataclass(frozen=True, slots=True)
+class StoredVersion:
+    """A resource's stored version: number, ``meta.lastUpdated`` instant and JSON text."""
+
+    version: int
+    last_updated: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
 class SearchPage:
     """One page of matches: (type, id, json text) rows plus the total if counted."""
 
@@ -357,6 +366,42 @@ class EmbeddedStore:
         with self._reading() as conn:
             rows = conn.exec_driver_sql(sql + " GROUP BY res_type ORDER BY res_type", args)
             return {str(t): int(n) for t, n in rows}
+
+    # -- added for the read-only FHIR server (vread, ETag, _include/_revinclude) --------
+
+    def read_version(self, resource_type: str, resource_id: str) -> StoredVersion | None:
+        """The stored (current) version of a resource with its version number and time.
+
+        The store keeps one version per resource; vread and ``_history`` serve it, and
+        ETag/Last-Modified come from here without parsing the JSON.
+        """
+        with self._reading() as conn:
+            row = conn.exec_driver_sql(
+                "SELECT version, last_updated, json_text FROM resource "
+                "WHERE res_type = ? AND res_id = ?",
+                (resource_type, resource_id),
+            ).first()
+        if row is None:
+            return None
+        return StoredVersion(int(row[0]), str(row[1]), str(row[2]))
+
+    def rows_matching(
+        self, condition: str, args: Sequence[object], limit: int
+    ) -> list[tuple[str, str, str]]:
+        """Up to ``limit`` resources of any type matching an SQL condition on ``resource r``.
+
+        The condition is built by the facade's include module from fixed SQL text and
+        bound parameters (never request text), as query.py builds a search's conditions.
+        """
+        with self._reading() as conn:
+            rids = [
+                rid
+                for (rid,) in conn.exec_driver_sql(
+                    f"SELECT r.rid FROM resource r WHERE {condition} ORDER BY r.rid LIMIT ?",
+                    (*args, limit),
+                )
+            ]
+            return _fetch_in_order(conn, rids)
 
 
 def _fetch_in_order(conn: Connection, rids: list[int]) -> list[tuple[str, str, str]]:
