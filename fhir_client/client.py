@@ -36,6 +36,7 @@ from fhir_client._urls import (
     resolve_next_link,
 )
 from fhir_client.errors import FhirError, FhirHttpError, InvalidResponse, SearchTruncated
+from fhir_client.limits import EVERYTHING_PAGE_SIZE, MAX_EVERYTHING_PAGES
 from fhir_client.observe import RequestObservation, RequestObserver, result_count
 
 __all__ = ["FHIR_JSON", "FhirClient", "SearchParams", "logger"]
@@ -210,14 +211,18 @@ class FhirClient:
     async def everything(self, patient_id: str, *, max_pages: int | None = None) -> list[Resource]:
         """``Patient/{id}/$everything``: the patient's whole record, following next links.
 
-        Raises ``SearchTruncated`` if the record has more pages than ``max_pages``.
+        Asks for pages of ``EVERYTHING_PAGE_SIZE`` (a server's default page, HAPI's 20, would
+        take a hundred requests for an ordinary record) and follows up to
+        ``MAX_EVERYTHING_PAGES`` of them unless ``max_pages`` says otherwise. Raises
+        ``SearchTruncated`` if the record has more pages than that.
         """
         path = f"Patient/{check_resource_id(patient_id)}/$everything"
+        limit = max(self.max_pages, MAX_EVERYTHING_PAGES) if max_pages is None else max_pages
         return await self._collect(
             self._url(path),
-            self._query(None),
+            [("_count", str(EVERYTHING_PAGE_SIZE))],
             what=f"Patient/{patient_id}/$everything",
-            limit=self._page_limit(max_pages),
+            limit=self._page_limit(limit),
             max_results=None,
             # $everything may flag linked resources as "include"; they are the record too.
             exclude_modes=frozenset({"outcome"}),

@@ -12,6 +12,7 @@ import respx
 from fhir_client._paging import next_link
 from fhir_client.client import FhirClient
 from fhir_client.errors import InvalidResponse, SearchTruncated
+from fhir_client.limits import EVERYTHING_PAGE_SIZE
 
 BASE = "https://fhir.example.org/r4"
 
@@ -270,7 +271,10 @@ async def test_everything_follows_pages(router: respx.MockRouter, client: FhirCl
     ]
     assert first.call_count == 1
     assert page2.call_count == 1
-    assert first.calls[0].request.url.raw_path == b"/r4/Patient/p1/$everything"
+    sent = first.calls[0].request.url
+    assert sent.path == "/r4/Patient/p1/$everything"
+    # Large pages: a server's default (HAPI's 20) would need a hundred requests a record.
+    assert sent.params["_count"] == str(EVERYTHING_PAGE_SIZE)
 
 
 async def test_everything_truncation_raises(router: respx.MockRouter, client: FhirClient) -> None:
