@@ -189,7 +189,7 @@ async def test_include_adds_what_the_page_points_at(
 async def test_include_star_adds_every_stored_reference(
     http: httpx.AsyncClient, hiv: SyntheaSet, store: EmbeddedStore
 ) -> None:
-    pid, resources = _smallest(hiv)
+    _, resources = _smallest(hiv)
     encounters = [r for r in resources if r["resourceType"] == "Encounter"][:10]
     ids = ",".join(r["id"] for r in encounters)
     bundle = (await http.get("/Encounter", params={"_id": ids, "_include": "*"})).json()
