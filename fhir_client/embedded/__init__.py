@@ -19,8 +19,7 @@ from starlette.routing import Mount
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from fhir_client.embedded.app import create_fhir_app
-from fhir_client.embedded.errors import SearchError
-from fhir_client.embedded.query import DEFAULT_COUNT, MAX_COUNT
+from fhir_client.embedded.query import DEFAULT_COUNT, MAX_COUNT, SearchError
 from fhir_client.embedded.registry import REGISTRY, ParamKind, SearchParam
 from fhir_client.embedded.store import EmbeddedStore, SchemaMismatch, StoreError, WriteResult
 

@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 
 from fhir_client.embedded import dates
 from fhir_client.embedded.elements import parse_elements
-from fhir_client.embedded.errors import SearchError, UnknownResourceType
+from fhir_client.embedded.errors import SearchError as SearchError  # re-exported
+from fhir_client.embedded.errors import UnknownResourceType as UnknownResourceType
 from fhir_client.embedded.extract import normalize_string, parse_reference
 from fhir_client.embedded.includes import Include, parse_include
 from fhir_client.embedded.registry import (
