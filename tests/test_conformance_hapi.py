@@ -10,15 +10,24 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 from conformance_queries import Search, directory_searches, patient_resources, patient_searches
 
 from fhir_client import FhirClient
-from fhir_client.embedded import EmbeddedStore, embedded_client
+from fhir_client.embedded import (
+    EMBEDDED_BASE_URL,
+    EmbeddedStore,
+    embedded_asgi_app,
+    embedded_client,
+)
+from fhir_client.limits import MAX_INCLUDED_PER_PAGE
 from fhir_client.loading import load_paths
 
 pytestmark = pytest.mark.hapi
@@ -146,5 +155,172 @@ def test_counts_agree(servers: LoadedServers, fixtures_dir: Path) -> None:
                     params = {"patient": patient_id}
                     assert await embedded.count(resource_type, params) == expected
                     assert await hapi.count(resource_type, params) == expected
+
+    asyncio.run(run())
+
+
+# --- The read-only server's features, with HAPI as the reference ---------------------
+
+
+def _keys(bundle: dict[str, Any], mode: str) -> set[str]:
+    return {
+        f"{e['resource']['resourceType']}/{e['resource']['id']}"
+        for e in bundle.get("entry", [])
+        if e.get("search", {}).get("mode") == mode
+    }
+
+
+@asynccontextmanager
+async def _both_http(servers: LoadedServers) -> AsyncIterator[tuple[httpx.AsyncClient, ...]]:
+    """Raw HTTP to the embedded facade (in-process) and to HAPI, same paths on both."""
+    transport = httpx.ASGITransport(app=embedded_asgi_app(servers.store))
+    async with (
+        httpx.AsyncClient(transport=transport, base_url=EMBEDDED_BASE_URL) as embedded,
+        httpx.AsyncClient(base_url=servers.hapi_url, timeout=120) as hapi,
+    ):
+        yield embedded, hapi
+
+
+def _include_searches(patient_id: str, resources: list[dict[str, Any]]) -> list[Search]:
+    encounters = ",".join([r["id"] for r in resources if r["resourceType"] == "Encounter"][:5])
+    page = ("_count", "1000")  # one page on both servers, so both include for the same matches
+    return [
+        Search(
+            "Observation", (("patient", patient_id), ("_include", "Observation:encounter"), page)
+        ),
+        Search(
+            "Encounter",
+            (
+                ("patient", patient_id),
+                ("_include", "Encounter:service-provider:Organization"),
+                ("_include", "Encounter:participant"),
+                page,
+            ),
+        ),
+        Search(
+            "MedicationRequest",
+            (("patient", patient_id), ("_include", "MedicationRequest:medication"), page),
+        ),
+        Search("Patient", (("_id", patient_id), ("_revinclude", "Condition:subject"))),
+        Search(
+            "Patient",
+            (("_id", patient_id), ("_revinclude", "Encounter:patient"), ("_elements", "name")),
+        ),
+        Search("Encounter", (("_id", encounters), ("_include", "*"))),
+        Search("Encounter", (("_id", encounters), ("_revinclude", "*"))),
+    ]
+
+
+def test_include_and_revinclude_agree_with_hapi(servers: LoadedServers, fixtures_dir: Path) -> None:
+    async def run() -> list[str]:
+        problems: list[str] = []
+        included = 0
+        async with _both_http(servers) as (embedded, hapi):
+            for path in _fixture_patients(fixtures_dir)[:4]:
+                patient_id, resources = patient_resources(path)
+                for search in _include_searches(patient_id, resources):
+                    ours = await embedded.get(f"/{search.resource_type}", params=search.params)
+                    theirs = await hapi.get(f"/{search.resource_type}", params=search.params)
+                    assert ours.status_code == theirs.status_code == 200, search.label()
+                    for mode in ("match", "include"):
+                        if _keys(ours.json(), mode) != _keys(theirs.json(), mode):
+                            problems.append(f"{search.label()}: {mode} entries differ")
+                    included += len(_keys(ours.json(), "include"))
+        assert included > 100, "the include searches found too little to prove anything"
+        return problems
+
+    problems = asyncio.run(run())
+    assert not problems, "\n".join(problems)
+
+
+def test_revinclude_star_holds_all_hapi_has(servers: LoadedServers, fixtures_dir: Path) -> None:
+    """``Patient?_id=X&_revinclude=*``: HAPI 8.8 stops at 1,000 reference rows *before*
+    removing duplicates (a resource pointing at the patient through ``subject`` and
+    ``patient`` counts twice) and says nothing, so for a large record it returns a
+    partial set. Ours must hold everything HAPI returns, and be complete (or cut at
+    MAX_INCLUDED_PER_PAGE with a warning) against the bundle JSON."""
+
+    async def run() -> None:
+        async with _both_http(servers) as (embedded, hapi):
+            for path in _fixture_patients(fixtures_dir)[:4]:
+                patient_id, resources = patient_resources(path)
+                params = {"_id": patient_id, "_revinclude": "*"}
+                ours = (await embedded.get("/Patient", params=params)).json()
+                theirs = (await hapi.get("/Patient", params=params)).json()
+                assert _keys(theirs, "include") <= _keys(ours, "include")
+                referring = {
+                    f"{r['resourceType']}/{r['id']}"
+                    for r in resources
+                    if r["resourceType"] != "Patient" and patient_id in json.dumps(r)
+                }
+                warned = any(e["search"]["mode"] == "outcome" for e in ours["entry"])
+                if len(referring) <= MAX_INCLUDED_PER_PAGE:
+                    assert _keys(ours, "include") == referring and not warned
+                else:
+                    assert len(_keys(ours, "include")) == MAX_INCLUDED_PER_PAGE and warned
+
+    asyncio.run(run())
+
+
+def test_elements_and_counts_agree_with_hapi(servers: LoadedServers, fixtures_dir: Path) -> None:
+    async def run() -> None:
+        async with _both_http(servers) as (embedded, hapi):
+            for path in _fixture_patients(fixtures_dir)[:4]:
+                patient_id, _ = patient_resources(path)
+                for resource_type, elements in (
+                    ("Observation", "code,value"),
+                    ("Condition", "code,onset,clinicalStatus"),
+                    ("Patient", "name,birthDate"),
+                ):
+                    key = "_id" if resource_type == "Patient" else "patient"
+                    params = {key: patient_id, "_elements": elements, "_count": "1000"}
+                    shapes = []
+                    for server in (embedded, hapi):
+                        bundle = (await server.get(f"/{resource_type}", params=params)).json()
+                        entries = [e["resource"] for e in bundle["entry"]]
+                        assert all(
+                            "SUBSETTED" in {t["code"] for t in r["meta"]["tag"]} for r in entries
+                        )
+                        shapes.append({r["id"]: set(r) for r in entries})
+                    assert shapes[0] == shapes[1], (resource_type, elements)
+                    for count in ({"_summary": "count"}, {"_count": "0", "_totalMethod": "count"}):
+                        totals = [
+                            (
+                                await s.get(f"/{resource_type}", params={key: patient_id, **count})
+                            ).json()["total"]
+                            for s in (embedded, hapi)
+                        ]
+                        assert totals[0] == totals[1] == len(shapes[0])
+
+    asyncio.run(run())
+
+
+def test_vread_history_and_etag_behave_as_hapi(servers: LoadedServers, fixtures_dir: Path) -> None:
+    """Version numbers differ (each server counts its own writes); what each does with
+    its current version must not."""
+
+    async def run() -> None:
+        async with _both_http(servers) as (embedded, hapi):
+            patient_id, resources = patient_resources(_fixture_patients(fixtures_dir)[0])
+            condition = next(r for r in resources if r["resourceType"] == "Condition")
+            for path in (f"Patient/{patient_id}", f"Condition/{condition['id']}"):
+                for server in (embedded, hapi):
+                    read = await server.get(f"/{path}")
+                    version = read.json()["meta"]["versionId"]
+                    assert read.headers["etag"] == f'W/"{version}"'
+                    assert "last-modified" in read.headers
+                    vread = await server.get(f"/{path}/_history/{version}")
+                    assert vread.status_code == 200 and vread.json()["id"] == read.json()["id"]
+                    later = await server.get(f"/{path}/_history/{int(version) + 1}")
+                    assert later.status_code == 404
+                    history = (await server.get(f"/{path}/_history")).json()
+                    assert history["type"] == "history"
+                    assert history["entry"][0]["resource"]["meta"]["versionId"] == version
+                    conditional = await server.get(
+                        f"/{path}", headers={"If-None-Match": f'W/"{version}"'}
+                    )
+                    assert conditional.status_code == 304
+                    base = await server.get("")
+                    assert base.status_code == 400
 
     asyncio.run(run())
