@@ -107,11 +107,11 @@ def create_fhir_app(store: EmbeddedStore, *, writable: bool = True) -> Starlette
 
     async def read(request: Request) -> Response:
         rtype, rid = request.path_params["type"], request.path_params["id"]
-        if rid.startswith("_"):
+        if rid == "_history":
             return error_response(
                 400,
-                f"{rtype}/{rid} is not supported: history is served per resource "
-                f"({rtype}/[id]/_history)",
+                f"{rtype}/_history (type history) is not supported: history is served per "
+                f"resource, {rtype}/[id]/_history",
                 "not-supported",
             )
         return _read_version(request, rtype, rid, None)
