@@ -92,22 +92,23 @@ def _marks(values: Sequence[object]) -> str:
 
 def _condition(include: Include, matched_type: str, ids: Sequence[str]) -> tuple[str, list[object]]:
     """SQL on ``resource r`` selecting what ``include`` adds for the matched ids."""
-    sources = [include.source_type] if include.source_type else sorted(REGISTRY)
-    args: list[object] = [*sources, include.param]
     if include.reverse:
+        sources = [include.source_type] if include.source_type else sorted(REGISTRY)
+        args: list[object] = [*sources, include.param]
         sql = (
             f"r.rid IN (SELECT f.rid FROM idx_ref f WHERE f.res_type IN ({_marks(sources)}) "
             f"AND f.param = ? AND f.target_id IN ({_marks(ids)}) AND f.target_type = ?)"
         )
         args.extend([*ids, matched_type])
         return sql, args
+    # Driven from the page's own rows (CROSS JOIN fixes SQLite's join order): starting
+    # from the reference index instead scanned every reference of the type, ~10x slower.
     sql = (
-        "r.rid IN (SELECT t.rid FROM idx_ref f JOIN resource m ON m.rid = f.rid "
-        "JOIN resource t ON t.res_type = f.target_type AND t.res_id = f.target_id "
-        f"WHERE f.res_type IN ({_marks(sources)}) AND f.param = ? "
-        f"AND m.res_type = ? AND m.res_id IN ({_marks(ids)})"
+        "r.rid IN (SELECT t.rid FROM resource m CROSS JOIN idx_ref f ON f.rid = m.rid "
+        "CROSS JOIN resource t ON t.res_type = f.target_type AND t.res_id = f.target_id "
+        f"WHERE m.res_type = ? AND m.res_id IN ({_marks(ids)}) AND f.param = ?"
     )
-    args.extend([matched_type, *ids])
+    args = [matched_type, *ids, include.param]
     if include.target_type is not None:
         sql += " AND f.target_type = ?"
         args.append(include.target_type)

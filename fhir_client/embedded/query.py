@@ -193,8 +193,13 @@ def _id_param(query: SearchQuery, raw_name: str, modifier: str, raw: str) -> Non
         raise SearchError(f"Modifier in {raw_name!r} is not supported; use plain _id")
     ids = [_unescape(v) for v in split_values(raw)]
     if ids:
-        query.where.append(f"r.res_id IN ({', '.join('?' * len(ids))})")
-        query.args.extend(ids)
+        # Through the (res_type, res_id) index: the search's `+r.res_type` test keeps
+        # SQLite off that index for `r` itself, and `r.res_id IN` alone scanned the table.
+        query.where.append(
+            f"r.rid IN (SELECT rid FROM resource WHERE res_type = ? AND "
+            f"res_id IN ({', '.join('?' * len(ids))}))"
+        )
+        query.args.extend([query.resource_type, *ids])
 
 
 def _filter(query: SearchQuery, param: SearchParam, raw_name: str, modifier: str, raw: str) -> None:
