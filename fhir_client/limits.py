@@ -60,3 +60,7 @@ its maximum 1,000, so a 2,000-resource record is 2 pages instead of 100."""
 MAX_EVERYTHING_PAGES: Final = 100
 """Pages of one ``$everything`` followed: 100 x 1,000 resources covers Synthea's largest
 lifetime records (~30,000 resources) even on a server that caps pages at 300."""
+MAX_INCLUDE_ROUNDS: Final = 4
+"""Rounds of ``_include:iterate``/``_revinclude:iterate`` over what was included: enough
+for MedicationRequest -> Encounter -> Practitioner -> Organization chains; past it the
+page says the includes were cut."""

@@ -206,6 +206,23 @@ def _include_searches(patient_id: str, resources: list[dict[str, Any]]) -> list[
             "Patient",
             (("_id", patient_id), ("_revinclude", "Encounter:patient"), ("_elements", "name")),
         ),
+        Search(
+            "MedicationRequest",
+            (
+                ("patient", patient_id),
+                ("_include", "MedicationRequest:encounter"),
+                ("_include:iterate", "Encounter:service-provider"),
+                page,
+            ),
+        ),
+        Search(
+            "Patient",
+            (
+                ("_id", patient_id),
+                ("_revinclude", "Encounter:patient"),
+                ("_revinclude:iterate", "Condition:encounter"),
+            ),
+        ),
         Search("Encounter", (("_id", encounters), ("_include", "*"))),
         Search("Encounter", (("_id", encounters), ("_revinclude", "*"))),
     ]

@@ -240,10 +240,74 @@ async def test_revinclude_star_stops_at_the_bound_and_says_so(
     assert str(MAX_INCLUDED_PER_PAGE) in warning["resource"]["issue"][0]["diagnostics"]
 
 
+async def test_iterate_follows_what_was_included(http: httpx.AsyncClient, hiv: SyntheaSet) -> None:
+    pid, resources = min(
+        (
+            (pid, rs)
+            for pid, rs in hiv.patients.items()
+            if any(r["resourceType"] == "MedicationRequest" and "encounter" in r for r in rs)
+        ),
+        key=lambda item: len(item[1]),
+    )
+    by_key = {f"{r['resourceType']}/{r['id']}": r for r in resources}
+    orders = [r for r in resources if r["resourceType"] == "MedicationRequest"]
+    encounters = {r["encounter"]["reference"] for r in orders if "encounter" in r}
+    providers = {by_key[e]["serviceProvider"]["reference"] for e in encounters}
+    bundle = (
+        await http.get(
+            "/MedicationRequest",
+            params=[
+                ("patient", pid),
+                ("_count", "1000"),
+                ("_include", "MedicationRequest:encounter"),
+                ("_include:iterate", "Encounter:service-provider"),
+            ],
+        )
+    ).json()
+    assert encounters and providers
+    assert _keys(bundle, "include") == encounters | providers
+
+    reverse = (
+        await http.get(
+            "/Patient",
+            params=[
+                ("_id", pid),
+                ("_revinclude", "Encounter:patient"),
+                ("_revinclude:iterate", "Observation:encounter"),
+            ],
+        )
+    ).json()
+    all_encounters = {k for k in by_key if k.startswith("Encounter/")}
+    observed = {
+        k
+        for k, r in by_key.items()
+        if k.startswith("Observation/")
+        and r.get("encounter", {}).get("reference") in all_encounters
+    }
+    assert _keys(reverse, "include") == all_encounters | observed
+    assert not [e for e in reverse["entry"] if e["search"]["mode"] == "outcome"]
+
+
+async def test_runaway_iteration_is_bounded_and_said(
+    http: httpx.AsyncClient, hiv: SyntheaSet
+) -> None:
+    _, resources = max(hiv.patients.items(), key=lambda item: len(item[1]))
+    observation = next(r for r in resources if r["resourceType"] == "Observation")
+    params = [
+        ("_id", observation["id"]),
+        ("_include:iterate", "*"),
+        ("_revinclude:iterate", "*"),
+    ]
+    bundle = (await http.get("/Observation", params=params)).json()
+    assert 0 < len(_keys(bundle, "include")) <= MAX_INCLUDED_PER_PAGE
+    (warning,) = [e for e in bundle["entry"] if e["search"]["mode"] == "outcome"]
+    assert "left out" in warning["resource"]["issue"][0]["diagnostics"]
+
+
 @pytest.mark.parametrize(
     ("params", "phrase"),
     [
-        ({"_include:iterate": "Observation:encounter"}, ":iterate is not supported"),
+        ({"_include:frob": "Observation:encounter"}, "_include:frob is not supported"),
         ({"_include": "Encounter:subject"}, "this search returns Observation"),
         ({"_include": "Observation:code"}, "not a reference parameter"),
         ({"_include": "Observation"}, "Type:param"),

@@ -10,7 +10,7 @@ from typing import Any
 
 from fhir_client.embedded.query import DEFAULT_COUNT, MAX_COUNT
 from fhir_client.embedded.registry import REGISTRY, ParamKind
-from fhir_client.limits import MAX_INCLUDED_PER_PAGE
+from fhir_client.limits import MAX_INCLUDE_ROUNDS, MAX_INCLUDED_PER_PAGE
 
 _READ_INTERACTIONS = ("read", "vread", "search-type", "history-instance")
 _WRITE_INTERACTIONS = ("update", "delete")
@@ -94,8 +94,9 @@ def capability_statement(base_url: str, *, writable: bool = True) -> dict[str, A
                     "date :missing; string :missing :exact :contains. Date prefixes: "
                     "eq ne lt le gt ge sa eb. Result parameters: _sort, _summary=count, "
                     "_total, _elements (top-level names), _include and _revinclude "
-                    "(Type:param, Type:param:Target, *; no :iterate), at most "
-                    f"{MAX_INCLUDED_PER_PAGE} included resources a page. One version per "
+                    "(Type:param, Type:param:Target, *; each also :iterate, at most "
+                    f"{MAX_INCLUDE_ROUNDS} rounds), at most {MAX_INCLUDED_PER_PAGE} included "
+                    "resources a page. One version per "
                     "resource is kept (vread and _history serve it). FHIR JSON only: other "
                     "formats get a 406. Unsupported parameters get a 400."
                 ),
