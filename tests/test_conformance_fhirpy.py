@@ -118,6 +118,20 @@ async def test_include_and_revinclude(fhir_base: str, record: tuple[str, list[Re
     assert _keys(reverse, "match") == {f"Patient/{pid}"}
     assert expected and _keys(reverse, "include") == expected
 
+    chained = await (
+        client.resources("MedicationRequest")
+        .search(patient=pid)
+        .include("MedicationRequest", "encounter")
+        .include("Encounter", "service-provider", iterate=True)
+        .limit(1000)
+        .fetch_raw()
+    )
+    orders = [e["resource"] for e in chained["entry"] if e["search"]["mode"] == "match"]
+    visits = {o["encounter"]["reference"] for o in orders if "encounter" in o}
+    included = _keys(chained, "include")
+    assert visits and visits <= included
+    assert {k.split("/")[0] for k in included - visits} == {"Organization"}
+
     everything = await (
         client.resources("Condition").search(patient=pid).include("*").limit(3).fetch_raw()
     )

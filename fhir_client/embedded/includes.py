@@ -3,10 +3,11 @@ pointed at by, added to the searchset with ``search.mode = include``.
 
 Supported forms are the ones clients send (fhirpy, HAPI's client, SMART apps):
 ``Type:param``, ``Type:param:Target`` and ``*``, each also with ``:iterate`` (R4; its
-R3 name ``:recurse`` is accepted too), which applies to the included resources as
-well, round after round, until a round adds nothing. What one page may add is
-bounded by ``MAX_INCLUDED_PER_PAGE`` resources and ``MAX_INCLUDE_ROUNDS`` rounds;
-when a bound is hit the page says so in an OperationOutcome entry.
+R3 name ``:recurse`` and fhirpy's ``:recursive`` are accepted too), which applies to
+the included resources as well, round after round, until a round adds nothing. What
+one page may add is bounded by ``MAX_INCLUDED_PER_PAGE`` resources and
+``MAX_INCLUDE_ROUNDS`` rounds; when a bound is hit the page says so in an
+OperationOutcome entry.
 
 The SQL is built here from fixed text and bound parameters and run by
 ``EmbeddedStore.rows_matching``, as query.py builds a search for ``store.search``.
@@ -57,7 +58,7 @@ def parse_include(
 ) -> Include:
     """Parse one ``_include``/``_revinclude`` value; SearchError says what to send instead."""
     reverse = name == "_revinclude"
-    if modifier not in ("", "iterate", "recurse"):
+    if modifier not in ("", "iterate", "recurse", "recursive"):
         raise SearchError(f"{name}:{modifier} is not supported; use {name} or {name}:iterate")
     iterate = bool(modifier)
     if count_so_far >= MAX_INCLUDE_PARAMS:
