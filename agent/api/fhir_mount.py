@@ -86,8 +86,9 @@ class _AtBase:
         await self.app({**scope, "root_path": root, "path": path}, receive, send)
 
 
-def mount_fhir(app: Starlette, mount: FhirMount, prefix: str = "/fhir") -> None:
-    """Mount ``mount`` at ``prefix``, answering ``prefix`` itself rather than redirecting."""
+def mount_fhir(app: Starlette, mount: ASGIApp, prefix: str = "/fhir") -> None:
+    """Mount ``mount`` (a FhirMount, or a wrapper around one) at ``prefix``, answering
+    ``prefix`` itself rather than redirecting."""
     app.router.routes.append(Route(prefix, _AtBase(mount, prefix), include_in_schema=False))
     app.router.routes.append(Mount(prefix, app=mount, name="fhir"))
 
