@@ -21,6 +21,9 @@ from fhirpy.base.exceptions import OperationOutcome, ResourceNotFound
 
 Resource = dict[str, Any]
 
+# Filling the store from the fixtures and starting uvicorn take ~20 s; the tests are fast.
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def fhir_base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
