@@ -88,6 +88,7 @@ async def _run(db: Path, repeat: int, hapi_url: str | None) -> None:
     patient_id, resources = max((patient_resources(p) for p in paths), key=lambda r: len(r[1]))
     stored = store.read_version("Patient", patient_id)
     assert stored is not None
+    version = stored[0]
     print(f"patient {patient_id}: {len(resources)} resources; {repeat} runs each\n")
     transport = httpx.ASGITransport(app=embedded_asgi_app(store))
     clients = {"embedded": httpx.AsyncClient(transport=transport, base_url=EMBEDDED_BASE_URL)}
@@ -97,7 +98,7 @@ async def _run(db: Path, repeat: int, hapi_url: str | None) -> None:
     header += "".join(f" {name + ' p50':>10}" for name in clients if name != "embedded")
     print(header)
     baseline = 1.0
-    for label, path, params, headers in _requests(patient_id, str(stored.version)):
+    for label, path, params, headers in _requests(patient_id, str(version)):
         figures = {}
         for name, client in clients.items():
             if name == "HAPI" and "If-None-Match" in headers:

@@ -439,8 +439,10 @@ async def test_every_advertised_include_is_answered(
             assert response.status_code == 200, (rtype, param["name"], response.text)
 
 
-def test_stored_text_is_served_verbatim(store: EmbeddedStore, hiv: SyntheaSet) -> None:
+def test_stored_version_matches_the_stored_meta(store: EmbeddedStore, hiv: SyntheaSet) -> None:
     pid, _ = _smallest(hiv)
     stored = store.read_version("Patient", pid)
     assert stored is not None
-    assert json.loads(stored.text)["meta"]["versionId"] == str(stored.version)
+    version, last_updated, text = stored
+    assert json.loads(text)["meta"] == {**json.loads(text)["meta"], "versionId": str(version)}
+    assert json.loads(text)["meta"]["lastUpdated"] == last_updated

@@ -129,7 +129,7 @@ def create_fhir_app(store: EmbeddedStore, *, writable: bool = True) -> Starlette
             return error_response(404, str(exc), "not-supported")
         except SearchError as exc:
             return error_response(400, str(exc))
-        stored = store.read_version(rtype, rid)
+        stored = history.stored_version(store, rtype, rid)
         if stored is None or (vid is not None and vid != str(stored.version)):
             message = history.unknown_version_message(rtype, rid, vid or "", stored)
             return error_response(404, message, "not-found")
@@ -152,7 +152,7 @@ def create_fhir_app(store: EmbeddedStore, *, writable: bool = True) -> Starlette
                 "version per resource, so the history is that version",
                 "not-supported",
             )
-        stored = store.read_version(rtype, rid)
+        stored = history.stored_version(store, rtype, rid)
         if stored is None:
             return error_response(404, f"{rtype}/{rid} is not known to this server", "not-found")
         return fhir_response(history.history_bundle(base_url(request), rtype, rid, stored))

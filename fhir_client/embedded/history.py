@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 from typing import Any
@@ -19,7 +20,24 @@ from starlette.datastructures import Headers
 from starlette.responses import Response
 
 from fhir_client.embedded.dates import format_instant
-from fhir_client.embedded.store import StoredVersion
+from fhir_client.embedded.store import EmbeddedStore
+
+
+@dataclass(frozen=True, slots=True)
+class StoredVersion:
+    """A resource's stored version: number, ``meta.lastUpdated`` instant and JSON text."""
+
+    version: int
+    last_updated: str
+    text: str
+
+
+def stored_version(
+    store: EmbeddedStore, resource_type: str, resource_id: str
+) -> StoredVersion | None:
+    """The version the store keeps of a resource, or None if it holds none."""
+    found = store.read_version(resource_type, resource_id)
+    return StoredVersion(*found) if found is not None else None
 
 
 def etag(version: int) -> str:

@@ -68,15 +68,6 @@ class WriteResult:
 
 
 @dataclass(frozen=True, slots=True)
-class StoredVersion:
-    """A resource's stored version: number, ``meta.lastUpdated`` instant and JSON text."""
-
-    version: int
-    last_updated: str
-    text: str
-
-
-@dataclass(frozen=True, slots=True)
 class SearchPage:
     """One page of matches: (type, id, json text) rows plus the total if counted."""
 
@@ -369,8 +360,8 @@ class EmbeddedStore:
 
     # -- added for the read-only FHIR server (vread, ETag, _include/_revinclude) --------
 
-    def read_version(self, resource_type: str, resource_id: str) -> StoredVersion | None:
-        """The stored (current) version of a resource with its version number and time.
+    def read_version(self, resource_type: str, resource_id: str) -> tuple[int, str, str] | None:
+        """``(version, last_updated, json_text)`` of the stored (current) version, or None.
 
         The store keeps one version per resource; vread and ``_history`` serve it, and
         ETag/Last-Modified come from here without parsing the JSON.
@@ -383,7 +374,7 @@ class EmbeddedStore:
             ).first()
         if row is None:
             return None
-        return StoredVersion(int(row[0]), str(row[1]), str(row[2]))
+        return int(row[0]), str(row[1]), str(row[2])
 
     def rows_matching(
         self, condition: str, args: Sequence[object], limit: int
