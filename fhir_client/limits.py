@@ -30,6 +30,28 @@ MAX_ANSWER_CHARS: Final = 12_000
 MAX_QUESTION_CHARS: Final = 2_000
 """A question, on every door (CLI, REPL, API, LangGraph server, replay files)."""
 
+# --- The embedded FHIR server (/fhir) -------------------------------------------------
+MAX_INCLUDED_PER_PAGE: Final = 1_000
+"""Resources ``_include``/``_revinclude`` add to one search page (HAPI 8.8 also stops at
+1,000, silently); past it the page carries an OperationOutcome entry saying so."""
+MAX_INCLUDE_PARAMS: Final = 20
+"""``_include`` plus ``_revinclude`` values one search may name; each is one SQL query."""
+MAX_ELEMENTS: Final = 50
+"""Element names one ``_elements`` may list (a resource has fewer top-level elements)."""
+MAX_INCLUDE_ROUNDS: Final = 4
+"""Rounds of ``_include:iterate``/``_revinclude:iterate`` over what was included: enough
+for MedicationRequest -> Encounter -> Practitioner -> Organization chains; past it the
+page says the includes were cut."""
+
+# --- Remote $everything (replay, summaries) -------------------------------------------
+EVERYTHING_PAGE_SIZE: Final = 1_000
+"""``_count`` sent with ``Patient/$everything``: HAPI's default page is 20 resources and
+its maximum 1,000, so a 2,000-resource record is 2 pages instead of 100."""
+MAX_EVERYTHING_PAGES: Final = 500
+"""Pages of one ``$everything`` followed: 500 x 1,000 resources, above Synthea's largest
+lifetime records (a 180 MB bundle at ~2 KB a resource is ~90,000), with room for a
+server that caps its pages below 1,000."""
+
 # --- Upstream FHIR servers ------------------------------------------------------------
 MAX_RESPONSE_BYTES: Final = 64 * MIB
 """One HTTP response body from a FHIR server; larger is refused, never read whole."""
@@ -43,24 +65,3 @@ MAX_ENTRY_BYTES: Final = 64 * MIB
 """One resource inside a bundle (base64 notes make some large)."""
 MAX_JSON_DEPTH: Final = 64
 """Nesting of JSON objects and arrays; FHIR resources stay far below it."""
-
-# --- The embedded FHIR server (/fhir) -------------------------------------------------
-MAX_INCLUDED_PER_PAGE: Final = 1_000
-"""Resources ``_include``/``_revinclude`` add to one search page (HAPI's default too);
-past it the page carries an OperationOutcome entry saying so, never a silent cut."""
-MAX_INCLUDE_PARAMS: Final = 20
-"""``_include`` plus ``_revinclude`` values one search may name; each is one SQL query."""
-MAX_ELEMENTS: Final = 50
-"""Element names one ``_elements`` may list (a resource has fewer top-level elements)."""
-
-# --- Remote $everything (replay, summaries) -------------------------------------------
-EVERYTHING_PAGE_SIZE: Final = 1_000
-"""``_count`` sent with ``Patient/$everything``: HAPI's default page is 20 resources and
-its maximum 1,000, so a 2,000-resource record is 2 pages instead of 100."""
-MAX_EVERYTHING_PAGES: Final = 100
-"""Pages of one ``$everything`` followed: 100 x 1,000 resources covers Synthea's largest
-lifetime records (~30,000 resources) even on a server that caps pages at 300."""
-MAX_INCLUDE_ROUNDS: Final = 4
-"""Rounds of ``_include:iterate``/``_revinclude:iterate`` over what was included: enough
-for MedicationRequest -> Encounter -> Practitioner -> Organization chains; past it the
-page says the includes were cut."""
