@@ -23,7 +23,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
-from agent.api.fhir_mount import FhirMount, mount_fhir, read_only_facade, read_proxy_app
+from agent.api.fhir_mount import FhirMount, read_only_facade, read_proxy_app
 from agent.api.routes import router
 from agent.api.runtime import AgentRuntime, ApiError
 from agent.api.security import BearerAuthMiddleware, TokenRegistry
@@ -134,8 +134,9 @@ def create_app(
         return FileResponse(STATIC_DIR / "index.html", headers={"Cache-Control": "no-cache"})
 
     app.include_router(router)
+    app.router.routes.append(mount.base_route("/fhir"))
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    mount_fhir(app, mount)
+    app.mount("/fhir", mount, name="fhir")
     if tokens is not None:
         app.add_middleware(BearerAuthMiddleware, tokens=tokens)
     return app

@@ -10,9 +10,9 @@ server's credentials stay on the server side); anything else is a 404 saying so.
 The target is set by the app's lifespan, after the store is opened, hence a small
 late-bound ASGI delegate rather than a plain ``Mount``. The facade here is built
 read-only (``writable=False``): its CapabilityStatement lists no update, delete or
-transaction, and a write gets a 405 that says how to load data. ``mount_fhir`` also
-serves the bare base (``/fhir``) where Starlette would 307-redirect to ``/fhir/``: FHIR
-clients treat the base URL as given, and a redirect would not be followed with their
+transaction, and a write gets a 405 that says how to load data. ``base_route`` serves
+the bare base (``/fhir``) where Starlette would 307-redirect to ``/fhir/``: FHIR clients
+treat the base URL as given, and a redirect would not be followed with their
 credentials.
 """
 
@@ -21,7 +21,7 @@ from __future__ import annotations
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Mount, Route
+from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from fhir_client.client import FhirClient
@@ -29,7 +29,7 @@ from fhir_client.embedded import EmbeddedStore, create_fhir_app
 from fhir_client.embedded.responses import error_response, fhir_response
 from fhir_client.errors import FhirHttpError, ResourceNotFound
 
-__all__ = ["FhirMount", "mount_fhir", "read_only_facade", "read_proxy_app"]
+__all__ = ["FhirMount", "read_only_facade", "read_proxy_app"]
 
 
 class FhirMount:
@@ -37,6 +37,13 @@ class FhirMount:
 
     def __init__(self) -> None:
         self.target: ASGIApp | None = None
+
+    def base_route(self, prefix: str) -> Route:
+        """A route serving the bare base ``prefix`` as ``prefix/``; add it beside the mount.
+
+        Without it Starlette answers ``GET /fhir`` with a 307 to ``/fhir/``.
+        """
+        return Route(prefix, _AtBase(self, prefix), include_in_schema=False)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self.target is None:
@@ -84,13 +91,6 @@ class _AtBase:
         root = scope.get("root_path", "") + self.prefix
         path = root + "/"
         await self.app({**scope, "root_path": root, "path": path}, receive, send)
-
-
-def mount_fhir(app: Starlette, mount: ASGIApp, prefix: str = "/fhir") -> None:
-    """Mount ``mount`` (a FhirMount, or a wrapper around one) at ``prefix``, answering
-    ``prefix`` itself rather than redirecting."""
-    app.router.routes.append(Route(prefix, _AtBase(mount, prefix), include_in_schema=False))
-    app.router.routes.append(Mount(prefix, app=mount, name="fhir"))
 
 
 def read_proxy_app(client: FhirClient, source: str) -> ASGIApp:
