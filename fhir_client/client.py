@@ -19,6 +19,7 @@ from typing import Self
 
 import httpx
 
+from fhir_client import limits
 from fhir_client._codec import (
     Resource,
     SearchParams,
@@ -36,7 +37,6 @@ from fhir_client._urls import (
     resolve_next_link,
 )
 from fhir_client.errors import FhirError, FhirHttpError, InvalidResponse, SearchTruncated
-from fhir_client.limits import EVERYTHING_PAGE_SIZE, MAX_EVERYTHING_PAGES
 from fhir_client.observe import RequestObservation, RequestObserver, result_count
 
 __all__ = ["FHIR_JSON", "FhirClient", "SearchParams", "logger"]
@@ -217,10 +217,10 @@ class FhirClient:
         ``SearchTruncated`` if the record has more pages than that.
         """
         path = f"Patient/{check_resource_id(patient_id)}/$everything"
-        limit = max(self.max_pages, MAX_EVERYTHING_PAGES) if max_pages is None else max_pages
+        limit = max(self.max_pages, limits.MAX_EVERYTHING_PAGES) if max_pages is None else max_pages
         return await self._collect(
             self._url(path),
-            [("_count", str(EVERYTHING_PAGE_SIZE))],
+            [("_count", str(limits.EVERYTHING_PAGE_SIZE))],
             what=f"Patient/{patient_id}/$everything",
             limit=self._page_limit(limit),
             max_results=None,
