@@ -18,7 +18,7 @@ from collections.abc import MutableMapping
 from typing import Any
 from urllib.parse import parse_qsl
 
-from starlette.routing import Match
+from starlette.routing import Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from agent.api.security import caller_of, is_public_path
@@ -79,13 +79,32 @@ def _log_of(scope: Scope) -> AuditLog | None:
     return log if isinstance(log, AuditLog) else None
 
 
-def _route_of(scope: Scope) -> tuple[str, dict[str, Any]]:
-    """The matched route's template and path parameters, matched without running it."""
-    app = scope.get("app")
-    for route in getattr(getattr(app, "router", None), "routes", []):
-        match, child = route.matches(scope)
-        if match == Match.FULL:
-            return str(getattr(route, "path", scope["path"])), dict(child.get("path_params", {}))
+def _templates(app: Any) -> list[tuple[str, re.Pattern[str]]]:
+    """The app's API path templates (from its OpenAPI schema) as regular expressions."""
+    cached: list[tuple[str, re.Pattern[str]]] | None = getattr(app.state, "audit_templates", None)
+    if cached is None:
+        cached = []
+        for template in app.openapi().get("paths", {}):
+            pattern = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(template))
+            cached.append((template, re.compile(pattern)))
+        app.state.audit_templates = cached
+    return cached
+
+
+def _route_of(scope: Scope, is_fhir: bool, app: Any) -> tuple[str, dict[str, Any]]:
+    """The route template and path parameters: as routed, or (for a request refused
+    before routing) matched against the app's templates."""
+    route = scope.get("route")
+    template = getattr(route, "path", None)
+    if is_fhir:
+        inner = template if isinstance(template, str) and template != FHIR_PREFIX else ""
+        return FHIR_PREFIX + inner, {}
+    if isinstance(template, str) and route is not None and not isinstance(route, Mount):
+        return template, dict(scope.get("path_params") or {})
+    if app is not None and hasattr(app, "openapi"):
+        for template, pattern in _templates(app):
+            if found := pattern.fullmatch(scope["path"]):
+                return template, found.groupdict()
     return "(no route)", {}
 
 
@@ -101,7 +120,6 @@ class AccessAuditMiddleware:
             return
         path: str = scope["path"]
         method: str = scope["method"]
-        template, path_params = _route_of(scope)
         is_fhir = path == FHIR_PREFIX or path.startswith(FHIR_PREFIX + "/")
         peek_request = is_fhir and method == "POST" and path.endswith("/_search")
         peek_response = is_fhir and method == "GET" and path.count("/") == 3
@@ -114,23 +132,17 @@ class AccessAuditMiddleware:
                 request_body.extend(message.get("body", b"")[:_MAX_PEEK_BYTES])
             return message
 
-        async def send_noting(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = int(message["status"])
-            elif (
-                message["type"] == "http.response.body"
-                and peek_response
-                and len(response_body) < _MAX_PEEK_BYTES
-            ):
-                response_body.extend(message.get("body", b""))
-            await send(message)
-
         started = time.perf_counter()
-        try:
-            await self.app(scope, receive_peeking if peek_request else receive, send_noting)
-        finally:
+        recorded = False
+        log, outer_app = _log_of(scope), scope.get("app")  # a mounted app replaces scope["app"]
+
+        async def record() -> None:
+            nonlocal recorded
+            if recorded:
+                return
+            recorded = True
             query = scope.get("query_string", b"").decode("latin-1")
+            template, path_params = _route_of(scope, is_fhir, outer_app)
             patient = path_params.get("patient_id")
             if is_fhir:
                 params = parse_qsl(query, keep_blank_values=True)
@@ -150,4 +162,20 @@ class AccessAuditMiddleware:
                 thread_id=scope.get(THREAD_KEY),
                 ms=(time.perf_counter() - started) * 1000,
             )
-            await store_access(_log_of(scope), row)
+            await store_access(log, row)
+
+        async def send_noting(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            elif message["type"] == "http.response.body":
+                if peek_response and len(response_body) < _MAX_PEEK_BYTES:
+                    response_body.extend(message.get("body", b""))
+                if not message.get("more_body", False):
+                    await record()  # before the last byte: no read is served unaudited
+            await send(message)
+
+        try:
+            await self.app(scope, receive_peeking if peek_request else receive, send_noting)
+        finally:
+            await record()  # the app failed before finishing its response
