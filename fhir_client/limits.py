@@ -62,3 +62,8 @@ RETENTION_INTERVAL_SECONDS: Final = 3600.0
 MIN_API_TOKEN_CHARS: Final = 32
 """The shortest API token accepted: 32 random characters (`secrets.token_urlsafe(24)`)
 resist guessing; anything shorter is refused when hashed and when presented."""
+
+# --- Paging of the embedded store ----------------------------------------------------
+MAX_PAGE_OFFSET: Final = 2**63 - 1
+"""The largest ``_offset`` a search or ``$everything`` accepts: SQLite's INTEGER maximum,
+beyond which the query itself would fail (HTTP 500 before this bound)."""

@@ -15,13 +15,15 @@ Routes: ``/`` the page, ``/static`` its files, ``/patients...`` the API (see
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI, Request
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from agent.api.access_audit import AccessAuditMiddleware
@@ -75,6 +77,18 @@ async def _open_client(
     client = await stack.enter_async_context(embedded_client(store, timeout=READ_TIMEOUT_SECONDS))
     mount.target = read_only_facade(store)
     return client, source
+
+
+def invalid_request_response(error: RequestValidationError) -> Response:
+    """FastAPI's 422, minus the echoed input: a lone surrogate (``"\\ud800"``) in it made
+    the default response unencodable (HTTP 500), and echoing a 2000-character question
+    back serves nobody.  ASCII-escaped, so any text the message quotes still encodes."""
+    detail = [
+        {"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": e.get("type")}
+        for e in error.errors()
+    ]
+    body = json.dumps({"detail": detail, "kind": "invalid_request"}, ensure_ascii=True)
+    return Response(body, 422, media_type="application/json")
 
 
 def create_app(
@@ -149,6 +163,10 @@ def create_app(
     @app.exception_handler(ApiError)
     async def api_error(request: Request, error: ApiError) -> JSONResponse:
         return JSONResponse({"detail": error.detail, "kind": error.kind}, error.status)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, error: RequestValidationError) -> Response:
+        return invalid_request_response(error)
 
     @app.get("/", include_in_schema=False)
     async def index() -> FileResponse:
