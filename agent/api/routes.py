@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
-from fastapi.responses import StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 
 from agent.api.access_audit import note_thread
 from agent.api.answering import answer_events, answer_question
@@ -22,8 +22,10 @@ from agent.cli.patient_summary import display_name
 from agent.events import new_thread_id
 from agent.summary import SummaryOutput, patient_summary
 from agent.threads import ThreadClaim
-from fhir_client.errors import FhirError
+from fhir_client.embedded.responses import fhir_response
+from fhir_client.errors import FhirError, ResourceNotFound
 from tools import make_toolset
+from tools.scope import SHARED_TYPES, PatientScope
 
 __all__ = ["router"]
 
@@ -32,6 +34,12 @@ router = APIRouter()
 PatientId = Annotated[
     str,
     Path(pattern=r"^[A-Za-z0-9\-.]{1,64}$", description="The patient's FHIR id."),
+]
+ResourceType = Annotated[
+    str, Path(pattern=r"^[A-Z][A-Za-z]{1,63}$", description="A FHIR resource type.")
+]
+ResourceId = Annotated[
+    str, Path(pattern=r"^[A-Za-z0-9\-.]{1,64}$", description="The resource's FHIR id.")
 ]
 _ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorOut, "description": "No such patient."},
@@ -154,3 +162,39 @@ async def ask_stream(
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
+
+
+@router.get(
+    "/patients/{patient_id}/resources/{resource_type}/{resource_id}",
+    tags=["patients"],
+    responses={
+        **_ERRORS,
+        200: {"content": {"application/fhir+json": {}}, "description": "The FHIR resource."},
+    },
+)
+async def patient_resource(
+    patient_id: PatientId, resource_type: ResourceType, resource_id: ResourceId, rt: Runtime
+) -> Response:
+    """One resource of this patient's record: what a citation links to.
+
+    A token scoped to this patient may open it (``/fhir`` needs a token for every
+    patient), so the resource must be in the patient's compartment (or a shared one such
+    as a Medication or a Practitioner); anything else is the same 404 as a missing one,
+    so other patients' ids cannot be probed.
+    """
+    await rt.read_patient(patient_id)
+    missing = ApiError(
+        404,
+        "unknown_resource",
+        f"No {resource_type}/{resource_id} in this patient's record.",
+    )
+    try:
+        resource = await rt.client.read(resource_type, resource_id)
+    except ResourceNotFound as error:
+        raise missing from error
+    except FhirError as error:
+        raise _fhir_failure(rt, error) from error
+    scope = PatientScope(rt.client, patient_id)
+    if resource_type not in SHARED_TYPES and not scope.belongs_to_patient(resource):
+        raise missing
+    return fhir_response(resource)

@@ -88,6 +88,7 @@ class ErrorOut(BaseModel):
     detail: str
     kind: Literal[
         "unknown_patient",
+        "unknown_resource",
         "thread_conflict",
         "thread_busy",
         "bad_question",
