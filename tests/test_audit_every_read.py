@@ -94,9 +94,9 @@ def test_every_api_route_leaves_one_row_with_caller_patient_and_status(
 ) -> None:
     base_url, audit_db = served
     patient = hba1c_patient()
+    values = {"patient_id": patient, "resource_type": "Patient", "resource_id": patient}
     with _client(base_url, TOKEN_OPS) as client:
         for method, template in _api_routes():
-            values = {"patient_id": patient, "resource_type": "Patient", "resource_id": patient}
             path = re.sub(r"\{(\w+)\}", lambda m: values.get(m[1], m[0]), template)
             assert "{" not in path, f"{template}: teach this walk the new path parameter"
             before = len(_rows(audit_db))
