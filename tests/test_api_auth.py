@@ -189,3 +189,23 @@ def test_bad_tokens_files_say_how_to_fix_them(tmp_path: Path) -> None:
         TokenRegistry.load(toml)
     result = CliRunner().invoke(app, ["serve", "--tokens", str(tmp_path / "missing.json")])
     assert result.exit_code == 1 and "Cannot read the API tokens file" in result.stderr
+
+
+def test_scoped_tokens_open_their_citations_and_nothing_else(served: tuple[str, Path]) -> None:
+    """Finding "citation links go to /fhir, which scoped tokens cannot read": the
+    patient-scoped resource route serves the patient's own resources to its token, and
+    another patient's resource is the same 404 as a missing one (nothing to probe)."""
+    patient_a, patient_b = hba1c_patient(), _other_patient()
+    own = next(r for r in fixture_patients()[patient_a] if r["resourceType"] == "Observation")
+    foreign = next(r for r in fixture_patients()[patient_b] if r["resourceType"] == "Condition")
+    with _client(served[0], TOKEN_A) as client:
+        mine = client.get(f"/patients/{patient_a}/resources/Observation/{own['id']}")
+        assert mine.status_code == 200 and mine.json()["id"] == own["id"]
+        assert mine.headers["content-type"].startswith("application/fhir+json")
+        smuggled = client.get(f"/patients/{patient_a}/resources/Condition/{foreign['id']}")
+        missing = client.get(f"/patients/{patient_a}/resources/Condition/no-such-condition")
+        assert smuggled.status_code == missing.status_code == 404
+        assert smuggled.json()["kind"] == missing.json()["kind"] == "unknown_resource"
+        assert patient_b not in smuggled.text
+        other = client.get(f"/patients/{patient_b}/resources/Condition/{foreign['id']}")
+        assert other.status_code == 403
