@@ -67,3 +67,9 @@ resist guessing; anything shorter is refused when hashed and when presented."""
 MAX_PAGE_OFFSET: Final = 2**63 - 1
 """The largest ``_offset`` a search or ``$everything`` accepts: SQLite's INTEGER maximum,
 beyond which the query itself would fail (HTTP 500 before this bound)."""
+
+# --- Serving ---------------------------------------------------------------------------
+WORKER_HEALTHCHECK_SECONDS: Final = 60
+"""How long ``serve --workers N`` waits for a worker process to answer uvicorn's health
+check. uvicorn's default (5 s) is shorter than a worker's start on a busy 2-core machine
+(imports, model load), and a worker that misses it is killed and restarted for ever."""

@@ -43,6 +43,7 @@ from agent.cli.options import DbOption, FhirTokenOption, FhirUrlOption, settings
 from agent.models.base import ChatModel, ModelError
 from agent.models.spec import load_model
 from agent.settings import ENV_DB, ENV_FHIR_TOKEN, ENV_FHIR_URL, Settings
+from fhir_client.limits import WORKER_HEALTHCHECK_SECONDS
 
 MAX_WORKERS = 64
 
@@ -188,6 +189,7 @@ def serve(
         port=port,
         workers=workers,
         log_config=uvicorn_log_config(),
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
     )
 
 
