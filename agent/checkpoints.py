@@ -104,6 +104,16 @@ _SQLITE_KEEP_LATEST = (
     "AND c.checkpoint_id = writes.checkpoint_id)",
 )
 
+# The same for every registered thread at once (serve start, periodic passes).
+_SQLITE_KEEP_LATEST_ALL = (
+    "DELETE FROM checkpoints WHERE thread_id IN (SELECT thread_key FROM ehr_agent_thread) "
+    "AND (thread_id, checkpoint_ns, checkpoint_id) NOT IN (SELECT thread_id, checkpoint_ns, "
+    "max(checkpoint_id) FROM checkpoints GROUP BY thread_id, checkpoint_ns)",
+    "DELETE FROM writes WHERE thread_id IN (SELECT thread_key FROM ehr_agent_thread) "
+    "AND NOT EXISTS (SELECT 1 FROM checkpoints c WHERE c.thread_id = writes.thread_id "
+    "AND c.checkpoint_ns = writes.checkpoint_ns AND c.checkpoint_id = writes.checkpoint_id)",
+)
+
 
 @dataclass(frozen=True)
 class RetentionReport:
@@ -121,12 +131,15 @@ async def trim_thread(saver: BaseCheckpointSaver[Any], registry: ThreadRegistry,
     if not registry.shares_checkpoint_database:
         return
     for sql in _SQLITE_KEEP_LATEST:
-        params = (key, key) if sql.count("?") == 2 else (key,)
-        try:
-            await registry.database.execute(sql, params)
-        except sqlite3.OperationalError as error:  # no such table: nothing checkpointed yet
-            if "no such table" not in str(error):
-                raise
+        await _sqlite_statement(registry, sql, (key,) * sql.count("?"))
+
+
+async def _sqlite_statement(registry: ThreadRegistry, sql: str, params: tuple[str, ...]) -> None:
+    try:
+        await registry.database.execute(sql, params)
+    except sqlite3.OperationalError as error:  # no such table: nothing checkpointed yet
+        if "no such table" not in str(error):
+            raise
 
 
 async def enforce_retention(
@@ -142,8 +155,12 @@ async def enforce_retention(
         await saver.adelete_thread(key)
         await registry.forget(key)
     kept = await registry.keys()
-    for key in kept:
-        await trim_thread(saver, registry, key)
+    if registry.backend == "postgres":
+        if kept:
+            await saver.aprune(kept, strategy="keep_latest")
+    elif registry.shares_checkpoint_database:
+        for sql in _SQLITE_KEEP_LATEST_ALL:  # one pass, not one per thread
+            await _sqlite_statement(registry, sql, ())
     return RetentionReport(threads_deleted=len(expired), threads_trimmed=len(kept))
 
 

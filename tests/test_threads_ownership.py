@@ -137,6 +137,25 @@ async def test_checkpoint_retention_trims_each_thread_and_drops_old_ones(
         [(count,)] = db.execute("SELECT count(*) FROM checkpoints WHERE thread_id = ?", (key,))
     assert count == 1  # only the latest checkpoint survives each turn
 
+    # Older checkpoints left by an earlier version are trimmed by the periodic pass.
+    with sqlite3.connect(checkpoint) as db:
+        db.execute(
+            "INSERT INTO checkpoints SELECT thread_id, checkpoint_ns, '0-older', NULL, type, "
+            "checkpoint, metadata FROM checkpoints WHERE thread_id = ?",
+            (key,),
+        )
+    async with (
+        open_checkpointer(str(checkpoint)) as saver,
+        open_thread_registry(str(checkpoint)) as threads,
+    ):
+        await enforce_retention(saver, threads)
+    with sqlite3.connect(checkpoint) as db:
+        [(count,)] = db.execute("SELECT count(*) FROM checkpoints WHERE thread_id = ?", (key,))
+        [(latest,)] = db.execute(
+            "SELECT checkpoint_id FROM checkpoints WHERE thread_id = ?", (key,)
+        )
+    assert count == 1 and latest != "0-older"
+
     # A thread unused for longer than the age bound goes, checkpoints and all.
     with sqlite3.connect(checkpoint) as db:
         db.execute(
