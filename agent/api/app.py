@@ -175,9 +175,10 @@ def create_app(
     app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.mount("/fhir", mount, name="fhir")
-    # Added innermost first: the audit sees what the Host guard and the token check refuse.
+    # Added innermost first: the audit sees what the token check and the Host guard refuse,
+    # and the token check runs first, so even a refused Host is filed under its caller.
+    app.add_middleware(HostGuardMiddleware, allowed_hosts=parse_allowed_hosts(allowed_hosts))
     if tokens is not None:
         app.add_middleware(BearerAuthMiddleware, tokens=tokens)
-    app.add_middleware(HostGuardMiddleware, allowed_hosts=parse_allowed_hosts(allowed_hosts))
     app.add_middleware(AccessAuditMiddleware)
     return app
