@@ -158,3 +158,15 @@ async def test_racing_first_turns_across_workers_reveal_nothing(
             assert sorted(r.status_code for r in responses) == [200, 409]
             loser = next(r for r in responses if r.status_code == 409)
             assert first not in loser.text and second not in loser.text
+
+
+def test_workers_refuse_per_process_memory_databases() -> None:
+    from typer.testing import CliRunner
+
+    from agent.cli import app
+
+    result = CliRunner().invoke(
+        app, ["serve", "--workers", "2", "--checkpoint-db", ":memory:", "--model", "none"]
+    )
+    assert result.exit_code == 2
+    assert "--workers needs databases the workers share" in result.stderr

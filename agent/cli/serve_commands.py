@@ -165,6 +165,12 @@ def serve(
     from agent.api import create_app
 
     settings = settings_from_options(db, fhir_url, fhir_token)
+    if workers > 1 and (checkpoint_db == ":memory:" or str(settings.db_path) == ":memory:"):
+        rendering.notify(
+            "Error: --workers needs databases the workers share; a :memory: store or "
+            "--checkpoint-db would be one per process. Give files (or a postgresql:// URL)."
+        )
+        raise typer.Exit(2)
     tokens = _tokens(tokens_file, host)
     spec, chosen = _model(model)
     hosts = list(allowed_host or []) or (os.environ.get(ENV_ALLOWED_HOSTS) or "").split(",")
