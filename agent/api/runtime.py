@@ -11,6 +11,7 @@ in the database by :mod:`agent.threads`, so they hold across ``serve --workers N
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
@@ -30,6 +31,8 @@ from fhir_client.errors import ResourceNotFound
 from tools import make_toolset
 
 __all__ = ["AgentRuntime", "ApiError"]
+
+logger = logging.getLogger(__name__)
 
 
 class ApiError(Exception):
@@ -105,4 +108,7 @@ class AgentRuntime:
                 await stack.enter_async_context(self.model_lock)
             yield
             if self.saver is not None:
-                await trim_thread(self.saver, self.threads, claim.key)
+                try:
+                    await trim_thread(self.saver, self.threads, claim.key)
+                except Exception:  # the answer stands; the periodic pass trims it later
+                    logger.exception("could not trim a thread's old checkpoints")
