@@ -61,6 +61,7 @@ class AuditLog:
         self._engine: Engine = create_engine(
             f"sqlite:///{path}",
             connect_args={"check_same_thread": False, "timeout": _BUSY_TIMEOUT_SECONDS},
+            hide_parameters=True,  # a failed write's error must not quote the question
         )
         event.listen(self._engine, "connect", _wal)
         SQLModel.metadata.create_all(
