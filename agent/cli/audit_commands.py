@@ -116,7 +116,7 @@ def audit(
 ) -> None:
     """Show the audit log: each answer with its citations and the FHIR requests it made."""
     path = audit_db or default_audit_path(settings_from_options(db, fhir_url, fhir_token))
-    if not path.exists():
+    if not path.is_file():
         rendering.notify(
             f"No audit log at {path} yet; it is written by `ask`, `chat` and `serve` "
             "(pass --db or --audit-db to read another one)."
