@@ -12,11 +12,12 @@ exception message and hidden from ``repr``.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
 import logging
 import secrets
 import time
-from collections.abc import AsyncGenerator, Callable, Generator
+from collections.abc import AsyncGenerator, Callable, Collection, Generator
 from typing import Any
 
 import httpx
@@ -33,7 +34,12 @@ from fhir_client.errors import (
     error_for_status,
 )
 
-__all__ = ["BearerTokenAuth", "SmartBackendServicesAuth", "discover_token_url"]
+__all__ = [
+    "BearerTokenAuth",
+    "SmartBackendServicesAuth",
+    "check_token_endpoint",
+    "discover_token_url",
+]
 
 logger = logging.getLogger("fhir_client")
 
@@ -94,6 +100,11 @@ class SmartBackendServicesAuth(httpx.Auth):
         url = httpx.URL(token_url)
         if url.scheme not in ("http", "https") or not url.host:
             raise ValueError(f"token_url {token_url!r} must be an absolute https URL")
+        if url.scheme == "http" and not _is_loopback_host(url.host.lower()):
+            raise ValueError(
+                f"token_url {token_url!r} is plain http: the signed client assertion would "
+                "cross the network in the clear; use https (http only on loopback)"
+            )
         if algorithm not in ("RS384", "ES384"):
             raise ValueError(
                 f"algorithm {algorithm!r} is not allowed by SMART Backend Services; "
@@ -265,8 +276,49 @@ def _load_private_key(
     return key
 
 
-async def discover_token_url(base_url: str, client: httpx.AsyncClient) -> str:
-    """Read ``token_endpoint`` from ``{base}/.well-known/smart-configuration``."""
+def _is_loopback_host(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_token_endpoint(endpoint: str, base_url: str, trusted_hosts: Collection[str] = ()) -> str:
+    """Refuse a discovered token endpoint that would leak the client assertion.
+
+    The endpoint receives a signed credential, so a discovery document (which anyone on
+    the path, or a compromised FHIR server, could have altered) may only point at https
+    on the FHIR server's own host, or on a host the caller names in ``trusted_hosts``
+    (an authorization server on its own host is common: name it).  Plain http is allowed
+    on loopback only, for local test servers.
+    """
+    url, base = httpx.URL(endpoint), httpx.URL(base_url)
+    host = url.host.lower()
+    if url.scheme not in ("http", "https") or not host:
+        raise InvalidResponse(f"the SMART token_endpoint {endpoint!r} is not an absolute URL")
+    if url.scheme == "http" and not _is_loopback_host(host):
+        raise InvalidResponse(
+            f"the SMART token_endpoint {endpoint} is plain http; a client assertion is only "
+            "sent over https (pass token_url explicitly if this is really intended)"
+        )
+    trusted = {h.lower() for h in trusted_hosts} | {base.host.lower()}
+    if host not in trusted:
+        raise InvalidResponse(
+            f"the SMART token_endpoint is on {host}, not on the FHIR server's host "
+            f"{base.host}; name it in trusted_hosts if that authorization server is yours"
+        )
+    return endpoint
+
+
+async def discover_token_url(
+    base_url: str, client: httpx.AsyncClient, *, trusted_hosts: Collection[str] = ()
+) -> str:
+    """Read ``token_endpoint`` from ``{base}/.well-known/smart-configuration``.
+
+    The endpoint must pass :func:`check_token_endpoint` (https, and the server's own host
+    or one of ``trusted_hosts``)."""
     url = base_url.strip().rstrip("/") + "/.well-known/smart-configuration"
     path = ".well-known/smart-configuration"
     try:
@@ -290,4 +342,4 @@ async def discover_token_url(base_url: str, client: httpx.AsyncClient) -> str:
     endpoint = data.get("token_endpoint") if isinstance(data, dict) else None
     if not isinstance(endpoint, str) or not endpoint.strip():
         raise InvalidResponse(f"GET {path} returned no token_endpoint; pass token_url explicitly")
-    return endpoint.strip()
+    return check_token_endpoint(endpoint.strip(), base_url, trusted_hosts)

@@ -65,3 +65,33 @@ MAX_ENTRY_BYTES: Final = 64 * MIB
 """One resource inside a bundle (base64 notes make some large)."""
 MAX_JSON_DEPTH: Final = 64
 """Nesting of JSON objects and arrays; FHIR resources stay far below it."""
+
+# --- Conversation threads and checkpoints (agent/threads.py, agent/checkpoints.py) -----
+TURN_LEASE_SECONDS: Final = 30.0
+"""How long a turn's lease on its thread lasts unless renewed (renewed every third of it).
+A crashed process's lease runs out after this, so its thread is usable again."""
+TURN_WAIT_SECONDS: Final = 300.0
+"""How long a turn waits for an earlier turn of the same thread (a CPU model answer can
+take minutes); then the request is refused as busy rather than queued for ever."""
+THREAD_MAX_AGE_SECONDS: Final = 30 * 24 * 3600.0
+"""A thread unused this long (30 days) is deleted with its checkpoints."""
+MAX_THREADS_KEPT: Final = 10_000
+"""At most this many threads are kept; beyond it the least recently used are deleted."""
+RETENTION_INTERVAL_SECONDS: Final = 3600.0
+"""How often ``serve`` enforces the checkpoint retention policy (also once at start)."""
+
+# --- API callers (agent/api/security.py) ---------------------------------------------
+MIN_API_TOKEN_CHARS: Final = 32
+"""The shortest API token accepted: 32 random characters (`secrets.token_urlsafe(24)`)
+resist guessing; anything shorter is refused when hashed and when presented."""
+
+# --- Paging of the embedded store ----------------------------------------------------
+MAX_PAGE_OFFSET: Final = 2**63 - 1
+"""The largest ``_offset`` a search or ``$everything`` accepts: SQLite's INTEGER maximum,
+beyond which the query itself would fail (HTTP 500 before this bound)."""
+
+# --- Serving ---------------------------------------------------------------------------
+WORKER_HEALTHCHECK_SECONDS: Final = 60
+"""How long ``serve --workers N`` waits for a worker process to answer uvicorn's health
+check. uvicorn's default (5 s) is shorter than a worker's start on a busy 2-core machine
+(imports, model load), and a worker that misses it is killed and restarted for ever."""

@@ -28,6 +28,15 @@ from tests.api_server import fixture_patients, hba1c_patient, running_server, st
 
 TOKEN_A = "tok-A-9f8e7d6c5b4a-only-one-patient"
 TOKEN_OPS = "tok-OPS-0a1b2c3d4e5f-every-patient"
+KEY = bytes(range(32))  # this test install's token-hashing key
+
+
+@pytest.fixture(autouse=True)
+def install_key_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "api-token.key"
+    path.write_bytes(KEY)
+    monkeypatch.setenv("EHR_AGENT_API_TOKEN_KEY", str(path))
+    return path
 
 
 def _other_patient() -> str:
@@ -37,8 +46,8 @@ def _other_patient() -> str:
 def _tokens_file(directory: Path) -> Path:
     path = directory / "tokens.json"
     entries = [
-        {"name": "dashboard-a", "sha256": hash_token(TOKEN_A), "patients": [hba1c_patient()]},
-        {"name": "ops", "sha256": hash_token(TOKEN_OPS), "patients": "*"},
+        {"name": "dashboard-a", "hmac": hash_token(TOKEN_A, KEY), "patients": [hba1c_patient()]},
+        {"name": "ops", "hmac": hash_token(TOKEN_OPS, KEY), "patients": "*"},
     ]
     path.write_text(json.dumps({"tokens": entries}))
     return path
@@ -48,7 +57,7 @@ def _tokens_file(directory: Path) -> Path:
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     directory = tmp_path_factory.mktemp("auth")
     db = store_copy(directory, tmp_path_factory.getbasetemp())
-    tokens = TokenRegistry.load(_tokens_file(directory))
+    tokens = TokenRegistry.load(_tokens_file(directory), key=KEY)
     audit_db = directory / "audit.sqlite"
     with running_server(db, tokens=tokens, audit_db=audit_db) as base_url:
         yield base_url, audit_db
@@ -152,7 +161,7 @@ def test_open_api_is_refused_beyond_loopback(tmp_path: Path) -> None:
     check_exposure("::1", None)
     with pytest.raises(InsecureBinding, match=r"refusing to listen on 0\.0\.0\.0"):
         check_exposure("0.0.0.0", None)
-    check_exposure("0.0.0.0", TokenRegistry.load(_tokens_file(tmp_path)))
+    check_exposure("0.0.0.0", TokenRegistry.load(_tokens_file(tmp_path), key=KEY))
 
     result = CliRunner().invoke(app, ["serve", "--host", "0.0.0.0", "--model", "none"], env={})
     assert result.exit_code == 1
@@ -163,20 +172,40 @@ def test_open_api_is_refused_beyond_loopback(tmp_path: Path) -> None:
 def test_hash_token_prints_the_hash_a_tokens_file_stores() -> None:
     result = CliRunner().invoke(app, ["serve", "--hash-token"], input=TOKEN_A + "\n")
     assert result.exit_code == 0, result.stderr
-    assert result.stdout.strip() == hash_token(TOKEN_A)
+    assert result.stdout.strip() == hash_token(TOKEN_A, KEY)
     assert TOKEN_A not in result.stdout
 
 
 def test_bad_tokens_files_say_how_to_fix_them(tmp_path: Path) -> None:
     raw = tmp_path / "raw.json"
-    raw.write_text(json.dumps({"tokens": [{"name": "x", "sha256": TOKEN_A, "patients": "*"}]}))
-    with pytest.raises(TokenConfigError, match="64-hex-digit hash") as caught:
+    raw.write_text(json.dumps({"tokens": [{"name": "x", "hmac": TOKEN_A, "patients": "*"}]}))
+    with pytest.raises(TokenConfigError, match="64-hex-digit salted hash") as caught:
         TokenRegistry.load(raw)
     assert TOKEN_A not in str(caught.value)
 
     toml = tmp_path / "tokens.toml"
-    toml.write_text(f'[[tokens]]\nname = "a"\nsha256 = "{hash_token(TOKEN_A)}"\npatients = []\n')
+    toml.write_text(f'[[tokens]]\nname = "a"\nhmac = "{hash_token(TOKEN_A, KEY)}"\npatients = []\n')
     with pytest.raises(TokenConfigError, match="non-empty list of patient ids"):
         TokenRegistry.load(toml)
     result = CliRunner().invoke(app, ["serve", "--tokens", str(tmp_path / "missing.json")])
     assert result.exit_code == 1 and "Cannot read the API tokens file" in result.stderr
+
+
+def test_scoped_tokens_open_their_citations_and_nothing_else(served: tuple[str, Path]) -> None:
+    """Finding "citation links go to /fhir, which scoped tokens cannot read": the
+    patient-scoped resource route serves the patient's own resources to its token, and
+    another patient's resource is the same 404 as a missing one (nothing to probe)."""
+    patient_a, patient_b = hba1c_patient(), _other_patient()
+    own = next(r for r in fixture_patients()[patient_a] if r["resourceType"] == "Observation")
+    foreign = next(r for r in fixture_patients()[patient_b] if r["resourceType"] == "Condition")
+    with _client(served[0], TOKEN_A) as client:
+        mine = client.get(f"/patients/{patient_a}/resources/Observation/{own['id']}")
+        assert mine.status_code == 200 and mine.json()["id"] == own["id"]
+        assert mine.headers["content-type"].startswith("application/fhir+json")
+        smuggled = client.get(f"/patients/{patient_a}/resources/Condition/{foreign['id']}")
+        missing = client.get(f"/patients/{patient_a}/resources/Condition/no-such-condition")
+        assert smuggled.status_code == missing.status_code == 404
+        assert smuggled.json()["kind"] == missing.json()["kind"] == "unknown_resource"
+        assert patient_b not in smuggled.text
+        other = client.get(f"/patients/{patient_b}/resources/Condition/{foreign['id']}")
+        assert other.status_code == 403

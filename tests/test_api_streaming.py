@@ -13,6 +13,7 @@ from typing import Any, cast
 from agent.api.answering import answer_events, sse
 from agent.api.runtime import AgentRuntime
 from agent.graph import AgentGraph
+from agent.threads import ThreadClaim, open_thread_registry
 from fhir_client.client import FhirClient
 from tests.api_server import sse_events
 
@@ -23,16 +24,22 @@ class _BreakingGraph:
         raise RuntimeError("disk full")
 
 
-async def _collect(runtime: AgentRuntime) -> list[tuple[str, Any]]:
-    chunks = [chunk async for chunk in answer_events(runtime, "p1", "Any allergies?", "t1")]
+async def _collect(runtime: AgentRuntime, claim: ThreadClaim) -> list[tuple[str, Any]]:
+    chunks = [chunk async for chunk in answer_events(runtime, claim, "Any allergies?")]
     return sse_events("".join(chunks))
 
 
 async def test_unexpected_failure_ends_the_stream_with_error() -> None:
-    async with FhirClient("http://127.0.0.1:9/fhir") as client:
+    async with (
+        FhirClient("http://127.0.0.1:9/fhir") as client,
+        open_thread_registry(":memory:") as threads,
+    ):
         graph = cast(AgentGraph, _BreakingGraph())
-        runtime = AgentRuntime(client=client, graph=graph, model=None, source_description="x")
-        events = await _collect(runtime)
+        runtime = AgentRuntime(
+            client=client, graph=graph, model=None, source_description="x", threads=threads
+        )
+        claim = await threads.claim("anonymous", "t1", "p1")
+        events = await _collect(runtime, claim)
     assert [name for name, _ in events] == ["step", "error"]
     assert events[0][1]["type"] == "planning"
     assert "disk full" in events[-1][1]["message"]

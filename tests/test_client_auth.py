@@ -334,7 +334,40 @@ async def test_discover_token_url(router: respx.MockRouter) -> None:
         200, content=json.dumps({"token_endpoint": TOKEN_URL}).encode()
     )
     async with httpx.AsyncClient() as http:
-        assert await discover_token_url(BASE + "/", http) == TOKEN_URL
+        found = await discover_token_url(BASE + "/", http, trusted_hosts=["auth.example.org"])
+    assert found == TOKEN_URL
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "refusal"),
+    [
+        ("https://attacker.example.net/token", "not on the FHIR server's host"),
+        ("http://fhir.example.org/token", "plain http"),
+        ("http://auth.example.org/oauth2/token", "plain http"),
+        ("/relative/token", "not an absolute URL"),
+    ],
+)
+async def test_smart_discovery_refuses_another_host_or_plain_http(
+    router: respx.MockRouter, endpoint: str, refusal: str
+) -> None:
+    router.get(f"{BASE}/.well-known/smart-configuration").respond(
+        200, json={"token_endpoint": endpoint}
+    )
+    async with httpx.AsyncClient() as http:
+        with pytest.raises(InvalidResponse, match=refusal):
+            await discover_token_url(BASE, http, trusted_hosts=["auth.example.org"])
+        same_host = "https://fhir.example.org/auth/token"
+        router.get(f"{BASE}/.well-known/smart-configuration").respond(
+            200, json={"token_endpoint": same_host}
+        )
+        assert await discover_token_url(BASE, http) == same_host
+
+
+def test_smart_auth_refuses_a_plain_http_token_url(rsa_key: rsa.RSAPrivateKey) -> None:
+    key = pem(rsa_key)
+    with pytest.raises(ValueError, match="plain http"):
+        SmartBackendServicesAuth("http://auth.example.org/token", "client", key)
+    SmartBackendServicesAuth("http://127.0.0.1:9/token", "client", key)  # loopback: tests
 
 
 async def test_discover_token_url_without_endpoint(router: respx.MockRouter) -> None:

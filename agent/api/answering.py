@@ -23,6 +23,7 @@ from agent.audit import audited_question
 from agent.events import ask, stream_answer
 from agent.models.base import ModelError
 from agent.output import AgentOutput
+from agent.threads import ThreadClaim
 from fhir_client.errors import FhirError
 
 __all__ = ["answer_events", "answer_question", "sse"]
@@ -47,16 +48,23 @@ async def _with_series(runtime: AgentRuntime, output: AgentOutput) -> AnswerOut:
     return answer
 
 
-async def answer_question(
-    runtime: AgentRuntime, patient_id: str, question: str, thread_id: str
-) -> AnswerOut:
-    """One answer, with agent failures turned into ``ApiError`` statuses."""
-    context = runtime.context(patient_id)
-    audit = audited_question(runtime.audit, "api", thread_id, patient_id, question)
+def _audited(runtime: AgentRuntime, claim: ThreadClaim, question: str) -> Any:
+    return audited_question(
+        runtime.audit, "api", claim.public_id, claim.patient_id, question, caller=claim.caller
+    )
+
+
+async def answer_question(runtime: AgentRuntime, claim: ThreadClaim, question: str) -> AnswerOut:
+    """One answer, with agent failures turned into ``ApiError`` statuses.
+
+    The graph runs under the thread's checkpoint key; the caller sees its own thread id.
+    """
+    context = runtime.context(claim.patient_id)
     try:
-        async with audit as turn:
-            async with runtime.turn(thread_id):
-                output = await ask(runtime.graph, context, question, thread_id=thread_id)
+        async with _audited(runtime, claim, question) as turn:
+            async with runtime.turn(claim):
+                output = await ask(runtime.graph, context, question, thread_id=claim.key)
+            output.thread_id = claim.public_id
             turn.answered(output)
             return await _with_series(runtime, output)
     except FhirError as error:
@@ -70,16 +78,17 @@ async def answer_question(
 
 
 async def answer_events(
-    runtime: AgentRuntime, patient_id: str, question: str, thread_id: str
+    runtime: AgentRuntime, claim: ThreadClaim, question: str
 ) -> AsyncIterator[str]:
     """The SSE stream of one turn (see the module doc for the events)."""
     try:
-        context = runtime.context(patient_id)
-        audit = audited_question(runtime.audit, "api", thread_id, patient_id, question)
-        async with audit as turn, runtime.turn(thread_id):
-            async for event in stream_answer(runtime.graph, context, question, thread_id=thread_id):
+        context = runtime.context(claim.patient_id)
+        async with _audited(runtime, claim, question) as turn, runtime.turn(claim):
+            events = stream_answer(runtime.graph, context, question, thread_id=claim.key)
+            async for event in events:
                 if event.type == "done":
                     output = AgentOutput.model_validate(event.data["output"])
+                    output.thread_id = claim.public_id
                     turn.answered(output)
                     answer = await _with_series(runtime, output)
                     yield sse("done", answer.model_dump_json())
@@ -92,6 +101,9 @@ async def answer_events(
                     yield sse("token", event.data)
                 elif event.type in _STEP_TYPES:
                     yield sse("step", {"type": event.type, **event.data})
+    except ApiError as error:  # e.g. the thread stayed busy
+        yield sse("error", {"message": error.detail, "kind": error.kind})
+        return
     except Exception as error:  # the stream's contract: it always ends with done or error
         logger.exception("answer stream failed")
         yield sse("error", {"message": f"The answer failed: {error}", "kind": type(error).__name__})

@@ -14,25 +14,36 @@ Routes: ``/`` the page, ``/static`` its files, ``/patients...`` the API (see
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI, Request
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
+from agent.api.access_audit import AccessAuditMiddleware
 from agent.api.fhir_mount import FhirMount, read_only_facade, read_proxy_app
+from agent.api.host_guard import HostGuardMiddleware, parse_allowed_hosts
 from agent.api.routes import router
 from agent.api.runtime import AgentRuntime, ApiError
 from agent.api.security import BearerAuthMiddleware, TokenRegistry
 from agent.audit import AuditLog, attach, default_audit_path
-from agent.checkpoints import open_checkpointer
+from agent.checkpoints import (
+    checkpoint_spec,
+    enforce_retention,
+    open_checkpointer,
+    retention_loop,
+)
 from agent.cli.fhir_source import fill_from_fixtures, open_embedded_store
 from agent.graph import build_graph
 from agent.models.base import ChatModel
 from agent.settings import Settings
+from agent.threads import open_thread_registry
 from fhir_client.auth import BearerTokenAuth
 from fhir_client.client import FhirClient
 from fhir_client.embedded import embedded_client
@@ -68,6 +79,18 @@ async def _open_client(
     return client, source
 
 
+def invalid_request_response(error: RequestValidationError) -> Response:
+    """FastAPI's 422, minus the echoed input: a lone surrogate (``"\\ud800"``) in it made
+    the default response unencodable (HTTP 500), and echoing a 2000-character question
+    back serves nobody.  ASCII-escaped, so any text the message quotes still encodes."""
+    detail = [
+        {"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": e.get("type")}
+        for e in error.errors()
+    ]
+    body = json.dumps({"detail": detail, "kind": "invalid_request"}, ensure_ascii=True)
+    return Response(body, 422, media_type="application/json")
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -77,6 +100,7 @@ def create_app(
     tokens: TokenRegistry | None = None,
     audit_db: Path | None = None,
     audit: bool = True,
+    allowed_hosts: Iterable[str] = (),
 ) -> FastAPI:
     """The app; nothing is opened until the server starts (its lifespan).
 
@@ -87,7 +111,9 @@ def create_app(
     ``tokens`` turns on bearer authentication (see :mod:`agent.api.security`); without
     them the app is open, so only serve it on loopback.  Questions are audited to
     ``audit_db`` (default: next to the store, see :mod:`agent.audit`) unless ``audit``
-    is false.
+    is false, and so is every read (:mod:`agent.api.access_audit`).  Requests must name a
+    loopback host, the address they came in on, or one of ``allowed_hosts``
+    (:mod:`agent.api.host_guard`).
     """
     resolved = settings or Settings.resolve()
     mount = FhirMount()
@@ -95,13 +121,19 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
+            fhir_url_used = fhir_client_factory is not None or bool(resolved.fhir_url)
             if fhir_client_factory is not None:
                 client = await stack.enter_async_context(fhir_client_factory())
                 source = f"FHIR server {client.base_url}"
                 mount.target = read_proxy_app(client, source)
             else:
                 client, source = await _open_client(stack, resolved, mount)
-            saver = await stack.enter_async_context(open_checkpointer(checkpoint))
+            spec = checkpoint_spec(checkpoint)
+            saver = await stack.enter_async_context(open_checkpointer(spec))
+            threads = await stack.enter_async_context(open_thread_registry(spec))
+            await enforce_retention(saver, threads)  # at start, then periodically
+            retention = asyncio.create_task(retention_loop(saver, threads))
+            stack.callback(retention.cancel)
             log: AuditLog | None = None
             if audit:
                 log = AuditLog(audit_db or default_audit_path(resolved))
@@ -112,7 +144,10 @@ def create_app(
                 graph=build_graph(checkpointer=saver),
                 model=model,
                 source_description=source,
+                threads=threads,
+                saver=saver,
                 audit=log,
+                public_source="FHIR server" if fhir_url_used else "embedded store",
             )
             yield
             mount.target = None
@@ -129,6 +164,10 @@ def create_app(
     async def api_error(request: Request, error: ApiError) -> JSONResponse:
         return JSONResponse({"detail": error.detail, "kind": error.kind}, error.status)
 
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, error: RequestValidationError) -> Response:
+        return invalid_request_response(error)
+
     @app.get("/", include_in_schema=False)
     async def index() -> FileResponse:
         return FileResponse(STATIC_DIR / "index.html", headers={"Cache-Control": "no-cache"})
@@ -137,6 +176,10 @@ def create_app(
     app.router.routes.append(mount.base_route("/fhir"))
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.mount("/fhir", mount, name="fhir")
+    # Added innermost first: the audit sees what the token check and the Host guard refuse,
+    # and the token check runs first, so even a refused Host is filed under its caller.
+    app.add_middleware(HostGuardMiddleware, allowed_hosts=parse_allowed_hosts(allowed_hosts))
     if tokens is not None:
         app.add_middleware(BearerAuthMiddleware, tokens=tokens)
+    app.add_middleware(AccessAuditMiddleware)
     return app

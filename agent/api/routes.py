@@ -11,17 +11,21 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
-from fastapi.responses import StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 
+from agent.api.access_audit import note_thread
 from agent.api.answering import answer_events, answer_question
 from agent.api.runtime import AgentRuntime, ApiError
 from agent.api.schemas import AnswerOut, AskRequest, ErrorOut, PatientOut
-from agent.api.security import token_of
+from agent.api.security import caller_of, token_of
 from agent.cli.patient_summary import display_name
 from agent.events import new_thread_id
 from agent.summary import SummaryOutput, patient_summary
-from fhir_client.errors import FhirError
+from agent.threads import ThreadClaim
+from fhir_client.embedded.responses import fhir_response
+from fhir_client.errors import FhirError, ResourceNotFound
 from tools import make_toolset
+from tools.scope import SHARED_TYPES, PatientScope
 
 __all__ = ["router"]
 
@@ -31,6 +35,12 @@ PatientId = Annotated[
     str,
     Path(pattern=r"^[A-Za-z0-9\-.]{1,64}$", description="The patient's FHIR id."),
 ]
+ResourceType = Annotated[
+    str, Path(pattern=r"^[A-Z][A-Za-z]{1,63}$", description="A FHIR resource type.")
+]
+ResourceId = Annotated[
+    str, Path(pattern=r"^[A-Za-z0-9\-.]{1,64}$", description="The resource's FHIR id.")
+]
 _ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorOut, "description": "No such patient."},
     502: {"model": ErrorOut, "description": "The FHIR server failed."},
@@ -38,7 +48,11 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 _ASK_ERRORS: dict[int | str, dict[str, Any]] = {
     **_ERRORS,
     400: {"model": ErrorOut, "description": "The question cannot be answered as asked."},
-    409: {"model": ErrorOut, "description": "thread_id belongs to another patient."},
+    409: {
+        "model": ErrorOut,
+        "description": "thread_id is this caller's conversation about another patient, "
+        "or its earlier turn is still running.",
+    },
     503: {"model": ErrorOut, "description": "The model failed."},
 }
 PATIENT_PAGE_SIZE = "200"
@@ -59,8 +73,8 @@ def _fhir_failure(rt: AgentRuntime, error: FhirError) -> ApiError:
 
 @router.get("/health", tags=["service"])
 async def health(rt: Runtime) -> dict[str, str]:
-    """Liveness, plus which model and record the answers come from."""
-    return {"status": "ok", "model": rt.model_name, "fhir": rt.source_description}
+    """Liveness, plus which kind of model and record answer (no paths, URLs or ids)."""
+    return {"status": "ok", "model": rt.public_model_name, "fhir": rt.public_source}
 
 
 @router.get("/patients", response_model=list[PatientOut], tags=["patients"], responses=_ERRORS)
@@ -106,11 +120,13 @@ async def summary(
         raise _fhir_failure(rt, error) from error
 
 
-async def _prepare(rt: AgentRuntime, patient_id: str, body: AskRequest) -> str:
+async def _prepare(
+    rt: AgentRuntime, request: Request, patient_id: str, body: AskRequest
+) -> ThreadClaim:
     await rt.read_patient(patient_id)
     thread_id = body.thread_id or new_thread_id()
-    await rt.check_thread(thread_id, patient_id)
-    return thread_id
+    note_thread(request.scope, thread_id)
+    return await rt.claim_thread(caller_of(request.scope), thread_id, patient_id)
 
 
 @router.post(
@@ -119,10 +135,10 @@ async def _prepare(rt: AgentRuntime, patient_id: str, body: AskRequest) -> str:
     tags=["ask"],
     responses=_ASK_ERRORS,
 )
-async def ask(patient_id: PatientId, body: AskRequest, rt: Runtime) -> AnswerOut:
+async def ask(patient_id: PatientId, body: AskRequest, rt: Runtime, request: Request) -> AnswerOut:
     """Answer one question; reuse the returned ``thread_id`` to ask a follow-up."""
-    thread_id = await _prepare(rt, patient_id, body)
-    return await answer_question(rt, patient_id, body.question, thread_id)
+    claim = await _prepare(rt, request, patient_id, body)
+    return await answer_question(rt, claim, body.question)
 
 
 @router.post(
@@ -136,11 +152,49 @@ async def ask(patient_id: PatientId, body: AskRequest, rt: Runtime) -> AnswerOut
         },
     },
 )
-async def ask_stream(patient_id: PatientId, body: AskRequest, rt: Runtime) -> StreamingResponse:
+async def ask_stream(
+    patient_id: PatientId, body: AskRequest, rt: Runtime, request: Request
+) -> StreamingResponse:
     """The same answer as Server-Sent Events, so a page can show progress and tokens."""
-    thread_id = await _prepare(rt, patient_id, body)
+    claim = await _prepare(rt, request, patient_id, body)
     return StreamingResponse(
-        answer_events(rt, patient_id, body.question, thread_id),
+        answer_events(rt, claim, body.question),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
+
+
+@router.get(
+    "/patients/{patient_id}/resources/{resource_type}/{resource_id}",
+    tags=["patients"],
+    responses={
+        **_ERRORS,
+        200: {"content": {"application/fhir+json": {}}, "description": "The FHIR resource."},
+    },
+)
+async def patient_resource(
+    patient_id: PatientId, resource_type: ResourceType, resource_id: ResourceId, rt: Runtime
+) -> Response:
+    """One resource of this patient's record: what a citation links to.
+
+    A token scoped to this patient may open it (``/fhir`` needs a token for every
+    patient), so the resource must be in the patient's compartment (or a shared one such
+    as a Medication or a Practitioner); anything else is the same 404 as a missing one,
+    so other patients' ids cannot be probed.
+    """
+    await rt.read_patient(patient_id)
+    missing = ApiError(
+        404,
+        "unknown_resource",
+        f"No {resource_type}/{resource_id} in this patient's record.",
+    )
+    try:
+        resource = await rt.client.read(resource_type, resource_id)
+    except ResourceNotFound as error:
+        raise missing from error
+    except FhirError as error:
+        raise _fhir_failure(rt, error) from error
+    scope = PatientScope(rt.client, patient_id)
+    if resource_type not in SHARED_TYPES and not scope.belongs_to_patient(resource):
+        raise missing
+    return fhir_response(resource)

@@ -86,4 +86,17 @@ class AnswerOut(AgentOutput):
 
 class ErrorOut(BaseModel):
     detail: str
-    kind: Literal["unknown_patient", "thread_conflict", "bad_question", "fhir_error", "model_error"]
+    kind: Literal[
+        "unknown_patient",
+        "unknown_resource",
+        "thread_conflict",
+        "thread_busy",
+        "bad_question",
+        "fhir_error",
+        "model_error",
+        "invalid_request",
+        "unauthorized",
+        "forbidden",
+        "bad_host",
+        "bad_origin",
+    ]

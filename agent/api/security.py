@@ -1,10 +1,18 @@
 """Who may call the API: bearer tokens, each limited to a set of patients.
 
-Tokens are configured in a JSON or TOML file that holds only SHA-256 hashes, so the file
+Tokens are configured in a JSON or TOML file that holds only salted hashes, so the file
 can be read by the server (and sit in a config repository) without granting anything::
 
-    {"tokens": [{"name": "dashboard-a", "sha256": "<hex>", "patients": ["id1", "id2"]},
-                {"name": "ops", "sha256": "<hex>", "patients": "*"}]}
+    {"tokens": [{"name": "dashboard-a", "hmac": "<hex>", "patients": ["id1", "id2"]},
+                {"name": "ops", "hmac": "<hex>", "patients": "*"}]}
+
+A hash is HMAC-SHA256 of the token under a per-install key (32 random bytes in
+``<user data dir>/ehr-agent/api-token.key``, created on first use with mode 0600, or the
+file ``$EHR_AGENT_API_TOKEN_KEY`` names): a leaked tokens file cannot be checked against
+guesses, nor matched across installs, without that key.  HMAC rather than a slow KDF
+because tokens are long random strings (at least ``MIN_API_TOKEN_CHARS``, refused when
+hashed and when presented), and every request must be checked in microseconds.
+Unsalted ``sha256`` entries of older files are refused with the command that re-hashes.
 
 Without tokens the API is open, which is only acceptable on loopback (the demo): serving
 elsewhere is refused by :func:`check_exposure`.  With tokens, :class:`BearerAuthMiddleware`
@@ -23,32 +31,57 @@ import ipaddress
 import json
 import os
 import re
+import secrets
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import platformdirs
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from agent.settings import APP_NAME
+from fhir_client.limits import MIN_API_TOKEN_CHARS
+
 __all__ = [
+    "ANONYMOUS",
     "ENV_API_TOKENS",
+    "ENV_API_TOKEN_KEY",
+    "PUBLIC_PATHS",
+    "UNAUTHENTICATED",
     "ApiToken",
     "BearerAuthMiddleware",
     "InsecureBinding",
     "TokenConfigError",
     "TokenRegistry",
+    "caller_of",
     "check_exposure",
     "hash_token",
+    "install_key",
+    "is_public_path",
     "token_of",
 ]
 
 ENV_API_TOKENS = "EHR_AGENT_API_TOKENS"
+ENV_API_TOKEN_KEY = "EHR_AGENT_API_TOKEN_KEY"
+KEY_FILE = "api-token.key"
+KEY_BYTES = 32
 ALL_PATIENTS = "*"
 SCOPE_KEY = "ehr_agent.api_token"
+CALLER_KEY = "ehr_agent.caller"
+ANONYMOUS = "anonymous"  # the caller in open (no-token) mode
+UNAUTHENTICATED = "unauthenticated"  # a refused request without a valid token
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
-_PUBLIC = ("/health", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json", "/")
+PUBLIC_PATHS = frozenset(
+    {"/health", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json", "/"}
+)
+"""Paths that read no record: neither authenticated nor audited (plus ``/static/...``)."""
 _PATIENT_PATH = re.compile(r"^/patients/([^/]+)(?:/|$)")
+
+
+def is_public_path(path: str) -> bool:
+    return path in PUBLIC_PATHS or path.startswith("/static/")
 
 
 class TokenConfigError(ValueError):
@@ -59,9 +92,50 @@ class InsecureBinding(RuntimeError):
     """The server would expose an unauthenticated API beyond this machine."""
 
 
-def hash_token(token: str) -> str:
-    """The hex SHA-256 of a token, as the tokens file stores it."""
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+def install_key(path: Path | None = None, environ: Mapping[str, str] | None = None) -> bytes:
+    """This install's token-hashing key: read it, or create it (mode 0600) on first use."""
+    env = os.environ if environ is None else environ
+    if path is None:
+        path = (
+            Path(env[ENV_API_TOKEN_KEY]).expanduser()
+            if env.get(ENV_API_TOKEN_KEY)
+            else Path(platformdirs.user_data_dir(APP_NAME)) / KEY_FILE
+        )
+    try:
+        key = path.read_bytes()
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another process created it first: use theirs
+            key = path.read_bytes()
+        else:
+            key = secrets.token_bytes(KEY_BYTES)
+            with os.fdopen(descriptor, "wb") as handle:
+                handle.write(key)
+    if len(key) < KEY_BYTES:
+        raise TokenConfigError(
+            f"The token-hashing key {path} is shorter than {KEY_BYTES} bytes; delete it "
+            "(a new one is made) and re-hash every token with `ehr-agent serve --hash-token`"
+        )
+    return key
+
+
+def check_token_length(token: str) -> None:
+    if len(token) < MIN_API_TOKEN_CHARS:
+        raise TokenConfigError(
+            f"API tokens must be at least {MIN_API_TOKEN_CHARS} characters; make one with "
+            "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`"
+        )
+
+
+def hash_token(token: str, key: bytes) -> str:
+    """The hex HMAC-SHA256 of a token under this install's key, as the tokens file stores it.
+
+    Refuses a token shorter than ``MIN_API_TOKEN_CHARS`` (:class:`TokenConfigError`).
+    """
+    check_token_length(token)
+    return hmac.new(key, token.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -69,7 +143,7 @@ class ApiToken:
     """One configured token: a name for logs and the patients it may see (``None``: all)."""
 
     name: str
-    sha256: str
+    digest: str
     patients: frozenset[str] | None
 
     def allows(self, patient_id: str) -> bool:
@@ -83,13 +157,18 @@ class ApiToken:
 def _parse_entry(entry: Any, index: int, source: Path) -> ApiToken:
     where = f"{source}: tokens[{index}]"
     if not isinstance(entry, dict):
-        raise TokenConfigError(f"{where} must be a table/object with name, sha256, patients")
-    name, digest, patients = entry.get("name"), entry.get("sha256"), entry.get("patients")
+        raise TokenConfigError(f"{where} must be a table/object with name, hmac, patients")
+    name, digest, patients = entry.get("name"), entry.get("hmac"), entry.get("patients")
     if not isinstance(name, str) or not name:
         raise TokenConfigError(f"{where} needs a non-empty 'name'")
+    if "sha256" in entry and digest is None:
+        raise TokenConfigError(
+            f"{where} ({name}) has an unsalted 'sha256' hash, which is no longer accepted; "
+            "re-hash the token with `ehr-agent serve --hash-token` and store it as 'hmac'"
+        )
     if not isinstance(digest, str) or not _HEX64.match(digest.lower()):
         raise TokenConfigError(
-            f"{where} ({name}) needs 'sha256': the 64-hex-digit hash of the token "
+            f"{where} ({name}) needs 'hmac': the 64-hex-digit salted hash of the token "
             "(`ehr-agent serve --hash-token` prints it); never the token itself"
         )
     if patients == ALL_PATIENTS:
@@ -100,26 +179,30 @@ def _parse_entry(entry: Any, index: int, source: Path) -> ApiToken:
         raise TokenConfigError(
             f"{where} ({name}) needs 'patients': a non-empty list of patient ids, or \"*\""
         )
-    return ApiToken(name=name, sha256=digest.lower(), patients=allowed)
+    return ApiToken(name=name, digest=digest.lower(), patients=allowed)
 
 
 @dataclass(frozen=True)
 class TokenRegistry:
     tokens: tuple[ApiToken, ...]
+    key: bytes = b""
+
+    def __repr__(self) -> str:  # the key never reaches a log or a traceback
+        return f"TokenRegistry({[t.name for t in self.tokens]!r})"
 
     @classmethod
-    def from_mapping(cls, data: Mapping[str, Any], source: Path) -> TokenRegistry:
+    def from_mapping(cls, data: Mapping[str, Any], source: Path, key: bytes) -> TokenRegistry:
         entries = data.get("tokens")
         if not isinstance(entries, list) or not entries:
             raise TokenConfigError(f"{source} must hold a non-empty 'tokens' list")
         tokens = tuple(_parse_entry(entry, i, source) for i, entry in enumerate(entries))
-        if len({t.sha256 for t in tokens}) != len(tokens):
+        if len({t.digest for t in tokens}) != len(tokens):
             raise TokenConfigError(f"{source} lists the same token hash twice")
-        return cls(tokens)
+        return cls(tokens, key)
 
     @classmethod
-    def load(cls, path: Path) -> TokenRegistry:
-        """Read a ``.toml`` or JSON tokens file."""
+    def load(cls, path: Path, key: bytes | None = None) -> TokenRegistry:
+        """Read a ``.toml`` or JSON tokens file (hashes under ``key``, default the install's)."""
         try:
             raw = path.read_bytes()
         except OSError as error:
@@ -131,7 +214,7 @@ class TokenRegistry:
             raise TokenConfigError(f"{path} is not valid {kind}: {error}") from error
         if not isinstance(data, dict):
             raise TokenConfigError(f"{path} must hold an object with a 'tokens' list")
-        return cls.from_mapping(data, path)
+        return cls.from_mapping(data, path, install_key() if key is None else key)
 
     @classmethod
     def resolve(
@@ -144,10 +227,12 @@ class TokenRegistry:
 
     def authenticate(self, presented: str) -> ApiToken | None:
         """The token whose hash matches; every hash is compared, in constant time."""
-        digest = hash_token(presented).encode()
+        if len(presented) < MIN_API_TOKEN_CHARS:
+            return None
+        digest = hash_token(presented, self.key).encode()
         found: ApiToken | None = None
         for token in self.tokens:
-            if hmac.compare_digest(digest, token.sha256.encode()):
+            if hmac.compare_digest(digest, token.digest.encode()):
                 found = token
         return found
 
@@ -174,6 +259,13 @@ def token_of(scope: Mapping[str, Any]) -> ApiToken | None:
     """The authenticated token of a request (``None`` when the API is open)."""
     found = scope.get(SCOPE_KEY)
     return found if isinstance(found, ApiToken) else None
+
+
+def caller_of(scope: Mapping[str, Any]) -> str:
+    """Who made the request, for threads and the audit: the token's name (never its
+    secret), ``unauthenticated`` for a refused token, ``anonymous`` in open mode."""
+    found = scope.get(CALLER_KEY)
+    return found if isinstance(found, str) else ANONYMOUS
 
 
 def _bearer(scope: Scope) -> str | None:
@@ -207,11 +299,12 @@ class BearerAuthMiddleware:
             await self.app(scope, receive, send)
             return
         path: str = scope["path"]
-        if path in _PUBLIC or path.startswith("/static/"):
+        if is_public_path(path):
             await self.app(scope, receive, send)
             return
         presented = _bearer(scope)
         token = self.tokens.authenticate(presented) if presented else None
+        scope[CALLER_KEY] = token.name if token is not None else UNAUTHENTICATED
         if token is None:
             await _refuse(
                 send,

@@ -6,13 +6,16 @@ each question; shown by ``ehr-agent audit``.  It never holds evidence, note text
 text or credentials (see :mod:`agent.audit.records`).
 """
 
+from agent.audit.access import AccessNote, audited_access, cli_caller, query_shape, store_access
 from agent.audit.log import ENV_AUDIT_DB, AuditEntry, AuditLog, default_audit_path
 from agent.audit.recording import AuditedTurn, audited_question
-from agent.audit.records import AnswerRecord, CitationRecord, FhirRequestRecord
+from agent.audit.records import AccessRecord, AnswerRecord, CitationRecord, FhirRequestRecord
 from agent.audit.scope import attach
 
 __all__ = [
     "ENV_AUDIT_DB",
+    "AccessNote",
+    "AccessRecord",
     "AnswerRecord",
     "AuditEntry",
     "AuditLog",
@@ -20,6 +23,10 @@ __all__ = [
     "CitationRecord",
     "FhirRequestRecord",
     "attach",
+    "audited_access",
     "audited_question",
+    "cli_caller",
     "default_audit_path",
+    "query_shape",
+    "store_access",
 ]

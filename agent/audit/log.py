@@ -12,12 +12,13 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import platformdirs
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event, text
 from sqlmodel import Session, SQLModel, col, create_engine, select
 
-from agent.audit.records import AnswerRecord, CitationRecord, FhirRequestRecord
+from agent.audit.records import AccessRecord, AnswerRecord, CitationRecord, FhirRequestRecord
 from agent.output import AgentOutput
 from agent.settings import APP_NAME, Settings
 
@@ -25,6 +26,11 @@ __all__ = ["ENV_AUDIT_DB", "AuditEntry", "AuditLog", "default_audit_path"]
 
 ENV_AUDIT_DB = "EHR_AGENT_AUDIT_DB"
 AUDIT_FILE = "audit.sqlite"
+_TABLES = ("answer", "answer_citation", "fhir_request", "access")
+# Writers in other processes (serve workers, CLI commands) hold the file briefly; wait.
+_BUSY_TIMEOUT_SECONDS = 30.0
+# Columns added after the first release: (table, column, SQL type and default).
+_ADDED_COLUMNS = (("answer", "caller", "VARCHAR NOT NULL DEFAULT ''"),)
 
 
 def default_audit_path(settings: Settings, environ: Mapping[str, str] | None = None) -> Path:
@@ -53,18 +59,53 @@ class AuditLog:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
         self._engine: Engine = create_engine(
-            f"sqlite:///{path}", connect_args={"check_same_thread": False}
+            f"sqlite:///{path}",
+            connect_args={"check_same_thread": False, "timeout": _BUSY_TIMEOUT_SECONDS},
+            hide_parameters=True,  # a failed write's error must not quote the question
         )
+        event.listen(self._engine, "connect", _wal)
         SQLModel.metadata.create_all(
-            self._engine,
-            tables=[
-                SQLModel.metadata.tables[name]
-                for name in ("answer", "answer_citation", "fhir_request")
-            ],
+            self._engine, tables=[SQLModel.metadata.tables[name] for name in _TABLES]
         )
+        self._add_missing_columns()
+
+    def _add_missing_columns(self) -> None:
+        """Bring a log written by an older version up to the current columns."""
+        with self._engine.begin() as connection:
+            for table, column, declaration in _ADDED_COLUMNS:
+                present = {
+                    row[1] for row in connection.execute(text(f"PRAGMA table_info({table})"))
+                }
+                if column not in present:
+                    connection.execute(
+                        text(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
+                    )
 
     def close(self) -> None:
         self._engine.dispose()
+
+    def record_access(self, access: AccessRecord) -> None:
+        """Store one read or refused request (see :class:`AccessRecord`)."""
+        with Session(self._engine) as session:
+            session.add(access)
+            session.commit()
+
+    def accesses(
+        self,
+        *,
+        caller: str | None = None,
+        patient_id: str | None = None,
+        limit: int = 50,
+    ) -> list[AccessRecord]:
+        """The newest ``limit`` reads (filtered), oldest first."""
+        with Session(self._engine) as session:
+            query = select(AccessRecord)
+            if caller is not None:
+                query = query.where(AccessRecord.caller == caller)
+            if patient_id is not None:
+                query = query.where(AccessRecord.patient_id == patient_id)
+            query = query.order_by(col(AccessRecord.id).desc()).limit(limit)
+            return list(reversed(session.exec(query).all()))
 
     def record(
         self,
@@ -92,11 +133,18 @@ class AuditLog:
             return answer.id
 
     def entries(
-        self, *, patient_id: str | None = None, thread_id: str | None = None, limit: int = 20
+        self,
+        *,
+        patient_id: str | None = None,
+        thread_id: str | None = None,
+        caller: str | None = None,
+        limit: int = 20,
     ) -> list[AuditEntry]:
         """The newest ``limit`` answers (filtered), oldest first, each with what it read."""
         with Session(self._engine) as session:
             query = select(AnswerRecord)
+            if caller is not None:
+                query = query.where(AnswerRecord.caller == caller)
             if patient_id is not None:
                 query = query.where(AnswerRecord.patient_id == patient_id)
             if thread_id is not None:
@@ -117,3 +165,10 @@ class AuditLog:
                 ).all()
                 found.append(AuditEntry(answer, list(citations), list(requests)))
             return found
+
+
+def _wal(connection: Any, _record: Any) -> None:
+    """WAL lets readers and one writer of other processes work at once."""
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.close()

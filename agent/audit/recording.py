@@ -44,13 +44,19 @@ class AuditedTurn:
 
 
 def _answer_row(
-    scope: QuestionScope, channel: str, question: str, turn: AuditedTurn, error: str | None
+    scope: QuestionScope,
+    channel: str,
+    caller: str,
+    question: str,
+    turn: AuditedTurn,
+    error: str | None,
 ) -> AnswerRecord:
     output = turn.output
     return AnswerRecord(
         thread_id=scope.thread_id,
         patient_id=scope.patient_id,
         channel=channel,
+        caller=caller,
         question=question,
         model=output.model if output is not None else "",
         fallback=output.fallback if output is not None else False,
@@ -62,9 +68,17 @@ def _answer_row(
 
 @asynccontextmanager
 async def audited_question(
-    log: AuditLog | None, channel: str, thread_id: str, patient_id: str, question: str
+    log: AuditLog | None,
+    channel: str,
+    thread_id: str,
+    patient_id: str,
+    question: str,
+    *,
+    caller: str = "",
 ) -> AsyncIterator[AuditedTurn]:
-    """Collect the block's FHIR requests and file them with its answer; no-op without a log."""
+    """Collect the block's FHIR requests and file them with its answer; no-op without a log.
+
+    ``caller`` is who asked (see :class:`agent.audit.records.AccessRecord`)."""
     turn = AuditedTurn()
     if log is None:
         yield turn
@@ -79,7 +93,7 @@ async def audited_question(
         raise
     finally:
         leave(token)
-        row = _answer_row(scope, channel, question, turn, error)
+        row = _answer_row(scope, channel, caller, question, turn, error)
         try:
             await asyncio.shield(asyncio.to_thread(log.record, row, scope.requests, turn.output))
         except Exception:  # the answer must not fail because its audit row did

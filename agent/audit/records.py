@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 from sqlmodel import Field, SQLModel
 
-__all__ = ["AnswerRecord", "CitationRecord", "FhirRequestRecord", "utc_now"]
+__all__ = ["AccessRecord", "AnswerRecord", "CitationRecord", "FhirRequestRecord", "utc_now"]
 
 
 def utc_now() -> datetime:
@@ -29,6 +29,7 @@ class AnswerRecord(SQLModel, table=True):
     thread_id: str = Field(index=True)
     patient_id: str = Field(index=True)
     channel: str  # "ask", "chat" or "api": where the question came in
+    caller: str = Field(default="", index=True)  # a token's name, "cli:<user>", "anonymous"
     question: str
     model: str
     fallback: bool = False
@@ -62,4 +63,28 @@ class FhirRequestRecord(SQLModel, table=True):
     path: str
     status: int
     result_count: int | None = None
+    ms: float = 0.0
+
+
+class AccessRecord(SQLModel, table=True):
+    """One read (or refused attempt) by one caller: an API request or a CLI command.
+
+    ``action`` is the route template (``GET /patients/{patient_id}/summary``) or the CLI
+    command (``cli summary``); ``target`` says what was read: the path with the query's
+    parameter names but never their values (a value may be a name from the record or a
+    token), e.g. ``/fhir/Observation?code&patient``.  ``status`` is the HTTP status, or
+    for the CLI the status the same outcome would have had (200, 404, 409, 502, 500).
+    """
+
+    __tablename__ = "access"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utc_now, index=True)
+    caller: str = Field(index=True)
+    channel: str  # "api" or "cli"
+    action: str
+    patient_id: str | None = Field(default=None, index=True)
+    target: str
+    status: int
+    thread_id: str | None = None
     ms: float = 0.0

@@ -17,8 +17,15 @@ from typing import Annotated
 
 import typer
 
-from agent.audit import AuditLog, attach, audited_question, default_audit_path
-from agent.checkpoints import open_checkpointer
+from agent.audit import (
+    AuditLog,
+    attach,
+    audited_access,
+    audited_question,
+    cli_caller,
+    default_audit_path,
+)
+from agent.checkpoints import checkpoint_spec, open_checkpointer
 from agent.cli import rendering
 from agent.cli.fhir_source import open_fhir_client
 from agent.cli.model_commands import ENV_MODEL, resolve_model_spec
@@ -32,6 +39,7 @@ from agent.models.spec import load_model
 from agent.output import AgentOutput
 from agent.settings import Settings
 from agent.summary import SummaryOutput, patient_summary
+from agent.threads import ThreadBusy, ThreadConflict, open_thread_registry
 from fhir_client.client import FhirClient
 from fhir_client.errors import FhirError, ResourceNotFound
 from tools import make_toolset
@@ -99,22 +107,42 @@ async def _ask(
     thread_id: str | None,
     checkpoint_db: Path | None,
 ) -> AgentOutput:
-    async with open_fhir_client(settings, notify=rendering.notify) as client:
-        await _check_patient(client, patient_id, settings)
-        target = checkpoint_db if thread_id or checkpoint_db else ":memory:"
-        async with open_checkpointer(target) as saver:
-            graph = build_graph(checkpointer=saver)
-            context = AgentContext(toolset=make_toolset(client, patient_id), model=model)
-            thread = thread_id or new_thread_id()
-            log = AuditLog(default_audit_path(settings))
-            attach(client)
-            try:
-                async with audited_question(log, "ask", thread, patient_id, question) as turn:
-                    output = await ask_graph(graph, context, question, thread_id=thread)
+    caller, thread = cli_caller(), thread_id or new_thread_id()
+    log = AuditLog(default_audit_path(settings))
+    try:
+        async with (
+            audited_access(
+                log,
+                caller=caller,
+                channel="cli",
+                action="cli ask",
+                target=f"Patient/{patient_id}",
+                patient_id=patient_id,
+                thread_id=thread,
+            ),
+            open_fhir_client(settings, notify=rendering.notify) as client,
+        ):
+            await _check_patient(client, patient_id, settings)
+            target = checkpoint_spec(checkpoint_db) if thread_id or checkpoint_db else ":memory:"
+            async with open_checkpointer(target) as saver, open_thread_registry(target) as threads:
+                graph = build_graph(checkpointer=saver)
+                context = AgentContext(toolset=make_toolset(client, patient_id), model=model)
+                attach(client)
+                claim = await threads.claim(caller, thread, patient_id)
+                async with (
+                    threads.turn(claim),
+                    audited_question(
+                        log, "ask", thread, patient_id, question, caller=caller
+                    ) as turn,
+                ):
+                    output = await ask_graph(graph, context, question, thread_id=claim.key)
+                    output.thread_id = thread
                     turn.answered(output)
-            finally:
-                log.close()
-            return output
+                return output
+    except (ThreadConflict, ThreadBusy) as error:
+        raise CommandError(str(error)) from error
+    finally:
+        log.close()
 
 
 def _fail(error: Exception, settings: Settings) -> typer.Exit:
@@ -159,9 +187,23 @@ def ask(
 
 
 async def _summary(settings: Settings, patient_id: str, max_tokens: int) -> SummaryOutput:
-    async with open_fhir_client(settings, notify=rendering.notify) as client:
-        await _check_patient(client, patient_id, settings)
-        return await patient_summary(make_toolset(client, patient_id), max_tokens=max_tokens)
+    log = AuditLog(default_audit_path(settings))
+    try:
+        async with (
+            audited_access(
+                log,
+                caller=cli_caller(),
+                channel="cli",
+                action="cli summary",
+                target=f"Patient/{patient_id}",
+                patient_id=patient_id,
+            ),
+            open_fhir_client(settings, notify=rendering.notify) as client,
+        ):
+            await _check_patient(client, patient_id, settings)
+            return await patient_summary(make_toolset(client, patient_id), max_tokens=max_tokens)
+    finally:
+        log.close()
 
 
 def summary(

@@ -1,8 +1,11 @@
 """``ehr-agent audit``: who asked what about which patient, what was read, what was cited.
 
 Reads the audit database the other commands write (see :mod:`agent.audit`): by default
-the one next to ``--db``, else ``$EHR_AGENT_AUDIT_DB``.  ``--json`` prints one JSON list
-for scripts; otherwise one table per answer, with its FHIR requests.
+the one next to ``--db``, else ``$EHR_AGENT_AUDIT_DB``.  Two views: the answers (default;
+one table per answer, with its FHIR requests) and, with ``--reads``, every read and
+refused request (API routes, ``/fhir``, CLI commands), one row each.  Both filter by
+``--caller`` (a token's name, ``cli:<user>``, ``anonymous``, ``unauthenticated``) and
+``--patient``.  ``--json`` prints one JSON list for scripts.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from agent.audit import AuditEntry, AuditLog, default_audit_path
+from agent.audit import AccessRecord, AuditEntry, AuditLog, default_audit_path
 from agent.cli import rendering
 from agent.cli.options import DbOption, FhirTokenOption, FhirUrlOption, settings_from_options
 
@@ -46,6 +49,7 @@ def _table(entry: AuditEntry) -> Table:
         title=(
             f"{answer.at:%Y-%m-%d %H:%M:%S} UTC  patient {answer.patient_id}  "
             f"thread {answer.thread_id}  via {answer.channel}"
+            + (f"  by {answer.caller}" if answer.caller else "")
         ),
         caption=f"Q: {answer.question}\n{outcome}; cited: {cited or 'nothing'}",
         title_justify="left",
@@ -61,15 +65,41 @@ def _table(entry: AuditEntry) -> Table:
     return table
 
 
+def _reads_table(rows: list[AccessRecord]) -> Table:
+    table = Table(title="Reads and refused requests", title_justify="left")
+    for column in ("at (UTC)", "caller", "action", "patient", "target", "thread"):
+        table.add_column(column, overflow="fold")
+    table.add_column("status", justify="right")
+    for row in rows:
+        table.add_row(
+            f"{row.at:%Y-%m-%d %H:%M:%S}",
+            row.caller,
+            row.action,
+            row.patient_id or "-",
+            row.target,
+            row.thread_id or "-",
+            str(row.status),
+        )
+    return table
+
+
 def audit(
     patient: Annotated[
         str | None, typer.Option("--patient", "-p", help="Only this patient's questions.")
     ] = None,
+    caller: Annotated[
+        str | None,
+        typer.Option("--caller", help="Only this caller's (a token's name, cli:USER, anonymous)."),
+    ] = None,
+    reads: Annotated[
+        bool,
+        typer.Option("--reads", help="Show every read and refused request instead of answers."),
+    ] = False,
     thread: Annotated[
         str | None, typer.Option("--thread", help="Only this conversation thread.")
     ] = None,
     limit: Annotated[
-        int, typer.Option("--limit", "-n", min=1, help="Show the newest N answers.")
+        int, typer.Option("--limit", "-n", min=1, help="Show the newest N answers (or reads).")
     ] = 20,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON list on stdout.")] = False,
     audit_db: Annotated[
@@ -86,7 +116,7 @@ def audit(
 ) -> None:
     """Show the audit log: each answer with its citations and the FHIR requests it made."""
     path = audit_db or default_audit_path(settings_from_options(db, fhir_url, fhir_token))
-    if not path.exists():
+    if not path.is_file():
         rendering.notify(
             f"No audit log at {path} yet; it is written by `ask`, `chat` and `serve` "
             "(pass --db or --audit-db to read another one)."
@@ -94,7 +124,10 @@ def audit(
         raise typer.Exit(1)
     log = AuditLog(path)
     try:
-        entries = log.entries(patient_id=patient, thread_id=thread, limit=limit)
+        if reads:
+            _show_reads(log.accesses(caller=caller, patient_id=patient, limit=limit), as_json)
+            return
+        entries = log.entries(patient_id=patient, thread_id=thread, caller=caller, limit=limit)
     finally:
         log.close()
     if as_json:
@@ -106,3 +139,13 @@ def audit(
         return
     for entry in entries:
         rendering.stdout.print(_table(entry))
+
+
+def _show_reads(rows: list[AccessRecord], as_json: bool) -> None:
+    if as_json:
+        json.dump([row.model_dump(mode="json") for row in rows], sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    elif rows:
+        rendering.stdout.print(_reads_table(rows))
+    else:
+        rendering.notify("No audited reads match.")

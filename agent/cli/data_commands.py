@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from agent.audit import AuditLog, audited_access, cli_caller, default_audit_path
 from agent.cli import rendering
 from agent.cli.fhir_source import LOAD_TIMEOUT_SECONDS, open_fhir_client
 from agent.cli.options import DbOption, FhirTokenOption, FhirUrlOption, settings_from_options
@@ -65,8 +66,17 @@ def load(
 
 
 async def _patients(settings: Settings) -> list[PatientSummary]:
-    async with open_fhir_client(settings, notify=rendering.notify) as client:
-        return await list_patients(client)
+    log = AuditLog(default_audit_path(settings))
+    try:
+        async with (
+            audited_access(
+                log, caller=cli_caller(), channel="cli", action="cli patients", target="Patient"
+            ),
+            open_fhir_client(settings, notify=rendering.notify) as client,
+        ):
+            return await list_patients(client)
+    finally:
+        log.close()
 
 
 def patients(

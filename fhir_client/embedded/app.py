@@ -40,6 +40,7 @@ from fhir_client.embedded.query import MAX_COUNT, check_type, parse_search
 from fhir_client.embedded.responses import error_response, fhir_response, page_links, searchset
 from fhir_client.embedded.store import EmbeddedStore, StoreError, validate_resource
 from fhir_client.embedded.transactions import BundleError, process_bundle
+from fhir_client.limits import MAX_PAGE_OFFSET
 
 
 def base_url(request: Request) -> str:
@@ -75,7 +76,10 @@ def create_fhir_app(store: EmbeddedStore, *, writable: bool = True) -> Starlette
         from urllib.parse import parse_qsl
 
         rtype = request.path_params["type"]
-        body = (await request.body()).decode()
+        try:
+            body = (await request.body()).decode()
+        except UnicodeDecodeError:
+            return error_response(400, "The form body is not UTF-8; send UTF-8 (percent-encoded)")
         items = [*request.query_params.multi_items(), *parse_qsl(body, keep_blank_values=True)]
         return await run_in_threadpool(_search, request, rtype, items)
 
@@ -208,7 +212,9 @@ def create_fhir_app(store: EmbeddedStore, *, writable: bool = True) -> Starlette
                 if name == "_count":
                     count = max(0, min(int(value), MAX_COUNT))
                 elif name == "_offset":
-                    offset = max(0, int(value))
+                    offset = int(value)
+                    if not 0 <= offset <= MAX_PAGE_OFFSET:
+                        raise ValueError(f"_offset must be 0 to {MAX_PAGE_OFFSET}")
                 elif name == "_type":
                     types.extend(t for t in value.split(",") if t)
                     for t in types:

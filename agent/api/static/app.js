@@ -1,12 +1,28 @@
 // The dashboard: pick a patient, ask, watch the answer stream, follow its citations.
 // Plain DOM, no build step and no CDN (the page must work offline). Text from the
 // record is only ever set with textContent, never parsed as HTML.
+// With API tokens the user signs in once per tab: the token is kept in sessionStorage
+// (gone when the tab closes, never in localStorage or a cookie) and sent as a bearer
+// header on every call, the answer stream included (fetch, not EventSource, for that).
 "use strict";
 
 const $ = (id) => document.getElementById(id);
 const CITATION = /\[([A-Z][A-Za-z]+\/[A-Za-z0-9\-.]+)\]/g;
 const SVG = "http://www.w3.org/2000/svg";
 const state = { patient: null, thread: null, busy: false };
+const TOKEN_KEY = "ehr-agent.token";
+
+function authHeaders(extra = {}) {
+  const token = sessionStorage.getItem(TOKEN_KEY);
+  return token ? { ...extra, Authorization: `Bearer ${token}` } : extra;
+}
+
+class Unauthorized extends Error {}
+
+function resourceUrl(reference) {
+  // Scoped to the patient, so a token for this patient may open it (/fhir needs "*").
+  return `/patients/${encodeURIComponent(state.patient)}/resources/${reference}`;
+}
 
 function el(tag, attrs = {}, text = "") {
   const node = document.createElement(tag);
@@ -31,9 +47,10 @@ function setBusy(busy) {
   for (const id of ["ask", "overview", "new-thread", "patient"]) $(id).disabled = busy || !state.patient;
 }
 
-async function getJson(url, options) {
-  const response = await fetch(url, options);
+async function getJson(url, options = {}) {
+  const response = await fetch(url, { ...options, headers: authHeaders(options.headers) });
   const body = await response.json().catch(() => ({}));
+  if (response.status === 401) { showSignIn(true); throw new Unauthorized(errorText(401, body)); }
   if (!response.ok) throw new Error(errorText(response.status, body));
   return body;
 }
@@ -47,7 +64,7 @@ function errorText(status, body) {
 // ---- citations and sources -------------------------------------------------------------
 
 function citeLink(reference, number, verified) {
-  const link = el("a", { href: `/fhir/${reference}`, class: verified ? "cite" : "cite unverified",
+  const link = el("a", { href: resourceUrl(reference), class: verified ? "cite" : "cite unverified",
     title: verified ? reference : `${reference} (not verified against the evidence)`,
     "data-reference": reference, target: "_blank", rel: "noopener" }, `[${number}]`);
   link.addEventListener("click", openResource);
@@ -75,7 +92,7 @@ function renderSources(numbers, lines) {
   list.replaceChildren();
   for (const [reference, number] of numbers) {
     const item = el("li", { value: String(number) });
-    const link = el("a", { href: `/fhir/${reference}`, "data-reference": reference,
+    const link = el("a", { href: resourceUrl(reference), "data-reference": reference,
       target: "_blank", rel: "noopener" }, reference);
     link.addEventListener("click", openResource);
     item.append(link, lines.get(reference) ? ` — ${lines.get(reference)}` : "");
@@ -89,11 +106,16 @@ async function openResource(event) {
   event.preventDefault();
   const reference = event.currentTarget.dataset.reference;
   $("resource-title").textContent = reference;
-  $("resource-raw").href = `/fhir/${reference}`;
+  $("resource-raw").hidden = true;
   $("resource-body").textContent = "Loading…";
   $("resource-dialog").showModal();
   try {
-    $("resource-body").textContent = JSON.stringify(await getJson(`/fhir/${reference}`), null, 2);
+    const text = JSON.stringify(await getJson(resourceUrl(reference)), null, 2);
+    $("resource-body").textContent = text;
+    // "open raw" shows what was fetched with the token; a plain link would have none.
+    if ($("resource-raw").href.startsWith("blob:")) URL.revokeObjectURL($("resource-raw").href);
+    $("resource-raw").href = URL.createObjectURL(new Blob([text], { type: "application/json" }));
+    $("resource-raw").hidden = false;
   } catch (error) {
     $("resource-body").textContent = String(error.message || error);
   }
@@ -210,9 +232,10 @@ async function ask(question) {
   try {
     const response = await fetch(`/patients/${encodeURIComponent(state.patient)}/ask/stream`, {
       method: "POST",
-      headers: { "Content-Type": "application/json", Accept: "text/event-stream" },
+      headers: authHeaders({ "Content-Type": "application/json", Accept: "text/event-stream" }),
       body: JSON.stringify(state.thread ? { question, thread_id: state.thread } : { question }),
     });
+    if (response.status === 401) showSignIn(true);
     if (!response.ok) throw new Error(errorText(response.status, await response.json().catch(() => ({}))));
     for await (const { event, data } of sseEvents(response)) {
       if (event === "step") $("status").textContent = describeStep(data);
@@ -265,18 +288,60 @@ function choosePatient(patients, id) {
   setBusy(false);
 }
 
+// ---- signing in --------------------------------------------------------------------------
+
+function showSignIn(needed) {
+  const signedIn = Boolean(sessionStorage.getItem(TOKEN_KEY));
+  $("sign-in").hidden = !needed;  // an open (loopback) server never asks
+  $("sign-out").hidden = !signedIn;
+  if (needed) showError(signedIn ? "The server refused this token; sign in again."
+                                  : "This server needs an API token: sign in above.");
+}
+
+let patientList = [];
+
+async function loadPatients() {
+  const select = $("patient");
+  try {
+    patientList = await getJson("/patients");
+    showError("");
+    select.replaceChildren(...patientList.map((p) => el("option", { value: p.id }, `${p.name || "(no name)"} — ${p.id}`)));
+    if (!patientList.length) { select.replaceChildren(el("option", {}, "No patients: run `ehr-agent load`")); return; }
+    choosePatient(patientList, select.value);
+  } catch (error) {
+    select.replaceChildren(el("option", {}, "Sign in to list patients"));
+    state.patient = null;
+    setBusy(false);
+    if (!(error instanceof Unauthorized)) showError(`Could not list patients: ${error.message || error}`);
+  }
+}
+
+function startSignIn() {
+  showSignIn(false);
+  $("sign-in").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const token = $("token").value.trim();
+    if (!token) return;
+    sessionStorage.setItem(TOKEN_KEY, token);
+    $("token").value = "";
+    showSignIn(false);
+    loadPatients();
+  });
+  $("sign-out").addEventListener("click", () => {
+    sessionStorage.removeItem(TOKEN_KEY);
+    $("patient").replaceChildren(el("option", {}, "Sign in to list patients"));
+    state.patient = null;
+    $("result").hidden = true;
+    setBusy(false);
+    showSignIn(true);
+  });
+}
+
 async function start() {
   getJson("/health").then((h) => { $("service").textContent = `model ${h.model} · ${h.fhir}`; }).catch(() => {});
-  try {
-    const patients = await getJson("/patients");
-    const select = $("patient");
-    select.replaceChildren(...patients.map((p) => el("option", { value: p.id }, `${p.name || "(no name)"} — ${p.id}`)));
-    if (!patients.length) { select.replaceChildren(el("option", {}, "No patients: run `ehr-agent load`")); return; }
-    select.addEventListener("change", () => choosePatient(patients, select.value));
-    choosePatient(patients, select.value);
-  } catch (error) {
-    showError(`Could not list patients: ${error.message || error}`);
-  }
+  startSignIn();
+  $("patient").addEventListener("change", () => choosePatient(patientList, $("patient").value));
+  await loadPatients();
   $("ask-form").addEventListener("submit", (event) => {
     event.preventDefault();
     const question = $("question").value.trim();

@@ -15,12 +15,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from agent.audit import AuditedTurn, AuditLog, attach, audited_question, default_audit_path
+from agent.audit import (
+    AccessNote,
+    AuditedTurn,
+    AuditLog,
+    attach,
+    audited_access,
+    audited_question,
+    cli_caller,
+    default_audit_path,
+)
 from agent.checkpoints import open_checkpointer
 from agent.cli.fhir_source import open_fhir_client
 from agent.cli.repl.input import LineReader
@@ -34,6 +43,7 @@ from agent.models.spec import load_model
 from agent.output import AgentOutput
 from agent.settings import Settings
 from agent.summary import patient_summary
+from agent.threads import ThreadBusy, ThreadConflict, ThreadRegistry, open_thread_registry
 from fhir_client.client import FhirClient
 from fhir_client.errors import FhirError, ResourceNotFound
 from tools import make_toolset
@@ -90,9 +100,12 @@ class ChatSession:
         model_spec: str,
         loader: ModelLoader = load_model,
         audit: AuditLog | None = None,
+        threads: ThreadRegistry | None = None,
     ) -> None:
         self.client = client
         self.audit = audit
+        self.threads = threads
+        self.caller = cli_caller()
         self.graph = graph
         self.reader = reader
         self.view = view
@@ -175,6 +188,21 @@ class ChatSession:
         self._model_loaded = True
         return True
 
+    def _access(
+        self, action: str, target: str
+    ) -> contextlib.AbstractAsyncContextManager[AccessNote]:
+        """Audit one read of this session (see :mod:`agent.audit.access`)."""
+        patient = self.patient.id if self.patient else None
+        return audited_access(
+            self.audit,
+            caller=self.caller,
+            channel="cli",
+            action=f"cli chat {action}",
+            target=target,
+            patient_id=patient,
+            thread_id=self.thread_id if action == "ask" else None,
+        )
+
     async def answer(self, question: str) -> None:
         """Stream one answer in the current thread: tool calls, tokens, then sources."""
         if self.patient is None or not await self._ensure_model():
@@ -182,12 +210,34 @@ class ChatSession:
         toolset = make_toolset(self.client, self.patient.id)
         context = AgentContext(toolset=toolset, model=self._model)
         self.view.begin_answer()
-        audit = audited_question(self.audit, "chat", self.thread_id, self.patient.id, question)
-        async with audit as turn:
-            await self._stream(context, question, turn)
+        audit = audited_question(
+            self.audit, "chat", self.thread_id, self.patient.id, question, caller=self.caller
+        )
+        try:
+            async with (
+                self._access("ask", f"Patient/{self.patient.id}"),
+                self._turn() as key,
+                audit as turn,
+            ):
+                await self._stream(context, question, turn, key)
+        except (ThreadConflict, ThreadBusy) as error:
+            self.view.error(f"{error} (/new starts a new thread).")
 
-    async def _stream(self, context: AgentContext, question: str, turn: AuditedTurn) -> None:
-        events = stream_answer(self.graph, context, question, thread_id=self.thread_id)
+    @contextlib.asynccontextmanager
+    async def _turn(self) -> AsyncIterator[str]:
+        """The checkpoint key of the current thread, held for one turn (any process)."""
+        assert self.patient is not None
+        if self.threads is None:
+            yield self.thread_id
+            return
+        claim = await self.threads.claim(self.caller, self.thread_id, self.patient.id)
+        async with self.threads.turn(claim):
+            yield claim.key
+
+    async def _stream(
+        self, context: AgentContext, question: str, turn: AuditedTurn, key: str
+    ) -> None:
+        events = stream_answer(self.graph, context, question, thread_id=key)
         async for event in events:
             if event.type == "tool_call":
                 self.view.tool_call(event.data["tool"], event.data.get("arguments", {}))
@@ -197,6 +247,7 @@ class ChatSession:
                 self.view.token(event.data["text"], int(event.data.get("attempt", 1)))
             elif event.type == "done":
                 self.last_output = AgentOutput.model_validate(event.data["output"])
+                self.last_output.thread_id = self.thread_id
                 turn.answered(self.last_output)
                 self.view.answer(self.last_output)
             elif event.type == "error":
@@ -245,7 +296,8 @@ class ChatSession:
     async def _summary(self, _argument: str) -> None:
         if self.patient is None:
             return
-        output = await patient_summary(make_toolset(self.client, self.patient.id))
+        async with self._access("summary", f"Patient/{self.patient.id}"):
+            output = await patient_summary(make_toolset(self.client, self.patient.id))
         self.view.summary(output)
 
     async def _switch_model(self, argument: str) -> None:
@@ -271,7 +323,9 @@ class ChatSession:
         self._take(matches, argument)
 
     async def _choose_interactively(self) -> bool:
-        self.view.patients(await list_patient_choices(self.client), "Patients")
+        async with self._access("patients", "Patient"):
+            choices = await list_patient_choices(self.client)
+        self.view.patients(choices, "Patients")
         while True:
             try:
                 text = (await self.reader.read(PATIENT_PROMPT)).strip()
@@ -302,6 +356,7 @@ async def run_chat(setup: SessionSetup, reader: LineReader, view: ChatView) -> N
     async with (
         open_fhir_client(setup.settings, notify=view.notice) as client,
         open_checkpointer(setup.checkpoint) as saver,
+        open_thread_registry(setup.checkpoint) as threads,
     ):
         audit = AuditLog(default_audit_path(setup.settings))
         attach(client)
@@ -312,6 +367,7 @@ async def run_chat(setup: SessionSetup, reader: LineReader, view: ChatView) -> N
             view,
             model_spec=setup.model_spec,
             audit=audit,
+            threads=threads,
         )
         try:
             if await session.start(setup.patient_id, setup.thread_id):
