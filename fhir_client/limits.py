@@ -72,6 +72,8 @@ DEFAULT_PATIENT_PAGE: Final = 50
 """Patients per page of `ehr-agent patients` and `GET /patients` when none is asked."""
 MAX_PATIENT_PAGE: Final = 500
 """Most patients one page may hold; a bigger `--count`/`count=` is refused."""
+MAX_PATIENT_OFFSET: Final = 2**31
+"""Largest offset into the patient list: far beyond any list, and inside SQLite's range."""
 MAX_NAME_QUERY_CHARS: Final = 100
 """A name filter (`--name`, `GET /patients?name=`)."""
 REMOTE_COUNT_CONCURRENCY: Final = 8

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +23,7 @@ from sqlmodel import SQLModel
 
 from fhir_client.embedded import schema
 from fhir_client.embedded.extract import ALL_REFERENCES
+from fhir_client.embedded.patients import PatientRows, patient_rows
 from fhir_client.embedded.query import SearchQuery
 from fhir_client.embedded.validation import StoreError, validate_resource
 from fhir_client.embedded.writing import (
@@ -263,6 +264,22 @@ class EmbeddedStore:
         """True when no resource has been stored yet (the loader checks this)."""
         with self._reading() as conn:
             return conn.exec_driver_sql("SELECT 1 FROM resource LIMIT 1").scalar() is None
+
+    def patient_page(
+        self,
+        *,
+        name: str | None = None,
+        count: int,
+        offset: int = 0,
+        only: Collection[str] | None = None,
+        with_counts: bool = True,
+    ) -> PatientRows:
+        """One page of patients with their record counts, from the indexes (see
+        :mod:`fhir_client.embedded.patients`)."""
+        with self._reading() as conn:
+            return patient_rows(
+                conn, name=name, count=count, offset=offset, only=only, with_counts=with_counts
+            )
 
     def counts_by_type(self, patient_id: str | None = None) -> dict[str, int]:
         """Number of resources per type, overall or in one patient's compartment."""
