@@ -290,7 +290,15 @@ class FhirClient:
             while chunk := body.read(_BODY_CHUNK_BYTES):
                 yield chunk
 
-        response = await self._send("POST", self._base_url, content=chunks, idempotent=False)
+        size = body.seek(0, 2)
+        response = await self._send(
+            "POST",
+            self._base_url,
+            content=chunks,
+            idempotent=False,
+            # A known length, not chunked encoding: some servers refuse chunked uploads.
+            extra_headers={"Content-Length": str(size)},
+        )
         return self._parse(response, "POST", "/", expect="Bundle")
 
     # ----------------------------------------------------------------- paging

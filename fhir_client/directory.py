@@ -20,6 +20,7 @@ from fhir_client._paging import bundle_resources
 from fhir_client.client import FhirClient
 from fhir_client.embedded import store_of
 from fhir_client.embedded.registry import PATIENT_COMPARTMENT
+from fhir_client.errors import InvalidRequest
 from fhir_client.limits import (
     MAX_NAME_QUERY_CHARS,
     MAX_PATIENT_PAGE,
@@ -127,7 +128,13 @@ async def _remote_page(
         if not only:
             return PatientPage([], 0, offset, count)
         params["_id"] = ",".join(sorted(only))
-    bundle = await client.search_bundle("Patient", params)
+    try:
+        bundle = await client.search_bundle("Patient", params)
+    except InvalidRequest:
+        # Sorting by name is optional in FHIR; a server that refuses it lists the
+        # page in its own (stable) order rather than not at all.
+        params["_sort"] = "_id"
+        bundle = await client.search_bundle("Patient", params)
     patients = [r for r in bundle_resources(bundle) if r.get("resourceType") == "Patient"]
     total = bundle.get("total")
     entries = [PatientEntry(p) for p in patients[:count]]

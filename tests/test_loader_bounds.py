@@ -16,6 +16,7 @@ import pytest
 import uvicorn
 
 from fhir_client.client import FhirClient
+from fhir_client.directory import patient_page
 from fhir_client.embedded import EmbeddedStore, embedded_asgi_app, embedded_client
 from fhir_client.limits import MAX_BUNDLE_FILE_BYTES, MIB
 from fhir_client.loading import load_paths, sources
@@ -138,3 +139,25 @@ async def test_a_remote_load_streams_the_transaction_from_disk(
         report = await load_paths(client, [files])
     assert report.failures == []
     assert store.counts_by_type() == expected
+
+
+async def test_listing_a_remote_server_matches_the_store_index(
+    tmp_path: Path, remote_store: tuple[str, EmbeddedStore]
+) -> None:
+    """The remote path (a Patient search, then _summary=count per type) over a socket."""
+    url, store = remote_store
+    files = tmp_path / "files"
+    files.mkdir()
+    source = synthea_external("fhir-data-pipes-hiv")
+    for bundle in sorted(source.glob("*.json"))[:4]:
+        shutil.copy(bundle, files / bundle.name)
+    async with FhirClient(url) as client:
+        await load_paths(client, [files])
+        remote = await patient_page(client, count=2, offset=1)
+    async with embedded_client(store) as client:
+        local = await patient_page(client, count=50)
+    by_id = {str(e.patient["id"]): e.resource_counts for e in local.entries}
+    assert remote.total == local.total == len(local.entries) >= 3
+    assert len(remote.entries) == 2
+    for entry in remote.entries:
+        assert entry.resource_counts == by_id[str(entry.patient["id"])]
