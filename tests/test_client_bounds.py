@@ -180,3 +180,21 @@ def test_the_api_answers_502_with_the_reason_not_500(hostile: str, tmp_path: Pat
     assert listed.status_code == 502
     assert "nested too deeply" in listed.json()["detail"]
     assert summary.status_code == 502, summary.text
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["summary", "--patient", "p"], ["ask", "--patient", "p", "--model", "none", "Allergies?"]],
+    ids=["summary", "ask"],
+)
+def test_every_cli_door_reports_a_hostile_server_without_a_traceback(
+    hostile: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: list[str]
+) -> None:
+    for name in ("EHR_AGENT_DB", "EHR_AGENT_FHIR_URL", "EHR_AGENT_FHIR_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("EHR_AGENT_AUDIT_DB", str(tmp_path / "audit.sqlite"))
+    extra = ["--checkpoint-db", str(tmp_path / "threads.sqlite")] if command[0] == "ask" else []
+    result = CliRunner().invoke(cli, [*command, *extra, "--fhir-url", f"{hostile}/deep"])
+    assert result.exit_code != 0
+    assert "nested too deeply" in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
