@@ -48,16 +48,20 @@ def write_lock_held_elsewhere(db: Path, seconds: float) -> Iterator[subprocess.P
         holder.wait(timeout=seconds + 30)
 
 
-def test_a_writer_waits_for_another_process_and_then_writes(tmp_path: Path) -> None:
+def test_a_writer_waits_for_another_process_and_then_writes(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     db = tmp_path / "store.sqlite"
     EmbeddedStore(db).close()  # the tables exist before the other process locks
     store = EmbeddedStore(db)
     try:
-        with write_lock_held_elsewhere(db, 3):
+        # Longer than SQLite's busy handler waits in one go (STORE_BUSY_TIMEOUT_SECONDS).
+        with write_lock_held_elsewhere(db, 7):
             started = time.monotonic()
             store.put_resources([_patient("a")])
             waited = time.monotonic() - started
-        assert waited > 1.5  # it waited for the lock instead of failing at once
+        assert waited > 5  # it waited for the lock instead of failing at once
+        assert "being written by another process; waiting" in caplog.text  # and said so
         assert store.counts_by_type() == {"Patient": 1}
     finally:
         store.close()

@@ -20,6 +20,7 @@ Errors never carry resource JSON: the engine hides statement parameters
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 import time
@@ -51,6 +52,8 @@ except ImportError:  # pragma: no cover - depends on the environment
     def _dumps(value: Any) -> str:
         return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
+
+logger = logging.getLogger(__name__)
 
 Row = tuple[Any, ...]
 CHUNK = 500  # SQLite's bound-parameter limit is generous, but keep IN lists small
@@ -90,6 +93,7 @@ def write_transaction(engine: Engine, db_path: str, lock: threading.RLock) -> It
     ``lock`` serialises this process's own threads, which share the engine.
     """
     deadline = time.monotonic() + STORE_WRITE_WAIT_SECONDS
+    waiting = False
     with lock:
         while True:
             conn = engine.connect()
@@ -101,6 +105,14 @@ def write_transaction(engine: Engine, db_path: str, lock: threading.RLock) -> It
                 conn.close()
                 if not is_busy(error):
                     raise
+                if not waiting:
+                    waiting = True
+                    logger.warning(
+                        "The embedded store %s is being written by another process; waiting "
+                        "for it (up to %.0f s).",
+                        db_path,
+                        STORE_WRITE_WAIT_SECONDS,
+                    )
                 if time.monotonic() >= deadline:
                     raise StoreBusy(
                         f"the embedded store {db_path} is busy: another process has been "
