@@ -47,6 +47,7 @@ from agent.threads import open_thread_registry
 from fhir_client.auth import BearerTokenAuth
 from fhir_client.client import FhirClient
 from fhir_client.embedded import embedded_client
+from fhir_client.errors import FhirError
 
 __all__ = ["ClientFactory", "create_app"]
 
@@ -167,6 +168,14 @@ def create_app(
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, error: RequestValidationError) -> Response:
         return invalid_request_response(error)
+
+    @app.exception_handler(FhirError)
+    async def fhir_error(request: Request, error: FhirError) -> JSONResponse:
+        # Any route: a failing, hostile or oversized record source is a 502 that says
+        # why (FhirError messages carry no record content), never a bare 500.
+        source = request.app.state.runtime.source_description
+        detail = f"Error talking to the {source}: {error}"
+        return JSONResponse({"detail": detail, "kind": "fhir_error"}, 502)
 
     @app.get("/", include_in_schema=False)
     async def index() -> FileResponse:

@@ -298,22 +298,44 @@ function showSignIn(needed) {
                                   : "This server needs an API token: sign in above.");
 }
 
+// ---- the patient picker -----------------------------------------------------------------
+
+const PICKER_PAGE = 100; // patients per picker page (the API allows up to MAX_PATIENT_PAGE)
 let patientList = [];
 
+// The picker shows one page of patients; the search box asks the server for names
+// starting with what is typed (GET /patients?name=), so it scales to any store.
 async function loadPatients() {
   const select = $("patient");
+  const typed = $("patient-search").value.trim();
   try {
-    patientList = await getJson("/patients");
+    // One more than shown: if it comes back, there are more than the picker lists.
+    const query = new URLSearchParams({ count: String(PICKER_PAGE + 1) });
+    if (typed) query.set("name", typed);
+    const found = await getJson(`/patients?${query}`);
     showError("");
-    select.replaceChildren(...patientList.map((p) => el("option", { value: p.id }, `${p.name || "(no name)"} — ${p.id}`)));
-    if (!patientList.length) { select.replaceChildren(el("option", {}, "No patients: run `ehr-agent load`")); return; }
-    choosePatient(patientList, select.value);
+    patientList = found.slice(0, PICKER_PAGE);
+    const options = patientList.map((p) => el("option", { value: p.id }, `${p.name || "(no name)"} — ${p.id}`));
+    if (found.length > PICKER_PAGE) options.push(el("option", { disabled: "" }, "More patients: type a name to narrow"));
+    if (!patientList.length) options.push(el("option", {}, typed ? "No patient with that name" : "No patients: run `ehr-agent load`"));
+    select.replaceChildren(...options);
+    if (patientList.length) choosePatient(patientList, select.value);
+    else { state.patient = null; setBusy(false); }
   } catch (error) {
     select.replaceChildren(el("option", {}, "Sign in to list patients"));
     state.patient = null;
     setBusy(false);
     if (!(error instanceof Unauthorized)) showError(`Could not list patients: ${error.message || error}`);
   }
+}
+
+function startPicker() {
+  const select = $("patient");
+  const search = el("input", { type: "search", id: "patient-search", placeholder: "Search by name", maxlength: "100", "aria-label": "Search patients by name" });
+  select.before(search);
+  let searchTimer = null;
+  select.addEventListener("change", () => choosePatient(patientList, select.value));
+  search.addEventListener("input", () => { clearTimeout(searchTimer); searchTimer = setTimeout(loadPatients, 250); });
 }
 
 function startSignIn() {
@@ -340,7 +362,7 @@ function startSignIn() {
 async function start() {
   getJson("/health").then((h) => { $("service").textContent = `model ${h.model} · ${h.fhir}`; }).catch(() => {});
   startSignIn();
-  $("patient").addEventListener("change", () => choosePatient(patientList, $("patient").value));
+  startPicker();
   await loadPatients();
   $("ask-form").addEventListener("submit", (event) => {
     event.preventDefault();
