@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from agent.claims import claim_problems, thread_vocabulary
-from tools.inert_text import strip_special_tokens
+from tools.inert_text import LOW_QUOTES, strip_special_tokens
 
 __all__ = [
     "DROPPED_NOTE",
@@ -268,17 +268,14 @@ DROPPED_NOTE = (
 _BRACKET_LOOKALIKE = {
     code: "(" if unicodedata.category(chr(code)) == "Ps" else ")"
     for code in range(0x2000, 0x10000)
-    if unicodedata.category(chr(code)) in ("Ps", "Pe")
+    if unicodedata.category(chr(code)) in ("Ps", "Pe") and chr(code) not in LOW_QUOTES
 }
 
 
 def clean_draft(draft: str) -> str:
-    """A model's draft with chat-template markers removed and look-alikes folded.
-
-    A fullwidth ``[1]`` becomes ``[1]`` (NFKC), so it is checked like any citation;
-    other bracket look-alikes (``【Observation/x】``) become parentheses, so nothing that
-    was not checked can pass for a citation.
-    """
+    """A model's draft with chat-template markers removed and bracket look-alikes made
+    parentheses (fullwidth, lenticular, mathematical): nothing that was not checked as a
+    citation can pass for one."""
     return strip_special_tokens(draft).translate(_BRACKET_LOOKALIKE)
 
 
@@ -290,6 +287,7 @@ def verify_answer(
     allowed_numbers: Iterable[str] = (),
     instructions: Iterable[str] = (),
     failed_topics: Iterable[str] = (),
+    searched_topics: Iterable[str] | None = None,
 ) -> Verification:
     """Check ``draft``; ``resolve`` maps a cited key to a reference (``None`` if unknown).
 
@@ -299,12 +297,18 @@ def verify_answer(
     the prompt texts an answer must not repeat.  ``failed_topics`` are lower-case words
     for what could not be retrieved ("allerg"): a sentence saying there is none of
     those is a problem, since the search failed rather than found nothing.
+    ``searched_topics`` (same words, for the searches that ran) bounds what an answer may
+    call absent: "no active medications" when no medication search ran is dropped.
     """
     failed_topics = tuple(failed_topics)
     draft = clean_draft(draft)
     allowed = {normalise_number(n) for n in allowed_numbers}
     phrases = _phrases(instructions) - _phrases(_HONEST)
     vocabulary = thread_vocabulary(evidence)
+    unsearched: frozenset[str] | None = None
+    if searched_topics is not None:
+        known = {stem for stems in _TOOL_TOPICS.values() for stem in stems}
+        unsearched = frozenset(known - set(searched_topics) - set(failed_topics))
     checks: dict[str, CitationCheck] = {}
     removed_checks: dict[str, CitationCheck] = {}
     problems: list[str] = []
@@ -334,7 +338,7 @@ def verify_answer(
                 f"{sentence!r} repeats the instructions ({echoed!r}); answer the question "
                 "from the evidence lines instead."
             )
-        unsupported = claim_problems(sentence, backed_by, evidence, vocabulary)
+        unsupported = claim_problems(sentence, backed_by, evidence, vocabulary, unsearched)
         if unsupported:
             dropped.extend(unsupported)
             out_sentences.append("")

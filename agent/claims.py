@@ -200,14 +200,31 @@ def claim_problems(
     cited: list[str],
     evidence: Mapping[str, str],
     vocabulary: ClaimVocabulary,
+    unsearched: frozenset[str] | None = None,
 ) -> list[str]:
-    """What ``sentence`` claims that the lines it cites (``cited`` references) do not say."""
+    """What ``sentence`` claims that the lines it cites (``cited`` references) do not say.
+
+    ``unsearched`` are topic stems ("medication", "allerg") no search of this turn
+    covered; an uncited sentence saying one is absent claims what nobody looked for.
+    With ``None`` (nothing known about the searches) that check is skipped.
+    """
     text = _BRACKET.sub(" ", sentence).lower()
     problems: list[str] = []
     qualifiers = sorted(set(_QUALIFIER.findall(text)))
+    heading = text.rstrip().endswith(":")
     if not cited:
+        negated = _NEGATION.search(text)
+        if negated and unsearched:
+            missing = sorted(stem for stem in unsearched if re.search(r"\b" + stem, text))
+            if missing:
+                problems.append(
+                    f"{sentence!r} says there is none, but no search of this turn looked for "
+                    f"{', '.join(missing)}."
+                )
+        elif not negated and not heading and any(re.search(r"\b" + stem, text) for stem in _TOPICS):
+            problems.append(f"{sentence!r} states a clinical fact but cites no evidence.")
         # A heading ("Active medications in the record:") introduces the cited list below.
-        if qualifiers and not _NEGATION.search(text) and not text.rstrip().endswith(":"):
+        if qualifiers and not negated and not heading:
             problems.append(
                 f"{sentence!r} states a finding ({', '.join(qualifiers)}) but cites no evidence."
             )

@@ -348,6 +348,12 @@ def _verify(state: AgentState, draft: str) -> Verification:
         if step["node"] == "act" and step.get("error")
         for topic in failed_topics(step["tool"] or "", step["arguments"])
     ]
+    searched = [
+        topic
+        for step in state.get("steps", [])
+        if step["node"] == "act" and not step.get("error")
+        for topic in failed_topics(step["tool"] or "", step["arguments"])
+    ]
     return verify_answer(
         draft,
         resolve=aliases.resolve,
@@ -355,6 +361,7 @@ def _verify(state: AgentState, draft: str) -> Verification:
         allowed_numbers=[*question_numbers, *counts],
         instructions=INSTRUCTIONS,
         failed_topics=failed,
+        searched_topics=searched if searched or failed else None,
     )
 
 

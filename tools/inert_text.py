@@ -37,6 +37,8 @@ from typing import Final
 from fhir_client.limits import MAX_EVIDENCE_LINE_CHARS, MAX_FIELD_CHARS, MAX_UNIT_CHARS
 
 __all__ = [
+    "ELLIPSIS",
+    "LOW_QUOTES",
     "NOT_A_DATE",
     "NOT_A_UNIT",
     "SPECIAL_TOKENS",
@@ -202,7 +204,8 @@ def normalise_lookalikes(text: str) -> str:
     Decoding runs twice so a doubly escaped ``&amp;lt;`` cannot survive as ``&lt;``.
     """
     text = html.unescape(html.unescape(text))
-    text = unicodedata.normalize("NFKC", text)
+    # "…" (what a cut field ends with) would fold to "...", which reads as a sentence end.
+    text = ELLIPSIS.join(unicodedata.normalize("NFKC", part) for part in text.split(ELLIPSIS))
     return "".join(c for c in text if not _is_invisible(c))
 
 
@@ -210,17 +213,28 @@ def strip_special_tokens(text: str) -> str:
     """Every chat-template special token of :data:`SPECIAL_TOKENS`' families, removed.
 
     For whole prompts, whose own instructions may show ``<tool>`` as a placeholder:
-    only the special-token shapes go, generic tags stay.  The result is look-alike
-    folded (fullwidth bars are how DeepSeek writes its markers).
+    only the special-token shapes go, generic tags stay.  Text that held a marker comes
+    back look-alike folded (fullwidth bars are how DeepSeek writes its markers); text
+    that held none comes back unchanged.
     """
-    text = normalise_lookalikes(text)
+    folded = normalise_lookalikes(text)
+    if not _SPECIAL.search(folded):
+        return text  # ordinary text keeps its own spelling ("…" stays one character)
     previous = None
-    while previous != text:  # "<<|x|>|im_start|>": removing one must not form another
-        previous, text = text, _SPECIAL.sub(" ", text)
-    return text
+    while previous != folded:  # "<<|x|>|im_start|>": removing one must not form another
+        previous, folded = folded, _SPECIAL.sub(" ", folded)
+    return folded
+
+
+ELLIPSIS: Final = "\u2026"
+"""Marks a field or line cut at its bound; kept as one character through NFKC."""
+LOW_QUOTES: Final = frozenset("\u201a\u201e\u2e42\u301d\u301e\u301f")
+"""Quotation marks Unicode files as opening/closing punctuation; they stay quotes."""
 
 
 def _bracket(char: str) -> str:
+    if char in LOW_QUOTES:
+        return char
     category = unicodedata.category(char)
     if category == "Ps":
         return "("
@@ -237,7 +251,7 @@ def _single_line(text: str) -> str:
 
 
 def _cap(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + ELLIPSIS
 
 
 def _inert(text: str, limit: int) -> str:
