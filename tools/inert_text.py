@@ -189,7 +189,8 @@ _BLOCK_OPENER = re.compile(
 _FHIR_DATE = re.compile(
     r"^(?P<day>\d{4}(?:-(?:0[1-9]|1[0-2])(?:-(?:0[1-9]|[12]\d|3[01]))?)?)"
     r"(?:T(?:[01]\d|2[0-3]):[0-5]\d(?::(?:[0-5]\d|60)(?:\.\d{1,9})?)?"
-    r"(?:Z|[+-](?:0\d|1[0-4]):[0-5]\d)?)?$"
+    r"(?:Z|[+-](?:0\d|1[0-4]):[0-5]\d)?)?$",
+    re.ASCII,  # "\d" is 0-9 only: fullwidth digits are not a FHIR date
 )
 _UNIT = re.compile(r"^[A-Za-z0-9%/.*^'\[\]{}()_\-+µμ°·]{1," + str(MAX_UNIT_CHARS) + "}$")
 
