@@ -97,8 +97,25 @@ def observation_label(code: Any) -> str:
         label = label_for_code(loinc)
         if label:
             return label
-    text = _LOINC_NOISE.sub("", _BRACKETED.sub("", concept_text(code))).strip()
+    # LOINC's "[Mass/volume]" annotations go before the text is made inert (which turns
+    # every bracket into a parenthesis).
+    raw = _raw_concept_text(code)
+    text = clean_display(_LOINC_NOISE.sub("", _BRACKETED.sub("", raw)).strip())
     return _truncate(text or "Observation", 40)
+
+
+def _raw_concept_text(concept: Any) -> str:
+    """A CodeableConcept's text or first display as written (callers make it inert)."""
+    if not isinstance(concept, dict):
+        return ""
+    candidates = [concept.get("text")]
+    codings = concept.get("coding")
+    if isinstance(codings, list):
+        candidates += [c.get("display") for c in codings if isinstance(c, dict)]
+    for candidate in candidates:
+        if isinstance(candidate, str) and candidate.strip():
+            return candidate
+    return concept_text(concept)
 
 
 def _element_value(element: dict[str, Any]) -> str:
