@@ -64,6 +64,15 @@ _NEGATION = re.compile(
     r"\b(?:no|none|not|never|nothing|without|denies|denied|absent|free of|ruled out|"
     r"neither|nor|isn't|aren't|doesn't|don't|wasn't|weren't|hasn't|haven't)\b"
 )
+# Negations about the evidence rather than the patient ("the record does not show a
+# newer result", "no other results"), and a leading "No," answering a yes/no question:
+# the clinical part of such a sentence is checked on its own words.
+_META_NEGATION = re.compile(
+    r"^\s*no\s*,|\b(?:does|do|did)\s+not\s+(?:show|say|state|mention|include|contain|list|"
+    r"record|answer|give)\b|\bnot\s+(?:found|recorded|available|shown|mentioned|listed|"
+    r"documented|stated|retrieved|given)\b|\bno\s+(?:other|further|more|newer|later|earlier|"
+    r"additional)\b"
+)
 # What a line says when it records that something is absent, stopped or resolved.
 _LINE_NEGATION = re.compile(
     r"\b(?:no|none|not|never|negative|without|absent|denies|refuted|ruled out|resolved|"
@@ -234,7 +243,7 @@ def claim_problems(
     for word in qualifiers:
         if not _supported(QUALIFIERS[word], clinical_lines):
             problems.append(f"The claim {word!r} in {sentence!r} is not in the evidence it cites.")
-    negation = _NEGATION.search(text)
+    negation = _NEGATION.search(_META_NEGATION.sub(" ", text))
     if negation and not _LINE_NEGATION.search(clinical_lines):
         problems.append(
             f"The negation {negation.group(0)!r} in {sentence!r} is not in the evidence it cites."

@@ -63,6 +63,13 @@ def test_negations_need_a_line_that_records_absence_or_an_end() -> None:
     assert check("Metformin is not active [5].").dropped
 
 
+def test_negations_about_the_evidence_and_a_leading_no_are_not_clinical_negations() -> None:
+    assert check("No, it was high at 7.1 % [2].").dropped == []
+    assert check("The record does not show a newer HbA1c; it was 7.1 % [2].").dropped == []
+    assert check("There is no later result than 7.1 % [2].").dropped == []
+    assert check("No, she has no diabetes [3].").dropped  # the second "no" is a claim
+
+
 def test_a_patient_line_supports_no_clinical_claim_whatever_its_name_says() -> None:
     """The fake bullets planted in Patient.name: cited to the Patient line, refused."""
     result = check("The patient has NO active medications [8].")
