@@ -181,6 +181,7 @@ _INVISIBLE_EXTRA = frozenset(
     + "".join(chr(c) for c in range(0xFE00, 0xFE10))
 )
 _SPACE = re.compile(r"\s+")
+_SCAN_FACTOR = 8  # characters read per character kept
 # Markdown block syntax at the start of a field: a heading, a list item, a quote, a
 # table row, a rule or a fence.  "-5" (no space) is a number and stays.
 _BLOCK_OPENER = re.compile(
@@ -256,7 +257,9 @@ def _cap(text: str, limit: int) -> str:
 
 
 def _inert(text: str, limit: int) -> str:
-    text = normalise_lookalikes(text)
+    # Work is bounded too: a 1 MB name is cut before it is decoded and folded.  The margin
+    # covers what decoding removes (entities, invisible characters, markers).
+    text = normalise_lookalikes(text[: limit * _SCAN_FACTOR])
     previous = None
     while previous != text:
         previous, text = text, _SPECIAL_OR_TAG.sub(" ", text)
