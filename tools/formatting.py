@@ -25,7 +25,7 @@ from tools.fhir_text import (
     resource_date_text,
     short_date,
 )
-from tools.inert_text import inert_field
+from tools.inert_text import inert_field, resource_id_text, resource_type_text
 from tools.vocabulary import CVX, LOINC, label_for_code, vaccine_group_for_code
 
 __all__ = [
@@ -58,8 +58,6 @@ _INTERPRETATION = {"H": "H", "HH": "HH", "L": "L", "LL": "LL", "A": "abnormal", 
 
 
 _MAX_CODE = 40  # a status, category or class code: FHIR codes are short tokens
-_FHIR_ID = re.compile(r"[^A-Za-z0-9\-.]")
-_FHIR_ID_CHARS = 64
 
 
 def _truncate(text: str, limit: int = _MAX_TEXT) -> str:
@@ -426,20 +424,6 @@ _FORMATTERS: dict[str, Formatter] = {
 }
 
 
-def _resource_type(value: Any) -> str:
-    """A resource type is a capitalised word; anything else is shown as ``Resource``."""
-    if isinstance(value, str) and re.fullmatch(r"[A-Z][A-Za-z]{1,63}", value):
-        return value
-    return "Resource"
-
-
-def _resource_id(value: Any) -> str:
-    """A FHIR id (``[A-Za-z0-9.-]{1,64}``); other characters are dropped, so an id can
-    never close a citation bracket or start a line."""
-    cleaned = _FHIR_ID.sub("", value)[:_FHIR_ID_CHARS] if isinstance(value, str) else ""
-    return cleaned or "?"
-
-
 def format_resource(
     resource: dict[str, Any], *, medication: dict[str, Any] | None = None
 ) -> Evidence:
@@ -448,14 +432,14 @@ def format_resource(
     ``medication`` is the ``Medication`` a MedicationRequest refers to, already read by the
     caller: formatting never does I/O, so it cannot follow a reference it should not.
     """
-    kind = _resource_type(resource.get("resourceType"))
+    kind = resource_type_text(resource.get("resourceType"))
     when = resource_date_text(resource)
     if kind == "MedicationRequest":
         text, label, value = _medication_request(resource, when, medication)
     else:
         text, label, value = _FORMATTERS.get(kind, _generic)(resource, when)
     return Evidence(
-        reference=f"{kind}/{_resource_id(resource.get('id'))}",
+        reference=f"{kind}/{resource_id_text(resource.get('id'))}",
         text=text,
         date=resource_date(resource),
         kind=kind,
