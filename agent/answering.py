@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from agent.citations import clean_draft
 from agent.prompts import ANSWER_SYSTEM, answer_user, repair_user
 from agent.results import result_from_json, thread_aliases
 from agent.state import AgentState
@@ -96,7 +97,9 @@ def build_answer_prompt(
     def render(lines: list[str]) -> str:
         user = answer_user(question, lines, digest=digest, notes=notes)
         if state.get("problems"):
-            user = repair_user(user, state.get("draft", ""), state["problems"])
+            # The rejected draft shown back without chat markers (they may have come from
+            # the record through the model): only the template opens or closes a turn.
+            user = repair_user(user, clean_draft(state.get("draft", "")), state["problems"])
         return user
 
     budget = context_window - max_tokens - _SAFETY_TOKENS - count_tokens(ANSWER_SYSTEM)

@@ -21,14 +21,20 @@ the problems it reports (one repair prompt, then the extractive answer).
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
+from agent.claims import claim_problems, thread_vocabulary
+from tools.inert_text import LOW_QUOTES, strip_special_tokens
+
 __all__ = [
+    "DROPPED_NOTE",
     "ECHO_WORDS",
     "CitationCheck",
     "Verification",
     "claims_in",
+    "clean_draft",
     "failed_topics",
     "normalise_number",
     "split_sentences",
@@ -142,11 +148,28 @@ class CitationCheck:
 
 @dataclass
 class Verification:
-    """The answer with full references, every citation checked, and what is wrong."""
+    """The answer with full references, every citation checked, and what is wrong.
+
+    ``citations`` are the verified citations the answer text still carries, and only
+    those: a key that named nothing retrieved, or that sat in a dropped sentence, is in
+    ``removed`` (the audit of what the model tried) and never in the output contract's
+    ``citations``.  ``dropped`` says why each unsupported sentence was removed; ``notes``
+    is what the answer's notes should tell the reader.
+    """
 
     text: str
     citations: list[CitationCheck] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    removed: list[CitationCheck] = field(default_factory=list)
+    dropped: list[str] = field(default_factory=list)
+
+    @property
+    def notes(self) -> list[str]:
+        notes = [f"Removed: {reason}" for reason in self.dropped]
+        if self.removed:
+            keys = ", ".join(f"[{c.key}]" for c in self.removed)
+            notes.append(f"Removed citations of nothing retrieved in this conversation: {keys}")
+        return notes
 
     @property
     def ok(self) -> bool:
@@ -236,6 +259,26 @@ def _denies_failed_topic(sentence: str, failed_topics: Iterable[str]) -> str | N
     return next((topic for topic in failed_topics if topic in lowered), None)
 
 
+DROPPED_NOTE = (
+    "Note: the evidence cited does not state everything the draft said; unsupported "
+    "sentences were removed (see notes)."
+)
+# Bracket look-alikes NFKC leaves alone (CJK lenticular, mathematical, ornamental):
+# Unicode's open/close punctuation outside ASCII, except quotation-like forms.
+_BRACKET_LOOKALIKE = {
+    code: "(" if unicodedata.category(chr(code)) == "Ps" else ")"
+    for code in range(0x2000, 0x10000)
+    if unicodedata.category(chr(code)) in ("Ps", "Pe") and chr(code) not in LOW_QUOTES
+}
+
+
+def clean_draft(draft: str) -> str:
+    """A model's draft with chat-template markers removed and bracket look-alikes made
+    parentheses (fullwidth, lenticular, mathematical): nothing that was not checked as a
+    citation can pass for one."""
+    return strip_special_tokens(draft).translate(_BRACKET_LOOKALIKE)
+
+
 def verify_answer(
     draft: str,
     *,
@@ -244,6 +287,7 @@ def verify_answer(
     allowed_numbers: Iterable[str] = (),
     instructions: Iterable[str] = (),
     failed_topics: Iterable[str] = (),
+    searched_topics: Iterable[str] | None = None,
 ) -> Verification:
     """Check ``draft``; ``resolve`` maps a cited key to a reference (``None`` if unknown).
 
@@ -253,21 +297,35 @@ def verify_answer(
     the prompt texts an answer must not repeat.  ``failed_topics`` are lower-case words
     for what could not be retrieved ("allerg"): a sentence saying there is none of
     those is a problem, since the search failed rather than found nothing.
+    ``searched_topics`` (same words, for the searches that ran) bounds what an answer may
+    call absent: "no active medications" when no medication search ran is dropped.
     """
     failed_topics = tuple(failed_topics)
+    draft = clean_draft(draft)
     allowed = {normalise_number(n) for n in allowed_numbers}
     phrases = _phrases(instructions) - _phrases(_HONEST)
+    vocabulary = thread_vocabulary(evidence)
+    unsearched: frozenset[str] | None = None
+    if searched_topics is not None:
+        known = {stem for stems in _TOOL_TOPICS.values() for stem in stems}
+        unsearched = frozenset(known - set(searched_topics) - set(failed_topics))
     checks: dict[str, CitationCheck] = {}
+    removed_checks: dict[str, CitationCheck] = {}
     problems: list[str] = []
+    dropped: list[str] = []
     out_sentences: list[str] = []
+    resolved: list[tuple[str, str, list[str], list[str], dict[str, CitationCheck]]] = []
     for sentence in split_sentences(draft):
-        clean, cited_refs, removed = _resolve_citations(sentence, resolve, evidence, checks)
-        for key in removed if not cited_refs else ():
-            problems.append(
-                f"[{key}] in {sentence!r} is not evidence retrieved in this conversation; "
-                "cite only the numbered evidence lines."
-            )
-        problems.extend(_grounding_problems(sentence, cited_refs, evidence, allowed, removed))
+        sentence_checks: dict[str, CitationCheck] = {}
+        clean, cited, removed = _resolve_citations(sentence, resolve, evidence, sentence_checks)
+        resolved.append((sentence, clean, cited, removed, sentence_checks))
+    backing = _line_backing(draft, [cited for _, _, cited, _, _ in resolved])
+    for (sentence, clean, cited_refs, removed, sentence_checks), backed_by in zip(
+        resolved, backing, strict=True
+    ):
+        for ref, check in sentence_checks.items():
+            if not check.verified:
+                removed_checks.setdefault(ref, check)
         denied = _denies_failed_topic(sentence, failed_topics)
         if denied:
             problems.append(
@@ -280,16 +338,62 @@ def verify_answer(
                 f"{sentence!r} repeats the instructions ({echoed!r}); answer the question "
                 "from the evidence lines instead."
             )
+        unsupported = claim_problems(sentence, backed_by, evidence, vocabulary, unsearched)
+        if unsupported:
+            dropped.extend(unsupported)
+            out_sentences.append("")
+            continue
+        for ref, check in sentence_checks.items():
+            if check.verified:
+                checks.setdefault(ref, check)
+        for key in removed if not cited_refs else ():
+            problems.append(
+                f"[{key}] in {sentence!r} is not evidence retrieved in this conversation; "
+                "cite only the numbered evidence lines."
+            )
+        problems.extend(_grounding_problems(sentence, cited_refs, evidence, allowed, removed))
         out_sentences.append(clean)
     text = _rejoin(draft, out_sentences)
-    verified = [c for c in checks.values() if c.verified]
-    if evidence and not verified and not problems and _uncited_content(draft):
+    verified = list(checks.values())
+    if dropped and not text.strip():
+        problems.append(
+            "Every sentence states something the evidence it cites does not: "
+            + "; ".join(dropped[:3])
+        )
+    elif dropped:
+        text = f"{text}\n\n{DROPPED_NOTE}"
+    if evidence and not verified and not problems and _uncited_content(text):
         problems.append(
             f"The answer cites no evidence although {len(evidence)} evidence line(s) were "
             "retrieved; cite the line each fact comes from, or say that the evidence does "
             "not answer the question."
         )
-    return Verification(text=text, citations=list(checks.values()), problems=problems)
+    return Verification(
+        text=text,
+        citations=verified,
+        problems=problems,
+        removed=list(removed_checks.values()),
+        dropped=dropped,
+    )
+
+
+def _line_backing(draft: str, cited: list[list[str]]) -> list[list[str]]:
+    """For each sentence, the references that back its claims.
+
+    A sentence's own citations; for an uncited sentence, those of the next cited sentence
+    on its line, since a line's closing citation covers what precedes it:
+    ``"- Lormatine stopped. Dose halved [3]."`` quotes one record.
+    """
+    backing: list[list[str]] = []
+    position = 0
+    for line in draft.strip().splitlines():
+        count = len(split_sentences(line))
+        group = cited[position : position + count]
+        position += count
+        for index, refs in enumerate(group):
+            later = next((r for r in group[index:] if r), None)
+            backing.append(refs or later or [])
+    return backing + cited[position:]
 
 
 def _resolve_citations(
@@ -362,5 +466,7 @@ def _rejoin(draft: str, sentences: list[str]) -> str:
     remaining = iter(sentences)
     for line in draft.strip().splitlines():
         count = len(split_sentences(line))
-        lines.append(" ".join(s for s in (next(remaining, "") for _ in range(count)) if s))
+        kept = " ".join(s for s in (next(remaining, "") for _ in range(count)) if s)
+        if kept or not count:  # a line whose every sentence was dropped goes entirely
+            lines.append(kept)
     return "\n".join(lines)

@@ -348,6 +348,12 @@ def _verify(state: AgentState, draft: str) -> Verification:
         if step["node"] == "act" and step.get("error")
         for topic in failed_topics(step["tool"] or "", step["arguments"])
     ]
+    searched = [
+        topic
+        for step in state.get("steps", [])
+        if step["node"] == "act" and not step.get("error")
+        for topic in failed_topics(step["tool"] or "", step["arguments"])
+    ]
     return verify_answer(
         draft,
         resolve=aliases.resolve,
@@ -355,6 +361,7 @@ def _verify(state: AgentState, draft: str) -> Verification:
         allowed_numbers=[*question_numbers, *counts],
         instructions=INSTRUCTIONS,
         failed_topics=failed,
+        searched_topics=searched if searched or failed else None,
     )
 
 
@@ -376,16 +383,19 @@ async def verify(state: AgentState) -> Update:
     if not checked.ok and state.get("draft_source") == "model":
         if state.get("attempts", 0) < 2:
             return {"problems": checked.problems}
+        # A rejected draft leaves nothing behind: only the fallback's own citations.
         fallback_check = _verify(state, extractive_answer(state))
-        removed = [c for c in citations if not c["verified"]]
-        citations = _citations(fallback_check) + removed
+        citations = _citations(fallback_check)
         text = f"{fallback_check.text}\n\n{FALLBACK_NOTE}"
+        notes.extend(fallback_check.notes)
         fallback = True
         notes.extend(f"Rejected: {problem}" for problem in checked.problems[:5])
     elif not checked.ok:
         notes.extend(f"Unverified: {problem}" for problem in checked.problems[:5])
     elif fallback:
         text = f"{text}\n\n{FALLBACK_NOTE}"
+    if checked.ok:
+        notes.extend(checked.notes)  # what the verifier removed from an accepted answer
     turn_refs = [
         ref for ref, e in state.get("evidence", {}).items() if e["turn"] == state.get("turn")
     ]

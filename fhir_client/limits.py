@@ -23,6 +23,10 @@ MAX_FIELD_CHARS: Final = 200
 """One field of a record (a name, a unit, a display) in an evidence line."""
 MAX_EVIDENCE_LINE_CHARS: Final = 600
 """One evidence line, all fields together."""
+MAX_UNIT_CHARS: Final = 24
+"""A Quantity's unit (UCUM codes and displays are short tokens: ``mL/min/{1.73_m2}``)."""
+MAX_NUMBER_CHARS: Final = 24
+"""A value that should be a number but arrives as text, shown inert at most this long."""
 MAX_ANSWER_CHARS: Final = 12_000
 """One answer, whichever path wrote it."""
 

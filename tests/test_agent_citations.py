@@ -34,11 +34,15 @@ def test_full_references_and_grouped_keys_are_accepted() -> None:
     assert result.ok and result.cited == ["Observation/b", "Observation/a"]
 
 
-def test_unretrieved_citation_is_removed_and_recorded_unverified() -> None:
+def test_unretrieved_citation_is_removed_and_left_out_of_citations() -> None:
     result = check("HbA1c was 7.1 % on 2024-12-24 [1][42].")
     assert result.ok  # the sentence is still supported by [1]
     assert "[42]" not in result.text and "[Observation/a]" in result.text
-    assert ("42", False) in [(c.reference, c.verified) for c in result.citations]
+    # Issue 14: a key that named nothing is audited in ``removed`` and the notes, never
+    # listed among the answer's citations (citation validity stays 1.00).
+    assert [(c.reference, c.verified) for c in result.citations] == [("Observation/a", True)]
+    assert [c.key for c in result.removed] == ["42"]
+    assert any("[42]" in note for note in result.notes)
 
 
 def test_sentence_left_without_any_valid_citation_is_a_problem() -> None:

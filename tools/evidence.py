@@ -13,10 +13,11 @@ UUIDs: see ``render``'s ``cite`` argument.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
+
+from tools.inert_text import fhir_date, inert_field, inert_line
 
 __all__ = [
     "Cite",
@@ -26,6 +27,7 @@ __all__ = [
     "ToolResult",
     "collapse_series",
     "full_reference",
+    "inert_text",
     "render_items",
 ]
 
@@ -37,23 +39,12 @@ def full_reference(reference: str) -> str:
     return reference
 
 
-_CONTROL_MARKER = re.compile(
-    r"<\s*/?\s*(?:start_of_turn|end_of_turn|bos|eos|pad|unused\d+|\|[a-z_]+\|)\s*>",
-    re.IGNORECASE,
-)
-
-
 def inert_text(text: str) -> str:
-    """Resource text made unable to act as prompt structure or as a citation.
+    """Resource text made unable to act as prompt structure, markup or a citation.
 
-    Chat-template markers (Gemma's ``<start_of_turn>``, MedGemma's ``<unused94>``
-    thinking marker, ChatML's ``<|im_start|>``) are removed, so a note cannot close
-    the user turn and speak as the model; square brackets become parentheses, so a
-    ``[1]`` or ``[Observation/x]`` written inside a note can never be read as a
-    citation key by the model or by the verifier.
+    Kept for callers of the old name; :mod:`tools.inert_text` is the one place.
     """
-    text = _CONTROL_MARKER.sub(" ", text)
-    return text.replace("[", "(").replace("]", ")")
+    return inert_line(text)
 
 
 @dataclass(frozen=True)
@@ -73,10 +64,13 @@ class Evidence:
     resource: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        # Record text is data. Every line a model or an answer will quote passes here,
-        # so this is the one place where text from a resource is made inert.
-        for name in ("text", "label", "value"):
-            object.__setattr__(self, name, inert_text(getattr(self, name)))
+        # Record text is data. Formatters make each field inert (tools.inert_text); every
+        # line a model or an answer will quote passes here again, so a field a formatter
+        # forgot is still single-line, marker-free, bracket-free and bounded.
+        object.__setattr__(self, "text", inert_line(self.text))
+        object.__setattr__(self, "value", inert_line(self.value))
+        object.__setattr__(self, "label", inert_field(self.label))
+        object.__setattr__(self, "date", fhir_date(self.date))
 
     @property
     def references(self) -> tuple[str, ...]:
@@ -141,6 +135,10 @@ class EvidenceSeries:
     label: str
     points: tuple[Evidence, ...]
     unit: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "label", inert_field(self.label))
+        object.__setattr__(self, "unit", inert_field(self.unit))
 
     @property
     def references(self) -> tuple[str, ...]:
@@ -268,6 +266,11 @@ class ToolResult:
     truncated: bool = False
     total_available: int | None = None
     notes: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        # Headers and notes may name what the record holds ("no lab named X; try Y").
+        object.__setattr__(self, "summary", inert_line(self.summary))
+        object.__setattr__(self, "notes", tuple(inert_line(n) for n in self.notes))
 
     def __iter__(self) -> Iterator[Item]:
         return iter(self.items)

@@ -12,15 +12,20 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from fhir_client.limits import MAX_NUMBER_CHARS
+from tools.inert_text import NOT_A_DATE, fhir_date, inert_field, unit_text
+
 __all__ = [
     "clean_display",
     "concept_text",
     "concept_texts",
+    "date_text",
     "first_code",
     "format_number",
     "format_quantity",
     "reference_of",
     "resource_date",
+    "resource_date_text",
     "short_date",
 ]
 
@@ -51,10 +56,13 @@ _UCUM_ANNOTATION = re.compile(r"\{[^}]*\}")
 
 
 def clean_display(text: str | None) -> str:
-    """Collapse whitespace and drop a trailing SNOMED semantic tag like `` (disorder)``."""
+    """Record text made inert (:mod:`tools.inert_text`), without a trailing SNOMED tag.
+
+    Every name a line shows comes through here or :func:`~tools.inert_text.inert_field`.
+    """
     if not text:
         return ""
-    return _SEMANTIC_TAG.sub("", _SPACE.sub(" ", text).strip())
+    return _SEMANTIC_TAG.sub("", inert_field(_SPACE.sub(" ", text).strip()))
 
 
 def concept_text(concept: Any) -> str:
@@ -87,8 +95,10 @@ def concept_texts(concept: Any) -> list[str]:
         if not names:
             for coding in codings:
                 if isinstance(coding, dict) and isinstance(coding.get("code"), str):
-                    names.append(coding["code"])
-                    break
+                    code = inert_field(coding["code"])
+                    if code:
+                        names.append(code)
+                        break
     return names
 
 
@@ -97,24 +107,34 @@ def first_code(concept: Any) -> str:
     if isinstance(concept, dict):
         for coding in concept.get("coding") or []:
             if isinstance(coding, dict) and isinstance(coding.get("code"), str):
-                return str(coding["code"])
+                return inert_field(coding["code"])
     return ""
 
 
 def short_date(value: Any) -> str | None:
-    """``YYYY-MM-DD`` (or the shorter partial date given) from a FHIR date/dateTime/instant."""
-    if not isinstance(value, str) or len(value) < 4:
-        return None
-    return value[:10]
+    """``YYYY-MM-DD`` (or the shorter partial date given) from a FHIR date/dateTime/instant.
+
+    ``None`` for anything that is not a FHIR date: a date field is never copied unchecked
+    (see :func:`tools.inert_text.fhir_date`; lines show ``NOT_A_DATE`` for such values).
+    """
+    return fhir_date(value)
 
 
 def format_number(value: Any) -> str:
-    """A number as a clinician writes it: no float noise, no trailing zeros."""
+    """A number as a clinician writes it: no float noise, no trailing zeros.
+
+    A value that is not a number (a hostile or broken record) is shown as inert text;
+    absurd magnitudes in scientific notation, so a ``1e308`` cannot fill a line.
+    """
     if isinstance(value, bool) or not isinstance(value, int | float):
-        return str(value)
+        return inert_field(value, MAX_NUMBER_CHARS) if isinstance(value, str) else "?"
+    if value != value or value in (float("inf"), float("-inf")):
+        return "?"
+    magnitude = abs(value)
+    if magnitude >= 1e15:
+        return f"{value:.3g}"
     if float(value).is_integer():
         return str(int(value))
-    magnitude = abs(value)
     text = f"{value:.2f}" if magnitude >= 1 else f"{value:.3g}"
     if "." in text and "e" not in text:
         text = text.rstrip("0").rstrip(".")
@@ -129,7 +149,8 @@ def _unit_text(quantity: dict[str, Any]) -> str:
         return _UNIT_DISPLAY[unit]
     # "{...}" annotations carry no unit; a unit that ends in "/" once they are gone
     # ("mL/min/{1.73_m2}" style) would read as a typo, so drop the dangling slash.
-    return _UCUM_ANNOTATION.sub("", unit).strip().rstrip("/")
+    checked = unit_text(unit)
+    return _UCUM_ANNOTATION.sub("", checked).strip().rstrip("/") if checked else ""
 
 
 def format_quantity(quantity: Any) -> str:
@@ -137,7 +158,9 @@ def format_quantity(quantity: Any) -> str:
     if not isinstance(quantity, dict) or "value" not in quantity:
         return ""
     comparator = quantity.get("comparator")
-    text = (comparator if isinstance(comparator, str) else "") + format_number(quantity["value"])
+    if comparator not in ("<", "<=", ">=", ">", "ad"):
+        comparator = ""
+    text = str(comparator) + format_number(quantity["value"])
     unit = _unit_text(quantity)
     return f"{text} {unit}" if unit else text
 
@@ -179,15 +202,39 @@ _DATE_FIELDS: dict[str, tuple[str, ...]] = {
 }
 
 
-def resource_date(resource: dict[str, Any]) -> str | None:
-    """The clinically relevant date of a resource as ``YYYY-MM-DD``, or ``None``."""
+def _date_values(resource: dict[str, Any]) -> list[Any]:
+    values = []
     for field in _DATE_FIELDS.get(str(resource.get("resourceType")), ()):
         value = resource.get(field)
         if field == "context" and isinstance(value, dict):
             value = value.get("period")
         if isinstance(value, dict):
             value = _period_start(value)
+        if value is not None:
+            values.append(value)
+    return values
+
+
+def resource_date(resource: dict[str, Any]) -> str | None:
+    """The clinically relevant date of a resource as ``YYYY-MM-DD``, or ``None``."""
+    for value in _date_values(resource):
         date = short_date(value)
         if date:
             return date
     return None
+
+
+def resource_date_text(resource: dict[str, Any]) -> str | None:
+    """The date a line shows: the valid date, ``NOT_A_DATE`` when the record has a date
+    field holding something else, ``None`` when it has none."""
+    date = resource_date(resource)
+    if date is None and _date_values(resource):
+        return NOT_A_DATE
+    return date
+
+
+def date_text(value: Any) -> str | None:
+    """One date field as a line shows it: valid date, ``NOT_A_DATE``, or ``None`` if absent."""
+    if value is None:
+        return None
+    return short_date(value) or NOT_A_DATE

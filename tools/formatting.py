@@ -17,12 +17,15 @@ from tools.evidence import Evidence
 from tools.fhir_text import (
     clean_display,
     concept_text,
+    date_text,
     first_code,
     format_number,
     format_quantity,
     resource_date,
+    resource_date_text,
     short_date,
 )
+from tools.inert_text import inert_field, resource_id_text, resource_type_text
 from tools.vocabulary import CVX, LOINC, label_for_code, vaccine_group_for_code
 
 __all__ = [
@@ -54,8 +57,16 @@ _USUAL_STATUS = {
 _INTERPRETATION = {"H": "H", "HH": "HH", "L": "L", "LL": "LL", "A": "abnormal", "AA": "critical"}
 
 
+_MAX_CODE = 40  # a status, category or class code: FHIR codes are short tokens
+
+
 def _truncate(text: str, limit: int = _MAX_TEXT) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _code(value: Any) -> str:
+    """A FHIR ``code`` (status, category, gender) as inert text; a non-string is nothing."""
+    return inert_field(value, _MAX_CODE)
 
 
 def _unusual_status(resource: dict[str, Any]) -> str:
@@ -63,7 +74,7 @@ def _unusual_status(resource: dict[str, Any]) -> str:
     if not isinstance(status, str):
         return ""
     usual = _USUAL_STATUS.get(str(resource.get("resourceType")), set())
-    return "" if status in usual else status
+    return "" if status in usual else _code(status)
 
 
 def coding_codes(concept: Any, system: str | None = None) -> list[str]:
@@ -84,8 +95,25 @@ def observation_label(code: Any) -> str:
         label = label_for_code(loinc)
         if label:
             return label
-    text = _LOINC_NOISE.sub("", _BRACKETED.sub("", concept_text(code))).strip()
+    # LOINC's "[Mass/volume]" annotations go before the text is made inert (which turns
+    # every bracket into a parenthesis).
+    raw = _raw_concept_text(code)
+    text = clean_display(_LOINC_NOISE.sub("", _BRACKETED.sub("", raw)).strip())
     return _truncate(text or "Observation", 40)
+
+
+def _raw_concept_text(concept: Any) -> str:
+    """A CodeableConcept's text or first display as written (callers make it inert)."""
+    if not isinstance(concept, dict):
+        return ""
+    candidates = [concept.get("text")]
+    codings = concept.get("coding")
+    if isinstance(codings, list):
+        candidates += [c.get("display") for c in codings if isinstance(c, dict)]
+    for candidate in candidates:
+        if isinstance(candidate, str) and candidate.strip():
+            return candidate
+    return concept_text(concept)
 
 
 def _element_value(element: dict[str, Any]) -> str:
@@ -94,13 +122,13 @@ def _element_value(element: dict[str, Any]) -> str:
     if "valueCodeableConcept" in element:
         return _truncate(concept_text(element["valueCodeableConcept"]))
     if isinstance(element.get("valueString"), str):
-        return _truncate(" ".join(element["valueString"].split()))
+        return _truncate(inert_field(element["valueString"]))
     if isinstance(element.get("valueBoolean"), bool):
         return "yes" if element["valueBoolean"] else "no"
     if isinstance(element.get("valueInteger"), int):
         return str(element["valueInteger"])
     if "valueDateTime" in element:
-        return short_date(element["valueDateTime"]) or ""
+        return date_text(element["valueDateTime"]) or ""
     if "valueRange" in element and isinstance(element["valueRange"], dict):
         low = format_quantity(element["valueRange"].get("low"))
         high = format_quantity(element["valueRange"].get("high"))
@@ -165,7 +193,7 @@ def _observation(resource: dict[str, Any], when: str | None) -> tuple[str, str, 
 def _condition(resource: dict[str, Any], when: str | None) -> tuple[str, str, str]:
     name = clean_display(concept_text(resource.get("code"))) or "Condition"
     status = first_code(resource.get("clinicalStatus"))
-    abated = short_date(resource.get("abatementDateTime"))
+    abated = date_text(resource.get("abatementDateTime"))
     if abated:
         status = f"{status or 'resolved'} {abated}"
     verification = first_code(resource.get("verificationStatus"))
@@ -177,7 +205,7 @@ def _condition(resource: dict[str, Any], when: str | None) -> tuple[str, str, st
 def _medication_name(resource: dict[str, Any]) -> str:
     name = concept_text(resource.get("medicationCodeableConcept"))
     if not name and isinstance(resource.get("medicationReference"), dict):
-        name = str(resource["medicationReference"].get("display") or "")
+        name = clean_display(resource["medicationReference"].get("display"))
     return name or "medication (unnamed)"
 
 
@@ -191,7 +219,7 @@ def _medication_request(
     resource: dict[str, Any], when: str | None, medication: dict[str, Any] | None = None
 ) -> tuple[str, str, str]:
     name = _truncate(medication_name(resource, medication))
-    status = str(resource.get("status") or "")
+    status = _code(resource.get("status"))
     dosage = resource.get("dosageInstruction")
     as_needed = (
         isinstance(dosage, list)
@@ -207,17 +235,18 @@ def _allergy(resource: dict[str, Any], when: str | None) -> tuple[str, str, str]
     name = _truncate(concept_text(resource.get("code")) or "allergy")
     categories = resource.get("category")
     category = categories[0] if isinstance(categories, list) and categories else ""
-    details = [f"({category})" if isinstance(category, str) and category else ""]
+    category = _code(category)
+    details = [f"({category})" if category else ""]
     criticality = resource.get("criticality")
     if isinstance(criticality, str) and criticality != "unable-to-assess":
-        details.append(f"crit {criticality}")
+        details.append(f"crit {_code(criticality)}")
     reactions = []
     for reaction in resource.get("reaction") or []:
         if isinstance(reaction, dict):
             for manifestation in reaction.get("manifestation") or []:
                 reactions.append(concept_text(manifestation))
             if isinstance(reaction.get("severity"), str):
-                reactions.append(reaction["severity"])
+                reactions.append(_code(reaction["severity"]))
     if reactions:
         details.append("reaction " + _truncate(", ".join(r for r in reactions if r), 50))
     status = first_code(resource.get("clinicalStatus"))
@@ -253,10 +282,10 @@ def _encounter(resource: dict[str, Any], when: str | None) -> tuple[str, str, st
     types = resource.get("type")
     name = concept_text(types[0]) if isinstance(types, list) and types else ""
     encounter_class = resource.get("class")
-    class_code = encounter_class.get("code") if isinstance(encounter_class, dict) else None
+    class_code = _code(encounter_class.get("code")) if isinstance(encounter_class, dict) else ""
     name = _truncate(name or "Encounter", 45)
     period = resource.get("period") if isinstance(resource.get("period"), dict) else {}
-    end = short_date(period.get("end")) if isinstance(period, dict) else None
+    end = date_text(period.get("end")) if isinstance(period, dict) else None
     until = f"to {end}" if end and when and end != when else ""
     value = _join(str(class_code) if class_code else "", until, _reason(resource))
     return _join(when, name, value, _unusual_status(resource)), name, value
@@ -291,14 +320,14 @@ def _care_plan(resource: dict[str, Any], when: str | None) -> tuple[str, str, st
             text = concept_text(activity["detail"].get("code"))
             if text and text not in activities:
                 activities.append(text)
-    status = str(resource.get("status") or "")
+    status = _code(resource.get("status"))
     value = _join(status, ("- " + _truncate(", ".join(activities), 70)) if activities else "")
     return _join(when, "Care plan:", name, value), name, value
 
 
 def _goal(resource: dict[str, Any], when: str | None) -> tuple[str, str, str]:
     name = _truncate(concept_text(resource.get("description")) or "Goal", 70)
-    status = str(resource.get("lifecycleStatus") or "")
+    status = _code(resource.get("lifecycleStatus"))
     return _join(when, "Goal:", name, status), name, status
 
 
@@ -310,7 +339,7 @@ def _billing(resource: dict[str, Any], when: str | None) -> tuple[str, str, str]
         total = next((t.get("amount") for t in total if isinstance(t, dict)), None)
     amount = ""
     if isinstance(total, dict) and "value" in total:
-        amount = f"{format_number(total['value'])} {total.get('currency', '')}".strip()
+        amount = f"{format_number(total['value'])} {_code(total.get('currency'))}".strip()
     value = _join(amount, _unusual_status(resource))
     return _join(when, kind, name, value), name, value
 
@@ -328,13 +357,19 @@ def _patient(resource: dict[str, Any], when: str | None) -> tuple[str, str, str]
     names = resource.get("name")
     name = ""
     if isinstance(names, list) and names and isinstance(names[0], dict):
-        given = " ".join(str(g) for g in names[0].get("given") or [])
-        name = f"{given} {names[0].get('family', '')}".strip()
-    gender = str(resource.get("gender") or "")
-    birth = str(resource.get("birthDate") or "")
-    deceased = short_date(resource.get("deceasedDateTime"))
-    end = date.fromisoformat(deceased) if deceased and len(deceased) == 10 else date.today()
-    age = age_on(birth, end) if birth else None
+        given = names[0].get("given")
+        words = [*(given if isinstance(given, list) else []), names[0].get("family")]
+        name = inert_field(" ".join(w for w in words if isinstance(w, str)))
+    gender = _code(resource.get("gender"))
+    birth = date_text(resource.get("birthDate")) or ""
+    deceased = date_text(resource.get("deceasedDateTime"))
+    valid_deceased = short_date(resource.get("deceasedDateTime"))
+    end = (
+        date.fromisoformat(valid_deceased)
+        if valid_deceased and len(valid_deceased) == 10
+        else date.today()
+    )
+    age = age_on(birth, end) if short_date(birth) else None
     parts = [name, gender, f"born {birth}" if birth else ""]
     if age is not None:
         parts.append(f"age {age}" + (" at death" if deceased else ""))
@@ -358,7 +393,7 @@ def _generic(resource: dict[str, Any], when: str | None) -> tuple[str, str, str]
     if isinstance(supplied, dict) and supplied.get("itemCodeableConcept"):
         name = concept_text(supplied["itemCodeableConcept"])
     status = resource.get("status")
-    value = status if isinstance(status, str) and status not in _GENERIC_USUAL else ""
+    value = _code(status) if isinstance(status, str) and status not in _GENERIC_USUAL else ""
     return _join(when, _GENERIC_NAMES.get(kind, kind), _truncate(name), value), name or kind, value
 
 
@@ -397,16 +432,16 @@ def format_resource(
     ``medication`` is the ``Medication`` a MedicationRequest refers to, already read by the
     caller: formatting never does I/O, so it cannot follow a reference it should not.
     """
-    kind = str(resource.get("resourceType") or "Resource")
-    when = resource_date(resource)
+    kind = resource_type_text(resource.get("resourceType"))
+    when = resource_date_text(resource)
     if kind == "MedicationRequest":
         text, label, value = _medication_request(resource, when, medication)
     else:
         text, label, value = _FORMATTERS.get(kind, _generic)(resource, when)
     return Evidence(
-        reference=f"{kind}/{resource.get('id', '?')}",
+        reference=f"{kind}/{resource_id_text(resource.get('id'))}",
         text=text,
-        date=when,
+        date=resource_date(resource),
         kind=kind,
         label=label,
         value=value,

@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
+from tools.inert_text import strip_special_tokens
+
 __all__ = [
     "CHAT_FORMATS",
     "ChatFormat",
@@ -62,7 +64,13 @@ class ChatTemplate:
     stop: tuple[str, ...]
 
     def render(self, system: str, user: str) -> str:
-        """The full prompt text for one single-turn call."""
+        """The full prompt text for one single-turn call.
+
+        Any chat-template marker of any family inside ``system`` or ``user`` is removed
+        first (:func:`tools.inert_text.strip_special_tokens`): the backend tokenizes the
+        prompt with special tokens enabled, so only the template may open or close a turn.
+        """
+        system, user = strip_special_tokens(system), strip_special_tokens(user)
         if self.name == "gemma":
             return gemma_prompt(system, user)
         return chatml_prompt(system, user)

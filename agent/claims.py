@@ -1,0 +1,268 @@
+"""Clinical claims in an answer sentence, and whether the lines it cites support them.
+
+Numbers and dates are checked by :mod:`agent.citations`; this module checks the words
+that change what a sentence means clinically:
+
+* **qualifiers** ("normal", "abnormal", "resolved", "active", "high", "negative",
+  "stopped", "healthy", ...): each must appear, or an equivalent flag (``(H)`` for
+  "high"), in the lines the sentence cites;
+* **negations** ("no ...", "none", "not", "never", "without", "ruled out"): the cited
+  lines must themselves say that something is absent, stopped or resolved;
+* **topics** ("allergy", "medication", "vaccine", "diagnosis"): a cited line of that kind
+  of record (or a clinical line naming the word) must back it; a Patient line holds
+  demographics and supports no clinical topic, whatever its name field says;
+* **named conditions and drugs**: a word naming a condition, drug, allergy, vaccine or
+  procedure retrieved in this thread must be in the lines the sentence cites, so a
+  sentence cannot lend one record's citation to another record's finding.
+
+A sentence that fails is dropped by the verifier and the answer says so.  The
+vocabulary is general clinical language, not a list of attack strings; a sentence
+without citations is only checked for qualifiers (an uncited "All normal." is a claim
+with nothing behind it), since "No allergies are recorded." is how an answer honestly
+reports an empty search.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+__all__ = ["QUALIFIERS", "ClaimVocabulary", "claim_problems", "thread_vocabulary"]
+
+_WORD = re.compile(r"[a-z][a-z0-9'-]*")
+_BRACKET = re.compile(r"\[[^\[\]\n]{1,200}\]")
+
+QUALIFIERS: dict[str, tuple[str, ...]] = {
+    # claim word (stem) -> words or flags in a cited line that support it
+    "normal": ("normal", "within normal", "negative"),
+    "abnormal": ("abnormal", "(h)", "(l)", "(hh)", "(ll)", "critical", "high", "low"),
+    "high": ("high", "(h)", "(hh)", "elevated", "critical"),
+    "elevated": ("elevated", "high", "(h)", "(hh)"),
+    "low": ("low", "(l)", "(ll)", "decreased"),
+    "critical": ("critical", "(hh)", "(ll)"),
+    "resolved": ("resolved", "inactive", "remission", "refuted"),
+    "cured": ("cured", "resolved"),
+    "remission": ("remission",),
+    "inactive": ("inactive", "resolved", "remission", "stopped"),
+    "active": ("active", "recurrence", "relapse"),
+    "ongoing": ("active", "ongoing", "in-progress"),
+    "healthy": ("healthy",),
+    "negative": ("negative", "not detected"),
+    "positive": ("positive", "detected"),
+    "stable": ("stable",),
+    "controlled": ("controlled",),
+    "uncontrolled": ("uncontrolled",),
+    "stopped": ("stopped", "discontinued", "completed", "cancelled", "inactive", "ended"),
+    "discontinued": ("stopped", "discontinued", "cancelled", "inactive"),
+    "unremarkable": ("unremarkable",),
+}
+# "high-density", "low-dose": compounds, not findings.
+_QUALIFIER = re.compile(r"\b(" + "|".join(QUALIFIERS) + r")\b(?!-)")
+
+_NEGATION = re.compile(
+    r"\b(?:no|none|not|never|nothing|without|denies|denied|absent|free of|ruled out|"
+    r"neither|nor|isn't|aren't|doesn't|don't|wasn't|weren't|hasn't|haven't)\b"
+)
+# Negations about the evidence rather than the patient ("the record does not show a
+# newer result", "no other results"), and a leading "No," answering a yes/no question:
+# the clinical part of such a sentence is checked on its own words.
+_META_NEGATION = re.compile(
+    r"^\s*no\s*,|\b(?:does|do|did)\s+not\s+(?:show|say|state|mention|include|contain|list|"
+    r"record|answer|give)\b|\bnot\s+(?:found|recorded|available|shown|mentioned|listed|"
+    r"documented|stated|retrieved|given)\b|\bno\s+(?:other|further|more|newer|later|earlier|"
+    r"additional)\b"
+)
+# What a line says when it records that something is absent, stopped or resolved.
+_LINE_NEGATION = re.compile(
+    r"\b(?:no|none|not|never|negative|without|absent|denies|refuted|ruled out|resolved|"
+    r"inactive|stopped|discontinued|cancelled|entered-in-error|not detected|remission)\b"
+)
+
+_TOPICS: dict[str, tuple[str, ...]] = {
+    # stem in a sentence -> resource types whose lines back it
+    "allerg": ("AllergyIntolerance",),
+    "medication": ("MedicationRequest", "MedicationStatement", "MedicationAdministration"),
+    "medicine": ("MedicationRequest", "MedicationStatement", "MedicationAdministration"),
+    "prescri": ("MedicationRequest",),
+    "vaccin": ("Immunization",),
+    "immuniz": ("Immunization",),
+    "diagnos": ("Condition",),
+    "condition": ("Condition",),
+    "surger": ("Procedure",),
+}
+# Kinds of record whose every name word is a drug, an allergen or a vaccine.
+_NAMED_KINDS = frozenset(
+    {
+        "MedicationRequest",
+        "MedicationStatement",
+        "MedicationAdministration",
+        "AllergyIntolerance",
+        "Immunization",
+    }
+)
+# Condition lines mix diseases with social findings ("Received higher education"), so
+# only words shaped like a disease name count: clinical suffixes and head nouns.
+_DISEASE_WORD = re.compile(
+    r"(?:itis|osis|emia|aemia|oma|pathy|algia|plegia|penia|iasis|ism|trophy|ectasis|"
+    r"diabetes|tension|asthma|cancer|carcinoma|infection|fracture|syndrome|disease|"
+    r"disorder|failure|pneumonia)$"
+)
+# Words such lines share that name no condition or drug (forms, statuses, routes).
+_NOT_NAMES = frozenset(
+    [
+        "active",
+        "inactive",
+        "resolved",
+        "stopped",
+        "completed",
+        "cancelled",
+        "order",
+        "draft",
+        "intended",
+        "unknown",
+        "allergy",
+        "allergies",
+        "vaccine",
+        "reaction",
+        "criticality",
+        "crit",
+        "moderate",
+        "severe",
+        "mild",
+        "food",
+        "medication",
+        "environment",
+        "biologic",
+        "tablet",
+        "tablets",
+        "capsule",
+        "capsules",
+        "injection",
+        "injectable",
+        "solution",
+        "suspension",
+        "extended",
+        "release",
+        "delayed",
+        "actuat",
+        "inhalant",
+        "inhaler",
+        "topical",
+        "cream",
+        "ointment",
+        "patch",
+        "spray",
+        "powder",
+        "prefilled",
+        "syringe",
+        "chewable",
+        "disintegrating",
+        "dose",
+        "doses",
+        "product",
+        "finding",
+        "disorder",
+        "procedure",
+        "situation",
+        "therapy",
+        "regime",
+    ]
+)
+_NAME_MIN_CHARS = 5  # shorter words ("oral", "unit") are forms, not names
+
+
+@dataclass(frozen=True)
+class ClaimVocabulary:
+    """The words naming conditions, drugs, allergens and vaccines in this thread's
+    evidence: a sentence naming one must cite a line that names it."""
+
+    names: frozenset[str]
+
+
+def _words(text: str) -> list[str]:
+    return _WORD.findall(_BRACKET.sub(" ", text).lower())
+
+
+def thread_vocabulary(evidence: Mapping[str, str]) -> ClaimVocabulary:
+    """Names from the thread's drug, allergy and vaccine lines, and disease words from
+    its condition lines."""
+    names: set[str] = set()
+    for reference, line in evidence.items():
+        kind = reference.split("/", 1)[0]
+        if kind not in _NAMED_KINDS and kind != "Condition":
+            continue
+        for word in _words(line):
+            if len(word) < _NAME_MIN_CHARS or not word.isalpha() or word in _NOT_NAMES:
+                continue
+            if kind in _NAMED_KINDS or _DISEASE_WORD.search(word):
+                names.add(word)
+    return ClaimVocabulary(frozenset(names))
+
+
+def _supported(phrases: Iterable[str], lines: str) -> bool:
+    return any(re.search(r"(?<![a-z])" + re.escape(p) + r"(?![a-z])", lines) for p in phrases)
+
+
+def claim_problems(
+    sentence: str,
+    cited: list[str],
+    evidence: Mapping[str, str],
+    vocabulary: ClaimVocabulary,
+    unsearched: frozenset[str] | None = None,
+) -> list[str]:
+    """What ``sentence`` claims that the lines it cites (``cited`` references) do not say.
+
+    ``unsearched`` are topic stems ("medication", "allerg") no search of this turn
+    covered; an uncited sentence saying one is absent claims what nobody looked for.
+    With ``None`` (nothing known about the searches) that check is skipped.
+    """
+    text = _BRACKET.sub(" ", sentence).lower()
+    problems: list[str] = []
+    qualifiers = sorted(set(_QUALIFIER.findall(text)))
+    heading = text.rstrip().endswith(":")
+    if not cited:
+        negated = _NEGATION.search(text)
+        if negated and unsearched:
+            missing = sorted(stem for stem in unsearched if re.search(r"\b" + stem, text))
+            if missing:
+                problems.append(
+                    f"{sentence!r} says there is none, but no search of this turn looked for "
+                    f"{', '.join(missing)}."
+                )
+        elif not negated and not heading and any(re.search(r"\b" + stem, text) for stem in _TOPICS):
+            problems.append(f"{sentence!r} states a clinical fact but cites no evidence.")
+        # A heading ("Active medications in the record:") introduces the cited list below.
+        if qualifiers and not negated and not heading:
+            problems.append(
+                f"{sentence!r} states a finding ({', '.join(qualifiers)}) but cites no evidence."
+            )
+        return problems
+    lines = " ".join(evidence[r] for r in cited).lower()
+    clinical_lines = " ".join(evidence[r] for r in cited if not r.startswith("Patient/")).lower()
+    for word in qualifiers:
+        if not _supported(QUALIFIERS[word], clinical_lines):
+            problems.append(f"The claim {word!r} in {sentence!r} is not in the evidence it cites.")
+    negation = _NEGATION.search(_META_NEGATION.sub(" ", text))
+    if negation and not _LINE_NEGATION.search(clinical_lines):
+        problems.append(
+            f"The negation {negation.group(0)!r} in {sentence!r} is not in the evidence it cites."
+        )
+    kinds = {r.split("/", 1)[0] for r in cited}
+    for stem, types in _TOPICS.items():
+        if (
+            re.search(r"\b" + stem, text)
+            and not kinds & set(types)
+            and not re.search(r"\b" + stem, clinical_lines)
+        ):
+            problems.append(f"{sentence!r} speaks of {stem}... but cites no such record.")
+    missing = sorted(
+        w
+        for w in set(_words(text)) & vocabulary.names
+        if not re.search(r"\b" + re.escape(w) + r"\b", lines)
+    )
+    if missing:
+        problems.append(
+            f"{sentence!r} names {', '.join(missing)}, which the evidence it cites does not."
+        )
+    return problems
