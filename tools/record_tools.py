@@ -21,6 +21,7 @@ from tools.concepts import (
     load_record,
     resolve,
 )
+from tools.concepts.search import RecordSearch
 from tools.evidence import Evidence, ToolResult
 from tools.fhir_text import reference_of, resource_date
 from tools.formatting import format_resource
@@ -55,7 +56,7 @@ class RecordTools:
     def _record_state(self) -> dict[str, Any]:
         state: dict[str, Any] | None = getattr(self, "_record_cache", None)
         if state is None:
-            state = {"lock": asyncio.Lock(), "record": None, "index": None}
+            state = {"lock": asyncio.Lock(), "record": None, "index": None, "search": None}
             self._record_cache = state
         return state
 
@@ -85,6 +86,84 @@ class RecordTools:
         not_understood.  Not a model tool: the planner calls it to pick tools and
         arguments, and answers use ``absence()`` for honest statements of absence."""
         return resolve(text, await self.record_index(), families=families)
+
+    async def record_search(self) -> RecordSearch:
+        """The record's full-text index (built once per toolset, off the event loop)."""
+        record = await self.record()
+        state = self._record_state()
+        async with state["lock"]:
+            if state["search"] is None:
+                state["search"] = await asyncio.to_thread(RecordSearch, record)
+        search: RecordSearch = state["search"]
+        return search
+
+    async def search_record(
+        self,
+        text: str,
+        since: str | None = None,
+        until: str | None = None,
+        limit: int = 20,
+    ) -> ToolResult:
+        """Last resort: rank every resource of the record by its text (codes, values,
+        notes) for the words given, best first, grouped by resource type. Use when no
+        other tool fits ("what does the record say about X"). since/until: YYYY[-MM[-DD]]."""
+        since, until = check_date(since, "since"), check_date(until, "until")
+        search = await self.record_search()
+        record = await self.record()
+        hits, total, every_word = await asyncio.to_thread(
+            search.search,
+            text,
+            since=first_day(since) if since else None,
+            until=last_day(until) if until else None,
+        )
+        # Best rank first, newest first among equals (Synthea repeats identical texts),
+        # then grouped by type in the order of each type's best hit.
+        ordered = sorted(hits, key=lambda h: (h.rank, _negated(h.date)))[:limit]
+        best: dict[str, float] = {}
+        for hit in ordered:
+            best.setdefault(hit.resource_type, hit.rank)
+        shown = sorted(ordered, key=lambda h: best[h.resource_type])
+        items: list[Evidence] = []
+        for hit in shown:
+            resource = record.resolve(hit.reference)
+            if resource is None:
+                continue
+            line = self._line(resource, record)
+            if hit.resource_type in ("DocumentReference", "DiagnosticReport") and hit.snippet:
+                line = Evidence(
+                    reference=line.reference,
+                    text=f'{line.text}: "{hit.snippet}"',
+                    date=line.date,
+                    kind=line.kind,
+                    label=line.label,
+                    value=hit.snippet,
+                    resource=resource,
+                )
+            items.append(line)
+        counts: dict[str, int] = {}
+        for hit in hits:
+            counts[hit.resource_type] = counts.get(hit.resource_type, 0) + 1
+        grouped = ", ".join(f"{n} {kind}" for kind, n in counts.items())
+        notes: tuple[str, ...] = ()
+        if not items:
+            window = (
+                f" between {since or 'the start'} and {until or 'now'}" if since or until else ""
+            )
+            notes = (
+                f"No text in the record's {search.indexed} searchable resources{window} "
+                f"contains any of the words of '{text}' (names, values and notes were "
+                "searched).",
+            )
+        how = "" if every_word or not items else " (no resource has every word; any word)"
+        return ToolResult(
+            tool="search_record",
+            summary=f"Record search '{text}'{how}{': ' + grouped if grouped else ''}: "
+            f"{len(items)} item(s)",
+            items=tuple(items),
+            truncated=total > len(items),
+            total_available=total,
+            notes=notes,
+        )
 
     def _line(self, resource: Resource, record: PatientRecord) -> Evidence:
         medication = record.resolve(reference_of(resource.get("medicationReference")))
@@ -137,6 +216,11 @@ class RecordTools:
             total_available=len(unique),
             notes=tuple(notes),
         )
+
+
+def _negated(day: str | None) -> tuple[int, ...]:
+    """A sort key that puts later days first."""
+    return tuple(-ord(c) for c in day or "")
 
 
 def _nothing_note(resolution: ConceptResolution, since: str | None, until: str | None) -> str:

@@ -108,6 +108,10 @@ TOOL_SCHEMAS: dict[str, Schema] = {
     "care_plans": _object({"status": _enum("active", "all")}),
     "goals": _object({"status": _enum("active", "all")}),
     "billing": _object(_window(limit=_limit(10, 50))),
+    "search_record": _object(
+        _window(text={"type": "string", "minLength": 1, "maxLength": 120}, limit=_limit(20, 50)),
+        required=("text",),
+    ),
     "find_concept": _object(_window(concept=_NAME, limit=_limit(30, 200)), required=("concept",)),
 }
 
