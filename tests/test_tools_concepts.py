@@ -238,7 +238,7 @@ async def test_unknown_words_are_not_claimed_absent(dataset: Dataset, fhir: Any)
     resolution = await toolset.resolve_concept("flux capacitor")
     assert resolution.status == "not_understood"
     assert resolution.absence() is None
-    result = await run_tool(toolset, "find_concept", {"concept": "flux capacitor"})
+    result = await run_tool(toolset, "find_concept", {"name": "flux capacitor"})
     assert not result.items
     assert "nothing can be said about its absence" in result.render()
 
@@ -250,19 +250,19 @@ async def test_find_concept_respects_the_period_and_cites(dataset: Dataset, fhir
     patient = max(dataset.patients, key=lambda p: len(weights(p)))
     truth = {ref(o) for o in weights(patient)}
     toolset = make_toolset(fhir, patient.id)
-    every = await run_tool(toolset, "find_concept", {"concept": "weight", "limit": 200})
+    every = await run_tool(toolset, "find_concept", {"name": "weight", "limit": 200})
     assert truth <= set(every.references)
     dates = sorted(e.date or "" for e in every.evidence)
     middle = dates[len(dates) // 2][:4]
     windowed = await run_tool(
-        toolset, "find_concept", {"concept": "weight", "since": middle, "until": middle}
+        toolset, "find_concept", {"name": "weight", "since": middle, "until": middle}
     )
     assert windowed.evidence
     assert all((e.date or "").startswith(middle) for e in windowed.evidence)
     assert len(windowed.evidence) == sum(d.startswith(middle) for d in dates)
     by_ref = {ref(r) for t in patient.by_type.values() for r in t}
     assert set(every.references) <= by_ref
-    capped = await run_tool(toolset, "find_concept", {"concept": "weight", "limit": 1})
+    capped = await run_tool(toolset, "find_concept", {"name": "weight", "limit": 1})
     assert capped.total_available == len(every.evidence)
     if len(every.evidence) > 1:  # a capped list says how many exist
         assert capped.truncated

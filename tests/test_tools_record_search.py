@@ -53,7 +53,7 @@ async def test_a_word_of_a_condition_finds_it(dataset: Dataset, fhir: Any) -> No
             if not words:
                 continue
             word = max(words, key=len)
-            result = await run_tool(toolset, "search_record", {"text": word, "limit": 50})
+            result = await run_tool(toolset, "search_record", {"name": word, "limit": 50})
             assert result.total_available and result.total_available >= 1
             refs = set(result.references)
             assert refs <= owned, "only the bound patient's resources"
@@ -70,7 +70,7 @@ async def test_a_word_of_a_condition_finds_it(dataset: Dataset, fhir: Any) -> No
 async def test_nothing_found_says_what_was_searched(dataset: Dataset, fhir: Any) -> None:
     patient = dataset.patients[0]
     toolset = make_toolset(fhir, patient.id)
-    result = await run_tool(toolset, "search_record", {"text": "xyzzyplugh"})
+    result = await run_tool(toolset, "search_record", {"name": "xyzzyplugh"})
     assert not result.items
     searched = (await toolset.record_search()).indexed
     assert searched > 0
@@ -80,18 +80,18 @@ async def test_nothing_found_says_what_was_searched(dataset: Dataset, fhir: Any)
 async def test_fts_syntax_is_inert(dataset: Dataset, fhir: Any) -> None:
     toolset = make_toolset(fhir, dataset.patients[0].id)
     for text in ('"unbalanced', "NEAR(a b) OR *", "a:b -c ^d", "AND OR NOT"):
-        result = await run_tool(toolset, "search_record", {"text": text})
+        result = await run_tool(toolset, "search_record", {"name": text})
         assert result.tool == "search_record"
 
 
 async def test_window_keeps_only_dated_hits_inside(dataset: Dataset, fhir: Any) -> None:
     patient = max(dataset.patients, key=lambda p: len(p.of("Encounter")))
     toolset = make_toolset(fhir, patient.id)
-    every = await run_tool(toolset, "search_record", {"text": "encounter", "limit": 50})
+    every = await run_tool(toolset, "search_record", {"name": "encounter", "limit": 50})
     assert every.evidence
     year = sorted(e.date or "" for e in every.evidence)[len(every.evidence) // 2][:4]
     windowed = await run_tool(
-        toolset, "search_record", {"text": "encounter", "since": year, "until": year, "limit": 50}
+        toolset, "search_record", {"name": "encounter", "since": year, "until": year, "limit": 50}
     )
     assert windowed.evidence
     assert all((e.date or "").startswith(year) for e in windowed.evidence)
