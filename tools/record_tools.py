@@ -9,7 +9,9 @@ same on the embedded store and on a remote server.
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
+
+from pydantic import Field
 
 from tools.concepts import (
     FAMILIES,
@@ -22,6 +24,7 @@ from tools.concepts import (
     resolve,
 )
 from tools.concepts.search import RecordSearch
+from tools.declare import DateText, Name, tool
 from tools.evidence import Evidence, ToolResult
 from tools.fhir_text import reference_of, resource_date
 from tools.formatting import format_resource
@@ -98,12 +101,13 @@ class RecordTools:
         search: RecordSearch = state["search"]
         return search
 
+    @tool(noun="records")
     async def search_record(
         self,
-        name: str,
-        since: str | None = None,
-        until: str | None = None,
-        limit: int = 20,
+        name: Annotated[str, Field(min_length=1, max_length=120)],
+        since: DateText | None = None,
+        until: DateText | None = None,
+        limit: Annotated[int, Field(ge=1, le=50)] = 20,
     ) -> ToolResult:
         """Last resort: rank every resource of the record by its text (codes, values,
         notes) for the words in name, best first, grouped by resource type. Use when no
@@ -166,13 +170,14 @@ class RecordTools:
             notes=notes,
         )
 
+    @tool(noun="items")
     async def visit(
         self,
         which: Literal["last", "first"] = "last",
-        encounter_type: str | None = None,
-        since: str | None = None,
-        until: str | None = None,
-        limit: int = 60,
+        encounter_type: Name | None = None,
+        since: DateText | None = None,
+        until: DateText | None = None,
+        limit: Annotated[int, Field(ge=1, le=200)] = 60,
     ) -> ToolResult:
         """What happened at one visit and why: the last (or first) encounter in the
         period, optionally of a type ("emergency", "inpatient", "wellness"), its reasons,
@@ -231,12 +236,13 @@ class RecordTools:
         medication = record.resolve(reference_of(resource.get("medicationReference")))
         return format_resource(resource, medication=medication)
 
+    @tool(noun="records")
     async def find_concept(
         self,
-        name: str,
-        since: str | None = None,
-        until: str | None = None,
-        limit: int = 30,
+        name: Name,
+        since: DateText | None = None,
+        until: DateText | None = None,
+        limit: Annotated[int, Field(ge=1, le=200)] = 30,
     ) -> ToolResult:
         """Everything in the record about a clinical concept (name), in any family: classes
         ("blood thinners", "statins"), brand names ("Plavix"), lab panels ("kidney

@@ -13,8 +13,11 @@ history through sorted one-result searches.  Results say when more exist (``trun
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
+from pydantic import BeforeValidator, Field
+
+from tools.declare import DateText, DrugName, Name, Threshold, tool
 from tools.evidence import Evidence, Item, ToolResult, collapse_series
 from tools.fhir_text import first_code, resource_date
 from tools.formatting import format_resource, medication_name
@@ -32,9 +35,33 @@ from tools.notes import search_notes
 from tools.observations import Mode, find_observations
 from tools.record_tools import RecordTools
 from tools.scope import FhirSearchClient, PatientScope
-from tools.vocabulary import CVX, find_vaccine_group
+from tools.vocabulary import CVX, find_observation_concept, find_vaccine_group
 
-__all__ = ["PatientToolset", "make_toolset"]
+__all__ = ["PatientToolset", "VitalName", "make_toolset"]
+
+#: The vital signs a clinician names (``tools.vocabulary``'s vital concepts; a unit test
+#: checks the two agree).  A direct caller may use any name the vocabulary knows ("BMI",
+#: "BP", "pulse"): it is read as the canonical one before the choice is checked.
+VitalChoice = Literal[
+    "blood pressure",
+    "bmi",
+    "weight",
+    "height",
+    "heart rate",
+    "respiratory rate",
+    "temperature",
+    "oxygen saturation",
+    "pain",
+]
+
+
+def _canonical_vital(value: Any) -> Any:
+    concept = find_observation_concept(value) if isinstance(value, str) else None
+    return concept.names[0] if concept is not None and concept.kind == "vital" else value
+
+
+VitalName = Annotated[VitalChoice, BeforeValidator(_canonical_vital)]
+Keywords = Annotated[list[Annotated[str, Field(min_length=1, max_length=40)]], Field(max_length=5)]
 
 Resource = dict[str, Any]
 
@@ -81,12 +108,6 @@ def _window_words(since: str | None, until: str | None) -> str:
     if since and until:
         return f", {since} to {until}" if since != until else f", {since}"
     return f", since {since}" if since else (f", until {until}" if until else "")
-
-
-def _check_limit(limit: int, maximum: int) -> int:
-    if not 1 <= limit <= maximum:
-        raise ValueError(f"limit={limit} is out of range; use 1 to {maximum}")
-    return limit
 
 
 class PatientToolset(RecordTools):
@@ -136,6 +157,7 @@ class PatientToolset(RecordTools):
         resources = [r for r in found.resources if keep is None or keep(r)]
         return _newest_first(resources), found.truncated
 
+    @tool(noun="patients")
     async def patient_overview(self) -> ToolResult:
         """Demographics of the patient: name, sex, birth date, age, and whether deceased."""
         patient = await self.scope.read_patient()
@@ -143,20 +165,20 @@ class PatientToolset(RecordTools):
             raise ValueError("the server returned a different Patient than the one requested")
         return self._result("patient_overview", "Patient overview", [format_resource(patient)])
 
+    @tool(noun="conditions")
     async def conditions(
         self,
         status: Literal["active", "resolved", "all"] | None = None,
-        name: str | None = None,
-        code: str | None = None,
-        since: str | None = None,
-        until: str | None = None,
-        limit: int = 50,
+        name: Name | None = None,
+        code: Annotated[str, Field(pattern=r"^[A-Za-z0-9.\-]{1,20}$", max_length=20)] | None = None,
+        since: DateText | None = None,
+        until: DateText | None = None,
+        limit: Annotated[int, Field(ge=1, le=200)] = 50,
     ) -> ToolResult:
         """Problems and diagnoses with onset date and status (resolved ones with abatement
         date). status: active (default), resolved, or all (default with since/until).
         name: words such as "diabetes", "hypertension", "CKD". code: a SNOMED CT or
         ICD-10 code. since/until: YYYY[-MM[-DD]], onset in that period."""
-        _check_limit(limit, 200)
         dated = _dated_in(since, until)
         status = status or ("all" if since or until else "active")
         params: dict[str, Any] = {}
@@ -195,21 +217,21 @@ class PatientToolset(RecordTools):
             return None
         return await self.scope.read_shared(ref)
 
+    @tool(noun="medication orders")
     async def medications(
         self,
         status: Literal["active", "stopped", "all"] | None = None,
-        name: str | None = None,
+        name: DrugName | None = None,
         mode: Literal["list", "first"] = "list",
-        since: str | None = None,
-        until: str | None = None,
-        limit: int = 30,
+        since: DateText | None = None,
+        until: DateText | None = None,
+        limit: Annotated[int, Field(ge=1, le=200)] = 30,
     ) -> ToolResult:
         """Medication orders (MedicationRequest) with date and status. status: active
         (default: current medications), stopped, or all (default with since/until).
         name: drug words, e.g. "metformin". mode: list (default; repeated orders of one
         drug on one line) or first (the first order of each matching drug, whatever its
         status). since/until: YYYY[-MM[-DD]], orders written in that period."""
-        _check_limit(limit, 200)
         dated = _dated_in(since, until)
         status = status or ("all" if since or until else "active")
         if mode == "first":
@@ -257,11 +279,12 @@ class PatientToolset(RecordTools):
             empty_note="No medication order matches in this record.",
         )
 
+    @tool(noun="allergies")
     async def allergies(
         self,
         status: Literal["active", "all"] = "active",
-        since: str | None = None,
-        until: str | None = None,
+        since: DateText | None = None,
+        until: DateText | None = None,
     ) -> ToolResult:
         """Allergies and intolerances with substance, category, criticality and reactions.
         status: active (default) or all (includes inactive/resolved).
@@ -282,18 +305,18 @@ class PatientToolset(RecordTools):
             empty_note="No allergies are recorded (absence of a record is not proof of none).",
         )
 
+    @tool(noun="immunizations")
     async def immunizations(
         self,
-        vaccine: str | None = None,
-        since: str | None = None,
-        until: str | None = None,
-        limit: int = 20,
+        vaccine: Name | None = None,
+        since: DateText | None = None,
+        until: DateText | None = None,
+        limit: Annotated[int, Field(ge=1, le=200)] = 20,
     ) -> ToolResult:
         """Vaccines given. Without vaccine: every vaccine in the record, one line each
         listing all its dates (limit: lines). vaccine: e.g. "influenza", "flu", "covid",
         "Tdap", "pneumococcal", "zoster": its newest `limit` doses.
         since/until: YYYY, YYYY-MM or YYYY-MM-DD."""
-        _check_limit(limit, 200)
         params: dict[str, Any] = {**date_params(since, until), "_sort": "-date"}
         group = find_vaccine_group(vaccine) if vaccine else None
         if group is not None:
@@ -331,21 +354,21 @@ class PatientToolset(RecordTools):
             empty_note="No matching immunization is recorded.",
         )
 
+    @tool(noun="results")
     async def lab_results(
         self,
-        name: str,
+        name: Name,
         mode: Mode = "latest",
-        since: str | None = None,
-        until: str | None = None,
-        limit: int = 10,
-        above: float | None = None,
-        below: float | None = None,
+        since: DateText | None = None,
+        until: DateText | None = None,
+        limit: Annotated[int, Field(ge=1, le=50)] = 10,
+        above: Threshold | None = None,
+        below: Threshold | None = None,
     ) -> ToolResult:
         """Laboratory results by test name or LOINC code, e.g. "HbA1c", "LDL", "eGFR",
         "creatinine", "viral load". mode: latest (default), first, series (the last
         `limit`, oldest to newest), highest or lowest. above/below: only results beyond
         the number (the total counts them). since/until: YYYY[-MM[-DD]]."""
-        _check_limit(limit, 50)
         return await find_observations(
             self.scope,
             name,
@@ -359,21 +382,21 @@ class PatientToolset(RecordTools):
             below=below,
         )
 
+    @tool(noun="measurements")
     async def vital_signs(
         self,
-        name: str,
+        name: VitalName,
         mode: Mode = "latest",
-        since: str | None = None,
-        until: str | None = None,
-        limit: int = 10,
-        above: float | None = None,
-        below: float | None = None,
+        since: DateText | None = None,
+        until: DateText | None = None,
+        limit: Annotated[int, Field(ge=1, le=50)] = 10,
+        above: Threshold | None = None,
+        below: Threshold | None = None,
     ) -> ToolResult:
         """Vital signs: "blood pressure", "weight", "height", "BMI", "heart rate",
         "respiratory rate", "temperature", "oxygen saturation", "pain". mode: latest
         (default), first, series, highest or lowest (blood pressure by systolic).
         above/below: only values beyond the number. since/until: YYYY[-MM[-DD]]."""
-        _check_limit(limit, 50)
         return await find_observations(
             self.scope,
             name,
@@ -416,18 +439,18 @@ class PatientToolset(RecordTools):
         total = await self.scope.count(resource_type, params) if found.truncated else None
         return resources, found.truncated, len(resources) if not found.truncated else total
 
+    @tool(noun="visits")
     async def encounters(
         self,
-        encounter_type: str | None = None,
-        since: str | None = None,
-        until: str | None = None,
-        limit: int = 10,
+        encounter_type: Name | None = None,
+        since: DateText | None = None,
+        until: DateText | None = None,
+        limit: Annotated[int, Field(ge=1, le=200)] = 10,
     ) -> ToolResult:
         """Visits (encounters), newest first, with type, class and reason.
         encounter_type: words such as "emergency", "inpatient", "wellness", "follow-up"
         (omit for all). since/until: YYYY[-MM[-DD]] (with a window and a high limit,
         every visit in it: the result's total is the count)."""
-        _check_limit(limit, 200)
         keep: Callable[[Resource], bool] | None = None
         if encounter_type:
 
@@ -449,16 +472,16 @@ class PatientToolset(RecordTools):
             empty_note="No matching encounter in this record.",
         )
 
+    @tool(noun="procedures")
     async def procedures(
         self,
-        name: str | None = None,
-        since: str | None = None,
-        until: str | None = None,
-        limit: int = 10,
+        name: Name | None = None,
+        since: DateText | None = None,
+        until: DateText | None = None,
+        limit: Annotated[int, Field(ge=1, le=200)] = 10,
     ) -> ToolResult:
         """Procedures performed, newest first, with reason. name: words such as
         "colonoscopy", "echocardiography" (omit for all). since/until: YYYY[-MM[-DD]]."""
-        _check_limit(limit, 200)
         keep = (lambda r: concept_matches(name, r.get("code"))) if name else None
         resources, truncated, total = await self._windowed("Procedure", (since, until), keep, limit)
         return self._result(
@@ -470,17 +493,17 @@ class PatientToolset(RecordTools):
             empty_note="No matching procedure in this record.",
         )
 
+    @tool(noun="notes")
     async def clinical_notes(
         self,
-        keywords: list[str] | None = None,
-        since: str | None = None,
-        until: str | None = None,
-        limit: int = 5,
+        keywords: Keywords | None = None,
+        since: DateText | None = None,
+        until: DateText | None = None,
+        limit: Annotated[int, Field(ge=1, le=20)] = 5,
     ) -> ToolResult:
         """Search the text of clinical notes (newest first) for keywords, e.g. ["metformin"],
         returning short snippets around each hit. Without keywords, returns the opening of
         the most recent notes. since/until: YYYY[-MM[-DD]]."""
-        _check_limit(limit, 20)
         words = [k.strip() for k in keywords or [] if k.strip()]
         params: dict[str, Any] = {**date_params(since, until), "_sort": "-date"}
         evidence, truncated = await search_notes(
@@ -497,16 +520,16 @@ class PatientToolset(RecordTools):
             empty_note="No note text matches; try other words or a wider date window.",
         )
 
+    @tool(noun="care plans")
     async def care_plans(
         self,
         status: Literal["active", "all"] = "active",
-        since: str | None = None,
-        until: str | None = None,
-        limit: int = 20,
+        since: DateText | None = None,
+        until: DateText | None = None,
+        limit: Annotated[int, Field(ge=1, le=100)] = 20,
     ) -> ToolResult:
         """Care plans with category, status and planned activities. status: active or all.
         since/until: YYYY[-MM[-DD]], plans started in that period."""
-        _check_limit(limit, 100)
         params = {"status": "active"} if status == "active" else None
         resources, truncated = await self._scan("CarePlan", params, _dated_in(since, until))
         return self._result(
@@ -518,16 +541,16 @@ class PatientToolset(RecordTools):
             empty_note="No care plan is recorded.",
         )
 
+    @tool(noun="goals")
     async def goals(
         self,
         status: Literal["active", "all"] = "active",
-        since: str | None = None,
-        until: str | None = None,
-        limit: int = 20,
+        since: DateText | None = None,
+        until: DateText | None = None,
+        limit: Annotated[int, Field(ge=1, le=100)] = 20,
     ) -> ToolResult:
         """Patient goals (e.g. HbA1c target, weight loss) with lifecycle status.
         since/until: YYYY[-MM[-DD]], goals started in that period."""
-        _check_limit(limit, 100)
         dated = _dated_in(since, until)
 
         def keep(r: Resource) -> bool:
@@ -544,12 +567,15 @@ class PatientToolset(RecordTools):
             empty_note="No goals are recorded.",
         )
 
+    @tool(noun="billing records", enabled_by_default=False)
     async def billing(
-        self, since: str | None = None, until: str | None = None, limit: int = 10
+        self,
+        since: DateText | None = None,
+        until: DateText | None = None,
+        limit: Annotated[int, Field(ge=1, le=50)] = 10,
     ) -> ToolResult:
         """Claims and explanations of benefit (billing, costs), newest first. Only for
         questions about costs or insurance. since/until: YYYY[-MM[-DD]]."""
-        _check_limit(limit, 50)
         date_params(since, until)  # validates the dates
         evidence: list[Evidence] = []
         truncated = False
