@@ -7,6 +7,7 @@ test's own reading, then asked of the tools through the real FHIR facade.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -179,3 +180,29 @@ async def test_visit_on_a_day_and_of_a_type(dataset: Dataset, fhir: Any) -> None
         assert same_day.evidence[0].date == day
         return
     pytest.skip(f"no inpatient encounter in {dataset.name}")
+
+
+async def test_why_an_order_was_written(dataset: Dataset, fhir: Any) -> None:
+    checked = 0
+    for patient in dataset.patients:
+        conditions = {ref(c): c for c in patient.of("Condition")}
+        for order in patient.of("MedicationRequest"):
+            drug = (order.get("medicationCodeableConcept") or {}).get("coding", [{}])[0]
+            targets = [str(r.get("reference")) for r in order.get("reasonReference") or []]
+            reasons = [conditions[t] for t in targets if t in conditions]
+            if not drug.get("display") or not reasons:
+                continue
+            word = re.findall(r"[A-Za-z]{5,}", drug["display"])[0]
+            reason = re.sub(r"\s*\([a-z ]+\)$", "", reasons[0]["code"]["coding"][0]["display"])
+            result = await run_tool(
+                make_toolset(fhir, patient.id), "find_concept", {"name": word, "limit": 200}
+            )
+            why = [e for e in result.evidence if e.text.split(" ", 1)[-1].startswith("Reason for")]
+            assert any(reason in e.text for e in why), (patient.id, word, reason)
+            assert all(e.reference.startswith("MedicationRequest/") for e in why)
+            checked += 1
+            break
+        if checked >= 3:
+            return
+    if dataset.name == "fixtures":
+        assert checked, "fixtures hold orders with a reason"

@@ -30,11 +30,12 @@ from tools.fhir_text import reference_of, resource_date
 from tools.formatting import format_resource
 from tools.matching import check_date, first_day, last_day
 from tools.scope import PatientScope
-from tools.visits import attached_to, encounter_reasons, pick_encounter, reason_line
+from tools.visits import attached_to, encounter_reasons, pick_encounter, reason_line, why_line
 
 __all__ = ["RecordTools", "in_period"]
 
 Resource = dict[str, Any]
+_WHY_TYPES = frozenset({"MedicationRequest", "Procedure", "CarePlan"})
 
 
 def in_period(when: str | None, since: str | None, until: str | None) -> bool:
@@ -259,15 +260,25 @@ class RecordTools:
                 if resource is not None and in_period(resource_date(resource), since, until):
                     by_family.setdefault(match.family, []).append(resource)
         lines: list[Evidence] = []
+        reasons: dict[str, Evidence] = {}
         for family in FAMILIES:
             found = {f"{r['resourceType']}/{r['id']}": r for r in by_family.get(family, [])}
             ordered = sorted(found.values(), key=lambda r: resource_date(r) or "", reverse=True)
-            lines.extend(self._line(r, record) for r in ordered)
+            for resource in ordered:
+                line = self._line(resource, record)
+                lines.append(line)
+                # Why: an order's or procedure's stated reason, once per distinct name.
+                if resource.get("resourceType") in _WHY_TYPES:
+                    why = why_line(line, resource, record)
+                    if why is not None:
+                        reasons.setdefault(why.text.split(" ", 1)[-1], why)
+        # Reasons first: few (one per distinct order name) and what "why" asks for.
+        lines = [*reasons.values(), *lines]
         unique: list[Evidence] = []
-        seen: set[str] = set()
-        for line in lines:
-            if line.reference not in seen:
-                seen.add(line.reference)
+        seen: set[tuple[str, str]] = set()
+        for line in lines:  # a resource matched through two names is listed once
+            if (line.reference, line.text) not in seen:
+                seen.add((line.reference, line.text))
                 unique.append(line)
         notes = list(resolution.notes)
         if not unique:

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from tools.concepts.record import PatientRecord
 from tools.evidence import Evidence
-from tools.fhir_text import concept_text, reference_of, resource_date
+from tools.fhir_text import clean_display, concept_text, reference_of, resource_date
 
 __all__ = [
     "ATTACHED_ORDER",
@@ -22,6 +22,7 @@ __all__ = [
     "encounter_reasons",
     "pick_encounter",
     "reason_line",
+    "why_line",
 ]
 
 Resource = dict[str, Any]
@@ -79,7 +80,8 @@ def attached_to(encounter: Resource, record: PatientRecord) -> list[Resource]:
 def encounter_reasons(
     encounter: Resource, record: PatientRecord
 ) -> tuple[list[str], list[Resource]]:
-    """The encounter's stated reasons (texts) and the conditions it names as reasons."""
+    """A resource's stated reasons (texts) and the conditions it names as reasons
+    (an Encounter's, a MedicationRequest's, a Procedure's)."""
     texts = [concept_text(c) for c in encounter.get("reasonCode") or [] if concept_text(c)]
     conditions: list[Resource] = []
     for item in encounter.get("reasonReference") or []:
@@ -87,8 +89,27 @@ def encounter_reasons(
         if resource is not None:
             conditions.append(resource)
         elif isinstance(item, dict) and isinstance(item.get("display"), str):
-            texts.append(item["display"])
+            texts.append(clean_display(item["display"]))
     return texts, conditions
+
+
+def why_line(line: Evidence, resource: Resource, record: PatientRecord) -> Evidence | None:
+    """ "Reason for <order or procedure>: <condition>", citing the resource that states it."""
+    texts, conditions = encounter_reasons(resource, record)
+    texts += [concept_text(c.get("code")) for c in conditions if concept_text(c.get("code"))]
+    reasons = list(dict.fromkeys(t for t in texts if t))
+    if not reasons:
+        return None
+    what = line.label or line.undated_text
+    return Evidence(
+        reference=line.reference,
+        text=f"{line.date or ''} Reason for {what}: {'; '.join(reasons)}".strip(),
+        date=line.date,
+        kind=line.kind,
+        label=f"Reason for {what}",
+        value="; ".join(reasons),
+        resource=resource,
+    )
 
 
 def pick_encounter(candidates: list[Resource], which: Literal["last", "first"]) -> Resource | None:

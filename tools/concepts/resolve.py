@@ -186,6 +186,8 @@ def _known_piece(piece: str) -> list[Expansion]:
         out.extend(_encounter_class_expansions(code, f"encounter class {piece}"))
     for target in vocab.phrases.get(piece, ()):
         out.extend(_target_expansions(target, f"'{piece}'"))
+    if piece in vocab.ingredients:
+        out.append(Expansion(tuple(piece.split()), f"drug {piece}", _DRUG_FAMILIES, label=piece))
     out.extend(_observation_expansions(piece, f"observation name {piece}"))
     group = find_vaccine_group(piece)
     if group is not None:
@@ -217,7 +219,7 @@ def _unknown_word(word: str, index: RecordIndex) -> tuple[list[Expansion], str |
     if len(word) >= _FUZZY_MIN_LENGTH:
         choices = index.words | vocabularies().words
         best = process.extractOne(word, choices, scorer=fuzz.ratio, score_cutoff=_FUZZY_SCORE)
-        if best is not None:
+        if best is not None and str(best[0]) != word:
             fixed = str(best[0])
             return [Expansion((fixed,), f"spelling {word} -> {fixed}", label=fixed)], (
                 f"read '{word}' as '{fixed}'"

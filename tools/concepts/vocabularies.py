@@ -81,6 +81,8 @@ class Vocabularies:
     encounter_class_names: dict[str, str]
     social_categories: frozenset[str]
     social_words: tuple[str, ...]
+    ingredients: frozenset[str]
+    """Every ingredient any drug class names (a known drug name)."""
     expansion_targets: frozenset[str]
     """Every plain phrase an entry expands to, and every ingredient (known clinical terms)."""
     words: frozenset[str]
@@ -217,6 +219,7 @@ def vocabularies() -> Vocabularies:
             normalize_name(c) for c in _strings(social["categories"], "categories")
         ),
         social_words=tuple(normalize_name(w) for w in _strings(social["words"], "words")),
+        ingredients=frozenset(i for c in drug_classes.values() for i in c.ingredients),
         expansion_targets=frozenset(
             (
                 *(normalize_name(t) for ts in phrases.values() for t in ts if ":" not in t),
