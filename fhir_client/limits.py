@@ -134,3 +134,18 @@ WORKER_HEALTHCHECK_SECONDS: Final = 60
 """How long ``serve --workers N`` waits for a worker process to answer uvicorn's health
 check. uvicorn's default (5 s) is shorter than a worker's start on a busy 2-core machine
 (imports, model load), and a worker that misses it is killed and restarted for ever."""
+
+# --- The whole-record views the tools build (concept index, record-wide search) -------
+MAX_RECORD_PAGES: Final = 400
+"""Pages of ``Patient/$everything`` read to build a patient's record index; at the
+embedded store's 1,000 per page that is 400,000 resources, beyond the largest Synthea
+lifetime record (~180 MB bundle). A record cut short says so (``truncated``)."""
+MAX_RECORD_RESOURCES: Final = 200_000
+"""Resources kept in one patient's in-memory record index (about 1-2 GB of JSON at the
+very top; Synthea's oldest patients hold ~100,000)."""
+MAX_SEARCH_TEXT_CHARS: Final = 8_000
+"""Characters of one resource's text put into the record-wide full-text index; a note is
+cut there (its opening holds the visit's substance), so one huge attachment cannot bloat
+the index."""
+MAX_SEARCH_HITS: Final = 200
+"""Ranked hits the record-wide search reads before grouping; more are counted, not shown."""

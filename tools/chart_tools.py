@@ -1,0 +1,263 @@
+"""Chart tools: problems, medications, allergies, vaccines, care plans and goals.
+
+Each is one typed method (``tools.declare``); every list takes a period and says how many
+match when it shows fewer.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import Field
+
+from tools.declare import DateText, DrugName, Name, tool
+from tools.evidence import Evidence, Item, ToolResult, collapse_series
+from tools.fhir_text import first_code
+from tools.formatting import format_resource, medication_name
+from tools.history import first_by_name, group_doses
+from tools.matching import (
+    concept_matches,
+    date_params,
+    expand_condition_name,
+    text_matches,
+)
+from tools.toolset_base import (
+    _CONDITION_STATUS,
+    _MEDICATION_STATUS,
+    Resource,
+    ToolsetBase,
+    _dated_in,
+    _newest_first,
+    _window_words,
+)
+from tools.vocabulary import CVX, find_vaccine_group
+
+__all__ = ["ChartTools"]
+
+
+class ChartTools(ToolsetBase):
+    """Problems, drugs, allergies, vaccines, plans and goals of the bound patient."""
+
+    @tool(noun="conditions")
+    async def conditions(
+        self,
+        status: Literal["active", "resolved", "all"] | None = None,
+        name: Name | None = None,
+        code: Annotated[str, Field(pattern=r"^[A-Za-z0-9.\-]{1,20}$", max_length=20)] | None = None,
+        since: DateText | None = None,
+        until: DateText | None = None,
+        limit: Annotated[int, Field(ge=1, le=200)] = 50,
+    ) -> ToolResult:
+        """Problems and diagnoses with onset date and status (resolved ones with abatement
+        date). status: active (default), resolved, or all (default with since/until).
+        name: words such as "diabetes", "hypertension", "CKD". code: a SNOMED CT or
+        ICD-10 code. since/until: YYYY[-MM[-DD]], onset in that period."""
+        dated = _dated_in(since, until)
+        status = status or ("all" if since or until else "active")
+        params: dict[str, Any] = {}
+        if status != "all":
+            params["clinical-status"] = _CONDITION_STATUS[status]
+        if code:
+            params["code"] = code
+        wanted = expand_condition_name(name) if name else None
+
+        def keep(r: Resource) -> bool:
+            return dated(r) and (wanted is None or concept_matches(wanted, r.get("code")))
+
+        resources, truncated = await self._scan("Condition", params, keep)
+        what = (
+            f"Conditions ({status}{', ' + name if name else ''}{', code ' + code if code else ''}"
+            f"{_window_words(since, until)})"
+        )
+        return self._result(
+            "conditions",
+            what,
+            [format_resource(r) for r in resources[:limit]],
+            truncated=truncated or len(resources) > limit,
+            total=len(resources),
+            empty_note=f"No {status} condition matches in this record.",
+        )
+
+    @tool(noun="medication orders")
+    async def medications(
+        self,
+        status: Literal["active", "stopped", "all"] | None = None,
+        name: DrugName | None = None,
+        mode: Literal["list", "first"] = "list",
+        since: DateText | None = None,
+        until: DateText | None = None,
+        limit: Annotated[int, Field(ge=1, le=200)] = 30,
+    ) -> ToolResult:
+        """Medication orders (MedicationRequest) with date and status. status: active
+        (default: current medications), stopped, or all (default with since/until).
+        name: drug words, e.g. "metformin". mode: list (default; repeated orders of one
+        drug on one line) or first (the first order of each matching drug, whatever its
+        status). since/until: YYYY[-MM[-DD]], orders written in that period."""
+        dated = _dated_in(since, until)
+        status = status or ("all" if since or until else "active")
+        if mode == "first":
+            return await self._first_orders(name, limit)
+        params = {"status": _MEDICATION_STATUS[status]} if status != "all" else {}
+        resources, truncated = await self._scan("MedicationRequest", params, dated)
+        evidence: list[Evidence] = []
+        for resource in resources:
+            medication = await self._medication_for(resource)
+            line = format_resource(resource, medication=medication)
+            if name and not text_matches(name, [medication_name(resource, medication)]):
+                continue
+            evidence.append(line)
+        shown = evidence[:limit]
+        items = collapse_series(shown, min_points=2) if status != "active" else list(shown)
+        what = f"Medications ({status}{', ' + name if name else ''}{_window_words(since, until)})"
+        return self._result(
+            "medications",
+            what,
+            items,
+            truncated=truncated or len(evidence) > limit,
+            total=len(evidence),
+            empty_note=f"No {status} medication orders match in this record.",
+        )
+
+    async def _first_orders(self, name: str | None, limit: int) -> ToolResult:
+        """The earliest order of each matching drug, every status, oldest first."""
+        found = await self.scope.search(
+            "MedicationRequest", {"_sort": "authoredon"}, max_results=self.scan_limit
+        )
+        orders: list[tuple[str, Evidence]] = []
+        for resource in found.resources:
+            medication = await self._medication_for(resource)
+            full = medication_name(resource, medication)
+            if name and not text_matches(name, [full]):
+                continue
+            orders.append((full, format_resource(resource, medication=medication)))
+        first = first_by_name(orders, name)
+        return self._result(
+            "medications",
+            f"First orders ({name or 'every drug'})",
+            first[:limit],
+            truncated=found.truncated or len(first) > limit,
+            total=len(first),
+            empty_note="No medication order matches in this record.",
+        )
+
+    @tool(noun="allergies")
+    async def allergies(
+        self,
+        status: Literal["active", "all"] = "active",
+        since: DateText | None = None,
+        until: DateText | None = None,
+    ) -> ToolResult:
+        """Allergies and intolerances with substance, category, criticality and reactions.
+        status: active (default) or all (includes inactive/resolved).
+        since/until: YYYY[-MM[-DD]], recorded in that period."""
+        dated = _dated_in(since, until)
+
+        def keep(r: Resource) -> bool:
+            active = status == "all" or first_code(r.get("clinicalStatus")) in ("", "active")
+            return active and dated(r)
+
+        resources, truncated = await self._scan("AllergyIntolerance", None, keep)
+        return self._result(
+            "allergies",
+            f"Allergies ({status}{_window_words(since, until)})",
+            [format_resource(r) for r in resources],
+            truncated=truncated,
+            total=len(resources),
+            empty_note="No allergies are recorded (absence of a record is not proof of none).",
+        )
+
+    @tool(noun="immunizations")
+    async def immunizations(
+        self,
+        vaccine: Name | None = None,
+        since: DateText | None = None,
+        until: DateText | None = None,
+        limit: Annotated[int, Field(ge=1, le=200)] = 20,
+    ) -> ToolResult:
+        """Vaccines given. Without vaccine: every vaccine in the record, one line each
+        listing all its dates (limit: lines). vaccine: e.g. "influenza", "flu", "covid",
+        "Tdap", "pneumococcal", "zoster": its newest `limit` doses.
+        since/until: YYYY, YYYY-MM or YYYY-MM-DD."""
+        params: dict[str, Any] = {**date_params(since, until), "_sort": "-date"}
+        group = find_vaccine_group(vaccine) if vaccine else None
+        if group is not None:
+            params["vaccine-code"] = ",".join(f"{CVX}|{c}" for c in group.cvx_codes)
+        if vaccine is None:
+            return await self._vaccine_history(params, limit)
+        if group is None:
+            resources, truncated = await self._scan(
+                "Immunization", params, lambda r: concept_matches(vaccine, r.get("vaccineCode"))
+            )
+        else:
+            found = await self.scope.search("Immunization", params, max_results=limit)
+            resources, truncated = _newest_first(found.resources), found.truncated
+        what = f"Immunizations ({group.label if group else vaccine})"
+        return self._result(
+            "immunizations",
+            what,
+            [format_resource(r) for r in resources[:limit]],
+            truncated=truncated or len(resources) > limit,
+            empty_note="No matching immunization is recorded.",
+        )
+
+    async def _vaccine_history(self, params: dict[str, Any], limit: int) -> ToolResult:
+        """Every dose in the window, grouped by vaccine (``limit`` vaccines at most)."""
+        resources, truncated = await self._scan("Immunization", params)
+        groups = group_doses(format_resource(r) for r in resources)
+        shown: list[Item] = list(groups[:limit])
+        doses = sum(len(g.references) for g in shown)
+        return self._result(
+            "immunizations",
+            f"Immunizations (every vaccine, {doses} dose(s))",
+            shown,
+            truncated=truncated or len(groups) > limit,
+            total=len(resources) if not truncated else None,
+            empty_note="No matching immunization is recorded.",
+        )
+
+    @tool(noun="care plans")
+    async def care_plans(
+        self,
+        status: Literal["active", "all"] = "active",
+        since: DateText | None = None,
+        until: DateText | None = None,
+        limit: Annotated[int, Field(ge=1, le=100)] = 20,
+    ) -> ToolResult:
+        """Care plans with category, status and planned activities. status: active or all.
+        since/until: YYYY[-MM[-DD]], plans started in that period."""
+        params = {"status": "active"} if status == "active" else None
+        resources, truncated = await self._scan("CarePlan", params, _dated_in(since, until))
+        return self._result(
+            "care_plans",
+            f"Care plans ({status}{_window_words(since, until)})",
+            [format_resource(r) for r in resources[:limit]],
+            truncated=truncated or len(resources) > limit,
+            total=len(resources),
+            empty_note="No care plan is recorded.",
+        )
+
+    @tool(noun="goals")
+    async def goals(
+        self,
+        status: Literal["active", "all"] = "active",
+        since: DateText | None = None,
+        until: DateText | None = None,
+        limit: Annotated[int, Field(ge=1, le=100)] = 20,
+    ) -> ToolResult:
+        """Patient goals (e.g. HbA1c target, weight loss) with lifecycle status.
+        since/until: YYYY[-MM[-DD]], goals started in that period."""
+        dated = _dated_in(since, until)
+
+        def keep(r: Resource) -> bool:
+            active = status == "all" or r.get("lifecycleStatus") in ("active", "accepted", None)
+            return active and dated(r)
+
+        resources, truncated = await self._scan("Goal", None, keep)
+        return self._result(
+            "goals",
+            f"Goals ({status}{_window_words(since, until)})",
+            [format_resource(r) for r in resources[:limit]],
+            truncated=truncated or len(resources) > limit,
+            total=len(resources),
+            empty_note="No goals are recorded.",
+        )
