@@ -43,3 +43,18 @@ MAX_ENTRY_BYTES: Final = 64 * MIB
 """One resource inside a bundle (base64 notes make some large)."""
 MAX_JSON_DEPTH: Final = 64
 """Nesting of JSON objects and arrays; FHIR resources stay far below it."""
+
+# --- The whole-record views the tools build (concept index, record-wide search) -------
+MAX_RECORD_PAGES: Final = 400
+"""Pages of ``Patient/$everything`` read to build a patient's record index; at the
+embedded store's 1,000 per page that is 400,000 resources, beyond the largest Synthea
+lifetime record (~180 MB bundle). A record cut short says so (``truncated``)."""
+MAX_RECORD_RESOURCES: Final = 200_000
+"""Resources kept in one patient's in-memory record index (about 1-2 GB of JSON at the
+very top; Synthea's oldest patients hold ~100,000)."""
+MAX_SEARCH_TEXT_CHARS: Final = 8_000
+"""Characters of one resource's text put into the record-wide full-text index; a note is
+cut there (its opening holds the visit's substance), so one huge attachment cannot bloat
+the index."""
+MAX_SEARCH_HITS: Final = 200
+"""Ranked hits the record-wide search reads before grouping; more are counted, not shown."""

@@ -108,6 +108,7 @@ TOOL_SCHEMAS: dict[str, Schema] = {
     "care_plans": _object({"status": _enum("active", "all")}),
     "goals": _object({"status": _enum("active", "all")}),
     "billing": _object(_window(limit=_limit(10, 50))),
+    "find_concept": _object(_window(concept=_NAME, limit=_limit(30, 200)), required=("concept",)),
 }
 
 

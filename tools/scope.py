@@ -147,6 +147,20 @@ class PatientScope:
         except FhirError:
             return None
 
+    async def everything(self, *, max_pages: int) -> list[Resource]:
+        """``Patient/<bound id>/$everything``, unfiltered: the caller applies
+        ``belongs_to_patient`` (see ``tools.concepts.record``).
+
+        Raises ``NotImplementedError`` when the client has no ``everything`` (a minimal
+        client), ``FhirError`` when the server refuses, ``SearchTruncated`` past
+        ``max_pages`` (with the pages read so far).
+        """
+        everything = getattr(self._client, "everything", None)
+        if everything is None:
+            raise NotImplementedError("this FHIR client offers no Patient/$everything")
+        found: list[Resource] = await everything(self.patient_id, max_pages=max_pages)
+        return found
+
     async def read_patient(self) -> Resource:
         """The bound Patient resource itself."""
         return await self._client.read("Patient", self.patient_id)

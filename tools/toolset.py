@@ -29,6 +29,7 @@ from tools.matching import (
 )
 from tools.notes import search_notes
 from tools.observations import Mode, find_observations
+from tools.record_tools import RecordTools
 from tools.scope import FhirSearchClient, PatientScope
 from tools.vocabulary import CVX, find_vaccine_group
 
@@ -73,7 +74,7 @@ def _check_limit(limit: int, maximum: int) -> int:
     return limit
 
 
-class PatientToolset:
+class PatientToolset(RecordTools):
     """The clinical tools, bound to one patient.
 
     ``scan_limit`` bounds the client-side scans used for name filters that FHIR search

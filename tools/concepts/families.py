@@ -1,0 +1,105 @@
+"""Resource families: how a concept's matches are grouped, named and counted.
+
+A family is what a clinician would call the kind of thing ("medication orders", "lab
+results"); each maps to the FHIR types that hold it and to the tool that lists it, so an
+answer can say "among 312 medication requests" and a planner can pick the tool.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, get_args
+
+__all__ = ["FAMILIES", "FAMILY_NOUNS", "FAMILY_TOOLS", "FAMILY_TYPES", "Family"]
+
+Family = Literal[
+    "conditions",
+    "social_history",
+    "medications",
+    "labs",
+    "vitals",
+    "surveys",
+    "observations",
+    "procedures",
+    "immunizations",
+    "encounters",
+    "allergies",
+    "care_plans",
+    "diagnostic_reports",
+    "notes",
+    "goals",
+    "devices",
+    "imaging",
+    "supplies",
+]
+FAMILIES: tuple[Family, ...] = get_args(Family)
+
+#: The FHIR types a family's resources are counted in ("among N ...").
+FAMILY_TYPES: dict[Family, tuple[str, ...]] = {
+    "conditions": ("Condition",),
+    "social_history": ("Condition", "Observation"),
+    "medications": (
+        "MedicationRequest",
+        "MedicationStatement",
+        "MedicationAdministration",
+        "MedicationDispense",
+    ),
+    "labs": ("Observation",),
+    "vitals": ("Observation",),
+    "surveys": ("Observation",),
+    "observations": ("Observation",),
+    "procedures": ("Procedure",),
+    "immunizations": ("Immunization",),
+    "encounters": ("Encounter",),
+    "allergies": ("AllergyIntolerance",),
+    "care_plans": ("CarePlan", "CareTeam"),
+    "diagnostic_reports": ("DiagnosticReport",),
+    "notes": ("DocumentReference",),
+    "goals": ("Goal",),
+    "devices": ("Device",),
+    "imaging": ("ImagingStudy",),
+    "supplies": ("SupplyDelivery",),
+}
+
+#: How an answer names a family's records, plural ("No statin among 40 medication orders").
+FAMILY_NOUNS: dict[Family, str] = {
+    "conditions": "conditions",
+    "social_history": "social history findings",
+    "medications": "medication orders",
+    "labs": "lab results",
+    "vitals": "vital sign measurements",
+    "surveys": "questionnaire scores",
+    "observations": "observations",
+    "procedures": "procedures",
+    "immunizations": "immunizations",
+    "encounters": "encounters",
+    "allergies": "allergies",
+    "care_plans": "care plans",
+    "diagnostic_reports": "diagnostic reports",
+    "notes": "clinical notes",
+    "goals": "goals",
+    "devices": "devices",
+    "imaging": "imaging studies",
+    "supplies": "supply deliveries",
+}
+
+#: The tool that lists a family (None: only the concept and record searches reach it).
+FAMILY_TOOLS: dict[Family, str | None] = {
+    "conditions": "conditions",
+    "social_history": "conditions",
+    "medications": "medications",
+    "labs": "lab_results",
+    "vitals": "vital_signs",
+    "surveys": "lab_results",
+    "observations": "lab_results",
+    "procedures": "procedures",
+    "immunizations": "immunizations",
+    "encounters": "encounters",
+    "allergies": "allergies",
+    "care_plans": "care_plans",
+    "diagnostic_reports": None,
+    "notes": "clinical_notes",
+    "goals": "goals",
+    "devices": None,
+    "imaging": None,
+    "supplies": None,
+}

@@ -1,0 +1,522 @@
+"""Resolve what a question names ("blood thinners", "kidney function", "plavix", "BP")
+against one patient's record.
+
+The phrase is cut into the longest pieces a curated vocabulary knows (abbreviations, lay
+terms, word forms, drug classes, lab panels, encounter classes, observation names,
+vaccine groups, brand names); each piece becomes one or more ``Expansion``s (words to find,
+codes to find, families to look in), and every index entry whose stems contain an
+expansion's stems, or whose codes meet its codes, is a match.  Words nobody knows are
+kept as the user wrote them, spelling-corrected against the record's own words
+(rapidfuzz) when they match nothing.
+
+The result distinguishes three outcomes, so an answer never claims an absence it did not
+establish:
+
+- ``found``: matches, grouped by family, each with its resources;
+- ``none_found``: the concept was understood (a vocabulary knows it) and the families it
+  belongs to were searched: ``absence()`` says so, naming what was searched;
+- ``not_understood``: neither a vocabulary nor the record knows the words: nothing may be
+  said about absence (the record-wide search is the last resort).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Literal
+
+from rapidfuzz import fuzz, process
+
+from tools.concepts.brands import generic_names
+from tools.concepts.families import FAMILIES, FAMILY_NOUNS, Family
+from tools.concepts.index import IndexEntry, RecordIndex
+from tools.concepts.text import STOP_WORDS, stem
+from tools.concepts.vocabularies import vocabularies
+from tools.vocabulary import (
+    CVX,
+    LOINC,
+    find_observation_concept,
+    find_vaccine_group,
+    normalize_name,
+)
+
+__all__ = [
+    "ConceptMatch",
+    "ConceptResolution",
+    "Expansion",
+    "SearchedFamily",
+    "Status",
+    "resolve",
+]
+
+Status = Literal["found", "none_found", "not_understood"]
+
+#: Words that name a family rather than a concept ("statin meds", "covid vaccine",
+#: "ER visits"): they narrow the search to that family and are not matched as words.
+FAMILY_WORDS: dict[str, tuple[Family, ...]] = {
+    **dict.fromkeys(
+        ("visit", "visits", "encounter", "encounters", "appointment", "appointments", "stay"),
+        ("encounters",),
+    ),
+    **dict.fromkeys(
+        (
+            "med",
+            "meds",
+            "medication",
+            "medications",
+            "medicine",
+            "medicines",
+            "drug",
+            "drugs",
+            "prescription",
+            "prescriptions",
+            "pill",
+            "pills",
+            "tablet",
+            "tablets",
+        ),
+        ("medications",),
+    ),
+    **dict.fromkeys(("lab", "labs", "bloods", "bloodwork"), ("labs",)),
+    **dict.fromkeys(
+        (
+            "vaccine",
+            "vaccines",
+            "vaccination",
+            "vaccinations",
+            "vaccinated",
+            "immunization",
+            "immunizations",
+            "immunized",
+            "immunised",
+            "shot",
+            "shots",
+            "jab",
+            "jabs",
+        ),
+        ("immunizations",),
+    ),
+    **dict.fromkeys(
+        ("diagnosis", "diagnoses", "problem", "problems", "condition", "conditions"),
+        ("conditions", "social_history"),
+    ),
+    **dict.fromkeys(("procedure", "procedures"), ("procedures",)),
+    **dict.fromkeys(("careplan", "careplans"), ("care_plans",)),
+}
+_KIND_FAMILY: dict[str, Family] = {"lab": "labs", "vital": "vitals", "survey": "surveys"}
+_DRUG_FAMILIES: tuple[Family, ...] = ("medications", "allergies")
+_MAX_PIECE_WORDS = 5
+_MAX_EXPANSIONS = 64
+_FUZZY_MIN_LENGTH = 5
+_FUZZY_SCORE = 84.0
+_SHOWN_TERMS = 8
+
+
+@dataclass(frozen=True)
+class Expansion:
+    """One way of finding the concept: words (all must occur), codes, families."""
+
+    words: tuple[str, ...]
+    via: str
+    """How the words were reached: "as asked", "drug class anticoagulant", ..."""
+    families: tuple[Family, ...] = ()
+    """Look only in these families (empty: every family)."""
+    codes: frozenset[str] = frozenset()
+    label: str = ""
+    """What a clinician calls what this expansion finds ("anticoagulant")."""
+
+    @property
+    def term(self) -> str:
+        return " ".join(self.words)
+
+
+@dataclass(frozen=True)
+class ConceptMatch:
+    """One coded name of the record that matches, with the resources carrying it."""
+
+    family: Family
+    role: str
+    name: str
+    references: tuple[str, ...]
+    codes: tuple[str, ...]
+    first_date: str | None
+    last_date: str | None
+    via: str
+
+    @property
+    def count(self) -> int:
+        return len(self.references)
+
+
+@dataclass(frozen=True)
+class SearchedFamily:
+    """A family that was searched and how many of its resources the record holds."""
+
+    family: Family
+    resources: int
+
+    @property
+    def text(self) -> str:
+        return f"{self.resources} {FAMILY_NOUNS[self.family]}"
+
+
+@dataclass(frozen=True)
+class ConceptResolution:
+    """What a phrase means in this record: matches, what was searched, and the verdict."""
+
+    query: str
+    status: Status
+    label: str
+    """The concept as an answer names it ("anticoagulant or antiplatelet")."""
+    terms: tuple[str, ...]
+    """The names searched for (ingredients, panel members, expansions), for the answer."""
+    expansions: tuple[Expansion, ...]
+    matches: tuple[ConceptMatch, ...]
+    searched: tuple[SearchedFamily, ...]
+    record_truncated: bool = False
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def found(self) -> bool:
+        return self.status == "found"
+
+    @property
+    def understood(self) -> bool:
+        return self.status != "not_understood"
+
+    @property
+    def families(self) -> tuple[Family, ...]:
+        """The families with matches, in the order of ``FAMILIES``."""
+        present = {m.family for m in self.matches}
+        return tuple(f for f in FAMILIES if f in present)
+
+    @property
+    def references(self) -> tuple[str, ...]:
+        """Every matching resource, each once."""
+        return tuple(dict.fromkeys(r for m in self.matches for r in m.references))
+
+    def matches_in(self, *families: Family) -> tuple[ConceptMatch, ...]:
+        return tuple(m for m in self.matches if m.family in families)
+
+    def searched_text(self) -> str:
+        """ "312 medication orders and 4 allergies" (what was looked through)."""
+        parts = [s.text for s in self.searched]
+        if len(parts) > 3:
+            total = sum(s.resources for s in self.searched)
+            return f"all {total} coded entries of the record"
+        if len(parts) <= 2:
+            return " and ".join(parts)
+        return ", ".join(parts[:-1]) + " and " + parts[-1]
+
+    def terms_text(self) -> str:
+        shown = list(self.terms[:_SHOWN_TERMS])
+        if len(self.terms) > _SHOWN_TERMS:
+            shown.append("...")
+        return ", ".join(shown)
+
+    def absence(self) -> str | None:
+        """The honest statement of absence, or None when none may be made.
+
+        Only a ``none_found`` resolution (understood, searched, nothing) has one: "No
+        anticoagulant or antiplatelet among 312 medication orders (searched for warfarin,
+        heparin, ...)."  A truncated record says that the search covered what was read.
+        """
+        if self.status != "none_found":
+            return None
+        if not any(s.resources for s in self.searched):
+            nouns = " or ".join(FAMILY_NOUNS[s.family] for s in self.searched) or "entries"
+            text = f"No {self.label}: the record holds no {nouns}"
+        else:
+            text = f"No {self.label} among {self.searched_text()}"
+        if self.terms and self.terms != (self.label,):
+            text += f" (searched for {self.terms_text()})"
+        if self.record_truncated:
+            text += "; the record was larger than the bound and only part of it was searched"
+        return text + "."
+
+
+# --------------------------------------------------------------------------- pieces
+
+
+def _observation_expansions(phrase: str, via: str) -> list[Expansion]:
+    concept = find_observation_concept(phrase)
+    if concept is None:
+        return []
+    family = _KIND_FAMILY[concept.kind]
+    codes = frozenset((*concept.codes, *(f"{LOINC}|{c}" for c in concept.codes)))
+    words = tuple(normalize_name(concept.names[0]).split())
+    return [
+        Expansion(words, via, (family, "observations"), codes, concept.label),
+        Expansion((), via, (family, "observations"), codes, concept.label),
+    ]
+
+
+def _class_expansions(key: str, via: str) -> list[Expansion]:
+    drug_class = vocabularies().drug_classes[key]
+    codes = frozenset(drug_class.rxnorm_ingredients)
+    out = [
+        Expansion(tuple(i.split()), via, ("medications",), frozenset(), drug_class.label)
+        for i in drug_class.ingredients
+    ]
+    if codes:
+        out.append(Expansion((), via, ("medications",), codes, drug_class.label))
+    return out
+
+
+def _panel_expansions(key: str, via: str) -> list[Expansion]:
+    panel = vocabularies().lab_panels[key]
+    out: list[Expansion] = []
+    for member in panel.members:
+        out.extend(_observation_expansions(member.label, via))
+    return [Expansion(e.words, e.via, e.families, e.codes, panel.label) for e in out]
+
+
+def _encounter_class_expansions(code: str, via: str) -> list[Expansion]:
+    encounter_class = vocabularies().encounter_classes[code]
+    label = encounter_class.label
+    words = tuple(normalize_name(label).split())
+    return [Expansion(words, via, ("encounters",), frozenset(), label)]
+
+
+def _target_expansions(target: str, via: str) -> list[Expansion]:
+    """A vocabulary target: ``class:KEY``, ``panel:KEY`` or plain words."""
+    kind, _, key = target.partition(":")
+    if key and kind == "class":
+        return _class_expansions(key, f"{via} -> drug class {key.replace('_', ' ')}")
+    if key and kind == "panel":
+        return _panel_expansions(key, f"{via} -> lab panel {key.replace('_', ' ')}")
+    words = normalize_name(target)
+    out = [Expansion(tuple(words.split()), via, label=words)]
+    out.extend(_observation_expansions(words, via))
+    return out
+
+
+def _known_piece(piece: str) -> list[Expansion]:
+    """Expansions for a phrase a curated vocabulary knows, else []."""
+    vocab = vocabularies()
+    out: list[Expansion] = []
+    if piece in vocab.class_names:
+        out.extend(_class_expansions(vocab.class_names[piece], f"drug class {piece}"))
+    if piece in vocab.panel_names:
+        out.extend(_panel_expansions(vocab.panel_names[piece], f"lab panel {piece}"))
+    if piece in vocab.encounter_class_names:
+        code = vocab.encounter_class_names[piece]
+        out.extend(_encounter_class_expansions(code, f"encounter class {piece}"))
+    for target in vocab.phrases.get(piece, ()):
+        out.extend(_target_expansions(target, f"'{piece}'"))
+    out.extend(_observation_expansions(piece, f"observation name {piece}"))
+    group = find_vaccine_group(piece)
+    if group is not None:
+        codes = frozenset((*group.cvx_codes, *(f"{CVX}|{c}" for c in group.cvx_codes)))
+        out.append(
+            Expansion((), f"vaccine group {group.label}", ("immunizations",), codes, group.label)
+        )
+    return out
+
+
+def _in_record(word: str, index: RecordIndex) -> bool:
+    return word in index.words or any(stem(word) in e.stems for e in index.entries)
+
+
+def _unknown_word(word: str, index: RecordIndex) -> tuple[list[Expansion], str | None]:
+    """A word no vocabulary knows: itself, its generic name if a brand, a spelling fix."""
+    if word in STOP_WORDS or word in FAMILY_WORDS or _in_record(word, index) or word.isdigit():
+        return [], None
+    generics = [g for g in generic_names(word) if g != word]
+    if generics:
+        return [
+            Expansion(tuple(g.split()), f"brand {word} -> {g}", _DRUG_FAMILIES, label=g)
+            for g in generics
+        ], f"brand name {word} = {', '.join(generics)}"
+    if len(word) >= _FUZZY_MIN_LENGTH:
+        choices = index.words | vocabularies().words
+        best = process.extractOne(word, choices, scorer=fuzz.ratio, score_cutoff=_FUZZY_SCORE)
+        if best is not None:
+            fixed = str(best[0])
+            return [Expansion((fixed,), f"spelling {word} -> {fixed}", label=fixed)], (
+                f"read '{word}' as '{fixed}'"
+            )
+    return [], None
+
+
+@dataclass
+class _Piece:
+    words: tuple[str, ...]
+    expansions: list[Expansion]
+    known: bool
+
+
+def _pieces(words: list[str], index: RecordIndex) -> tuple[list[_Piece], list[str]]:
+    """Cut ``words`` greedily into the longest phrases a vocabulary knows."""
+    pieces: list[_Piece] = []
+    notes: list[str] = []
+    start = 0
+    while start < len(words):
+        for size in range(min(_MAX_PIECE_WORDS, len(words) - start), 0, -1):
+            phrase = " ".join(words[start : start + size])
+            expansions = _known_piece(phrase)
+            if expansions:
+                pieces.append(_Piece(tuple(words[start : start + size]), expansions, True))
+                start += size
+                break
+        else:
+            word = words[start]
+            expansions, note = _unknown_word(word, index)
+            if note:
+                notes.append(note)
+            as_asked = Expansion((word,), "as asked", label=word)
+            pieces.append(_Piece((word,), [as_asked, *expansions], bool(expansions)))
+            start += 1
+    return pieces, notes
+
+
+def _combine(pieces: list[_Piece], phrase: str) -> list[Expansion]:
+    """Every way of reading the pieces together (bounded), plus the phrase as asked."""
+    if len(pieces) == 1:
+        combined = list(pieces[0].expansions)
+    else:
+        combined = []
+        for choice in itertools.islice(
+            itertools.product(*(p.expansions for p in pieces)), _MAX_EXPANSIONS
+        ):
+            families = [set(e.families) for e in choice if e.families]
+            common = set.intersection(*families) if families else set()
+            if families and not common:
+                continue
+            codes = [e.codes for e in choice if e.codes]
+            combined.append(
+                Expansion(
+                    tuple(w for e in choice for w in e.words),
+                    " + ".join(e.via for e in choice if e.via != "as asked") or "as asked",
+                    tuple(f for f in FAMILIES if f in common),
+                    codes[0] if len(codes) == 1 else frozenset(),
+                    " ".join(e.label or e.term for e in choice),
+                )
+            )
+    as_asked = Expansion(tuple(phrase.split()), "as asked", label=phrase)
+    if as_asked not in combined:
+        combined.append(as_asked)
+    return [e for e in combined if e.words or e.codes]
+
+
+def _entry_matches(entry: IndexEntry, expansion: Expansion) -> bool:
+    if expansion.families and entry.family not in expansion.families:
+        return False
+    if expansion.codes and expansion.codes & entry.codes:
+        return True
+    if not expansion.words:
+        return False
+    return all(stem(w) in entry.stems for w in expansion.words)
+
+
+def _label_and_terms(expansions: list[Expansion], phrase: str) -> tuple[str, tuple[str, ...]]:
+    labels = [e.label for e in expansions if e.via != "as asked" and e.label]
+    label = " or ".join(dict.fromkeys(labels)) if labels else phrase
+    terms = tuple(dict.fromkeys(e.term for e in expansions if e.words and e.via != "as asked"))
+    return label, terms or (phrase,)
+
+
+def resolve(
+    query: str, index: RecordIndex, *, families: Iterable[Family] = ()
+) -> ConceptResolution:
+    """Resolve ``query`` against the record ``index`` (optionally within ``families``)."""
+    wanted = set(families)
+    words = [w for w in normalize_name(query).split() if w not in STOP_WORDS]
+    pieces, notes = _pieces(words, index)
+    # A family word no vocabulary phrase took ("statin meds", "ER visits") narrows the search.
+    kept: list[_Piece] = []
+    for piece in pieces:
+        if not piece.known and len(piece.words) == 1 and piece.words[0] in FAMILY_WORDS:
+            wanted.update(FAMILY_WORDS[piece.words[0]])
+        else:
+            kept.append(piece)
+    if not kept and wanted:  # "his meds", "any vaccines": the family itself is the concept
+        return _whole_families(query, index, wanted)
+    phrase = " ".join(w for p in kept for w in p.words)
+    if not phrase:
+        return ConceptResolution(query, "not_understood", query, (), (), (), ())
+    expansions = _combine(kept, phrase)
+    if wanted:
+        expansions = [
+            Expansion(
+                e.words,
+                e.via,
+                tuple(f for f in FAMILIES if f in wanted and (not e.families or f in e.families)),
+                e.codes,
+                e.label,
+            )
+            for e in expansions
+        ]
+        expansions = [e for e in expansions if e.families]
+    matches: list[ConceptMatch] = []
+    for entry in index.entries:
+        for expansion in expansions:
+            if _entry_matches(entry, expansion):
+                matches.append(_match(entry, expansion.via))
+                break
+    matches.sort(key=lambda m: (FAMILIES.index(m.family), -(len(m.references)), m.name))
+    known = any(p.known for p in kept) or vocabularies().is_known_phrase(phrase)
+    status: Status = "found" if matches else ("none_found" if known else "not_understood")
+    label, terms = _label_and_terms(expansions, phrase)
+    return ConceptResolution(
+        query=query,
+        status=status,
+        label=label,
+        terms=terms,
+        expansions=tuple(expansions),
+        matches=tuple(matches),
+        searched=_searched(expansions, index),
+        record_truncated=index.record.truncated,
+        notes=tuple(notes),
+    )
+
+
+def _match(entry: IndexEntry, via: str) -> ConceptMatch:
+    return ConceptMatch(
+        family=entry.family,
+        role=entry.role,
+        name=entry.name,
+        references=tuple(entry.references),
+        codes=tuple(sorted(c for c in entry.codes if "|" in c)),
+        first_date=entry.first_date,
+        last_date=entry.last_date,
+        via=via,
+    )
+
+
+def _searched(expansions: list[Expansion], index: RecordIndex) -> tuple[SearchedFamily, ...]:
+    """The families looked through: those the vocabulary readings name (the words as
+    asked are searched everywhere, but only a vocabulary reading defines the concept)."""
+    readings = [e for e in expansions if e.via != "as asked"] or expansions
+    if readings and all(e.families for e in readings):
+        targets = {f for e in readings for f in e.families}
+    else:
+        targets = set(FAMILIES)
+    return tuple(
+        SearchedFamily(f, index.family_counts.get(f, 0))
+        for f in FAMILIES
+        if f in targets and (index.family_counts.get(f, 0) or len(targets) <= 3)
+    )
+
+
+def _whole_families(query: str, index: RecordIndex, wanted: set[Family]) -> ConceptResolution:
+    matches = tuple(
+        _match(e, "whole family")
+        for e in index.entries
+        if e.family in wanted and e.role in ("code", "class")
+    )
+    searched = tuple(
+        SearchedFamily(f, index.family_counts.get(f, 0)) for f in FAMILIES if f in wanted
+    )
+    label = " and ".join(FAMILY_NOUNS[f] for f in FAMILIES if f in wanted)
+    return ConceptResolution(
+        query=query,
+        status="found" if matches else "none_found",
+        label=label,
+        terms=(label,),
+        expansions=(),
+        matches=matches,
+        searched=searched,
+        record_truncated=index.record.truncated,
+    )
