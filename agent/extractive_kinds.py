@@ -1,0 +1,268 @@
+"""Extractive answers by what the question asks: yes/no, extremes, thresholds, the last N,
+firsts, the last visit, reasons.
+
+Each composer reads the turn's typed reading (never the question's words) and the
+retrieved evidence, copies values and dates from evidence lines and cites them, so the
+answer passes the same verification as a model's.  Absence is only stated about what
+was searched, naming it (the concept resolver's own sentence when it has one); a
+concept nobody understood gets "cannot tell", never "none".
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from agent.reading import Reading
+from agent.results import result_from_json
+from agent.state import StepRecord
+from tools.evidence import Evidence, ToolResult
+
+__all__ = ["Retrieved", "compose_by_kind", "retrieved"]
+
+Cite = Callable[[str], str]
+_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
+_OBSERVATION_TOOLS = ("lab_results", "vital_signs")
+_CURRENT_WORDS = re.compile(r"\b(?:on|taking|take|takes|currently|current|prescribed)\b")
+_SHOWN = 8
+
+
+@dataclass(frozen=True)
+class Retrieved:
+    """One tool step's result, ready for composing."""
+
+    step: StepRecord
+    result: ToolResult
+
+    @property
+    def tool(self) -> str:
+        return self.step["tool"] or ""
+
+
+def retrieved(steps: list[StepRecord]) -> list[Retrieved]:
+    """The successful tool steps of the turn."""
+    return [
+        Retrieved(step, result_from_json(step["result"]))  # type: ignore[arg-type]
+        for step in steps
+        if step["node"] == "act" and step.get("result") is not None and not step.get("error")
+    ]
+
+
+def _ref(item: Evidence, cite: Cite) -> str:
+    return f"[{cite(item.reference)}]"
+
+
+def _number(item: Evidence) -> float | None:
+    match = _NUMBER.search(item.value)
+    return float(match.group()) if match else None
+
+
+def _in_period(item: Evidence, reading: Reading) -> bool:
+    period = reading.period
+    if period is None:
+        return True
+    day = (item.date or "")[:10]
+    if not day:
+        return False
+    return day >= period.since and (period.until is None or day <= period.until)
+
+
+def _observations(found: list[Retrieved], reading: Reading) -> list[Evidence]:
+    items = [
+        e
+        for r in found
+        if r.tool in _OBSERVATION_TOOLS
+        for e in r.result.evidence
+        if _number(e) is not None and _in_period(e, reading)
+    ]
+    return sorted(items, key=lambda e: e.date or "")
+
+
+def _when(reading: Reading) -> str:
+    return f" {reading.period.phrase}" if reading.period and reading.period.phrase else ""
+
+
+def _extreme(found: list[Retrieved], reading: Reading, cite: Cite) -> list[str] | None:
+    items = _observations(found, reading)
+    if not items:
+        return None
+    numbers = [_number(e) or 0.0 for e in items]
+    best = max(numbers) if reading.extreme != "lowest" else min(numbers)
+    top = [e for e, n in zip(items, numbers, strict=True) if n == best]
+    word = "lowest" if reading.extreme == "lowest" else "highest"
+    label = top[0].label or "result"
+    stated = " and ".join(f"{e.value} on {e.date} {_ref(e, cite)}" for e in top)
+    more = any(r.result.truncated for r in found if r.tool in _OBSERVATION_TOOLS)
+    scope = f"the {len(items)}{' most recent' if more else ''} {label} results{_when(reading)}"
+    return [f"The {word} {label} was {stated}, among {scope}."]
+
+
+def _threshold(found: list[Retrieved], reading: Reading, cite: Cite) -> list[str] | None:
+    threshold = reading.threshold
+    items = _observations(found, reading)
+    if threshold is None or not any(r.tool in _OBSERVATION_TOOLS for r in found):
+        return None
+    if not items:
+        return None
+    hits = [e for e in items if threshold.holds(_number(e) or 0.0)]
+    label = items[0].label or "result"
+    refs = "".join(_ref(e, cite) for e in hits)
+    verb = "was" if len(hits) == 1 else "were"
+    head = (
+        f"{len(hits)} of the {len(items)} {label} results{_when(reading)} {verb} "
+        f"{threshold.words} {refs}".rstrip()
+        + "."
+    )
+    return [head, *(f"- {e.text} {_ref(e, cite)}" for e in hits[:_SHOWN])]
+
+
+def _compare(found: list[Retrieved], reading: Reading, cite: Cite) -> list[str] | None:
+    items = _observations(found, reading)
+    wanted = reading.last_n or 2
+    if len(items) < 2:
+        return None
+    last = items[-wanted:]
+    label = last[-1].label or "result"
+    stated = "; ".join(f"{e.value} on {e.date} {_ref(e, cite)}" for e in last)
+    first, final = _number(last[0]) or 0.0, _number(last[-1]) or 0.0
+    change = "higher than" if final > first else "lower than" if final < first else "the same as"
+    return [
+        f"The last {len(last)} {label} results: {stated}.",
+        f"The most recent is {change} the earliest of these.",
+    ]
+
+
+def _first_item(found: list[Retrieved], reading: Reading, cite: Cite) -> list[str] | None:
+    items = [
+        e
+        for r in found
+        if r.tool not in _OBSERVATION_TOOLS
+        for e in r.result.evidence
+        if e.date and _in_period(e, reading)
+    ]
+    if not items:
+        return None
+    oldest = min(items, key=lambda e: e.date or "")
+    noun = {"Encounter": "encounter", "Condition": "record of it"}.get(oldest.kind, "record")
+    more = any(r.result.truncated for r in found)
+    caveat = " (the earliest of those retrieved; the record holds more)" if more else ""
+    return [
+        f"The first {noun} on record was on {oldest.date}: {oldest.undated_text} "
+        f"{_ref(oldest, cite)}{caveat}."
+    ]
+
+
+def _timeline(found: list[Retrieved], cite: Cite) -> list[str] | None:
+    visits = [e for r in found if r.tool == "encounters" for e in r.result.evidence]
+    if not visits:
+        return None
+    visit = max(visits, key=lambda e: e.date or "")
+    lines = [
+        f"The most recent encounter was on {visit.date}: {visit.undated_text} {_ref(visit, cite)}."
+    ]
+    same_day = [
+        e
+        for r in found
+        if r.tool != "encounters"
+        for e in r.result.evidence
+        if e.date == visit.date
+    ]
+    if same_day:
+        lines.append("Recorded that day:")
+        lines += [f"- {e.text} {_ref(e, cite)}" for e in same_day[:_SHOWN]]
+    return lines
+
+
+def _why(found: list[Retrieved], reading: Reading, cite: Cite) -> list[str] | None:
+    items = [e for r in found for e in r.result.evidence if _in_period(e, reading)]
+    if not items:
+        return None
+    reasoned = [e for e in items if " for " in f" {e.value} "]
+    if reasoned:
+        item = max(reasoned, key=lambda e: e.date or "")
+        reason = item.value.split("for ", 1)[1]
+        return [
+            f"The record gives the reason as {reason}: {item.text} {_ref(item, cite)}.",
+        ]
+    item = max(items, key=lambda e: e.date or "")
+    return [
+        f"The record gives no reason for this: {item.text} {_ref(item, cite)}.",
+    ]
+
+
+def _absence(found: list[Retrieved], reading: Reading) -> str | None:
+    """What was searched, as the search itself reported it; ``None`` if unknowable."""
+    for concept in reading.concepts:
+        if concept.found == "not_understood":
+            return None
+        if concept.absence:
+            return concept.absence
+    for r in found:
+        for note in r.result.notes:
+            if note.startswith("No "):
+                return note
+    searched = [r for r in found if r.result.total_available is not None]
+    if searched:
+        r = searched[0]
+        what = reading.concepts[0].phrase if reading.concepts else "match"
+        return f"No {what} among the {r.result.total_available} records searched ({r.tool})."
+    return None
+
+
+def _yes_no(
+    found: list[Retrieved], reading: Reading, cite: Cite, question: str
+) -> list[str] | None:
+    items = [e for r in found for e in r.result.evidence if _in_period(e, reading)]
+    families = set(reading.families)
+    current = "medication" in families and _CURRENT_WORDS.search(question.lower())
+    if current and reading.status != "all":
+        active = [e for e in items if e.kind.startswith("Medication") and "active" in e.value]
+        if not active and items:
+            latest = max(items, key=lambda e: e.date or "")
+            return [
+                f"No: none of the matching medication orders is active; the most recent "
+                f"was {latest.text} {_ref(latest, cite)}."
+            ]
+        items = active or items
+    if items:
+        unique: dict[str, Evidence] = {}
+        for item in sorted(items, key=lambda e: e.date or "", reverse=True):
+            unique.setdefault(item.label or item.text, item)
+        shown = list(unique.values())[:_SHOWN]
+        listed = "; ".join(f"{e.text} {_ref(e, cite)}" for e in shown)
+        return [f"Yes: {listed}."]
+    absence = _absence(found, reading)
+    if absence is None:
+        phrase = reading.concepts[0].phrase if reading.concepts else "this"
+        return [
+            f"I cannot tell: '{phrase}' is not a term the vocabularies or this record know, "
+            "so its absence cannot be stated."
+        ]
+    return [f"No. {absence}"]
+
+
+def compose_by_kind(
+    steps: list[StepRecord], reading: Reading, cite: Cite, question: str
+) -> list[str] | None:
+    """The answer for the reading's kind, or ``None`` to use the per-tool sentences."""
+    found = retrieved(steps)
+    if not found:
+        return None
+    if reading.asks == "yes_no":
+        return _yes_no(found, reading, cite, question)
+    if reading.asks == "extreme":
+        return _extreme(found, reading, cite)
+    if reading.asks == "count" and reading.threshold is not None:
+        return _threshold(found, reading, cite)
+    if reading.asks == "compare":
+        return _compare(found, reading, cite)
+    if reading.asks == "timeline":
+        return _timeline(found, cite)
+    if reading.asks == "why":
+        return _why(found, reading, cite)
+    observation = any(r.tool in _OBSERVATION_TOOLS for r in found)
+    by_tool = any(r.step["arguments"].get("mode") == "first" for r in found)
+    if reading.ordinal == "first" and not observation and not by_tool:
+        return _first_item(found, reading, cite)
+    return None
