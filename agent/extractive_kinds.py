@@ -18,6 +18,7 @@ from agent.reading import Reading
 from agent.results import result_from_json
 from agent.state import StepRecord
 from tools.evidence import Evidence, ToolResult
+from tools.vocabulary import normalize_name
 
 __all__ = ["Retrieved", "compose_by_kind", "retrieved"]
 
@@ -26,6 +27,11 @@ _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 _OBSERVATION_TOOLS = ("lab_results", "vital_signs")
 _CURRENT_WORDS = re.compile(r"\b(?:on|taking|take|takes|currently|current|prescribed)\b")
 _SHOWN = 8
+_FAMILY_NAMES_TEXT = (
+    "medication medications meds drug drugs condition conditions problem problems vis"
+    "it visits encounter encounters vaccine vaccines history any"
+)
+_FAMILY_NAMES = frozenset(_FAMILY_NAMES_TEXT.split())
 
 
 @dataclass(frozen=True)
@@ -133,14 +139,55 @@ def _compare(found: list[Retrieved], reading: Reading, cite: Cite) -> list[str] 
     ]
 
 
+_NOUNS = {
+    "conditions": "conditions",
+    "medications": "medication orders",
+    "encounters": "encounters",
+    "procedures": "procedures",
+    "immunizations": "immunizations",
+    "allergies": "allergies",
+}
+
+
+def _words(text: str) -> list[str]:
+    return [w for w in normalize_name(text).split() if len(w) > 2 and w not in _FAMILY_NAMES]
+
+
+def _mentions(item: Evidence, reading: Reading) -> bool:
+    """Whether a line of a whole-family list is about one of the question's concepts."""
+    text = " " + normalize_name(item.text) + " "
+    for concept in reading.concepts:
+        if any(normalize_name(term) in text for term in concept.terms if term):
+            return True
+        words = _words(concept.phrase)
+        if words and all(f" {w}" in text for w in words):
+            return True
+    return False
+
+
+def _relevant(found: list[Retrieved], reading: Reading) -> list[Evidence]:
+    """The evidence about the question's concepts (all of it when it names none).
+
+    Matches found for a concept, and results fetched by its name, count whole; a whole
+    family's list ("every condition") counts only for its lines that mention the
+    concept.  Note snippets never make a "yes": a note may mention what was ruled out.
+    """
+    items: list[Evidence] = []
+    for r in found:
+        if r.tool == "clinical_notes":
+            continue
+        direct = r.tool in ("find_concept", *_OBSERVATION_TOOLS) or (
+            r.tool == "immunizations" and "vaccine" in r.step["arguments"]
+        )
+        kept = r.result.evidence
+        if reading.concepts and not direct:
+            kept = [e for e in kept if _mentions(e, reading)]
+        items += [e for e in kept if _in_period(e, reading)]
+    return items
+
+
 def _first_item(found: list[Retrieved], reading: Reading, cite: Cite) -> list[str] | None:
-    items = [
-        e
-        for r in found
-        if r.tool not in _OBSERVATION_TOOLS
-        for e in r.result.evidence
-        if e.date and _in_period(e, reading)
-    ]
+    items = [e for e in _relevant(found, reading) if e.date]
     if not items:
         return None
     oldest = min(items, key=lambda e: e.date or "")
@@ -194,27 +241,37 @@ def _why(found: list[Retrieved], reading: Reading, cite: Cite) -> list[str] | No
 def _absence(found: list[Retrieved], reading: Reading) -> str | None:
     """What was searched, as the search itself reported it; ``None`` if unknowable."""
     for concept in reading.concepts:
-        if concept.found == "not_understood":
-            return None
         if concept.absence:
             return concept.absence
     for r in found:
         for note in r.result.notes:
-            if note.startswith("No "):
+            if note.startswith("No ") and r.tool == "find_concept":
                 return note
-    searched = [r for r in found if r.result.total_available is not None]
-    if searched:
-        r = searched[0]
-        what = reading.concepts[0].phrase if reading.concepts else "match"
-        return f"No {what} among the {r.result.total_available} records searched ({r.tool})."
+    lists = [r for r in found if r.tool in _NOUNS]
+    if lists and reading.concepts:
+        r = lists[0]
+        total = r.result.total_available
+        total = len(r.result.evidence) if total is None else total
+        status = r.step["arguments"].get("status")
+        which = f"{status} " if status in ("active", "stopped") else ""
+        concept = reading.concepts[0]
+        caveat = (
+            " (the term is not in the vocabularies, so a synonym would be missed)"
+            if concept.found == "not_understood"
+            else ""
+        )
+        return (
+            f"None of the {total} {which}{_NOUNS[r.tool]} in this record mentions "
+            f"'{concept.phrase}'{caveat}."
+        )
     return None
 
 
 def _yes_no(
     found: list[Retrieved], reading: Reading, cite: Cite, question: str
 ) -> list[str] | None:
-    items = [e for r in found for e in r.result.evidence if _in_period(e, reading)]
-    families = set(reading.families)
+    items = _relevant(found, reading)
+    families = set(reading.families) | {c.hint for c in reading.concepts if c.hint}
     current = "medication" in families and _CURRENT_WORDS.search(question.lower())
     if current and reading.status != "all":
         active = [e for e in items if e.kind.startswith("Medication") and "active" in e.value]
@@ -233,13 +290,17 @@ def _yes_no(
         listed = "; ".join(f"{e.text} {_ref(e, cite)}" for e in shown)
         return [f"Yes: {listed}."]
     absence = _absence(found, reading)
+    if absence is None and not reading.concepts:
+        return None
     if absence is None:
-        phrase = reading.concepts[0].phrase if reading.concepts else "this"
+        phrase = reading.concepts[0].phrase
         return [
             f"I cannot tell: '{phrase}' is not a term the vocabularies or this record know, "
             "so its absence cannot be stated."
         ]
-    return [f"No. {absence}"]
+    return [
+        f"No: {absence[0].lower()}{absence[1:]}" if absence.startswith("No") else f"No: {absence}"
+    ]
 
 
 def compose_by_kind(

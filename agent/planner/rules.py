@@ -278,6 +278,12 @@ def _concept_calls(concept: Concept, reading: Reading) -> list[ToolCall]:
         recent = reading.ordinal == "latest" or reading.asks == "value"
         return [_call("immunizations", vaccine=concept.name, limit=3 if recent else None)]
     calls = [_call("find_concept", concept=concept.phrase, limit=_WHOLE_WINDOW)]
+    if concept.found == "not_understood" and concept.hint == "condition":
+        # "Does he have gout?": the condition list, searched for the words themselves.
+        return [_call("conditions", status="all", limit=_WHOLE_WINDOW)]
+    if concept.found == "not_understood" and concept.hint == "medication":
+        status = "all" if reading.status == "all" else "active"
+        return [_call("medications", status=status, limit=_WHOLE_WINDOW)]
     if concept.found == "not_understood":
         # Nothing knows these words: what the notes say is all that can be offered.
         words = [w for w in normalize_name(concept.phrase).split() if w not in _STOP][:3]

@@ -105,6 +105,9 @@ class Concept(BaseModel):
     """How the concept was read: a tools vocabulary name, or the record's resolution."""
     absence: Annotated[str, Field(max_length=400)] = ""
     """What was searched when nothing matched, as an answer may say it."""
+    hint: Family | None = None
+    """The family the question's shape suggests ("does she have X": a condition), used
+    when the record resolution cannot place the concept."""
 
 
 class Reading(BaseModel):
@@ -124,6 +127,8 @@ class Reading(BaseModel):
     follow_up: Literal["none", "refers", "before"] = "none"
     person: Annotated[str, Field(max_length=60)] | None = None
     language: Literal["en", "other"] = "en"
+    bare: bool = False
+    """A bare term without a question word ("AFib?", "plavix?"): asks whether it is there."""
 
     def family_concepts(self, *families: Family) -> list[Concept]:
         """The concepts in any of ``families``."""

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from agent.reading.model import Concept, Family, Reading
-from tools.vocabulary import find_observation_concept
+from tools.vocabulary import find_observation_concept, vital_sign_names
 
 __all__ = ["ConceptResolver", "resolve_reading"]
 
@@ -62,15 +62,21 @@ class ConceptResolver(Protocol):
 def _observation_name(match: Any) -> str:
     """A name ``lab_results``/``vital_signs`` finds: a vocabulary name, else the display."""
     for code in getattr(match, "codes", ()):
-        known = find_observation_concept(str(code))
+        known = find_observation_concept(str(code).rsplit("|", 1)[-1])
         if known is not None:
             return known.names[0]
+    known = find_observation_concept(str(match.name))
+    if known is not None:
+        return known.names[0]
     name = str(match.name)
     return name if len(name) <= _MAX_NAME else name[:_MAX_NAME].rsplit(" ", 1)[0]
 
 
 def _resolved(concept: Concept, resolution: Any) -> list[Concept]:
     status = str(resolution.status)
+    if status != "found" and concept.name and concept.hint in ("lab", "vital"):
+        # The vocabulary's name the phrase contains is what can be looked up.
+        return [concept.model_copy(update={"family": concept.hint, "found": "vocabulary"})]
     if status != "found":
         absence = resolution.absence() if status == "none_found" else ""
         return [concept.model_copy(update={"found": status, "absence": (absence or "")[:400]})]
@@ -80,8 +86,15 @@ def _resolved(concept: Concept, resolution: Any) -> list[Concept]:
     matches = [m for m in resolution.matches if _FAMILIES.get(m.family) == family]
     if family in ("lab", "vital"):
         names = list(dict.fromkeys(_observation_name(m) for m in matches))[:4]
+        vitals = set(vital_sign_names())
         return [
-            concept.model_copy(update={"family": family, "name": name, "found": "found"})
+            concept.model_copy(
+                update={
+                    "family": "vital" if name in vitals else "lab",
+                    "name": name,
+                    "found": "found",
+                }
+            )
             for name in names
         ]
     terms = list(dict.fromkeys(str(m.name)[:200] for m in matches))[:_MAX_TERMS]
@@ -107,8 +120,7 @@ async def resolve_reading(reading: Reading, resolver: ConceptResolver | None) ->
         concepts.extend(_resolved(concept, resolution))
     families = list(dict.fromkeys([*(c.family for c in concepts if c.family), *reading.families]))
     asks = reading.asks
-    bare = asks == "value" and not reading.ordinal and not reading.period
-    if bare and families and set(families) <= {"condition", "medication", "allergy"}:
+    if reading.bare and families and set(families) <= {"condition", "medication", "allergy"}:
         asks = "yes_no"  # "AFib?", "plavix?": is it there
     return reading.model_copy(
         update={"concepts": concepts[:4], "families": families[:6], "asks": asks}

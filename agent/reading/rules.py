@@ -69,7 +69,8 @@ _GENERIC_TEXT = (
     "active inactive stopped resolved past previous discontinued old age born name gender "
     "sex alive deceased emergency inpatient wellness ambulatory urgent outpatient received "
     "receive gotten taken given severe recorded documented mentioned happen well "
-    "controlled control uncontrolled managed under before earlier prior then one"
+    "controlled control uncontrolled managed under before earlier prior then one therapy "
+    "treatment diagnosed diagnose prescribed prescription history"
 )
 _GENERIC = frozenset(_GENERIC_TEXT.split())
 _SCAFFOLD = frozenset(_SCAFFOLD_TEXT.split())
@@ -176,6 +177,23 @@ def _asks(raw: str, text: str, reading: dict[str, object]) -> Asks:
     return "value"
 
 
+_CONDITION_SHAPE = re.compile(
+    r"\b(?:have|has|had|history of|hx of|diagnosed|diagnosis|suffer|suffers)\b"
+)
+_MEDICATION_SHAPE = re.compile(r"\b(?:on|taking|take|takes|prescribed|using)\b")
+_WH = re.compile(r"\b(?:what|when|which|who|how|show|list|give|tell|why|where)\b")
+_LAY_CONDITION = re.compile(r"\bhigh\s+(?:blood pressure|cholesterol|blood sugar|sugar)\b")
+
+
+def _shape_hint(raw: str, asks: str) -> Family | None:
+    """The family a question's shape points to, for a concept nobody can place."""
+    if _CONDITION_SHAPE.search(raw):
+        return "condition"
+    if asks == "yes_no" and _MEDICATION_SHAPE.search(raw):
+        return "medication"
+    return None
+
+
 def _concept_phrase(text: str) -> str:
     words = [
         w for w in text.split() if w not in _SCAFFOLD and w not in _GENERIC and not w.isdigit()
@@ -190,11 +208,17 @@ def read_question(question: str, today: date | None = None) -> Reading:
         return Reading(language="other")
     period = find_period(question, today)
     text = _cut(raw, period.span) if period else raw
+    person = named_person(question)
+    if person:
+        for word in person.lower().split():
+            text = re.sub(rf"\b{re.escape(word)}\d*(?:'s|\u2019s)?", " ", text)
     threshold, text = _threshold(text)
     last_n, text = _last_n(text)
     norm = " " + normalize_name(text) + " "
     extreme = "highest" if _has(norm, *_HIGHEST) else "lowest" if _has(norm, *_LOWEST) else None
     ordinal = "first" if _has(norm, *_FIRST) else "latest" if _has(norm, *_LATEST) else None
+    if ordinal is None and re.search(r"\bwhen\b.*\bdiagnos|\bdiagnosed\b.*\bwhen\b", raw):
+        ordinal = "first"  # a diagnosis date is the first record of it
     shape: dict[str, object] = {
         "threshold": threshold,
         "extreme": extreme,
@@ -204,7 +228,18 @@ def read_question(question: str, today: date | None = None) -> Reading:
     asks = _asks(raw, norm, shape)
     if asks == "compare" and last_n is None:
         last_n = 2
-    concepts = _observation_concepts(norm)
+    lay_condition = asks == "yes_no" and _LAY_CONDITION.search(norm)
+    concepts = [] if lay_condition else _observation_concepts(norm)
+    extra = [
+        w
+        for w in _concept_phrase(norm).split()
+        if w not in _FAMILY_WORDS and not any(w in c.phrase.split() for c in concepts)
+    ]
+    if concepts and extra:
+        # "good cholesterol", "sugar level": more than a known name; the record's
+        # resolver reads the whole phrase, the known name is the fallback.
+        hinted = concepts[0]
+        concepts = [Concept(phrase=_concept_phrase(norm), name=hinted.name, hint=hinted.family)]
     vaccine = _vaccine(norm)
     if vaccine is not None and _has(norm, *_VACCINE_WORDS):
         concepts = [vaccine]
@@ -213,7 +248,7 @@ def read_question(question: str, today: date | None = None) -> Reading:
         phrase = _concept_phrase(norm)
         leftover = [w for w in phrase.split() if w not in _FAMILY_WORDS]
         if leftover:
-            concepts = [Concept(phrase=phrase)]
+            concepts = [Concept(phrase=phrase, hint=_shape_hint(raw, asks))]
     status = None
     if _has(norm, "stopped", "discontinued", "past", "previous"):
         status = "stopped"
@@ -237,5 +272,6 @@ def read_question(question: str, today: date | None = None) -> Reading:
         threshold=threshold,
         status=status,
         follow_up=follow_up,
-        person=named_person(question),
+        person=person,
+        bare=not _WH.search(raw) and asks == "value" and not ordinal and not period,
     )

@@ -26,7 +26,6 @@ _LAY_CONDITIONS = (
     ("does {pronoun} have high blood pressure?", ("hypertension",)),
     ("any kidney problems?", ("kidney",)),
     ("does {pronoun} have a heart problem?", ("heart", "cardiac", "coronary", "myocardial")),
-    ("is {pronoun} overweight?", ("obesity", "obese", "overweight")),
 )
 _SHORTHAND_CONDITIONS = (
     ("hx of HTN?", ("hypertension",)),

@@ -264,7 +264,17 @@ def _reasons(asker: Asker) -> None:
 def _encounter_classes(asker: Asker) -> None:
     visits = encounters(asker.record)
     inpatient = [v for v in visits if (v.get("class") or {}).get("code") in ("IMP", "ACUTE")]
+    admissions = [
+        v
+        for v in visits
+        if "admission" in display_of((v.get("type") or [{}])[0]).lower()
+        or "hospital" in display_of((v.get("type") or [{}])[0]).lower()
+    ]
     index, text = asker.pick(_HOSPITAL)
+    if not inpatient and admissions:
+        # An "admission" outside the inpatient class: no one definite answer.
+        _emergency_count(asker, visits)
+        return
     names = dict.fromkeys(clean_name(display_of((v.get("type") or [{}])[0])) for v in inpatient)
     answer = ExpectedAnswer(
         "yes_no",
@@ -274,6 +284,10 @@ def _encounter_classes(asker: Asker) -> None:
     asker.ask(
         "lay_terms", f"hospitalized.{index}", {}, text, answer, [reference(v) for v in inpatient]
     )
+    _emergency_count(asker, visits)
+
+
+def _emergency_count(asker: Asker, visits: list[Resource]) -> None:
     emergency = [v for v in visits if (v.get("class") or {}).get("code") == "EMER"]
     index, text = asker.pick(_ER)
     asker.ask(

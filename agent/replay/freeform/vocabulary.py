@@ -65,7 +65,7 @@ MEASURES: tuple[Measure, ...] = (
     _m("egfr", "eGFR", "33914-3", "kidney function", "eGFR; GFR"),
     _m("creat", "creatinine", "2160-0 38483-4", "", "Cr; creat"),
     _m("glucose", "glucose", "2339-0 2345-7", "blood sugar; sugar level", "BG; BSL"),
-    _m("hgb", "hemoglobin", "718-7", "blood count", "Hgb; Hb"),
+    _m("hgb", "hemoglobin", "718-7", "", "Hgb; Hb"),
     _m("potassium", "potassium", "6298-4 2823-3", "", "K; K+"),
     _m("sodium", "sodium", "2947-0 2951-2", "salt level", "Na"),
     _m(
@@ -81,7 +81,7 @@ MEASURES: tuple[Measure, ...] = (
     _m("bmi", "BMI", "39156-5", "body mass index", "BMI"),
     _m("hr", "heart rate", "8867-4", "pulse", "HR"),
     _m("rr", "respiratory rate", "9279-1", "breathing rate", "RR; resp rate"),
-    _m("temp", "body temperature", "8310-5", "fever", "temp"),
+    _m("temp", "body temperature", "8310-5", "", "temp"),
     _m("spo2", "oxygen saturation", "2708-6 59408-5", "oxygen level", "sats; SpO2; O2 sat"),
     _m("cd4", "CD4 count", "24467-3", "", "CD4"),
     _m("vl", "HIV viral load", "20447-9 25836-8", "viral load", "VL"),
