@@ -285,7 +285,7 @@ def extractive_answer(state: AgentState, *, cite: Cite | None = None) -> str:
     steps = state.get("steps", [])
     sentences: list[str] = []
     unknown = [c.phrase for c in reading.concepts if c.found == "not_understood"]
-    if unknown:
+    if unknown and reading.asks != "yes_no":
         sentences.append(
             f"I could not match '{unknown[0]}' to anything this record codes, so I cannot "
             "say whether the record holds it; what the notes say follows if they mention it."

@@ -233,7 +233,8 @@ def read_question(question: str, today: date | None = None) -> Reading:
     extra = [
         w
         for w in _concept_phrase(norm).split()
-        if w not in _FAMILY_WORDS and not any(w in c.phrase.split() for c in concepts)
+        if (w not in _FAMILY_WORDS or _FAMILY_WORDS[w] in ("medication", "condition"))
+        and not any(w in c.phrase.split() for c in concepts)
     ]
     if concepts and extra:
         # "good cholesterol", "sugar level": more than a known name; the record's

@@ -6,6 +6,8 @@ A "yes" names what makes it yes (any one of ``items`` must appear in the answer)
 
 from __future__ import annotations
 
+import json
+
 from agent.replay.freeform.base import Asker
 from agent.replay.freeform.facts import (
     active_orders,
@@ -48,6 +50,12 @@ _CLASS = ("pt on any {phrase}?", "is {pronoun} taking {phrase}?", "currently on 
 _BRAND = ("is {pronoun} on {brand}?", "pt taking {brand}?", "does {pronoun} take {brand}")
 
 
+def _record_text(asker: Asker) -> str:
+    """Every word of the record, lower-cased: a "no" is only asked about what is nowhere."""
+    resources = [r for items in asker.record.by_type.values() for r in items]
+    return json.dumps([asker.record.patient, *resources]).lower()
+
+
 def _yes_no(
     asker: Asker,
     kind: str,
@@ -86,7 +94,8 @@ def _conditions(asker: Asker) -> None:
         matched = [(n, c) for n, c in disorders if n == condition]
         index, text = asker.pick(_HAS, condition=condition.lower())
         _yes_no(asker, "yes_no", f"has.{index}", {"condition": condition}, text, matched)
-    absent = [c for c in _NEVER_CONDITIONS if not conditions_matching(asker.record, c)]
+    text = _record_text(asker)
+    absent = [c for c in _NEVER_CONDITIONS if c not in text]
     if absent:
         condition = rng.choice(absent)
         index, text = asker.pick(_HAS, condition=condition)
@@ -103,7 +112,8 @@ def _drugs(asker: Asker) -> None:
         matched = _ingredient_orders(orders, (drug,))
         index, text = asker.pick(_ON, drug=drug)
         _yes_no(asker, "yes_no", f"on.{index}", {"drug": drug}, text, matched)
-    never = [d for d in _NEVER_DRUGS if not any(d in n for n in every)]
+    text = _record_text(asker)
+    never = [d for d in _NEVER_DRUGS if d not in text]
     if never:
         drug = rng.choice(never)
         index, text = asker.pick(_ON, drug=drug)
