@@ -188,6 +188,9 @@ def _relevant(found: list[Retrieved], reading: Reading) -> list[Evidence]:
 
 def _first_item(found: list[Retrieved], reading: Reading, cite: Cite) -> list[str] | None:
     items = [e for e in _relevant(found, reading) if e.date]
+    diagnosed = [e for e in items if e.kind == "Condition"]
+    if diagnosed and ("condition" in reading.families or any(c.hint for c in reading.concepts)):
+        items = diagnosed  # "when was X diagnosed": the condition, not a screening answer
     if not items:
         return None
     oldest = min(items, key=lambda e: e.date or "")

@@ -16,7 +16,7 @@ from langgraph.config import get_config
 from langgraph.runtime import Runtime
 
 from agent.answering import build_answer_prompt, conversation_digest
-from agent.citations import Verification, claims_in, failed_topics, verify_answer
+from agent.citations import Verification, failed_topics, verify_answer
 from agent.configuration import AgentContext, Configuration
 from agent.extractive import FALLBACK_NOTE, extractive_answer
 from agent.models.base import Completion, ModelError
@@ -24,7 +24,8 @@ from agent.planner import fallback_calls, follow_on_calls, plan_reading
 from agent.planner.model import plan_with_model
 from agent.prompts import INSTRUCTIONS
 from agent.reading import read_question, resolve_reading
-from agent.reading.decline import decline_reason, stored_reading
+from agent.reading.decline import decline_reason, reading_numbers, stored_reading
+from agent.reading.model_reading import read_with_model
 from agent.results import result_from_json, result_to_json, thread_aliases
 from agent.state import AgentState, EvidenceRecord, StepRecord, ToolCall, Usage, empty_usage
 from fhir_client.errors import FhirError
@@ -92,6 +93,14 @@ async def route(state: AgentState, runtime: Runtime[AgentContext]) -> Update:
     previous, earliest = _previous_turn(state)
     reading = read_question(question)
     declined = await decline_reason(reading, context.toolset, has_model=context.model is not None)
+    usage = empty_usage()
+    # Only a question the rules could not read at all costs a model call here.
+    weak = reading.asks == "unknown" and not (reading.concepts or reading.families)
+    if context.model is not None and not declined and weak:
+        # The model fills the same form under a grammar; the rules check what it adds.
+        filled = await read_with_model(context.model, question, reading)
+        reading = filled.reading
+        usage = _add_usage(usage, filled.completions)
     if not declined:
         reading = await resolve_reading(reading, context.toolset)
     rules = plan_reading(reading, question, previous, earliest)
@@ -134,7 +143,7 @@ async def route(state: AgentState, runtime: Runtime[AgentContext]) -> Update:
         "citations": [],
         "fallback": False,
         "notes": notes,
-        "usage": empty_usage(),
+        "usage": usage,
     }
 
 
@@ -353,7 +362,9 @@ async def answer(state: AgentState, runtime: Runtime[AgentContext]) -> Update:
 def _verify(state: AgentState, draft: str) -> Verification:
     aliases = thread_aliases(state.get("aliases", []))
     evidence = {ref: record["text"] for ref, record in state.get("evidence", {}).items()}
-    _, question_numbers = claims_in(state.get("question", ""))
+    # Numbers the question itself states (a threshold, "the last 3") may be repeated;
+    # they come from the turn's reading, not from parsing the question again.
+    question_numbers = reading_numbers(stored_reading(state))
     counts = [str(step["count"]) for step in state.get("steps", [])]
     # A tool's total (e.g. the server's count of a window) is a count it reported too.
     counts += [

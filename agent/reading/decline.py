@@ -11,10 +11,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Protocol
 
+from agent.citations import normalise_number
 from agent.reading.model import Reading
 from agent.reading.person import names_match, patient_names
 
-__all__ = ["decline_reason", "stored_reading"]
+__all__ = ["decline_reason", "reading_numbers", "stored_reading"]
 
 LANGUAGE_MESSAGE = (
     "I could not understand this question: without a language model only English "
@@ -27,6 +28,16 @@ class PatientReader(Protocol):
     """What the person check needs: the bound Patient (``PatientToolset.scope``)."""
 
     scope: Any
+
+
+def reading_numbers(reading: Reading) -> list[str]:
+    """The numbers a question states, as the verifier normalises numbers ("7", "6.5")."""
+    values: list[float] = []
+    if reading.threshold is not None:
+        values.append(reading.threshold.value)
+    if reading.last_n is not None:
+        values.append(float(reading.last_n))
+    return [normalise_number(f"{value:g}") for value in values]
 
 
 def stored_reading(state: Mapping[str, Any]) -> Reading:

@@ -70,7 +70,8 @@ _GENERIC_TEXT = (
     "sex alive deceased emergency inpatient wellness ambulatory urgent outpatient received "
     "receive gotten taken given severe recorded documented mentioned happen well "
     "controlled control uncontrolled managed under before earlier prior then one therapy "
-    "treatment diagnosed diagnose prescribed prescription history"
+    "treatment diagnosed diagnose prescribed prescription history explain describe "
+    "summary overview about status"
 )
 _GENERIC = frozenset(_GENERIC_TEXT.split())
 _SCAFFOLD = frozenset(_SCAFFOLD_TEXT.split())
