@@ -342,7 +342,7 @@ def plan_reading(
     for concept in reading.concepts:
         calls.extend(_concept_calls(concept, reading))
     calls.extend(_family_calls(reading, text, mode))
-    calls = _with_period(list({_key(c): c for c in calls}.values()), reading)
+    calls = list({_key(c): c for c in _with_period(calls, reading)}.values())
     referring = reading.follow_up == "refers"
     named = [c for c in calls if c["tool"] not in ("find_concept", "clinical_notes")]
     same_topic = {c["tool"] for c in named} <= {c["tool"] for c in previous}

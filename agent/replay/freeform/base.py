@@ -45,6 +45,7 @@ class Asker:
     own_name: str
     rng: random.Random = field(init=False)
     questions: list[Question] = field(default_factory=list)
+    record_text: str = ""
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.record.id)
@@ -70,6 +71,6 @@ class Asker:
         if kind not in KINDS:
             raise ValueError(f"unknown free-form kind {kind!r}")
         question = make_question(
-            self.record.id, kind, f"freeform.{template}", params, text, expected, references
+            self.record.id, kind, f"freeform.{kind}.{template}", params, text, expected, references
         )
         self.questions.append(question)

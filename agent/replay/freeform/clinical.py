@@ -52,8 +52,10 @@ _BRAND = ("is {pronoun} on {brand}?", "pt taking {brand}?", "does {pronoun} take
 
 def _record_text(asker: Asker) -> str:
     """Every word of the record, lower-cased: a "no" is only asked about what is nowhere."""
-    resources = [r for items in asker.record.by_type.values() for r in items]
-    return json.dumps([asker.record.patient, *resources]).lower()
+    if not asker.record_text:
+        resources = [r for items in asker.record.by_type.values() for r in items]
+        asker.record_text = json.dumps([asker.record.patient, *resources]).lower()
+    return asker.record_text
 
 
 def _yes_no(
