@@ -1,10 +1,15 @@
-"""The patient summary: a structured longitudinal overview, every item cited.
+"""The patient summary: a chart overview as a colleague would write it, every item cited.
 
-Sections come straight from the tools (problems, medications, allergies, recent labs and
-vitals with their trend, recent encounters, immunizations), so every line is an evidence
-line with its ``[ResourceType/id]``.  The summary must fit a token budget (a model may read
-it, a dashboard may show it): each section keeps its most recent lines first, and lines
-are dropped round-robin from the longest section until the whole fits.
+Sections come straight from the tools (problems, social history, medications, allergies,
+recent labs and vitals with their trend, recent encounters, immunizations), so every line
+is an evidence line with its ``[ResourceType/id]``.  Social findings (employment,
+education, housing, risk behaviour: Synthea records them as Conditions) get their own
+short section instead of crowding the problem list; a result outside the record's
+reference range is marked, and disagreeing same-day results are shown together.
+
+The summary must fit a token budget (a model may read it, a dashboard may show it): each
+section keeps its most recent lines first, and lines are dropped round-robin from the
+longest section until the whole fits.
 """
 
 from __future__ import annotations
@@ -17,16 +22,20 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from agent.summary_flags import result_notes
 from fhir_client.errors import FhirError
 from tools import PatientToolset, ToolResult, run_tool
-from tools.evidence import EvidenceSeries
+from tools.concepts import is_social_condition
+from tools.evidence import Evidence, EvidenceSeries, Item
 
 __all__ = ["SummaryItem", "SummaryOutput", "SummarySection", "patient_summary"]
 
 _KEY_LABS = ("HbA1c", "LDL", "eGFR", "creatinine", "potassium", "hemoglobin")
 _KEY_VITALS = ("blood pressure", "weight", "BMI")
+_SOCIAL_TITLE = "Social history"
+_MAX_SOCIAL = 6
 _SECTIONS: tuple[tuple[str, str, dict[str, Any]], ...] = (
-    ("Problems", "conditions", {"status": "active"}),
+    ("Problems", "conditions", {"status": "active", "limit": 200}),
     ("Medications", "medications", {"status": "active"}),
     ("Allergies", "allergies", {"status": "active"}),
     ("Recent encounters", "encounters", {"limit": 5}),
@@ -69,12 +78,37 @@ def _trend(series: EvidenceSeries) -> str:
     return f" ({word})"
 
 
+def _summary_item(item: Item) -> SummaryItem:
+    trend = _trend(item) if isinstance(item, EvidenceSeries) else ""
+    marks = result_notes(item) if item.kind == "Observation" else ""
+    return SummaryItem(text=item.render() + trend + marks, references=list(item.references))
+
+
 def _items(result: ToolResult) -> list[SummaryItem]:
-    items: list[SummaryItem] = []
-    for item in result.items:
-        trend = _trend(item) if isinstance(item, EvidenceSeries) else ""
-        items.append(SummaryItem(text=item.render() + trend, references=list(item.references)))
-    return items
+    return [_summary_item(item) for item in result.items]
+
+
+def _split_social(outcome: Any) -> tuple[Any, list[SummaryItem]]:
+    """Problems without the social findings, and the findings (one line per finding)."""
+    if isinstance(outcome, Exception):
+        return outcome, []
+    problems: list[Item] = []
+    social: dict[str, Evidence] = {}
+    for item in outcome.items:
+        if isinstance(item, Evidence) and is_social_condition(item.resource):
+            social.setdefault(item.label or item.text, item)
+        else:
+            problems.append(item)
+    kept = ToolResult(
+        tool=outcome.tool,
+        summary=outcome.summary,
+        items=tuple(problems),
+        truncated=outcome.truncated,
+        total_available=None,
+        notes=outcome.notes,
+    )
+    newest = sorted(social.values(), key=lambda e: e.date or "", reverse=True)
+    return kept, [_summary_item(e) for e in newest]
 
 
 async def _run(toolset: PatientToolset, tool: str, arguments: dict[str, Any]) -> Any:
@@ -125,14 +159,26 @@ async def patient_summary(
     outcomes = await asyncio.gather(*(_run(toolset, tool, args) for tool, args in calls))
     overview, rest = outcomes[0], outcomes[1:]
     patient = None if isinstance(overview, Exception) else next(iter(_items(overview)), None)
+    problems, social = _split_social(rest[0])
+    rest = [problems, *rest[1:]]
     sections = [
         _section(title, outcome, f"No {title.lower()} are recorded in the retrieved data.")
         for (title, _, _), outcome in zip(_SECTIONS, rest, strict=False)
     ]
+    shown_social = social[:_MAX_SOCIAL]
+    more = len(social) - len(shown_social)
+    sections.insert(
+        1,
+        SummarySection(
+            title=_SOCIAL_TITLE,
+            items=shown_social,
+            note=f"{more} more social findings in the record." if more else None,
+        ),
+    )
     lab_items = [i for o in rest[len(_SECTIONS) : len(_SECTIONS) + len(labs)] for i in _items_of(o)]
     vital_items = [i for o in rest[len(_SECTIONS) + len(labs) :] for i in _items_of(o)]
     sections.insert(
-        3,
+        4,
         SummarySection(
             title="Recent labs",
             items=lab_items,
@@ -140,7 +186,7 @@ async def patient_summary(
         ),
     )
     sections.insert(
-        4,
+        5,
         SummarySection(
             title="Recent vitals",
             items=vital_items,

@@ -105,6 +105,7 @@ def test_summary_json_is_cited_and_complete(runner: CliRunner, dataset: Dataset)
     titles = [s.title for s in summary.sections]
     assert titles == [
         "Problems",
+        "Social history",
         "Medications",
         "Allergies",
         "Recent labs",

@@ -224,7 +224,9 @@ def _allergy(resource: dict[str, Any], when: str | None) -> tuple[str, str, str]
     if status and status != "active":
         details.append(status)
     value = _join(*details)
-    return _join(when, "Allergy", name, value), name, value
+    # "Allergy to substance" already says it: no "Allergy Allergy to substance".
+    prefix = "" if name.lower().startswith(("allergy", "allergic", "intolerance")) else "Allergy"
+    return _join(when, prefix, name, value), name, value
 
 
 def _immunization(resource: dict[str, Any], when: str | None) -> tuple[str, str, str]:

@@ -19,8 +19,33 @@ from tools.vocabulary import LOINC, ObservationConcept, find_observation_concept
 
 __all__ = ["Mode", "find_observations"]
 
-Mode = Literal["latest", "first", "series"]
-_MODES = ("latest", "first", "series")
+Mode = Literal["latest", "first", "series", "highest", "lowest"]
+_MODES = ("latest", "first", "series", "highest", "lowest")
+_SYSTOLIC = "8480-6"
+
+
+def numeric_value(resource: dict[str, Any]) -> float | None:
+    """The number an extreme or a threshold compares: ``valueQuantity.value``, or for a
+    blood pressure panel its systolic component (the "highest BP" a clinician means)."""
+    quantity = resource.get("valueQuantity")
+    if isinstance(quantity, dict):
+        value = quantity.get("value")
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+    for component in resource.get("component") or []:
+        if not isinstance(component, dict):
+            continue
+        codes = {
+            c.get("code")
+            for c in (component.get("code") or {}).get("coding") or []
+            if isinstance(c, dict)
+        }
+        quantity = component.get("valueQuantity")
+        if _SYSTOLIC in codes and isinstance(quantity, dict):
+            value = quantity.get("value")
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                return float(value)
+    return None
 
 
 def _code_param(concept: ObservationConcept) -> str:
@@ -36,7 +61,7 @@ async def _coded(
 ) -> tuple[list[dict[str, Any]], bool]:
     params: dict[str, Any] = {"code": _code_param(concept), **window}
     params["_sort"] = "date" if mode == "first" else "-date"
-    wanted = limit if mode == "series" else 1
+    wanted = limit if mode in ("series", "highest", "lowest") else 1
     found = await scope.search("Observation", params, max_results=wanted)
     return found.resources, found.truncated
 
@@ -56,7 +81,7 @@ async def _by_text(
     ]
     # A scan cut short by scan_limit only matters if it may have hidden matches.
     scan_cut = found.truncated and bool(matches)
-    if mode == "series":
+    if mode in ("series", "highest", "lowest"):
         return matches[:limit], scan_cut or len(matches) > limit
     # latest/first of each distinct test that matched (e.g. "glucose" in blood and urine).
     per_test: dict[str, dict[str, Any]] = {}
@@ -77,12 +102,18 @@ async def find_observations(
     limit: int,
     scan_limit: int,
     tool: str,
+    above: float | None = None,
+    below: float | None = None,
 ) -> ToolResult:
     """Shared body of ``lab_results`` and ``vital_signs`` (see their docstrings)."""
     if mode not in _MODES:
         raise ValueError(f"mode={mode!r} is not one of {', '.join(_MODES)}")
     if not name.strip():
         raise ValueError("name is empty; give a test name such as 'HbA1c' or a LOINC code")
+    if mode in ("highest", "lowest") or above is not None or below is not None:
+        return await _compared(
+            scope, name, mode, since, until, limit, scan_limit, tool, above, below
+        )
     window = date_params(since, until)
     concept = find_observation_concept(name)
     resources: list[dict[str, Any]] = []
@@ -132,3 +163,72 @@ def _window_text(since: str | None, until: str | None) -> str:
     if until:
         return f" until {until}"
     return ""
+
+
+async def _compared(
+    scope: PatientScope,
+    name: str,
+    mode: Mode,
+    since: str | None,
+    until: str | None,
+    limit: int,
+    scan_limit: int,
+    tool: str,
+    above: float | None,
+    below: float | None,
+) -> ToolResult:
+    """Extremes and thresholds: every result in the window is read (up to ``scan_limit``)
+    and compared by ``numeric_value``; the header says how many were compared."""
+    window = date_params(since, until)
+    concept = find_observation_concept(name)
+    resources: list[dict[str, Any]] = []
+    truncated = False
+    if concept is not None:
+        resources, truncated = await _coded(scope, concept, "series", window, scan_limit)
+    if not resources:
+        names = [name] if concept is None else [name, *concept.names[:3]]
+        resources, truncated = await _by_text(
+            scope, names, "series", window, scan_limit, scan_limit
+        )
+    valued = [(numeric_value(r), r) for r in resources]
+    numbers = [(v, r) for v, r in valued if v is not None]
+    kept = [
+        (v, r) for v, r in numbers if (above is None or v > above) and (below is None or v < below)
+    ]
+    bound = " and ".join(
+        t
+        for t in (
+            f"above {above:g}" if above is not None else "",
+            f"below {below:g}" if below is not None else "",
+        )
+        if t
+    )
+    label = concept.label if concept is not None else f"'{name}'"
+    window_text = _window_text(since, until)
+    compared = f"{len(numbers)} numeric result(s){window_text}"
+    if truncated:
+        compared += f" (the newest {scan_limit}; older ones were not read)"
+    if mode in ("highest", "lowest"):
+        pick = (max if mode == "highest" else min)(kept, key=lambda p: p[0], default=None)
+        chosen = [pick[1]] if pick is not None else []
+        by = " (systolic)" if concept is not None and concept.label == "BP" else ""
+        summary = f"{tool}: {mode}{by} {label}{' ' + bound if bound else ''} of {compared}"
+        items: list[Item] = [format_resource(r) for r in chosen]
+        total = len(kept)
+    else:
+        chosen = [r for _, r in kept][:limit]
+        evidence = sorted((format_resource(r) for r in chosen), key=lambda e: e.date or "")
+        items = collapse_series(evidence, min_points=2)
+        summary = f"{tool}: {len(kept)} {label} result(s) {bound} of {compared}"
+        total = len(kept)
+    notes: tuple[str, ...] = ()
+    if not kept:
+        notes = (f"No {label} result{' ' + bound if bound else ''} among {compared}.",)
+    return ToolResult(
+        tool=tool,
+        summary=f"{summary}: {len(chosen)} shown",
+        items=tuple(items),
+        truncated=mode not in ("highest", "lowest") and len(kept) > len(chosen),
+        total_available=total,
+        notes=notes,
+    )

@@ -9,7 +9,7 @@ same on the embedded store and on a remote server.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, Literal
 
 from tools.concepts import (
     FAMILIES,
@@ -21,11 +21,13 @@ from tools.concepts import (
     load_record,
     resolve,
 )
+from tools.concepts.search import RecordSearch
 from tools.evidence import Evidence, ToolResult
 from tools.fhir_text import reference_of, resource_date
 from tools.formatting import format_resource
 from tools.matching import check_date, first_day, last_day
 from tools.scope import PatientScope
+from tools.visits import attached_to, encounter_reasons, pick_encounter, reason_line
 
 __all__ = ["RecordTools", "in_period"]
 
@@ -55,7 +57,7 @@ class RecordTools:
     def _record_state(self) -> dict[str, Any]:
         state: dict[str, Any] | None = getattr(self, "_record_cache", None)
         if state is None:
-            state = {"lock": asyncio.Lock(), "record": None, "index": None}
+            state = {"lock": asyncio.Lock(), "record": None, "index": None, "search": None}
             self._record_cache = state
         return state
 
@@ -86,24 +88,163 @@ class RecordTools:
         arguments, and answers use ``absence()`` for honest statements of absence."""
         return resolve(text, await self.record_index(), families=families)
 
+    async def record_search(self) -> RecordSearch:
+        """The record's full-text index (built once per toolset, off the event loop)."""
+        record = await self.record()
+        state = self._record_state()
+        async with state["lock"]:
+            if state["search"] is None:
+                state["search"] = await asyncio.to_thread(RecordSearch, record)
+        search: RecordSearch = state["search"]
+        return search
+
+    async def search_record(
+        self,
+        name: str,
+        since: str | None = None,
+        until: str | None = None,
+        limit: int = 20,
+    ) -> ToolResult:
+        """Last resort: rank every resource of the record by its text (codes, values,
+        notes) for the words in name, best first, grouped by resource type. Use when no
+        other tool fits ("what does the record say about X"). since/until: YYYY[-MM[-DD]]."""
+        since, until = check_date(since, "since"), check_date(until, "until")
+        search = await self.record_search()
+        record = await self.record()
+        hits, total, every_word = await asyncio.to_thread(
+            search.search,
+            name,
+            since=first_day(since) if since else None,
+            until=last_day(until) if until else None,
+        )
+        # Best rank first, newest first among equals (Synthea repeats identical texts),
+        # then grouped by type in the order of each type's best hit.
+        ordered = sorted(hits, key=lambda h: (h.rank, _negated(h.date)))[:limit]
+        best: dict[str, float] = {}
+        for hit in ordered:
+            best.setdefault(hit.resource_type, hit.rank)
+        shown = sorted(ordered, key=lambda h: best[h.resource_type])
+        items: list[Evidence] = []
+        for hit in shown:
+            resource = record.resolve(hit.reference)
+            if resource is None:
+                continue
+            line = self._line(resource, record)
+            if hit.resource_type in ("DocumentReference", "DiagnosticReport") and hit.snippet:
+                line = Evidence(
+                    reference=line.reference,
+                    text=f'{line.text}: "{hit.snippet}"',
+                    date=line.date,
+                    kind=line.kind,
+                    label=line.label,
+                    value=hit.snippet,
+                    resource=resource,
+                )
+            items.append(line)
+        counts: dict[str, int] = {}
+        for hit in hits:
+            counts[hit.resource_type] = counts.get(hit.resource_type, 0) + 1
+        grouped = ", ".join(f"{n} {kind}" for kind, n in counts.items())
+        notes: tuple[str, ...] = ()
+        if not items:
+            window = (
+                f" between {since or 'the start'} and {until or 'now'}" if since or until else ""
+            )
+            notes = (
+                f"No text in the record's {search.indexed} searchable resources{window} "
+                f"contains any of the words of '{name}' (names, values and notes were "
+                "searched).",
+            )
+        how = "" if every_word or not items else " (no resource has every word; any word)"
+        return ToolResult(
+            tool="search_record",
+            summary=f"Record search '{name}'{how}{': ' + grouped if grouped else ''}: "
+            f"{len(items)} item(s)",
+            items=tuple(items),
+            truncated=total > len(items),
+            total_available=total,
+            notes=notes,
+        )
+
+    async def visit(
+        self,
+        which: Literal["last", "first"] = "last",
+        encounter_type: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        limit: int = 60,
+    ) -> ToolResult:
+        """What happened at one visit and why: the last (or first) encounter in the
+        period, optionally of a type ("emergency", "inpatient", "wellness"), its reasons,
+        and everything recorded at it: diagnoses, results, procedures, orders, vaccines,
+        reports, notes. since/until: YYYY[-MM[-DD]]; since=until=a day picks that day."""
+        since, until = check_date(since, "since"), check_date(until, "until")
+        record = await self.record()
+        encounters = [
+            e for e in record.of("Encounter") if in_period(resource_date(e), since, until)
+        ]
+        what = f"{which} visit{' (' + encounter_type + ')' if encounter_type else ''}"
+        unknown_type = False
+        if encounter_type:
+            resolution = await self.resolve_concept(encounter_type, ("encounters",))
+            unknown_type = resolution.status == "not_understood"
+            wanted = set(resolution.references)
+            encounters = [e for e in encounters if f"Encounter/{e.get('id')}" in wanted]
+        encounter = pick_encounter(encounters, which)
+        if encounter is None:
+            window = (
+                f" between {since or 'the start'} and {until or 'now'}" if since or until else ""
+            )
+            total = record.count("Encounter")
+            note = f"No matching visit{window} among the record's {total} encounters."
+            if unknown_type:
+                note = (
+                    f"'{encounter_type}' is not a kind of visit this record or the "
+                    "vocabularies know; try emergency, inpatient, ambulatory or wellness."
+                )
+            return ToolResult(tool="visit", summary=f"Visit: {what}: 0 item(s)", notes=(note,))
+        head = self._line(encounter, record)
+        texts, reason_conditions = encounter_reasons(encounter, record)
+        items: list[Evidence] = [head]
+        if texts:
+            items.append(reason_line(head, texts))
+        items.extend(self._line(c, record) for c in reason_conditions)
+        attached = [self._line(r, record) for r in attached_to(encounter, record)]
+        known = {e.reference for e in items}
+        attached = [e for e in attached if e.reference not in known]
+        counts: dict[str, int] = {}
+        for line in attached:
+            counts[line.kind] = counts.get(line.kind, 0) + 1
+        shown = attached[: max(0, limit - len(items))]
+        contents = ", ".join(f"{n} {kind}" for kind, n in counts.items()) or "nothing attached"
+        return ToolResult(
+            tool="visit",
+            summary=f"Visit: {what}, {head.date or 'undated'} ({contents}): "
+            f"{len(items) + len(shown)} item(s)",
+            items=tuple(items + shown),
+            truncated=len(shown) < len(attached),
+            total_available=len(items) + len(attached),
+            notes=() if texts or reason_conditions else ("The visit records no reason.",),
+        )
+
     def _line(self, resource: Resource, record: PatientRecord) -> Evidence:
         medication = record.resolve(reference_of(resource.get("medicationReference")))
         return format_resource(resource, medication=medication)
 
     async def find_concept(
         self,
-        concept: str,
+        name: str,
         since: str | None = None,
         until: str | None = None,
         limit: int = 30,
     ) -> ToolResult:
-        """Everything in the record about a clinical concept, in any family: drug classes
+        """Everything in the record about a clinical concept (name), in any family: classes
         ("blood thinners", "statins"), brand names ("Plavix"), lab panels ("kidney
         function"), abbreviations ("BP", "ER", "TB"), lay words ("sugar", "water pill").
         Newest first within each family; says what was searched when nothing matches.
         since/until: YYYY[-MM[-DD]]."""
         since, until = check_date(since, "since"), check_date(until, "until")
-        resolution = await self.resolve_concept(concept)
+        resolution = await self.resolve_concept(name)
         record = await self.record()
         by_family: dict[str, list[Resource]] = {}
         for match in resolution.matches:
@@ -137,6 +278,11 @@ class RecordTools:
             total_available=len(unique),
             notes=tuple(notes),
         )
+
+
+def _negated(day: str | None) -> tuple[int, ...]:
+    """A sort key that puts later days first."""
+    return tuple(-ord(c) for c in day or "")
 
 
 def _nothing_note(resolution: ConceptResolution, since: str | None, until: str | None) -> str:

@@ -41,8 +41,11 @@ _MODE = _enum(
     "latest",
     "first",
     "series",
-    description="latest (default), first, or series of the most recent `limit` results",
+    "highest",
+    "lowest",
+    description="latest (default), first, series of the most recent `limit`, highest, lowest",
 )
+_BOUND: Schema = {"type": "number", "minimum": -1e6, "maximum": 1e9}
 
 
 def _limit(default: int, maximum: int) -> Schema:
@@ -65,31 +68,34 @@ def _window(**extra: Schema) -> dict[str, Schema]:
 TOOL_SCHEMAS: dict[str, Schema] = {
     "patient_overview": _object({}),
     "conditions": _object(
-        {
-            "status": _enum("active", "resolved", "all"),
-            "name": _NAME,
-            "code": {"type": "string", "pattern": r"^[A-Za-z0-9.\-]{1,20}$", "maxLength": 20},
-            "limit": _limit(50, 200),
-        }
+        _window(
+            status=_enum("active", "resolved", "all"),
+            name=_NAME,
+            code={"type": "string", "pattern": r"^[A-Za-z0-9.\-]{1,20}$", "maxLength": 20},
+            limit=_limit(50, 200),
+        )
     ),
     "medications": _object(
-        {
-            "status": _enum("active", "stopped", "all"),
-            "name": _DRUG,
-            "mode": _enum("list", "first", description="list (default) or first order"),
-            "limit": _limit(30, 200),
-        }
+        _window(
+            status=_enum("active", "stopped", "all"),
+            name=_DRUG,
+            mode=_enum("list", "first", description="list (default) or first order"),
+            limit=_limit(30, 200),
+        )
     ),
-    "allergies": _object({"status": _enum("active", "all")}),
+    "allergies": _object(_window(status=_enum("active", "all"))),
     "immunizations": _object(_window(vaccine=_NAME, limit=_limit(20, 200))),
     "lab_results": _object(
-        _window(name=_NAME, mode=_MODE, limit=_limit(10, 50)), required=("name",)
+        _window(name=_NAME, mode=_MODE, limit=_limit(10, 50), above=_BOUND, below=_BOUND),
+        required=("name",),
     ),
     "vital_signs": _object(
         _window(
             name=_enum(*vital_sign_names()),
             mode=_MODE,
             limit=_limit(10, 50),
+            above=_BOUND,
+            below=_BOUND,
         ),
         required=("name",),
     ),
@@ -105,10 +111,21 @@ TOOL_SCHEMAS: dict[str, Schema] = {
             limit=_limit(5, 20),
         )
     ),
-    "care_plans": _object({"status": _enum("active", "all")}),
-    "goals": _object({"status": _enum("active", "all")}),
+    "care_plans": _object(_window(status=_enum("active", "all"), limit=_limit(20, 100))),
+    "goals": _object(_window(status=_enum("active", "all"), limit=_limit(20, 100))),
     "billing": _object(_window(limit=_limit(10, 50))),
-    "find_concept": _object(_window(concept=_NAME, limit=_limit(30, 200)), required=("concept",)),
+    "search_record": _object(
+        _window(name={"type": "string", "minLength": 1, "maxLength": 120}, limit=_limit(20, 50)),
+        required=("name",),
+    ),
+    "visit": _object(
+        _window(
+            which=_enum("last", "first", description="last (default) or first visit"),
+            encounter_type=_NAME,
+            limit=_limit(60, 200),
+        )
+    ),
+    "find_concept": _object(_window(name=_NAME, limit=_limit(30, 200)), required=("name",)),
 }
 
 
@@ -133,6 +150,12 @@ def _check(value: Any, schema: Schema, where: str) -> None:
     elif kind == "integer":
         if isinstance(value, bool) or not isinstance(value, int):
             raise ToolArgumentError(f"{where} must be an integer")
+        low, high = schema.get("minimum"), schema.get("maximum")
+        if (low is not None and value < low) or (high is not None and value > high):
+            raise ToolArgumentError(f"{where} must be between {low} and {high}")
+    elif kind == "number":
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ToolArgumentError(f"{where} must be a number")
         low, high = schema.get("minimum"), schema.get("maximum")
         if (low is not None and value < low) or (high is not None and value > high):
             raise ToolArgumentError(f"{where} must be between {low} and {high}")

@@ -20,6 +20,7 @@ from tools.fhir_text import first_code, resource_date
 from tools.formatting import format_resource, medication_name
 from tools.history import first_by_name, group_doses
 from tools.matching import (
+    check_date,
     concept_matches,
     date_params,
     expand_condition_name,
@@ -66,6 +67,20 @@ def _in_window(resource: Resource, since: str | None, until: str | None) -> bool
 def _day_window(since: str | None, until: str | None) -> tuple[str | None, str | None]:
     """The window as whole days, for comparing with a resource's ``YYYY-MM-DD`` date."""
     return (first_day(since) if since else None, last_day(until) if until else None)
+
+
+def _dated_in(since: str | None, until: str | None) -> Callable[[Resource], bool]:
+    """Keep resources whose own date lies in the window (YYYY[-MM[-DD]], inclusive)."""
+    day_since, day_until = _day_window(check_date(since, "since"), check_date(until, "until"))
+    if not day_since and not day_until:
+        return lambda r: True
+    return lambda r: bool(resource_date(r)) and _in_window(r, day_since, day_until)
+
+
+def _window_words(since: str | None, until: str | None) -> str:
+    if since and until:
+        return f", {since} to {until}" if since != until else f", {since}"
+    return f", since {since}" if since else (f", until {until}" if until else "")
 
 
 def _check_limit(limit: int, maximum: int) -> int:
@@ -130,15 +145,20 @@ class PatientToolset(RecordTools):
 
     async def conditions(
         self,
-        status: Literal["active", "resolved", "all"] = "active",
+        status: Literal["active", "resolved", "all"] | None = None,
         name: str | None = None,
         code: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
         limit: int = 50,
     ) -> ToolResult:
         """Problems and diagnoses with onset date and status (resolved ones with abatement
-        date). status: active (default), resolved, or all. name: words such as
-        "diabetes", "hypertension", "CKD". code: a SNOMED CT or ICD-10 code."""
+        date). status: active (default), resolved, or all (default with since/until).
+        name: words such as "diabetes", "hypertension", "CKD". code: a SNOMED CT or
+        ICD-10 code. since/until: YYYY[-MM[-DD]], onset in that period."""
         _check_limit(limit, 200)
+        dated = _dated_in(since, until)
+        status = status or ("all" if since or until else "active")
         params: dict[str, Any] = {}
         if status != "all":
             params["clinical-status"] = _CONDITION_STATUS[status]
@@ -147,11 +167,12 @@ class PatientToolset(RecordTools):
         wanted = expand_condition_name(name) if name else None
 
         def keep(r: Resource) -> bool:
-            return wanted is None or concept_matches(wanted, r.get("code"))
+            return dated(r) and (wanted is None or concept_matches(wanted, r.get("code")))
 
         resources, truncated = await self._scan("Condition", params, keep)
         what = (
-            f"Conditions ({status}{', ' + name if name else ''}{', code ' + code if code else ''})"
+            f"Conditions ({status}{', ' + name if name else ''}{', code ' + code if code else ''}"
+            f"{_window_words(since, until)})"
         )
         return self._result(
             "conditions",
@@ -176,20 +197,25 @@ class PatientToolset(RecordTools):
 
     async def medications(
         self,
-        status: Literal["active", "stopped", "all"] = "active",
+        status: Literal["active", "stopped", "all"] | None = None,
         name: str | None = None,
         mode: Literal["list", "first"] = "list",
+        since: str | None = None,
+        until: str | None = None,
         limit: int = 30,
     ) -> ToolResult:
         """Medication orders (MedicationRequest) with date and status. status: active
-        (default: current medications), stopped, or all. name: drug words, e.g. "metformin".
-        mode: list (default; repeated orders of one drug on one line) or first (the first
-        order of each matching drug, whatever its status: "when was X first prescribed")."""
+        (default: current medications), stopped, or all (default with since/until).
+        name: drug words, e.g. "metformin". mode: list (default; repeated orders of one
+        drug on one line) or first (the first order of each matching drug, whatever its
+        status). since/until: YYYY[-MM[-DD]], orders written in that period."""
         _check_limit(limit, 200)
+        dated = _dated_in(since, until)
+        status = status or ("all" if since or until else "active")
         if mode == "first":
             return await self._first_orders(name, limit)
         params = {"status": _MEDICATION_STATUS[status]} if status != "all" else {}
-        resources, truncated = await self._scan("MedicationRequest", params)
+        resources, truncated = await self._scan("MedicationRequest", params, dated)
         evidence: list[Evidence] = []
         for resource in resources:
             medication = await self._medication_for(resource)
@@ -199,7 +225,7 @@ class PatientToolset(RecordTools):
             evidence.append(line)
         shown = evidence[:limit]
         items = collapse_series(shown, min_points=2) if status != "active" else list(shown)
-        what = f"Medications ({status}{', ' + name if name else ''})"
+        what = f"Medications ({status}{', ' + name if name else ''}{_window_words(since, until)})"
         return self._result(
             "medications",
             what,
@@ -231,19 +257,28 @@ class PatientToolset(RecordTools):
             empty_note="No medication order matches in this record.",
         )
 
-    async def allergies(self, status: Literal["active", "all"] = "active") -> ToolResult:
+    async def allergies(
+        self,
+        status: Literal["active", "all"] = "active",
+        since: str | None = None,
+        until: str | None = None,
+    ) -> ToolResult:
         """Allergies and intolerances with substance, category, criticality and reactions.
-        status: active (default) or all (includes inactive/resolved)."""
+        status: active (default) or all (includes inactive/resolved).
+        since/until: YYYY[-MM[-DD]], recorded in that period."""
+        dated = _dated_in(since, until)
 
         def keep(r: Resource) -> bool:
-            return status == "all" or first_code(r.get("clinicalStatus")) in ("", "active")
+            active = status == "all" or first_code(r.get("clinicalStatus")) in ("", "active")
+            return active and dated(r)
 
         resources, truncated = await self._scan("AllergyIntolerance", None, keep)
         return self._result(
             "allergies",
-            f"Allergies ({status})",
+            f"Allergies ({status}{_window_words(since, until)})",
             [format_resource(r) for r in resources],
             truncated=truncated,
+            total=len(resources),
             empty_note="No allergies are recorded (absence of a record is not proof of none).",
         )
 
@@ -303,10 +338,13 @@ class PatientToolset(RecordTools):
         since: str | None = None,
         until: str | None = None,
         limit: int = 10,
+        above: float | None = None,
+        below: float | None = None,
     ) -> ToolResult:
         """Laboratory results by test name or LOINC code, e.g. "HbA1c", "LDL", "eGFR",
-        "creatinine", "potassium", "viral load". mode: latest (default), first, or series
-        (the last `limit` results, oldest to newest). since/until: YYYY[-MM[-DD]]."""
+        "creatinine", "viral load". mode: latest (default), first, series (the last
+        `limit`, oldest to newest), highest or lowest. above/below: only results beyond
+        the number (the total counts them). since/until: YYYY[-MM[-DD]]."""
         _check_limit(limit, 50)
         return await find_observations(
             self.scope,
@@ -317,6 +355,8 @@ class PatientToolset(RecordTools):
             limit=limit,
             scan_limit=self.scan_limit,
             tool="lab_results",
+            above=above,
+            below=below,
         )
 
     async def vital_signs(
@@ -326,10 +366,13 @@ class PatientToolset(RecordTools):
         since: str | None = None,
         until: str | None = None,
         limit: int = 10,
+        above: float | None = None,
+        below: float | None = None,
     ) -> ToolResult:
-        """Vital signs: "blood pressure" (systolic/diastolic), "weight", "height", "BMI",
-        "heart rate", "respiratory rate", "temperature", "oxygen saturation", "pain".
-        mode: latest (default), first, or series. since/until: YYYY[-MM[-DD]]."""
+        """Vital signs: "blood pressure", "weight", "height", "BMI", "heart rate",
+        "respiratory rate", "temperature", "oxygen saturation", "pain". mode: latest
+        (default), first, series, highest or lowest (blood pressure by systolic).
+        above/below: only values beyond the number. since/until: YYYY[-MM[-DD]]."""
         _check_limit(limit, 50)
         return await find_observations(
             self.scope,
@@ -340,6 +383,8 @@ class PatientToolset(RecordTools):
             limit=limit,
             scan_limit=self.scan_limit,
             tool="vital_signs",
+            above=above,
+            below=below,
         )
 
     async def _windowed(
@@ -452,30 +497,50 @@ class PatientToolset(RecordTools):
             empty_note="No note text matches; try other words or a wider date window.",
         )
 
-    async def care_plans(self, status: Literal["active", "all"] = "active") -> ToolResult:
-        """Care plans with category, status and planned activities. status: active or all."""
+    async def care_plans(
+        self,
+        status: Literal["active", "all"] = "active",
+        since: str | None = None,
+        until: str | None = None,
+        limit: int = 20,
+    ) -> ToolResult:
+        """Care plans with category, status and planned activities. status: active or all.
+        since/until: YYYY[-MM[-DD]], plans started in that period."""
+        _check_limit(limit, 100)
         params = {"status": "active"} if status == "active" else None
-        resources, truncated = await self._scan("CarePlan", params)
+        resources, truncated = await self._scan("CarePlan", params, _dated_in(since, until))
         return self._result(
             "care_plans",
-            f"Care plans ({status})",
-            [format_resource(r) for r in resources[:20]],
-            truncated=truncated or len(resources) > 20,
+            f"Care plans ({status}{_window_words(since, until)})",
+            [format_resource(r) for r in resources[:limit]],
+            truncated=truncated or len(resources) > limit,
+            total=len(resources),
             empty_note="No care plan is recorded.",
         )
 
-    async def goals(self, status: Literal["active", "all"] = "active") -> ToolResult:
-        """Patient goals (e.g. HbA1c target, weight loss) with lifecycle status."""
+    async def goals(
+        self,
+        status: Literal["active", "all"] = "active",
+        since: str | None = None,
+        until: str | None = None,
+        limit: int = 20,
+    ) -> ToolResult:
+        """Patient goals (e.g. HbA1c target, weight loss) with lifecycle status.
+        since/until: YYYY[-MM[-DD]], goals started in that period."""
+        _check_limit(limit, 100)
+        dated = _dated_in(since, until)
 
         def keep(r: Resource) -> bool:
-            return status == "all" or r.get("lifecycleStatus") in ("active", "accepted", None)
+            active = status == "all" or r.get("lifecycleStatus") in ("active", "accepted", None)
+            return active and dated(r)
 
         resources, truncated = await self._scan("Goal", None, keep)
         return self._result(
             "goals",
-            f"Goals ({status})",
-            [format_resource(r) for r in resources[:20]],
-            truncated=truncated or len(resources) > 20,
+            f"Goals ({status}{_window_words(since, until)})",
+            [format_resource(r) for r in resources[:limit]],
+            truncated=truncated or len(resources) > limit,
+            total=len(resources),
             empty_note="No goals are recorded.",
         )
 

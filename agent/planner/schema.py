@@ -53,6 +53,8 @@ def _for_grammar(schema: Schema) -> Schema:
             "items": _for_grammar(schema["items"]),
             "maxItems": schema.get("maxItems", 5),
         }
+    if kind == "number":  # thresholds ("above 7"): a bounded JSON number
+        return {"type": "number"}
     if kind == "integer":
         low, high = schema.get("minimum", 1), schema.get("maximum", 50)
         return {"type": "integer", "enum": [v for v in _LIMIT_CHOICES if low <= v <= high]}
@@ -147,6 +149,8 @@ def validate_against_schema(value: Any, schema: Schema, where: str = "plan") -> 
             raise PlanningError(f"{where}={value!r} does not match {schema['pattern']}")
     elif kind == "integer" and (isinstance(value, bool) or not isinstance(value, int)):
         raise PlanningError(f"{where} must be an integer")
+    elif kind == "number" and (isinstance(value, bool) or not isinstance(value, int | float)):
+        raise PlanningError(f"{where} must be a number")
 
 
 def parse_plan(text: str, schema: Schema) -> ToolCall | None:

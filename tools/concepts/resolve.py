@@ -321,14 +321,18 @@ def _in_record(word: str, index: RecordIndex) -> bool:
 
 def _unknown_word(word: str, index: RecordIndex) -> tuple[list[Expansion], str | None]:
     """A word no vocabulary knows: itself, its generic name if a brand, a spelling fix."""
-    if word in STOP_WORDS or word in FAMILY_WORDS or _in_record(word, index) or word.isdigit():
+    if word in STOP_WORDS or word in FAMILY_WORDS or word.isdigit():
         return [], None
+    # A brand is read as its generic even when the record spells the brand somewhere
+    # ("[Tylenol]" on one order): "is he on Tylenol" asks about acetaminophen.
     generics = [g for g in generic_names(word) if g != word]
     if generics:
         return [
             Expansion(tuple(g.split()), f"brand {word} -> {g}", _DRUG_FAMILIES, label=g)
             for g in generics
         ], f"brand name {word} = {', '.join(generics)}"
+    if _in_record(word, index):
+        return [], None
     if len(word) >= _FUZZY_MIN_LENGTH:
         choices = index.words | vocabularies().words
         best = process.extractOne(word, choices, scorer=fuzz.ratio, score_cutoff=_FUZZY_SCORE)
