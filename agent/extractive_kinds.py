@@ -115,8 +115,10 @@ def _threshold(found: list[Retrieved], reading: Reading, cite: Cite) -> list[str
     label = items[0].label or "result"
     refs = "".join(_ref(e, cite) for e in hits)
     verb = "was" if len(hits) == 1 else "were"
+    more = any(r.result.truncated for r in found if r.tool in _OBSERVATION_TOOLS)
     head = (
-        f"{len(hits)} of the {len(items)} {label} results{_when(reading)} {verb} "
+        f"{len(hits)} of the {len(items)}{' most recent' if more else ''} {label} "
+        f"results{_when(reading)} {verb} "
         f"{threshold.words} {refs}".rstrip()
         + "."
     )
@@ -174,7 +176,7 @@ def _relevant(found: list[Retrieved], reading: Reading) -> list[Evidence]:
     """
     items: list[Evidence] = []
     for r in found:
-        if r.tool == "clinical_notes":
+        if r.tool in ("clinical_notes", "search_record"):
             continue
         direct = r.tool in ("find_concept", *_OBSERVATION_TOOLS) or (
             r.tool == "immunizations" and "vaccine" in r.step["arguments"]

@@ -201,9 +201,17 @@ def test_plans_by_kind() -> None:
 
 
 def test_the_period_is_never_dropped() -> None:
-    # medications take no window: everything is fetched and the answer keeps the window.
+    # Every order of the window, stopped ones included.
     assert _calls("What was prescribed in 2019?") == [
-        {"tool": "medications", "arguments": {"status": "all", "limit": 200}}
+        {
+            "tool": "medications",
+            "arguments": {
+                "status": "all",
+                "since": "2019-01-01",
+                "until": "2019-12-31",
+                "limit": 200,
+            },
+        }
     ]
     assert _calls("what vaccines did she get in 2016") == [
         {
@@ -220,7 +228,7 @@ def test_the_period_is_never_dropped() -> None:
     assert blood_thinners == [
         {
             "tool": "find_concept",
-            "arguments": {"concept": "blood thinners", "limit": 200, "since": "2020-01-01"},
+            "arguments": {"name": "blood thinners", "limit": 200, "since": "2020-01-01"},
         }
     ]
 

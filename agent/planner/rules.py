@@ -230,6 +230,10 @@ def _with_period(calls: list[ToolCall], reading: Reading) -> list[ToolCall]:
             arguments["since"] = period.since
             if period.until:
                 arguments["until"] = period.until
+            if arguments.get("status") == "active" and reading.status != "active":
+                arguments["status"] = "all"  # "prescribed in 2019" includes stopped orders
+            if tool in ("medications", "conditions"):
+                arguments["limit"] = _WHOLE_WINDOW
         elif period is not None and tool in _UNWINDOWED_LISTS:
             arguments.update(_UNWINDOWED_LISTS[tool])
         if tool in _LISTED_TOOLS and (counting or (period and "limit" not in arguments)):
@@ -277,7 +281,7 @@ def _concept_calls(concept: Concept, reading: Reading) -> list[ToolCall]:
     if concept.family == "immunization" and concept.name and concept.found == "vocabulary":
         recent = reading.ordinal == "latest" or reading.asks == "value"
         return [_call("immunizations", vaccine=concept.name, limit=3 if recent else None)]
-    calls = [_call("find_concept", concept=concept.phrase, limit=_WHOLE_WINDOW)]
+    calls = [_call("find_concept", name=concept.phrase, limit=_WHOLE_WINDOW)]
     if concept.found == "not_understood" and concept.hint == "condition":
         # "Does he have gout?": the condition list, searched for the words themselves.
         return [_call("conditions", status="all", limit=_WHOLE_WINDOW)]
@@ -285,10 +289,8 @@ def _concept_calls(concept: Concept, reading: Reading) -> list[ToolCall]:
         status = "all" if reading.status == "all" else "active"
         return [_call("medications", status=status, limit=_WHOLE_WINDOW)]
     if concept.found == "not_understood":
-        # Nothing knows these words: what the notes say is all that can be offered.
-        words = [w for w in normalize_name(concept.phrase).split() if w not in _STOP][:3]
-        if words:
-            calls.append(_call("clinical_notes", keywords=words))
+        # Nothing knows these words: what the record's text says is all there is.
+        return [_call("search_record", name=concept.phrase)]
     return calls
 
 
