@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from agent.extractive_kinds import compose_by_kind
+from agent.extractive_kinds import compose_by_kind, is_latest_few, latest_sentences
 from agent.reading import Reading
 from agent.reading.decline import stored_reading
 from agent.results import result_from_json, thread_aliases
@@ -215,6 +215,8 @@ def _step_sentences(step: StepRecord, cite: Cite, reading: Reading) -> list[str]
         return [_empty(step, result)]
     if tool == "medications" and step["arguments"].get("mode") == "first":
         return _first_orders(result, cite)
+    if is_latest_few(step) and reading.follow_up != "before":
+        return latest_sentences(result, reading, cite)
     if tool in ("lab_results", "vital_signs"):
         return _observation(step, result, cite)
     if tool in ("immunizations", "encounters"):

@@ -20,13 +20,14 @@ from agent.state import StepRecord
 from tools.evidence import Evidence, ToolResult
 from tools.vocabulary import normalize_name
 
-__all__ = ["Retrieved", "compose_by_kind", "retrieved"]
+__all__ = ["Retrieved", "compose_by_kind", "is_latest_few", "latest_sentences", "retrieved"]
 
 Cite = Callable[[str], str]
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 _OBSERVATION_TOOLS = ("lab_results", "vital_signs")
 _CURRENT_WORDS = re.compile(r"\b(?:on|taking|take|takes|currently|current|prescribed)\b")
 _SHOWN = 8
+_LATEST_FEW = 3
 _FAMILY_NAMES_TEXT = (
     "medication medications meds drug drugs condition conditions problem problems vis"
     "it visits encounter encounters vaccine vaccines history any"
@@ -306,6 +307,40 @@ def _yes_no(
     return [
         f"No: {absence[0].lower()}{absence[1:]}" if absence.startswith("No") else f"No: {absence}"
     ]
+
+
+def is_latest_few(step: StepRecord) -> bool:
+    """A lab/vital step that fetched the newest few results to answer "the latest"."""
+    arguments = step["arguments"]
+    return (
+        step["tool"] in _OBSERVATION_TOOLS
+        and arguments.get("mode") == "series"
+        and int(arguments.get("limit") or 0) <= _LATEST_FEW
+    )
+
+
+def latest_sentences(result: ToolResult, reading: Reading, cite: Cite) -> list[str]:
+    """The newest result of each test; same-day results that disagree are all stated."""
+    items = [e for e in result.evidence if _in_period(e, reading)]
+    if not items:
+        return [result.notes[0] if result.notes else "No such result in this window."]
+    sentences: list[str] = []
+    for label in dict.fromkeys(e.label for e in items):
+        same_test = [e for e in items if e.label == label]
+        newest = max(e.date or "" for e in same_test)
+        that_day = [e for e in same_test if (e.date or "") == newest]
+        if len({e.value for e in that_day}) > 1:
+            stated = " and ".join(f"{e.value} {_ref(e, cite)}" for e in that_day)
+            sentences.append(
+                f"The most recent {label} results, both on {newest}, disagree: {stated}; "
+                "the record gives no reason to prefer one."
+            )
+            continue
+        item = that_day[0]
+        sentences.append(
+            f"The most recent {label} was {item.value} on {item.date} {_ref(item, cite)}."
+        )
+    return sentences
 
 
 def compose_by_kind(

@@ -22,6 +22,7 @@ from agent.extractive import FALLBACK_NOTE, extractive_answer
 from agent.models.base import Completion, ModelError
 from agent.planner import fallback_calls, follow_on_calls, plan_reading
 from agent.planner.model import plan_with_model
+from agent.planner.rules import for_extractive
 from agent.prompts import INSTRUCTIONS
 from agent.reading import read_question, resolve_reading
 from agent.reading.decline import decline_reason, reading_numbers, stored_reading
@@ -113,6 +114,8 @@ async def route(state: AgentState, runtime: Runtime[AgentContext]) -> Update:
     elif context.model is None or rules.confident:
         how = "rules"
         pending = rules.calls or fallback_calls(question)
+        if context.model is None:
+            pending = for_extractive(pending, follow_up=rules.intent == "followup")
         if len(pending) > settings.max_tool_calls:
             notes.append(
                 f"The question needs {len(pending)} lookups; only the first "

@@ -130,3 +130,25 @@ async def test_extremes_thresholds_and_the_last_visit(client: Any, record: Patie
     assert day(last) in visit.answer and reference(last) in _cited(visit)
     same_day = {reference(p) for p in record.of("Procedure") if day(p) == day(last)}
     assert same_day <= _cited(visit)
+
+
+async def test_two_results_at_the_same_time_that_disagree_are_both_stated() -> None:
+    spezi = FIXTURES.parents[1] / "tests" / "data" / "synthea-external" / "spezi-mock-patients"
+    path = next(spezi.glob("Milton509_Ortiz186_*.json"))
+    (record,) = [r for r in records_from_bundles(spezi) if r.id in path.name]
+    by_instant: dict[str, list[dict[str, Any]]] = {}
+    for observation in record.of("Observation"):
+        if "8310-5" in codes_of(observation.get("code")):
+            by_instant.setdefault(observation["effectiveDateTime"], []).append(observation)
+    instant, clash = next((k, v) for k, v in by_instant.items() if len(v) > 1)
+    assert len({o["valueQuantity"]["value"] for o in clash}) > 1
+    store = EmbeddedStore(":memory:")
+    try:
+        async with embedded_client(store, timeout=600.0) as client:
+            report = await load_paths(client, [path], validate=False)
+            assert not report.failures
+            output = await _ask(client, record, f"body temperature on {instant[:10]}?")
+    finally:
+        store.close()
+    assert "disagree" in output.answer
+    assert {reference(o) for o in clash} <= _cited(output)

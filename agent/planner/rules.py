@@ -20,7 +20,14 @@ from agent.state import ToolCall
 from tools.schemas import TOOL_SCHEMAS
 from tools.vocabulary import normalize_name
 
-__all__ = ["Mode", "RulePlan", "plan_question", "plan_reading", "question_mode"]
+__all__ = [
+    "Mode",
+    "RulePlan",
+    "for_extractive",
+    "plan_question",
+    "plan_reading",
+    "question_mode",
+]
 
 Mode = Literal["latest", "first", "series"]
 Intent = Literal["fact", "followup", "reuse", "decline", "unknown"]
@@ -183,6 +190,7 @@ _MED_FIRST = (
 )
 _MAX_DRUG = 120
 _WHOLE_SERIES = 50
+_LATEST_FEW = 3
 # Tools without since/until: asked for everything, and the answer keeps the window.
 _UNWINDOWED_LISTS: dict[str, dict[str, Any]] = {
     "medications": {"status": "all", "limit": 200},
@@ -359,6 +367,21 @@ def plan_reading(
         return RulePlan(calls, "unknown", confident=False)
     complex_question = any(marker in raw for marker in _COMPLEX)
     return RulePlan(calls, "fact", confident=not complex_question and len(calls) <= 2)
+
+
+def for_extractive(calls: list[ToolCall], *, follow_up: bool = False) -> list[ToolCall]:
+    """Calls for an answer composed without a model: a "latest" lab or vital fetches the
+    newest few results, so two results at the same time that disagree are both stated
+    (a model's prompt keeps the one-line form).  A "before that?" follow-up keeps its
+    one result before the earlier answer."""
+    out: list[ToolCall] = []
+    for call in calls:
+        arguments = call["arguments"]
+        latest = arguments.get("mode", "latest") == "latest" and not follow_up
+        if call["tool"] in ("lab_results", "vital_signs") and latest:
+            arguments = {**arguments, "mode": "series", "limit": _LATEST_FEW}
+        out.append({"tool": call["tool"], "arguments": arguments})
+    return out
 
 
 def _key(call: ToolCall) -> str:
