@@ -304,7 +304,7 @@ def _concept_calls(concept: Concept, reading: Reading) -> list[ToolCall]:
 
 def _family_calls(reading: Reading, text: str, mode: Mode) -> list[ToolCall]:
     """Calls for families the question names without a concept ("active medications")."""
-    covered = {c.family for c in reading.concepts}
+    covered = {c.family for c in reading.concepts if c.family is not None}
     calls = [
         call
         for call in _topic_calls(text, mode, reading)

@@ -71,7 +71,7 @@ _GENERIC_TEXT = (
     "receive gotten taken given severe recorded documented mentioned happen well "
     "controlled control uncontrolled managed under before earlier prior then one therapy "
     "treatment diagnosed diagnose prescribed prescription history explain describe "
-    "summary overview about status"
+    "summary overview about status say says said mention mentions wrote written"
 )
 _GENERIC = frozenset(_GENERIC_TEXT.split())
 _SCAFFOLD = frozenset(_SCAFFOLD_TEXT.split())
@@ -197,7 +197,12 @@ def _shape_hint(raw: str, asks: str) -> Family | None:
 
 def _concept_phrase(text: str) -> str:
     words = [
-        w for w in text.split() if w not in _SCAFFOLD and w not in _GENERIC and not w.isdigit()
+        w
+        for w in text.split()
+        if w not in _SCAFFOLD
+        and w not in _GENERIC
+        and _FAMILY_WORDS.get(w) != "note"
+        and not w.isdigit()
     ]
     return " ".join(words)[:60].strip()
 
