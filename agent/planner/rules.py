@@ -289,6 +289,8 @@ def _concept_calls(concept: Concept, reading: Reading) -> list[ToolCall]:
     if concept.family == "immunization" and concept.name and concept.found == "vocabulary":
         recent = reading.ordinal == "latest" or reading.asks == "value"
         return [_call("immunizations", vaccine=concept.name, limit=3 if recent else None)]
+    if "note" in reading.families and concept.family is None:
+        return []  # "what do the notes say about X": the notes search is the answer
     calls = [_call("find_concept", name=concept.phrase, limit=_WHOLE_WINDOW)]
     if concept.found == "not_understood" and concept.hint == "condition":
         # "Does he have gout?": the condition list, searched for the words themselves.
