@@ -11,7 +11,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from agent.planner.periods import find_period, is_count_question
+from agent.extractive_kinds import compose_by_kind, is_latest_few, latest_sentences
+from agent.reading import Reading
+from agent.reading.decline import stored_reading
 from agent.results import result_from_json, thread_aliases
 from agent.state import AgentState, StepRecord
 from tools.evidence import Evidence, EvidenceSeries, ToolResult
@@ -38,8 +40,8 @@ _WHAT = {
     "encounters": "encounters",
     "immunizations": "immunizations",
     "patient_overview": "patient details",
+    "find_concept": "matching records",
 }
-_LATEST_WORDS = ("last", "latest", "most recent", "recent", "when")
 # What a count counts, per tool: (singular, plural).
 _COUNTED = {
     "encounters": ("encounter", "encounters"),
@@ -50,7 +52,10 @@ _COUNTED = {
     "medications": ("medication order", "medication orders"),
     "conditions": ("condition", "conditions"),
     "clinical_notes": ("matching note", "matching notes"),
+    "find_concept": ("matching record", "matching records"),
 }
+# Tools that take no date window: the answer keeps the window's items itself.
+_UNWINDOWED = ("medications", "conditions", "allergies", "care_plans", "goals")
 # Citations one count sentence carries at most; a larger count says how many it cites.
 MAX_COUNT_CITATIONS = 60
 
@@ -84,13 +89,13 @@ def _observation(step: StepRecord, result: ToolResult, cite: Cite) -> list[str]:
     return sentences
 
 
-def _dated_event(step: StepRecord, result: ToolResult, cite: Cite, question: str) -> list[str]:
+def _dated_event(step: StepRecord, result: ToolResult, cite: Cite, reading: Reading) -> list[str]:
     """Immunizations and encounters: the newest one for 'when was the last ...'."""
     items = sorted(result.evidence, key=lambda e: e.date or "", reverse=True)
     latest_asked = (
         step["arguments"].get("limit") == 1
-        or "until" in step["arguments"]
-        or any(w in question.lower() for w in _LATEST_WORDS)
+        or ("until" in step["arguments"] and reading.period is None)
+        or (reading.ordinal == "latest" and reading.asks not in ("list", "count"))
     )
     if latest_asked and items and items[0].date:
         first = items[0]
@@ -134,7 +139,7 @@ def _first_orders(result: ToolResult, cite: Cite) -> list[str]:
     ]
 
 
-def count_sentence(step: StepRecord, result: ToolResult, cite: Cite, question: str) -> str:
+def count_sentence(step: StepRecord, result: ToolResult, cite: Cite, reading: Reading) -> str:
     """The direct answer to "how many ...": the count first, citing what was counted.
 
     The count is the tool's total when it reported one (the server's count of the
@@ -149,8 +154,8 @@ def count_sentence(step: StepRecord, result: ToolResult, cite: Cite, question: s
     shown = result.evidence
     total = result.total_available if result.total_available is not None else len(shown)
     total = max(total, len(shown))
-    period = find_period(question)
-    when = f" {period.phrase}" if period else ""
+    period = reading.period
+    when = f" {period.phrase}" if period and period.phrase else ""
     cited = shown[:MAX_COUNT_CITATIONS]
     refs = "".join(_ref(item, cite) for item in cited)
     partial = f" ({len(cited)} of them cited)" if len(cited) < total else ""
@@ -158,16 +163,39 @@ def count_sentence(step: StepRecord, result: ToolResult, cite: Cite, question: s
     return f"The patient had {total} {noun}{when}{partial} {refs}".rstrip() + "."
 
 
-def _empty(step: StepRecord) -> str:
+def _empty(step: StepRecord, result: ToolResult) -> str:
+    """No match, said about what was searched (the tool's own note names it)."""
+    if result.notes:
+        return result.notes[0]
     if step["tool"] in ("lab_results", "vital_signs"):
         name = step["arguments"].get("name", "such")
-        return f"No {name} result was found in the retrieved data."
+        return f"No {name} result was found among this patient's observations."
     what = _what(step)
     qualifier = _qualifier(step)
-    return f"No {qualifier + ' ' if qualifier else ''}{what} are recorded in the retrieved data."
+    return f"No {qualifier + ' ' if qualifier else ''}{what} match in this record."
 
 
-def _step_sentences(step: StepRecord, cite: Cite, question: str) -> list[str]:
+def _windowed(result: ToolResult, reading: Reading) -> ToolResult:
+    """A result cut to the reading's period, for tools that take no window themselves."""
+    period = reading.period
+    if period is None:
+        return result
+    kept = tuple(
+        e
+        for e in result.evidence
+        if e.date and period.since <= e.date[:10] <= (period.until or "9999-12-31")
+    )
+    return ToolResult(
+        tool=result.tool,
+        summary=result.summary,
+        items=kept,
+        truncated=False,
+        total_available=len(kept),
+        notes=result.notes,
+    )
+
+
+def _step_sentences(step: StepRecord, cite: Cite, reading: Reading) -> list[str]:
     tool = step["tool"] or ""
     if step.get("error"):
         return [
@@ -178,17 +206,21 @@ def _step_sentences(step: StepRecord, cite: Cite, question: str) -> list[str]:
     if step.get("result") is None:
         return []
     result = result_from_json(step["result"])  # type: ignore[arg-type]
-    if is_count_question(question) and tool in _COUNTED:
+    if "since" not in step["arguments"] and tool in _UNWINDOWED:
+        result = _windowed(result, reading)
+    if reading.asks == "count" and tool in _COUNTED:
         listing = _listing(step, result, cite)[1:] if result.items else []
-        return [count_sentence(step, result, cite, question), *listing]
+        return [count_sentence(step, result, cite, reading), *listing]
     if not result.items:
-        return [_empty(step)]
+        return [_empty(step, result)]
     if tool == "medications" and step["arguments"].get("mode") == "first":
         return _first_orders(result, cite)
+    if is_latest_few(step) and reading.follow_up != "before":
+        return latest_sentences(result, reading, cite)
     if tool in ("lab_results", "vital_signs"):
         return _observation(step, result, cite)
     if tool in ("immunizations", "encounters"):
-        return _dated_event(step, result, cite, question)
+        return _dated_event(step, result, cite, reading)
     return _listing(step, result, cite)
 
 
@@ -248,11 +280,24 @@ def extractive_answer(state: AgentState, *, cite: Cite | None = None) -> str:
         cite = thread_aliases(state.get("aliases", [])).cite
     if state.get("route") == "reuse":
         return "\n".join(_reuse(state, cite))
+    if state.get("route") == "decline":
+        return state.get("declined", "")
     question = state.get("question", "")
+    reading = stored_reading(state)
+    steps = state.get("steps", [])
     sentences: list[str] = []
-    for step in state.get("steps", []):
+    unknown = [c.phrase for c in reading.concepts if c.found == "not_understood"]
+    if unknown and reading.asks != "yes_no":
+        sentences.append(
+            f"I could not match '{unknown[0]}' to anything this record codes, so I cannot "
+            "say whether the record holds it; what the notes say follows if they mention it."
+        )
+    by_kind = compose_by_kind(steps, reading, cite, question)
+    if by_kind is not None:
+        return "\n".join([*sentences, *by_kind])
+    for step in steps:
         if step["node"] == "act":
-            sentences.extend(_step_sentences(step, cite, question))
+            sentences.extend(_step_sentences(step, cite, reading))
     if not sentences:
         return "No relevant data was retrieved for this question."
     return "\n".join(sentences)

@@ -16,13 +16,17 @@ from langgraph.config import get_config
 from langgraph.runtime import Runtime
 
 from agent.answering import build_answer_prompt, conversation_digest
-from agent.citations import Verification, claims_in, failed_topics, verify_answer
+from agent.citations import Verification, failed_topics, verify_answer
 from agent.configuration import AgentContext, Configuration
 from agent.extractive import FALLBACK_NOTE, extractive_answer
 from agent.models.base import Completion, ModelError
-from agent.planner import fallback_calls, plan_question
+from agent.planner import fallback_calls, follow_on_calls, plan_reading
 from agent.planner.model import plan_with_model
+from agent.planner.rules import for_extractive
 from agent.prompts import INSTRUCTIONS
+from agent.reading import read_question, resolve_reading
+from agent.reading.decline import decline_reason, reading_numbers, stored_reading
+from agent.reading.model_reading import read_with_model
 from agent.results import result_from_json, result_to_json, thread_aliases
 from agent.state import AgentState, EvidenceRecord, StepRecord, ToolCall, Usage, empty_usage
 from fhir_client.errors import FhirError
@@ -72,11 +76,12 @@ def _previous_turn(state: AgentState) -> tuple[list[ToolCall], dict[str, str]]:
 def _rule_calls(state: AgentState) -> list[ToolCall]:
     previous, earliest = _previous_turn(state)
     question = state.get("question", "")
-    return plan_question(question, previous, earliest).calls or fallback_calls(question)
+    reading = stored_reading(state)
+    return plan_reading(reading, question, previous, earliest).calls or fallback_calls(question)
 
 
 async def route(state: AgentState, runtime: Runtime[AgentContext]) -> Update:
-    """Start a turn: check the thread's patient, decide how to retrieve."""
+    """Start a turn: check the thread's patient, read the question, decide how to retrieve."""
     context = runtime.context
     owner = state.get("patient_id")
     if owner and owner != context.patient_id:
@@ -87,14 +92,30 @@ async def route(state: AgentState, runtime: Runtime[AgentContext]) -> Update:
     settings = _settings()
     question = state.get("question", "")
     previous, earliest = _previous_turn(state)
-    rules = plan_question(question, previous, earliest)
+    reading = read_question(question)
+    declined = await decline_reason(reading, context.toolset, has_model=context.model is not None)
+    usage = empty_usage()
+    # Only a question the rules could not read at all costs a model call here.
+    weak = reading.asks == "unknown" and not (reading.concepts or reading.families)
+    if context.model is not None and not declined and weak:
+        # The model fills the same form under a grammar; the rules check what it adds.
+        filled = await read_with_model(context.model, question, reading)
+        reading = filled.reading
+        usage = _add_usage(usage, filled.completions)
+    if not declined:
+        reading = await resolve_reading(reading, context.toolset)
+    rules = plan_reading(reading, question, previous, earliest)
     notes: list[str] = []
     pending: list[ToolCall] = []
-    if rules.intent == "reuse":
+    if declined:
+        how = "decline"
+    elif rules.intent == "reuse":
         how = "reuse"
     elif context.model is None or rules.confident:
         how = "rules"
         pending = rules.calls or fallback_calls(question)
+        if context.model is None:
+            pending = for_extractive(pending, follow_up=rules.intent == "followup")
         if len(pending) > settings.max_tool_calls:
             notes.append(
                 f"The question needs {len(pending)} lookups; only the first "
@@ -111,10 +132,12 @@ async def route(state: AgentState, runtime: Runtime[AgentContext]) -> Update:
         "evidence": state.get("evidence", {}),
         "aliases": state.get("aliases", []),
         "route": how,
+        "reading": reading.model_dump(mode="json"),
+        "declined": declined,
         "pending": pending,
         "pending_source": "rules",
         "steps": [],
-        "planning_done": how != "model",
+        "planning_done": how not in ("model", "rules"),
         "planning_failures": 0,
         "draft": "",
         "problems": [],
@@ -123,7 +146,7 @@ async def route(state: AgentState, runtime: Runtime[AgentContext]) -> Update:
         "citations": [],
         "fallback": False,
         "notes": notes,
-        "usage": empty_usage(),
+        "usage": usage,
     }
 
 
@@ -149,6 +172,12 @@ async def plan(state: AgentState, runtime: Runtime[AgentContext]) -> Update:
     settings = _settings()
     model = runtime.context.model
     used = _tool_calls_made(state)
+    rules_turn = state.get("route") == "rules" and not state.get("planning_done")
+    if rules_turn and not state.get("pending"):
+        # The rules' second step: what a first result makes necessary ("what happened
+        # at the last visit" needs that visit's date), then done.
+        more = follow_on_calls(stored_reading(state), state.get("steps", []))
+        return {"pending": more, "pending_source": "rules", "planning_done": True}
     if state.get("pending") or state.get("planning_done") or model is None:
         return {}
     if used >= settings.max_tool_calls:
@@ -294,6 +323,8 @@ async def answer(state: AgentState, runtime: Runtime[AgentContext]) -> Update:
     """Write (or repair) the answer: the model's, or the extractive one without a model."""
     model = runtime.context.model
     attempts = state.get("attempts", 0) + 1
+    if state.get("route") == "decline":
+        return {"draft": state.get("declined", ""), "draft_source": "extractive", "attempts": 1}
     if model is None:
         return {
             "draft": extractive_answer(state),
@@ -334,7 +365,9 @@ async def answer(state: AgentState, runtime: Runtime[AgentContext]) -> Update:
 def _verify(state: AgentState, draft: str) -> Verification:
     aliases = thread_aliases(state.get("aliases", []))
     evidence = {ref: record["text"] for ref, record in state.get("evidence", {}).items()}
-    _, question_numbers = claims_in(state.get("question", ""))
+    # Numbers the question itself states (a threshold, "the last 3") may be repeated;
+    # they come from the turn's reading, not from parsing the question again.
+    question_numbers = reading_numbers(stored_reading(state))
     counts = [str(step["count"]) for step in state.get("steps", [])]
     # A tool's total (e.g. the server's count of a window) is a count it reported too.
     counts += [

@@ -22,8 +22,9 @@ __all__ = [
     "empty_usage",
 ]
 
-Route = Literal["rules", "model", "reuse"]
-"""How a turn retrieves: rule-chosen tool calls, model-planned calls, or none (reuse)."""
+Route = Literal["rules", "model", "reuse", "decline"]
+"""How a turn retrieves: rule-chosen tool calls, model-planned calls, none (reuse), or
+none because the question is declined (another person named, a language not read)."""
 
 
 class ToolCall(TypedDict):
@@ -88,6 +89,10 @@ class AgentState(TypedDict, total=False):
     turn: int
     turns: list[TurnRecord]
     route: Route
+    reading: dict[str, Any]
+    """This turn's :class:`agent.reading.Reading` (``model_dump``), made once by ``route``."""
+    declined: str
+    """Why the question is declined, as the answer says it (route ``decline``)."""
     pending: list[ToolCall]
     pending_source: str
     steps: list[StepRecord]

@@ -146,8 +146,9 @@ async def test_invalid_plan_is_retried_once_then_rules_take_over(
     assert plan_step.node == "plan" and plan_step.arguments == {"action": "invalid"}
     assert plan_step.error and "not JSON" in plan_step.error
     assert "matches 0 of the allowed actions" in plan_step.error
-    # The rules map the question to the diabetes conditions.
-    assert [(s.tool, s.source) for s in output.steps[1:]] == [("conditions", "rules")]
+    # The rules read "diabetes" and look it up in the record (conditions, care plans, ...).
+    assert [(s.tool, s.source) for s in output.steps[1:]] == [("find_concept", "rules")]
+    assert output.steps[1].arguments["name"] == "diabetes"
     assert any("rule-based planner took over" in n for n in output.notes)
     assert output.tokens.llm_calls == 3
     assert not output.fallback and all(c.verified for c in output.citations)

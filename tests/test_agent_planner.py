@@ -100,7 +100,7 @@ def test_every_offered_tool_has_a_valid_minimal_call() -> None:
     schema = planning_schema(DEFAULT_TOOLS)
     for name in DEFAULT_TOOLS:
         required = TOOLS[name].parameters.get("required", [])
-        arguments = {key: "HbA1c" if key == "name" else None for key in required}
+        arguments = {key: "HbA1c" for key in required}
         if name == "vital_signs":
             arguments = {"name": "weight"}
         validate_against_schema({"action": name, "arguments": arguments}, schema)
@@ -198,7 +198,12 @@ def test_relative_periods_are_whole_days_and_do_not_mean_latest() -> None:
         "2024-02-29",
         "in February 2024",
     )
-    assert find_period("HbA1c on 2024-02-01") is None
+    day = find_period("HbA1c on 2024-02-01")  # one day: that day's results
+    assert day and (day.since, day.until, day.phrase) == (
+        "2024-02-01",
+        "2024-02-01",
+        "on 2024-02-01",
+    )
     (call,) = plan_question("How many HbA1c results in the last 3 years?").calls
     assert call["arguments"]["mode"] == "series" and call["arguments"]["limit"] == 50
 

@@ -227,7 +227,7 @@ def _medication_request(
         and isinstance(dosage[0], dict)
         and dosage[0].get("asNeededBoolean") is True
     )
-    value = _join(status, "PRN" if as_needed else "")
+    value = _join(status, "PRN" if as_needed else "", _reason(resource))
     return _join(when, name, value), name, value
 
 

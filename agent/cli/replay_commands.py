@@ -114,6 +114,7 @@ async def _replay(
     all_patients: bool,
     extra: list[Question],
     templates: bool,
+    freeform: bool,
     model: ChatModel | None,
     checkpoint: Checkpoint,
 ) -> tuple[list[QuestionResult], int]:
@@ -121,7 +122,7 @@ async def _replay(
 
     async with open_fhir_client(settings, notify=rendering.notify) as client:
         ids = await _patient_ids(client, patients, all_patients) if patients or all_patients else []
-        plans = await plan_replay(client, ids, extra, templates=templates)
+        plans = await plan_replay(client, ids, extra, templates=templates, freeform=freeform)
         total = sum(len(p.questions) for p in plans)
         if total == 0:
             raise ReplayError("No questions to ask: the records support no template question.")
@@ -181,6 +182,13 @@ def replay(
     templates: Annotated[
         bool, typer.Option("--templates/--no-templates", help="Ask the templated questions.")
     ] = True,
+    freeform: Annotated[
+        bool,
+        typer.Option(
+            "--freeform/--no-freeform",
+            help="Also ask the free-form set (paraphrase, yes/no, periods, other persons...).",
+        ),
+    ] = False,
     report: Annotated[
         Path, typer.Option("--report", help="Where to write the JSON report (+ .md summary).")
     ] = Path("replay-report.json"),
@@ -207,7 +215,16 @@ def replay(
         if fresh:
             checkpoint.discard()
         results, patient_count = asyncio.run(
-            _replay(settings, patients or [], all_patients, extra, templates, chosen, checkpoint)
+            _replay(
+                settings,
+                patients or [],
+                all_patients,
+                extra,
+                templates,
+                freeform,
+                chosen,
+                checkpoint,
+            )
         )
     except KeyboardInterrupt:
         _write_partial(settings, spec, checkpoint, report)

@@ -14,18 +14,23 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any, Literal
 
-from agent.planner.periods import Period, find_period, is_count_question
+from agent.reading import Concept, Family, Reading, read_question
+from agent.reading.periods import find_period
 from agent.state import ToolCall
-from tools.vocabulary import (
-    OBSERVATION_CONCEPTS,
-    VACCINE_GROUPS,
-    normalize_name,
-)
+from tools.schemas import TOOL_SCHEMAS
+from tools.vocabulary import normalize_name
 
-__all__ = ["Mode", "RulePlan", "plan_question", "question_mode"]
+__all__ = [
+    "Mode",
+    "RulePlan",
+    "for_extractive",
+    "plan_question",
+    "plan_reading",
+    "question_mode",
+]
 
 Mode = Literal["latest", "first", "series"]
-Intent = Literal["fact", "followup", "reuse", "unknown"]
+Intent = Literal["fact", "followup", "reuse", "decline", "unknown"]
 
 _FIRST = ("first", "earliest", "initial", "oldest")
 _SERIES = (
@@ -65,27 +70,6 @@ _BEFORE = (
     "before then",
 )
 _REFERRING = ("those", "these", "them", "of it", "that one", "which one", "which of")
-_CONDITIONS = (
-    "diabetes",
-    "hypertension",
-    "ckd",
-    "kidney",
-    "asthma",
-    "copd",
-    "depression",
-    "anxiety",
-    "obesity",
-    "hiv",
-    "cancer",
-    "prediabetes",
-    "anemia",
-    "heart failure",
-    "hyperlipidemia",
-    "stroke",
-    "sinusitis",
-    "bronchitis",
-    "pregnancy",
-)
 _STOP_WORDS = (
     "a an the of to in on at for and or is was were are be been what when which who whom "
     "how does did do has have had her his their patient patients she he they it its any "
@@ -133,74 +117,34 @@ def question_mode(text: str) -> Mode:
     return "latest"
 
 
-def _observations(text: str, mode: Mode) -> list[ToolCall]:
+def _encounter_call(text: str, mode: Mode, reading: Reading) -> ToolCall:
+    kinds = ("emergency", "inpatient", "wellness", "ambulatory", "urgent", "outpatient")
+    kind = next((k for k in kinds if _has(text, k)), None)
+    latest = mode == "latest" and _has(text, "last", "latest", "recent")
+    if reading.asks == "timeline" or (latest and reading.asks not in ("count", "list")):
+        limit: int | None = 1
+    elif reading.ordinal == "first" or reading.asks == "count":
+        limit = _WHOLE_WINDOW
+    else:
+        limit = None
+    return _call("encounters", encounter_type=kind, limit=limit)
+
+
+def _topic_calls(text: str, mode: Mode, reading: Reading) -> list[ToolCall]:
+    """Calls for the record families the question names in words."""
     calls: list[ToolCall] = []
-    seen: set[str] = set()
-    # Longest names first so "systolic blood pressure" wins over "pressure".
-    names = sorted(
-        ((name, c) for c in OBSERVATION_CONCEPTS for name in (*c.names, c.label)),
-        key=lambda pair: -len(pair[0]),
-    )
-    for name, concept in names:
-        key = normalize_name(name)
-        if concept.label in seen or len(key) < 2 or not _has(text, key):
-            continue
-        if key in ("pt", "k", "ca", "cl", "na", "mg", "cr", "ef", "ht", "wt", "hr", "rr", "tg"):
-            continue  # two-letter names collide with ordinary words and units
-        seen.add(concept.label)
-        limit = 10 if mode == "series" else None
-        if concept.kind == "vital":
-            calls.append(_call("vital_signs", name=concept.names[0], mode=mode, limit=limit))
-        else:
-            calls.append(_call("lab_results", name=concept.names[0], mode=mode, limit=limit))
-    return calls
-
-
-def _vaccine(text: str, mode: Mode) -> ToolCall | None:
-    mentions_vaccine = _has(text, "vaccin*", "immuniz*", "immunis*", "shot*", "jab*")
-    for group in VACCINE_GROUPS:
-        for name in (*group.names, group.label):
-            key = normalize_name(name)
-            if len(key) > 2 and _has(text, key) and (mentions_vaccine or len(key) > 4):
-                recent = mode == "latest" and _has(text, "last", "latest", "recent", "when")
-                return _call("immunizations", vaccine=group.names[0], limit=3 if recent else None)
-    return _call("immunizations") if mentions_vaccine else None
-
-
-def _topic_calls(text: str, mode: Mode) -> list[ToolCall]:
-    calls = _observations(text, mode)
-    vaccine = _vaccine(text, mode)
-    if vaccine is not None:
-        calls = [c for c in calls if c["tool"] != "lab_results"] + [vaccine]
+    if _has(text, "vaccin*", "immuniz*", "immunis*", "shot*", "jab*"):
+        calls.append(_call("immunizations"))
     if _has(text, "medication*", "medicine*", "meds", "drug*", "prescri*", "taking", "pills"):
-        status = "stopped" if _has(text, "stopped", "past", "previous", "discontinued") else None
-        status = "all" if _has(text, "ever", "all", "history") else status
-        calls.append(_call("medications", status=status or "active"))
+        status = reading.status if reading.status in ("stopped", "all") else "active"
+        calls.append(_call("medications", status=status))
     if _has(text, "allerg*", "intoleran*", "allergic"):
         calls.append(_call("allergies", status="active"))
     if _has(text, "encounter*", "visit*", "appointment*", "admission*", "admitted", "seen"):
-        kind = next(
-            (
-                k
-                for k in (
-                    "emergency",
-                    "inpatient",
-                    "wellness",
-                    "ambulatory",
-                    "urgent",
-                    "outpatient",
-                )
-                if _has(text, k)
-            ),
-            None,
-        )
-        limit = 1 if mode == "latest" and _has(text, "last", "latest", "recent") else None
-        calls.append(_call("encounters", encounter_type=kind, limit=limit))
-    condition = next((c for c in _CONDITIONS if _has(text, c)), None)
-    if _has(text, "condition*", "problem*", "diagnos*", "disease*", "illness*") or condition:
+        calls.append(_encounter_call(text, mode, reading))
+    if _has(text, "condition*", "problem*", "diagnos*", "disease*", "illness*"):
         resolved = _has(text, "resolved", "past", "history", "ever", "all")
-        status = "all" if resolved or condition else "active"
-        calls.append(_call("conditions", status=status, name=condition))
+        calls.append(_call("conditions", status="all" if resolved else "active"))
     if _has(text, "procedure*", "surger*", "operation*", "operated"):
         calls.append(_call("procedures"))
     if _has(text, "care plan*", "careplan*"):
@@ -209,17 +153,8 @@ def _topic_calls(text: str, mode: Mode) -> list[ToolCall]:
         calls.append(_call("goals"))
     if _has(
         text,
-        "age",
-        "old",
-        "born",
-        "birth*",
-        "gender",
-        "sex",
-        "name",
-        "deceased",
-        "alive",
-        "demographic*",
-        "who is",
+        *("age", "old", "born", "birth*", "gender", "sex", "name", "deceased", "alive"),
+        *("demographic*", "who is", "dob"),
     ):
         calls.append(_call("patient_overview"))
     if _has(text, "bill*", "claim*", "cost*", "insurance", "paid", "payer"):
@@ -238,7 +173,6 @@ def _day_before(day: str) -> str | None:
 
 
 _DATED_TOOLS = ("lab_results", "vital_signs", "immunizations", "encounters", "procedures")
-_WINDOW_TOOLS = (*_DATED_TOOLS, "clinical_notes")
 _LISTED_TOOLS = ("immunizations", "encounters", "procedures")
 # Enough for every visit/procedure/dose of a window; the tool reports a larger total.
 _WHOLE_WINDOW = 200
@@ -255,6 +189,23 @@ _MED_FIRST = (
     re.compile(r"\bfirst (?:prescription|order) (?:of|for) (?P<name>.+?)\s*\??\s*$"),
 )
 _MAX_DRUG = 120
+_WHOLE_SERIES = 50
+_LATEST_FEW = 3
+# Tools without since/until: asked for everything, and the answer keeps the window.
+_UNWINDOWED_LISTS: dict[str, dict[str, Any]] = {
+    "medications": {"status": "all", "limit": 200},
+    "conditions": {"status": "all", "limit": 200},
+}
+_TOOL_FAMILY: dict[str, Family] = {
+    "medications": "medication",
+    "conditions": "condition",
+    "allergies": "allergy",
+    "immunizations": "immunization",
+    "encounters": "encounter",
+    "procedures": "procedure",
+    "lab_results": "lab",
+    "vital_signs": "vital",
+}
 
 
 def _before(previous: list[ToolCall], earliest: dict[str, str]) -> list[ToolCall]:
@@ -272,20 +223,31 @@ def _before(previous: list[ToolCall], earliest: dict[str, str]) -> list[ToolCall
     return calls
 
 
-def _with_period(calls: list[ToolCall], period: Period | None, counting: bool) -> list[ToolCall]:
-    """Put the question's period on the dated calls; a count fetches its whole window."""
+def _with_period(calls: list[ToolCall], reading: Reading) -> list[ToolCall]:
+    """Put the reading's period on every call that takes one (never silently dropped: a
+    tool without a window is asked for everything and the answer keeps the window's
+    items); a count fetches its whole window."""
+    period = reading.period
+    counting = reading.asks in ("count", "extreme") or reading.threshold is not None
     out: list[ToolCall] = []
     for call in calls:
         arguments = dict(call["arguments"])
         tool = call["tool"]
-        if period is not None and tool in _WINDOW_TOOLS:
+        windowed = "since" in TOOL_SCHEMAS.get(tool, {}).get("properties", {})
+        if period is not None and windowed:
             arguments["since"] = period.since
             if period.until:
                 arguments["until"] = period.until
+            if arguments.get("status") == "active" and reading.status != "active":
+                arguments["status"] = "all"  # "prescribed in 2019" includes stopped orders
+            if tool in ("medications", "conditions"):
+                arguments["limit"] = _WHOLE_WINDOW
+        elif period is not None and tool in _UNWINDOWED_LISTS:
+            arguments.update(_UNWINDOWED_LISTS[tool])
         if tool in _LISTED_TOOLS and (counting or (period and "limit" not in arguments)):
             arguments["limit"] = _WHOLE_WINDOW
         if tool in ("lab_results", "vital_signs") and counting:
-            arguments.update(mode="series", limit=50)
+            arguments.update(mode="series", limit=_WHOLE_SERIES)
         out.append({"tool": tool, "arguments": arguments})
     return out
 
@@ -309,42 +271,132 @@ def _first_prescribed(question: str) -> ToolCall | None:
     return None
 
 
-def plan_question(
+def _observation_call(concept: Concept, reading: Reading) -> ToolCall:
+    tool = "vital_signs" if concept.family == "vital" else "lab_results"
+    if reading.asks in ("extreme", "count") or (reading.asks == "trend" and reading.period):
+        return _call(tool, name=concept.name, mode="series", limit=_WHOLE_SERIES)
+    if reading.asks == "compare":
+        return _call(tool, name=concept.name, mode="series", limit=reading.last_n or 2)
+    if reading.asks in ("list", "trend"):
+        return _call(tool, name=concept.name, mode="series", limit=10)
+    return _call(tool, name=concept.name, mode=reading.ordinal or "latest")
+
+
+def _concept_calls(concept: Concept, reading: Reading) -> list[ToolCall]:
+    """The calls that find one concept: a lab/vital by name, else the record's matches."""
+    if concept.family in ("lab", "vital") and concept.name:
+        return [_observation_call(concept, reading)]
+    if concept.family == "immunization" and concept.name and concept.found == "vocabulary":
+        recent = reading.ordinal == "latest" or reading.asks == "value"
+        return [_call("immunizations", vaccine=concept.name, limit=3 if recent else None)]
+    if "note" in reading.families and concept.family is None:
+        return []  # "what do the notes say about X": the notes search is the answer
+    calls = [_call("find_concept", name=concept.phrase, limit=_WHOLE_WINDOW)]
+    if concept.found == "not_understood" and concept.hint == "condition":
+        # "Does he have gout?": the condition list, searched for the words themselves.
+        return [_call("conditions", status="all", limit=_WHOLE_WINDOW)]
+    if concept.found == "not_understood" and concept.hint == "medication":
+        status = "all" if reading.status == "all" else "active"
+        return [_call("medications", status=status, limit=_WHOLE_WINDOW)]
+    if concept.found == "not_understood":
+        # Nothing knows these words: what the record's text says is all there is.
+        return [_call("search_record", name=concept.phrase)]
+    return calls
+
+
+def _family_calls(reading: Reading, text: str, mode: Mode) -> list[ToolCall]:
+    """Calls for families the question names without a concept ("active medications")."""
+    covered = {c.family for c in reading.concepts if c.family is not None}
+    calls = [
+        call
+        for call in _topic_calls(text, mode, reading)
+        if _TOOL_FAMILY.get(call["tool"]) not in covered
+    ]
+    if reading.asks == "timeline" and not any(c["tool"] == "encounters" for c in calls):
+        calls.append(_call("encounters", limit=1))
+    return calls
+
+
+def _why_calls(reading: Reading) -> list[ToolCall]:
+    """ "Why was he seen on 2019-03-02": that day's visits, whose lines carry the reason."""
+    if reading.period is not None and not reading.concepts:
+        return [_call("encounters", limit=_WHOLE_WINDOW)]
+    return []
+
+
+def plan_reading(
+    reading: Reading,
     question: str,
     previous_calls: list[ToolCall] | None = None,
     earliest: dict[str, str] | None = None,
 ) -> RulePlan:
-    """Tool calls for ``question``; ``previous_calls``/``earliest`` describe the last turn.
-
-    ``earliest`` maps each tool of the last turn to the earliest date it found, which a
-    "before that?" follow-up searches back from.
-    """
+    """Tool calls for a question's reading; ``previous_calls``/``earliest`` describe the
+    last turn (``earliest`` maps each tool to the earliest date it found, which a
+    "before that?" follow-up searches back from)."""
+    if reading.language != "en":
+        return RulePlan([], "decline", confident=True)
     raw = question.lower()
     previous = previous_calls or []
-    if previous and any(p in raw for p in _BEFORE):
+    if previous and reading.follow_up == "before":
         calls = _before(previous, earliest or {})
         if calls:
             return RulePlan(calls, "followup", confident=True)
     first_order = _first_prescribed(question)
     if first_order is not None:
         return RulePlan([first_order], "fact", confident=True)
-    period = find_period(question)
-    counting = is_count_question(question)
-    # Read the rest without the period: "in the last 2 years" asks for no "latest".
-    rest = raw[: period.span[0]] + " " + raw[period.span[1] :] if period else raw
+    rest = raw
+    if reading.period is not None:
+        found = find_period(question)
+        rest = raw[: found.span[0]] + " " + raw[found.span[1] :] if found else raw
     text = " " + normalize_name(rest) + " "
     mode = question_mode(text)
-    calls = _with_period(_topic_calls(text, mode), period, counting)
-    referring = any(p in f" {raw} " for p in _REFERRING)
-    same_topic = {c["tool"] for c in calls} <= {c["tool"] for c in previous}
-    follow_up = referring or raw.lstrip().startswith("and ") or any(p in raw for p in _BEFORE)
+    calls = _why_calls(reading) if reading.asks == "why" else []
+    for concept in reading.concepts:
+        calls.extend(_concept_calls(concept, reading))
+    calls.extend(_family_calls(reading, text, mode))
+    calls = list({_key(c): c for c in _with_period(calls, reading)}.values())
+    referring = reading.follow_up == "refers"
+    named = [c for c in calls if c["tool"] not in ("find_concept", "clinical_notes")]
+    same_topic = {c["tool"] for c in named} <= {c["tool"] for c in previous}
+    follow_up = referring or raw.lstrip().startswith("and ") or reading.follow_up == "before"
     if (previous and referring and same_topic) or (not calls and follow_up):
         # Without an earlier turn this answers "nothing earlier to refer to".
         return RulePlan([], "reuse", confident=True)
     if not calls:
         return RulePlan([], "unknown", confident=False)
+    if all(c.family is None for c in reading.concepts) and not named:
+        # Only words nobody resolved yet: a model may read them better.
+        return RulePlan(calls, "unknown", confident=False)
     complex_question = any(marker in raw for marker in _COMPLEX)
     return RulePlan(calls, "fact", confident=not complex_question and len(calls) <= 2)
+
+
+def for_extractive(calls: list[ToolCall], *, follow_up: bool = False) -> list[ToolCall]:
+    """Calls for an answer composed without a model: a "latest" lab or vital fetches the
+    newest few results, so two results at the same time that disagree are both stated
+    (a model's prompt keeps the one-line form).  A "before that?" follow-up keeps its
+    one result before the earlier answer."""
+    out: list[ToolCall] = []
+    for call in calls:
+        arguments = call["arguments"]
+        latest = arguments.get("mode", "latest") == "latest" and not follow_up
+        if call["tool"] in ("lab_results", "vital_signs") and latest:
+            arguments = {**arguments, "mode": "series", "limit": _LATEST_FEW}
+        out.append({"tool": call["tool"], "arguments": arguments})
+    return out
+
+
+def _key(call: ToolCall) -> str:
+    return call["tool"] + repr(sorted(call["arguments"].items()))
+
+
+def plan_question(
+    question: str,
+    previous_calls: list[ToolCall] | None = None,
+    earliest: dict[str, str] | None = None,
+) -> RulePlan:
+    """Tool calls for ``question`` read by the rules alone (no record resolution)."""
+    return plan_reading(read_question(question), question, previous_calls, earliest)
 
 
 def fallback_calls(question: str) -> list[ToolCall]:

@@ -202,7 +202,7 @@ def allergies(record: PatientRecord) -> list[Question]:
     ]
 
 
-def _vaccine_item(immunization: Resource) -> ExpectedItem:
+def vaccine_item(immunization: Resource) -> ExpectedItem:
     codes = codes_of(immunization.get("vaccineCode"))
     for cvx, names in VACCINE_GROUPS:
         if codes & cvx:
@@ -220,7 +220,7 @@ def immunizations(record: PatientRecord) -> list[Question]:
         return []
     groups: dict[str, ExpectedItem] = {}
     for immunization in given:
-        item = _vaccine_item(immunization)
+        item = vaccine_item(immunization)
         groups.setdefault(item.name.lower(), item)
     questions = [
         _question(

@@ -28,13 +28,16 @@ __all__ = [
     "cited_in_text",
     "contains_word",
     "dates_in",
+    "declines_language",
     "first_sentence",
     "name_matches",
     "name_tokens",
     "number_matches",
     "numbers_in",
     "says_none",
+    "states_absence",
     "strip_references",
+    "yes_or_no",
 ]
 
 NUMBER_TOLERANCE = 0.05
@@ -177,3 +180,34 @@ def first_sentence(text: str) -> str:
 
 def says_none(text: str) -> bool:
     return _NEGATION.search(strip_references(text)) is not None
+
+
+_YES = re.compile(r"^\W*yes\b", re.I)
+_NO = re.compile(r"^\W*no\b", re.I)
+_ABSENCE = re.compile(
+    r"^\W*(no|none|nothing)\b|\b(no|none|nothing)\b[^.]*\b(recorded|found|record|retrieved|"
+    r"documented|on file|among|mention)",
+    re.I,
+)
+_DECLINED = re.compile(r"\b(language|english|not understand|could not understand)\b", re.I)
+
+
+def yes_or_no(sentence: str) -> str | None:
+    """ "yes" or "no" when a sentence opens with it, else ``None``."""
+    plain = strip_references(sentence)
+    if _YES.search(plain):
+        return "yes"
+    if _NO.search(plain):
+        return "no"
+    return None
+
+
+def states_absence(answer: str) -> bool:
+    """The answer's first sentence says there is none ("No X was found ...")."""
+    first = first_sentence(answer)
+    return _ABSENCE.search(first) is not None and "could not be retrieved" not in first
+
+
+def declines_language(answer: str) -> bool:
+    """The answer says the question's language was not understood."""
+    return _DECLINED.search(strip_references(answer)) is not None

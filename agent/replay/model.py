@@ -22,7 +22,9 @@ __all__ = [
     "question_id",
 ]
 
-AnswerKind = Literal["value_date", "date", "set", "number", "text_contains", "count", "series"]
+AnswerKind = Literal[
+    "value_date", "date", "set", "number", "text_contains", "count", "series", "yes_no", "refusal"
+]
 ANSWER_KINDS: tuple[str, ...] = get_args(AnswerKind)
 
 
@@ -64,6 +66,11 @@ class ExpectedAnswer:
       set exclusive: citing a resource outside it (an inactive medication listed as
       current) makes the answer wrong.
     * ``series``: ``points`` of (date, value), every one stated.
+    * ``yes_no``: ``value`` "yes" or "no" in the first sentence; for "yes", at least one
+      of ``items`` named (what makes it yes).
+    * ``refusal``: ``value`` "person:<name>" (another person is named: the answer must
+      say so, naming them, and cite nothing) or "language" (the answer must say the
+      question was not understood, and cite nothing).
     """
 
     kind: AnswerKind

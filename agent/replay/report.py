@@ -64,6 +64,8 @@ def summarize(results: Sequence[QuestionResult]) -> dict[str, Any]:
         "citation_recall": _mean([r.score.citation_recall for r in results]),
         "uncited": sum(1 for r in results if r.score.citations == 0),
         "errors": sum(1 for r in results if r.error is not None),
+        "false_absence": sum(1 for r in results if r.score.false_absence),
+        "different_person": sum(1 for r in results if r.score.different_person),
         "latency_p50": _percentile(latencies, 0.5),
         "latency_p95": _percentile(latencies, 0.95),
         "prompt_tokens": sum(r.tokens.get("prompt_tokens", 0) for r in results),

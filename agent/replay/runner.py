@@ -13,12 +13,14 @@ import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any, Protocol
 
+from agent.replay.freeform import freeform_questions, person_name
 from agent.replay.ground_truth import generate_questions
 from agent.replay.model import Question
-from agent.replay.record import RecordSource, fetch_record, reference
+from agent.replay.record import PatientRecord, RecordSource, fetch_record, reference
 from agent.replay.scoring import AnswerScore, score_answer
 
 __all__ = [
@@ -27,6 +29,7 @@ __all__ = [
     "CheckpointMismatch",
     "PatientQuestions",
     "QuestionResult",
+    "plan_records",
     "plan_replay",
     "run_replay",
 ]
@@ -156,20 +159,42 @@ async def plan_replay(
     extra_questions: Sequence[Question] = (),
     *,
     templates: bool = True,
+    freeform: bool = False,
+    today: date | None = None,
 ) -> list[PatientQuestions]:
-    """Fetch each patient's record and generate its questions (plus the file's extras)."""
+    """Fetch each patient's record and generate its questions (plus the file's extras).
+
+    ``freeform`` adds the free-form set (:mod:`agent.replay.freeform`), whose
+    wrong-person questions name the other patients of the run.
+    """
     extras: dict[str, list[Question]] = {}
     for question in extra_questions:
         extras.setdefault(question.patient_id, []).append(question)
     ordered = list(dict.fromkeys([*patient_ids, *extras]))
+    records = [await fetch_record(source, patient_id) for patient_id in ordered]
+    return plan_records(records, extras, templates=templates, freeform=freeform, today=today)
+
+
+def plan_records(
+    records: Sequence[PatientRecord],
+    extras: dict[str, list[Question]] | None = None,
+    *,
+    templates: bool = True,
+    freeform: bool = False,
+    today: date | None = None,
+) -> list[PatientQuestions]:
+    """The questions of records already in hand (e.g. read from bundle files)."""
+    names = [person_name(record.patient) for record in records]
     plans: list[PatientQuestions] = []
-    for patient_id in ordered:
-        record = await fetch_record(source, patient_id)
+    for record in records:
         refs = frozenset(
             reference(r) for resources in record.by_type.values() for r in resources
         ) | frozenset(record.medications)
         questions = generate_questions(record) if templates else []
-        plans.append(PatientQuestions(patient_id, questions + extras.get(patient_id, []), refs))
+        if freeform:
+            questions += freeform_questions(record, names, today)
+        questions += (extras or {}).get(record.id, [])
+        plans.append(PatientQuestions(record.id, questions, refs))
     return plans
 
 

@@ -43,6 +43,8 @@ class AnswerScore:
     citations: int
     invalid_citations: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    false_absence: bool = False
+    different_person: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -70,9 +72,18 @@ def check_answer(expected: ExpectedAnswer, answer: str, cited: list[str]) -> lis
                 problems.append(f"value {value:g} not stated")
     elif kind == "count":
         count = _numbers_of(expected.value)
-        head = matching.numbers_in(matching.first_sentence(answer))
-        if not count or not matching.number_matches(count[0], head):
+        first = matching.first_sentence(answer)
+        head = matching.numbers_in(first)
+        stated = bool(count) and matching.number_matches(count[0], head)
+        counts = [n for n in head if not (n.is_integer() and 1900 <= n <= 2100)]
+        if count == [0.0] and not counts and matching.says_none(first):
+            stated = True  # "No emergency encounters in 2024" states a count of zero
+        if not stated:
             problems.append(f"count {expected.value} not stated in the first sentence")
+    elif kind == "yes_no":
+        problems += _check_yes_no(expected, answer)
+    elif kind == "refusal":
+        problems += _check_refusal(expected, answer, cited)
     elif kind == "text_contains":
         if not matching.contains_word(answer, str(expected.value or "")):
             problems.append(f"{expected.value!r} not mentioned")
@@ -85,6 +96,39 @@ def check_answer(expected: ExpectedAnswer, answer: str, cited: list[str]) -> lis
     elif kind != "date":
         problems.append(f"unknown answer kind {kind!r}")
     return problems
+
+
+def _check_yes_no(expected: ExpectedAnswer, answer: str) -> list[str]:
+    said = matching.yes_or_no(matching.first_sentence(answer))
+    if said != expected.value:
+        return [f"the first sentence does not say {expected.value!r} (it says {said!r})"]
+    named = any(matching.name_matches(item.names, answer) for item in expected.items)
+    if expected.value == "yes" and expected.items and not named:
+        return [f"names none of {[i.name for i in expected.items][:4]}"]
+    return []
+
+
+def _check_refusal(expected: ExpectedAnswer, answer: str, cited: list[str]) -> list[str]:
+    problems = [f"cites {len(cited)} reference(s) instead of declining"] if cited else []
+    reason = str(expected.value or "")
+    if reason.startswith("person:"):
+        family = reason.split(":", 1)[1].split()[-1]
+        if not matching.contains_word(answer, family) or not matching.says_none(answer):
+            problems.append(f"does not say the record is not about {reason[7:]}")
+    elif not matching.declines_language(answer):
+        problems.append("does not say the question was not understood")
+    return problems
+
+
+def _positive(expected: ExpectedAnswer) -> bool:
+    """Whether the record holds what the question asks about (so absence would be false)."""
+    if expected.kind == "set":
+        return bool(expected.items)
+    if expected.kind == "count":
+        return bool(_numbers_of(expected.value)) and _numbers_of(expected.value)[0] > 0
+    if expected.kind == "yes_no":
+        return expected.value == "yes"
+    return expected.kind != "refusal"
 
 
 def _check_set(expected: ExpectedAnswer, answer: str, cited: list[str]) -> list[str]:
@@ -151,6 +195,8 @@ def score_answer(
     ]
     validity = None if not citations else (len(citations) - len(invalid)) / len(citations)
     problems = check_answer(question.expected, answer, cited)
+    expected = question.expected
+    person = expected.kind == "refusal" and str(expected.value or "").startswith("person:")
     return AnswerScore(
         answer_correct=not problems,
         evidence_recall=_recall(question.expected_references, evidence),
@@ -159,4 +205,6 @@ def score_answer(
         citations=len(citations),
         invalid_citations=invalid,
         problems=problems,
+        false_absence=_positive(expected) and matching.states_absence(answer),
+        different_person=person and bool(problems),
     )

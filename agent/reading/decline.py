@@ -1,0 +1,64 @@
+"""Questions the assistant declines, and the reading as the graph state stores it.
+
+Two honest refusals, decided in ``route`` before anything is retrieved: a person named
+in the question who is not the patient this conversation is bound to (compared with
+every name on the Patient resource), and, without a model, a question in a language
+the rules cannot read.  Both say why, so the user can act.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from agent.citations import normalise_number
+from agent.reading.model import Reading
+from agent.reading.person import names_match, patient_names
+
+__all__ = ["decline_reason", "reading_numbers", "stored_reading"]
+
+LANGUAGE_MESSAGE = (
+    "I could not understand this question: without a language model only English "
+    "questions are understood, and this one does not read as English. Please ask it in "
+    'English (for example: "What was the most recent HbA1c?").'
+)
+
+
+class PatientReader(Protocol):
+    """What the person check needs: the bound Patient (``PatientToolset.scope``)."""
+
+    scope: Any
+
+
+def reading_numbers(reading: Reading) -> list[str]:
+    """The numbers a question states, as the verifier normalises numbers ("7", "6.5")."""
+    values: list[float] = []
+    if reading.threshold is not None:
+        values.append(reading.threshold.value)
+    if reading.last_n is not None:
+        values.append(float(reading.last_n))
+    return [normalise_number(f"{value:g}") for value in values]
+
+
+def stored_reading(state: Mapping[str, Any]) -> Reading:
+    """The turn's reading from the graph state (an empty reading when there is none)."""
+    data = state.get("reading")
+    return Reading.model_validate(data) if isinstance(data, dict) else Reading()
+
+
+async def decline_reason(reading: Reading, toolset: PatientReader, *, has_model: bool) -> str:
+    """Why the question must be declined ("" when it can be answered)."""
+    if reading.language != "en" and not has_model:
+        return LANGUAGE_MESSAGE
+    if reading.person is None:
+        return ""
+    patient = await toolset.scope.read_patient()
+    names = patient_names(patient)
+    if names_match(reading.person, names):
+        return ""
+    bound = names[0] if names else "another patient"
+    return (
+        f"This conversation is about {bound}, not {reading.person}: no part of "
+        f"{reading.person}'s record is available here, so nothing was looked up. To ask "
+        f"about {reading.person}, open a conversation for their record."
+    )

@@ -1,0 +1,69 @@
+"""A person named in the question, and whether that is the patient the thread is bound to.
+
+"What is Milton Ortiz's blood pressure?" in a thread about someone else must not be
+answered with that someone's blood pressure.  A name is two or more capitalised words
+that read as a person: followed by "'s", or by a verb a question about a person uses
+("Does Milton Ortiz have ..."), or after "for"/"about".  Synthea appends digits to
+names ("Milton509"); they are ignored on both sides.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+__all__ = ["named_person", "names_match", "patient_names"]
+
+_NAME = r"(?P<name>[A-Z][a-z'\-]+(?:\d+)?(?:\s+[A-Z][a-z'\-]+(?:\d+)?){1,3})"
+_AFTER = (
+    r"(?:'s|\u2019s|\s+(?:have|has|had|born|last|take|takes|taking|get|got|been|ever|on|seen|"
+    r"see|is|was)\b)"
+)
+_PATTERNS = (
+    re.compile(_NAME + _AFTER),
+    re.compile(r"\b(?:for|about|of|patient|pt)\s+" + _NAME + r"\b"),
+)
+# Capitalised words that start a question or name a clinical thing, never a person.
+_NOT_NAMES_TEXT = (
+    "what when which who how does did do is was were are has have had show tell give "
+    "list can could should the patient pt any hx blood pressure type essential "
+    "diabetes hypertension covid plavix zocor lipitor norvasc"
+)
+_NOT_NAMES = frozenset(_NOT_NAMES_TEXT.split())
+
+
+def _words(name: str) -> list[str]:
+    return [w for w in re.sub(r"\d+", " ", name).lower().split() if w]
+
+
+def named_person(question: str) -> str | None:
+    """The person a question names ("Milton Ortiz"), or ``None``."""
+    for pattern in _PATTERNS:
+        for match in pattern.finditer(question):
+            words = match.group("name").split()
+            while words and words[0].lower() in _NOT_NAMES:
+                words = words[1:]
+            if len(words) >= 2 and not any(w.lower() in _NOT_NAMES for w in words):
+                return re.sub(r"\d+", "", " ".join(words)).strip()
+    return None
+
+
+def patient_names(patient: dict[str, Any]) -> list[str]:
+    """Every name of a Patient resource as "Given Family" strings (digits dropped)."""
+    names: list[str] = []
+    for entry in patient.get("name") or []:
+        if not isinstance(entry, dict):
+            continue
+        given = [str(g) for g in entry.get("given") or [] if isinstance(g, str)]
+        family = entry.get("family") if isinstance(entry.get("family"), str) else ""
+        text = entry.get("text") if isinstance(entry.get("text"), str) else ""
+        names.append(re.sub(r"\d+", "", " ".join([*given, str(family)])).strip())
+        if text:
+            names.append(re.sub(r"\d+", "", text).strip())
+    return [n for n in names if n]
+
+
+def names_match(person: str, names: list[str]) -> bool:
+    """True when every word of ``person`` belongs to one of the patient's names."""
+    wanted = set(_words(person))
+    return any(wanted <= set(_words(name)) for name in names)

@@ -1,0 +1,127 @@
+"""The reading's concepts resolved against the patient's own record.
+
+The rules know the tools' lab, vital and vaccine names; everything else ("blood
+thinners", "plavix", "diabetic", "hospitalized", "kidney function") is resolved by the
+toolset's concept resolver (``tools.concepts``), which knows the curated vocabularies
+and every coded name in this record.  The resolution decides the concept's family (so
+planning picks the right tool), the names it matched (so an answer can pick the
+matching lines), and, when nothing matched, what was searched (so an answer can state
+the absence honestly, naming it).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from agent.reading.model import Concept, Family, Reading
+from tools.vocabulary import find_observation_concept, vital_sign_names
+
+__all__ = ["ConceptResolver", "resolve_reading"]
+
+# tools.concepts families -> the reading's families.
+_FAMILIES: dict[str, Family] = {
+    "conditions": "condition",
+    "medications": "medication",
+    "labs": "lab",
+    "vitals": "vital",
+    "surveys": "lab",
+    "observations": "lab",
+    "procedures": "procedure",
+    "immunizations": "immunization",
+    "encounters": "encounter",
+    "allergies": "allergy",
+    "care_plans": "care_plan",
+    "notes": "note",
+    "goals": "goal",
+    "diagnostic_reports": "lab",
+}
+# When a concept matches several families, the one a question most likely means first.
+_PREFERENCE: tuple[Family, ...] = (
+    "medication",
+    "condition",
+    "lab",
+    "vital",
+    "encounter",
+    "immunization",
+    "allergy",
+    "procedure",
+    "care_plan",
+    "goal",
+    "note",
+)
+_MAX_TERMS = 16
+_MAX_NAME = 60
+
+
+class ConceptResolver(Protocol):
+    """What resolution needs from a toolset (``PatientToolset.resolve_concept``)."""
+
+    async def resolve_concept(self, text: str) -> Any: ...
+
+
+def _observation_name(match: Any) -> str:
+    """A name ``lab_results``/``vital_signs`` finds: a vocabulary name, else the display."""
+    for code in getattr(match, "codes", ()):
+        known = find_observation_concept(str(code).rsplit("|", 1)[-1])
+        if known is not None:
+            return known.names[0]
+    known = find_observation_concept(str(match.name))
+    if known is not None:
+        return known.names[0]
+    name = str(match.name)
+    return name if len(name) <= _MAX_NAME else name[:_MAX_NAME].rsplit(" ", 1)[0]
+
+
+def _resolved(concept: Concept, resolution: Any) -> list[Concept]:
+    status = str(resolution.status)
+    if status != "found" and concept.name and concept.hint in ("lab", "vital"):
+        # The vocabulary's name the phrase contains is what can be looked up.
+        return [concept.model_copy(update={"family": concept.hint, "found": "vocabulary"})]
+    if status != "found":
+        absence = resolution.absence() if status == "none_found" else ""
+        return [concept.model_copy(update={"found": status, "absence": (absence or "")[:400]})]
+    families = [f for m in resolution.matches if (f := _FAMILIES.get(m.family))]
+    ranked = sorted(set(families), key=_PREFERENCE.index)
+    family = ranked[0]
+    matches = [m for m in resolution.matches if _FAMILIES.get(m.family) == family]
+    if family in ("lab", "vital"):
+        names = list(dict.fromkeys(_observation_name(m) for m in matches))[:4]
+        vitals = set(vital_sign_names())
+        return [
+            concept.model_copy(
+                update={
+                    "family": "vital" if name in vitals else "lab",
+                    "name": name,
+                    "found": "found",
+                }
+            )
+            for name in names
+        ]
+    terms = list(dict.fromkeys(str(m.name)[:200] for m in matches))[:_MAX_TERMS]
+    label = str(resolution.label)[:_MAX_NAME]
+    return [
+        concept.model_copy(
+            update={"family": family, "name": label, "terms": terms, "found": "found"}
+        )
+    ]
+
+
+async def resolve_reading(reading: Reading, resolver: ConceptResolver | None) -> Reading:
+    """The reading with its unresolved concepts resolved (unchanged without a resolver)."""
+    pending = [c for c in reading.concepts if c.family is None]
+    if not pending or resolver is None or not hasattr(resolver, "resolve_concept"):
+        return reading
+    concepts: list[Concept] = []
+    for concept in reading.concepts:
+        if concept.family is not None:
+            concepts.append(concept)
+            continue
+        resolution = await resolver.resolve_concept(concept.phrase)
+        concepts.extend(_resolved(concept, resolution))
+    families = list(dict.fromkeys([*(c.family for c in concepts if c.family), *reading.families]))
+    asks = reading.asks
+    if reading.bare and families and set(families) <= {"condition", "medication", "allergy"}:
+        asks = "yes_no"  # "AFib?", "plavix?": is it there
+    return reading.model_copy(
+        update={"concepts": concepts[:4], "families": families[:6], "asks": asks}
+    )

@@ -1,0 +1,284 @@
+"""The rule-based reading: a question's words mapped to a :class:`Reading`.
+
+What is asked comes from the question's shape ("how many" counts, "highest" is an
+extreme, a question opening with "is"/"does"/"any" is yes/no); the period, the
+threshold, the ordinal and "the last N" from their own patterns, each removed from the
+text once read, so "the last 6 months" is not a request for the latest result and "above
+7" is not a concept.  What remains, without the question's scaffolding, is the concept
+phrase; names the tools' vocabulary knows (labs, vitals, vaccines) get their family
+here, the rest is resolved against the patient's record by ``route``
+(:mod:`agent.reading.resolution`).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+from agent.reading.language import is_english
+from agent.reading.model import Asks, Concept, Family, Reading, ReadingPeriod, Threshold
+from agent.reading.periods import find_period, is_count_question
+from agent.reading.person import named_person
+from tools.vocabulary import (
+    OBSERVATION_CONCEPTS,
+    VACCINE_GROUPS,
+    normalize_name,
+)
+
+__all__ = ["read_question"]
+
+_NUMBER_WORDS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "ten": 10}
+_LAST_N = re.compile(
+    r"\b(?:last|previous|past|recent|latest)\s+(?P<n>\d{1,2}|two|three|four|five|six|ten)\b"
+    r"(?!\s*(?:day|week|month|year)s?\b)"
+)
+_THRESHOLD = re.compile(
+    r"(?P<word>above|over|greater than|more than|higher than|exceed(?:ed|ing|s)?|>=|>|"
+    r"below|under|less than|lower than|<=|<)\s*(?P<value>\d+(?:\.\d+)?)"
+)
+_UP = ("above", "over", "greater than", "more than", "higher than", ">", "exceed")
+_HIGHEST = ("highest", "max", "maximum", "peak", "worst", "largest", "biggest")
+_LOWEST = ("lowest", "min", "minimum", "smallest")
+_FIRST = ("first", "earliest", "initial", "oldest")
+_LATEST = ("latest", "last", "most recent", "current", "newest", "recent", "lately")
+_TREND = ("trend", "over time", "changed", "history of", "all of", "every", "progress")
+_YES_NO_START = re.compile(
+    r"^\s*(?:is|are|was|were|does|do|did|has|have|had|any|ever|can|pt|hx|has there)\b"
+)
+_WHY = re.compile(r"^\s*why\b|\breason for\b|\bwhat (?:is|was) (?:the )?.+ for\??$")
+_TIMELINE = re.compile(
+    r"\bwhat happened\b|\bwhat was done\b|\bsummari[sz]e the (?:last|latest|most recent)\b"
+)
+_BEFORE = ("before that", "before this", "prior to that", "previous one", "the one before")
+_REFERRING = ("those", "these", "them", "of it", "that one", "which one", "which of")
+# Words that shape the question but name no concept.
+_SCAFFOLD_TEXT = (
+    "a an the of to in on at for and or is was were are be been what when which who "
+    "how does did do has have had her his their patient patients pt she he they it "
+    "its me show tell list give about with from last latest most recent first ever "
+    "there this that these those my our your any currently current taking take takes "
+    "on why reason happened done summarize summarise compare highest lowest max "
+    "maximum min minimum peak worst many much times time number count often how pls "
+    "please can you pull up result results value values reading readings level levels "
+    "like yes no seen see us get got given hx date dob earliest initial oldest newest "
+    "recently lately check checked on record ever been all every since between better "
+    "worse go went up down did vs versus trend over changed change s"
+)
+# Words the planner reads as a family's status, kind or view, not as a concept.
+_GENERIC_TEXT = (
+    "active inactive stopped resolved past previous discontinued old age born name gender "
+    "sex alive deceased emergency inpatient wellness ambulatory urgent outpatient received "
+    "receive gotten taken given severe recorded documented mentioned happen well "
+    "controlled control uncontrolled managed under before earlier prior then one therapy "
+    "treatment diagnosed diagnose prescribed prescription history explain describe "
+    "summary overview about status say says said mention mentions wrote written"
+)
+_GENERIC = frozenset(_GENERIC_TEXT.split())
+_SCAFFOLD = frozenset(_SCAFFOLD_TEXT.split())
+_FAMILY_WORDS: dict[str, Family] = {
+    **dict.fromkeys(("med", "meds", "medication", "medications", "drug", "drugs"), "medication"),
+    **dict.fromkeys(("prescribed", "prescription", "prescriptions", "ordered"), "medication"),
+    **dict.fromkeys(("vaccine", "vaccines", "immunization", "immunizations"), "immunization"),
+    **dict.fromkeys(("shot", "shots", "vaccinations", "jab", "jabs"), "immunization"),
+    **dict.fromkeys(("visit", "visits", "encounter", "encounters"), "encounter"),
+    **dict.fromkeys(("appointment", "appointments", "admission", "admissions"), "encounter"),
+    **dict.fromkeys(("allergy", "allergies", "allergic"), "allergy"),
+    **dict.fromkeys(("condition", "conditions", "problem", "problems"), "condition"),
+    **dict.fromkeys(("diagnosis", "diagnoses", "diagnosed"), "condition"),
+    **dict.fromkeys(("procedure", "procedures", "surgery", "surgeries"), "procedure"),
+    **dict.fromkeys(("note", "notes"), "note"),
+    **dict.fromkeys(("born", "birth", "age", "gender", "sex", "dob", "deceased"), "demographics"),
+    **dict.fromkeys(("goal", "goals"), "goal"),
+    **dict.fromkeys(("careplan", "careplans"), "care_plan"),
+    **dict.fromkeys(("bill", "bills", "billing", "claim", "claims", "cost", "costs"), "billing"),
+}
+_VACCINE_WORDS = (
+    *("vaccine", "vaccines", "vaccinated", "vaccination", "shot", "shots", "jab", "jabs"),
+    *("immunization", "immunizations", "immunized", "booster"),
+)
+# Two-letter names collide with ordinary words and units ("pt", "k", "mg").
+_AMBIGUOUS_TEXT = "pt k ca cl na mg cr ef ht wt hr rr tg"
+_AMBIGUOUS = frozenset(_AMBIGUOUS_TEXT.split())
+
+
+def _has(text: str, *phrases: str) -> bool:
+    return any(re.search(rf"(?<![a-z0-9]){re.escape(p)}(?![a-z0-9])", text) for p in phrases)
+
+
+def _cut(text: str, span: tuple[int, int]) -> str:
+    return text[: span[0]] + " " + text[span[1] :]
+
+
+def _threshold(text: str) -> tuple[Threshold | None, str]:
+    match = _THRESHOLD.search(text)
+    if match is None:
+        return None, text
+    word, value = match.group("word"), float(match.group("value"))
+    op = ">" if word.startswith(_UP) else "<"
+    if word in (">=", "<="):
+        op = word
+    return Threshold(op=op, value=value), _cut(text, match.span())
+
+
+def _last_n(text: str) -> tuple[int | None, str]:
+    match = _LAST_N.search(text)
+    if match is None:
+        return None, text
+    raw = match.group("n")
+    return (int(raw) if raw.isdigit() else _NUMBER_WORDS[raw]), _cut(text, match.span())
+
+
+def _observation_concepts(text: str) -> list[Concept]:
+    """Labs and vitals the tools' vocabulary names, longest names first."""
+    found: list[Concept] = []
+    taken: set[str] = set()
+    names = sorted(
+        ((name, c) for c in OBSERVATION_CONCEPTS for name in (*c.names, c.label)),
+        key=lambda pair: -len(pair[0]),
+    )
+    for name, concept in names:
+        key = normalize_name(name)
+        if concept.label in taken or len(key) < 2 or key in _AMBIGUOUS or not _has(text, key):
+            continue
+        if any(key in normalize_name(other.phrase) for other in found):
+            continue  # "blood pressure" already read; "pressure" is part of it
+        taken.add(concept.label)
+        family: Family = "vital" if concept.kind == "vital" else "lab"
+        found.append(Concept(phrase=key, family=family, name=concept.names[0]))
+    return found
+
+
+def _vaccine(text: str) -> Concept | None:
+    for group in VACCINE_GROUPS:
+        for name in (*group.names, group.label):
+            key = normalize_name(name)
+            if len(key) > 2 and _has(text, key):
+                return Concept(phrase=key, family="immunization", name=group.names[0])
+    return None
+
+
+def _asks(raw: str, text: str, reading: dict[str, object]) -> Asks:
+    if _WHY.search(raw):
+        return "why"
+    if _TIMELINE.search(raw):
+        return "timeline"
+    if reading.get("threshold") is not None or is_count_question(raw):
+        return "count"
+    if reading.get("extreme"):
+        return "extreme"
+    if (
+        _has(text, "compare", "comparison", "better or worse", "go up or down")
+        or int(str(reading.get("last_n") or 0)) > 1
+    ):
+        return "compare"
+    if _YES_NO_START.search(raw) or "yes or no" in raw:
+        return "yes_no"
+    if any(p in text for p in _TREND) or _has(text, "values", "results", "readings"):
+        return "trend" if reading.get("period") or _has(text, "trend", "changed") else "list"
+    return "value"
+
+
+_CONDITION_SHAPE = re.compile(
+    r"\b(?:have|has|had|history of|hx of|diagnosed|diagnosis|suffer|suffers)\b"
+)
+_MEDICATION_SHAPE = re.compile(r"\b(?:on|taking|take|takes|prescribed|using)\b")
+_WH = re.compile(r"\b(?:what|when|which|who|how|show|list|give|tell|why|where)\b")
+_LAY_CONDITION = re.compile(r"\bhigh\s+(?:blood pressure|cholesterol|blood sugar|sugar)\b")
+
+
+def _shape_hint(raw: str, asks: str) -> Family | None:
+    """The family a question's shape points to, for a concept nobody can place."""
+    if _CONDITION_SHAPE.search(raw):
+        return "condition"
+    if asks == "yes_no" and _MEDICATION_SHAPE.search(raw):
+        return "medication"
+    return None
+
+
+def _concept_phrase(text: str) -> str:
+    words = [
+        w
+        for w in text.split()
+        if w not in _SCAFFOLD
+        and w not in _GENERIC
+        and _FAMILY_WORDS.get(w) != "note"
+        and not w.isdigit()
+    ]
+    return " ".join(words)[:60].strip()
+
+
+def read_question(question: str, today: date | None = None) -> Reading:
+    """The rules' reading of ``question`` (see the module docstring)."""
+    raw = question.lower()
+    if not is_english(question):
+        return Reading(language="other")
+    period = find_period(question, today)
+    text = _cut(raw, period.span) if period else raw
+    person = named_person(question)
+    if person:
+        for word in person.lower().split():
+            text = re.sub(rf"\b{re.escape(word)}\d*(?:'s|\u2019s)?", " ", text)
+    threshold, text = _threshold(text)
+    last_n, text = _last_n(text)
+    norm = " " + normalize_name(text) + " "
+    extreme = "highest" if _has(norm, *_HIGHEST) else "lowest" if _has(norm, *_LOWEST) else None
+    ordinal = "first" if _has(norm, *_FIRST) else "latest" if _has(norm, *_LATEST) else None
+    if ordinal is None and re.search(r"\bwhen\b.*\bdiagnos|\bdiagnosed\b.*\bwhen\b", raw):
+        ordinal = "first"  # a diagnosis date is the first record of it
+    shape: dict[str, object] = {
+        "threshold": threshold,
+        "extreme": extreme,
+        "last_n": last_n,
+        "period": period,
+    }
+    asks = _asks(raw, norm, shape)
+    if asks == "compare" and last_n is None:
+        last_n = 2
+    lay_condition = asks == "yes_no" and _LAY_CONDITION.search(norm)
+    concepts = [] if lay_condition else _observation_concepts(norm)
+    extra = [
+        w
+        for w in _concept_phrase(norm).split()
+        if (w not in _FAMILY_WORDS or _FAMILY_WORDS[w] in ("medication", "condition"))
+        and not any(w in c.phrase.split() for c in concepts)
+    ]
+    if concepts and extra:
+        # "good cholesterol", "sugar level": more than a known name; the record's
+        # resolver reads the whole phrase, the known name is the fallback.
+        hinted = concepts[0]
+        concepts = [Concept(phrase=_concept_phrase(norm), name=hinted.name, hint=hinted.family)]
+    vaccine = _vaccine(norm)
+    if vaccine is not None and _has(norm, *_VACCINE_WORDS):
+        concepts = [vaccine]
+    families = list(dict.fromkeys(f for w in norm.split() if (f := _FAMILY_WORDS.get(w))))
+    if not concepts:
+        phrase = _concept_phrase(norm)
+        leftover = [w for w in phrase.split() if w not in _FAMILY_WORDS]
+        if leftover:
+            concepts = [Concept(phrase=phrase, hint=_shape_hint(raw, asks))]
+    status = None
+    if _has(norm, "stopped", "discontinued", "past", "previous"):
+        status = "stopped"
+    if _has(norm, "ever", "history", "all") or period is not None:
+        status = "all"
+    follow_up = "none"
+    if any(p in raw for p in _BEFORE):
+        follow_up = "before"
+    elif any(p in f" {raw} " for p in _REFERRING) or raw.startswith("and "):
+        follow_up = "refers"
+    return Reading(
+        asks=asks,
+        concepts=concepts[:4],
+        families=list(dict.fromkeys([*(c.family for c in concepts if c.family), *families]))[:6],
+        ordinal=ordinal,
+        last_n=last_n,
+        extreme=extreme,
+        period=ReadingPeriod(since=period.since, until=period.until, phrase=period.phrase)
+        if period
+        else None,
+        threshold=threshold,
+        status=status,
+        follow_up=follow_up,
+        person=person,
+        bare=not _WH.search(raw) and asks == "value" and not ordinal and not period,
+    )
