@@ -240,10 +240,17 @@ _TOOL_TOPICS: dict[str, tuple[str, ...]] = {
 }
 
 
+# Tools that look through the patient's whole record index, every family at once.
+_RECORD_WIDE_TOOLS = frozenset({"find_concept", "search_record"})
+
+
 def failed_topics(tool: str, arguments: Mapping[str, object]) -> tuple[str, ...]:
     """How an answer would name what ``tool`` (called with ``arguments``) looked for."""
     named = arguments.get("name") or arguments.get("vaccine")
     extra = (named.lower(),) if isinstance(named, str) and named else ()
+    if tool in _RECORD_WIDE_TOOLS:
+        every = tuple(topic for topics in _TOOL_TOPICS.values() for topic in topics)
+        return every + extra
     return _TOOL_TOPICS.get(tool, (tool.replace("_", " "),)) + extra
 
 

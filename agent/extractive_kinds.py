@@ -27,6 +27,7 @@ _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 _OBSERVATION_TOOLS = ("lab_results", "vital_signs")
 _CURRENT_WORDS = re.compile(r"\b(?:on|taking|take|takes|currently|current|prescribed)\b")
 _SHOWN = 8
+_YES_LISTED = 30  # a "yes, these" answer lists the matches up to here, then counts the rest
 _LATEST_FEW = 3
 _FAMILY_NAMES_TEXT = (
     "medication medications meds drug drugs condition conditions problem problems vis"
@@ -292,9 +293,10 @@ def _yes_no(
         unique: dict[str, Evidence] = {}
         for item in sorted(items, key=lambda e: e.date or "", reverse=True):
             unique.setdefault(item.label or item.text, item)
-        shown = list(unique.values())[:_SHOWN]
-        listed = "; ".join(f"{e.text} {_ref(e, cite)}" for e in shown)
-        return [f"Yes: {listed}."]
+        matches = list(unique.values())
+        listed = "; ".join(f"{e.text} {_ref(e, cite)}" for e in matches[:_YES_LISTED])
+        more = len(matches) - _YES_LISTED
+        return [f"Yes: {listed}" + (f"; and {more} more (not listed)." if more > 0 else ".")]
     absence = _absence(found, reading)
     if absence is None and not reading.concepts:
         return None
@@ -333,7 +335,7 @@ def latest_sentences(result: ToolResult, reading: Reading, cite: Cite) -> list[s
             stated = " and ".join(f"{e.value} {_ref(e, cite)}" for e in that_day)
             sentences.append(
                 f"The most recent {label} results, both on {newest}, disagree: {stated}; "
-                "the record gives no reason to prefer one."
+                "both are shown, as the record states both."
             )
             continue
         item = that_day[0]

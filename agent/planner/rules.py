@@ -356,7 +356,10 @@ def plan_reading(
     calls.extend(_family_calls(reading, text, mode))
     calls = list({_key(c): c for c in _with_period(calls, reading)}.values())
     referring = reading.follow_up == "refers"
-    named = [c for c in calls if c["tool"] not in ("find_concept", "clinical_notes")]
+    # Concept lookups and the last-resort record search do not make a new topic.
+    named = [
+        c for c in calls if c["tool"] not in ("find_concept", "clinical_notes", "search_record")
+    ]
     same_topic = {c["tool"] for c in named} <= {c["tool"] for c in previous}
     follow_up = referring or raw.lstrip().startswith("and ") or reading.follow_up == "before"
     if (previous and referring and same_topic) or (not calls and follow_up):
