@@ -31,6 +31,7 @@ from agent.results import result_from_json, result_to_json, thread_aliases
 from agent.state import AgentState, EvidenceRecord, StepRecord, ToolCall, Usage, empty_usage
 from fhir_client.errors import FhirError
 from tools import DEFAULT_TOOLS, run_tool
+from tools.inert_text import inert_line
 
 __all__ = ["act", "answer", "next_after_plan", "next_after_verify", "plan", "route", "verify"]
 
@@ -253,6 +254,14 @@ def next_after_plan(state: AgentState) -> str:
     return "answer"
 
 
+def _joined_text(known: str, new: str) -> str:
+    """One resource seen by two tools keeps both views (a medication order's line and the
+    line naming its reason), so an answer citing it may state what either says."""
+    if new in known:
+        return known
+    return inert_line(new if known in new else f"{known}; {new}")
+
+
 async def act(state: AgentState, runtime: Runtime[AgentContext]) -> Update:
     """Run the next pending tool call for the bound patient and record its evidence."""
     pending = list(state.get("pending", []))
@@ -290,7 +299,11 @@ async def act(state: AgentState, runtime: Runtime[AgentContext]) -> Update:
                 }
                 evidence[item.reference] = record
             else:
-                evidence[item.reference] = {**evidence[item.reference], "turn": turn}
+                evidence[item.reference] = {
+                    **evidence[item.reference],
+                    "text": _joined_text(evidence[item.reference]["text"], item.text),
+                    "turn": turn,
+                }
             if item.reference not in aliases:
                 aliases.append(item.reference)
     runtime.stream_writer(
