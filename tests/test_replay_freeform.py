@@ -37,8 +37,6 @@ REASONING_TARGET = 0.75
 # Kinds below the target on this branch, with the value reached (asserted so a
 # regression still fails) and why: the lead quotes these in the issue.
 REACHED: dict[str, float] = {}
-FALSE_ABSENCE_REACHED = 1  # "pt has HLD?": the concept vocabulary reads HLD as
-# hyperlipidemia only and states its absence where hypertriglyceridemia is coded.
 
 
 def test_the_referee_imports_nothing_from_the_tools_or_the_agent() -> None:
@@ -157,7 +155,7 @@ def test_freeform_set_with_the_rule_path(freeform_report: dict[str, Any]) -> Non
     assert overall["errors"] == 0
     assert overall["citation_validity"] == 1.0
     assert overall["different_person"] == 0
-    assert overall["false_absence"] <= FALSE_ABSENCE_REACHED, [
+    assert overall["false_absence"] == 0, [
         (q["text"], q["actual"]["answer"][:160])
         for q in freeform_report["questions"]
         if q["score"]["false_absence"]
