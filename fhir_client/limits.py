@@ -43,3 +43,24 @@ MAX_ENTRY_BYTES: Final = 64 * MIB
 """One resource inside a bundle (base64 notes make some large)."""
 MAX_JSON_DEPTH: Final = 64
 """Nesting of JSON objects and arrays; FHIR resources stay far below it."""
+
+# --- Time given to the record source by the doors (CLI, API, LangGraph server) ---------
+LOAD_TIMEOUT_SECONDS: Final = 600.0
+"""One load request: a practitioner bundle is one multi-megabyte transaction, and a
+remote server may need minutes for it."""
+READ_TIMEOUT_SECONDS: Final = 60.0
+"""One read or search while answering; the client's retries stay inside
+``REQUEST_DEADLINE_SECONDS``."""
+
+# --- The Postgres thread store ----------------------------------------------------------
+CHECKPOINT_POOL_SIZE: Final = 4
+"""Connections a process keeps to a Postgres checkpointer: turns on one model are
+serialized, so a few cover concurrent rule-based turns and state reads."""
+CHECKPOINT_POOL_TIMEOUT_SECONDS: Final = 15.0
+"""Wait for a Postgres connection (at start, or after a restart) before the turn fails
+with an error that names the database."""
+
+# --- The Assistant ---------------------------------------------------------------------
+KNOWN_PATIENTS_REMEMBERED: Final = 1024
+"""Patient ids an Assistant remembers having read, so each turn's check costs no read;
+a chart review touches far fewer patients per process."""

@@ -140,16 +140,15 @@ def test_ask_without_a_model_uses_the_default_and_says_so_once(
 def test_ask_defaults_to_medgemma_when_it_is_cached(
     runner: CliRunner, dataset: Dataset, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import agent.cli.ask_commands as commands
-    import agent.cli.model_commands as model_commands
+    import agent.models.spec as specs
 
     chosen: list[str] = []
 
     def fake_load(spec: str) -> None:
         chosen.append(spec)
 
-    monkeypatch.setattr(model_commands, "default_model_spec", lambda: ("medgemma", None))
-    monkeypatch.setattr(commands, "load_model", fake_load)
+    monkeypatch.setattr(specs, "default_model_spec", lambda: ("medgemma", None))
+    monkeypatch.setattr(specs, "load_model", fake_load)
     record = _patient(dataset)
     result = runner.invoke(app, ["ask", "--patient", record.id, "--json", "Any allergies?"])
     assert result.exit_code == 0, result.output

@@ -1,7 +1,8 @@
 """Running one turn for the API: as one JSON answer, or as Server-Sent Events.
 
-Both paths share the runtime's locks and the same enrichment (chart series), so the
-streamed ``done`` event carries exactly what ``POST /ask`` returns.
+Both paths are the Assistant's ``ask`` and ``stream`` (its locks, its audit) plus the same
+enrichment (chart series), so the streamed ``done`` event carries exactly what
+``POST /ask`` returns.
 
 SSE events: ``step`` (``planning``, ``tool_call``, ``evidence``; the agent event's type
 is in the data's ``type``), ``token`` ({text, attempt}; a new attempt replaces the text),
@@ -19,8 +20,6 @@ from typing import Any
 from agent.api.runtime import AgentRuntime, ApiError
 from agent.api.schemas import AnswerOut
 from agent.api.series import answer_series
-from agent.audit import audited_question
-from agent.events import ask, stream_answer
 from agent.models.base import ModelError
 from agent.output import AgentOutput
 from fhir_client.errors import FhirError
@@ -51,14 +50,11 @@ async def answer_question(
     runtime: AgentRuntime, patient_id: str, question: str, thread_id: str
 ) -> AnswerOut:
     """One answer, with agent failures turned into ``ApiError`` statuses."""
-    context = runtime.context(patient_id)
-    audit = audited_question(runtime.audit, "api", thread_id, patient_id, question)
     try:
-        async with audit as turn:
-            async with runtime.turn(thread_id):
-                output = await ask(runtime.graph, context, question, thread_id=thread_id)
-            turn.answered(output)
-            return await _with_series(runtime, output)
+        output = await runtime.ask(
+            patient_id, question, thread_id=thread_id, channel="api", check=False
+        )
+        return await _with_series(runtime, output)
     except FhirError as error:
         raise ApiError(
             502, "fhir_error", f"Error talking to the {runtime.source_description}: {error}"
@@ -74,24 +70,22 @@ async def answer_events(
 ) -> AsyncIterator[str]:
     """The SSE stream of one turn (see the module doc for the events)."""
     try:
-        context = runtime.context(patient_id)
-        audit = audited_question(runtime.audit, "api", thread_id, patient_id, question)
-        async with audit as turn, runtime.turn(thread_id):
-            async for event in stream_answer(runtime.graph, context, question, thread_id=thread_id):
-                if event.type == "done":
-                    output = AgentOutput.model_validate(event.data["output"])
-                    turn.answered(output)
-                    answer = await _with_series(runtime, output)
-                    yield sse("done", answer.model_dump_json())
-                    return
-                if event.type == "error":
-                    turn.failed(str(event.data.get("kind", "error")))
-                    yield sse("error", event.data)
-                    return
-                if event.type == "token":
-                    yield sse("token", event.data)
-                elif event.type in _STEP_TYPES:
-                    yield sse("step", {"type": event.type, **event.data})
+        events = runtime.stream(
+            patient_id, question, thread_id=thread_id, channel="api", check=False
+        )
+        async for event in events:
+            if event.type == "done":
+                output = AgentOutput.model_validate(event.data["output"])
+                answer = await _with_series(runtime, output)
+                yield sse("done", answer.model_dump_json())
+                return
+            if event.type == "error":
+                yield sse("error", event.data)
+                return
+            if event.type == "token":
+                yield sse("token", event.data)
+            elif event.type in _STEP_TYPES:
+                yield sse("step", {"type": event.type, **event.data})
     except Exception as error:  # the stream's contract: it always ends with done or error
         logger.exception("answer stream failed")
         yield sse("error", {"message": f"The answer failed: {error}", "kind": type(error).__name__})

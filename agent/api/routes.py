@@ -11,17 +11,16 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
-from fastapi.responses import StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 
 from agent.api.answering import answer_events, answer_question
 from agent.api.runtime import AgentRuntime, ApiError
 from agent.api.schemas import AnswerOut, AskRequest, ErrorOut, PatientOut
 from agent.api.security import token_of
-from agent.cli.patient_summary import display_name
 from agent.events import new_thread_id
-from agent.summary import SummaryOutput, patient_summary
+from agent.patients import display_name
+from agent.summary import SummaryOutput
 from fhir_client.errors import FhirError
-from tools import make_toolset
 
 __all__ = ["router"]
 
@@ -58,9 +57,12 @@ def _fhir_failure(rt: AgentRuntime, error: FhirError) -> ApiError:
 
 
 @router.get("/health", tags=["service"])
-async def health(rt: Runtime) -> dict[str, str]:
-    """Liveness, plus which model and record the answers come from."""
-    return {"status": "ok", "model": rt.model_name, "fhir": rt.source_description}
+async def health(rt: Runtime, response: Response) -> dict[str, str]:
+    """Liveness and the thread store's state (503 while it fails), plus model and record."""
+    state = await rt.health()
+    if state["status"] != "ok":
+        response.status_code = 503
+    return {**state, "model": rt.model_name, "fhir": rt.source_description}
 
 
 @router.get("/patients", response_model=list[PatientOut], tags=["patients"], responses=_ERRORS)
@@ -99,15 +101,14 @@ async def summary(
     max_tokens: Annotated[int, Query(ge=128, le=16384)] = 2048,
 ) -> SummaryOutput:
     """A cited overview: problems, medications, allergies, labs, vitals, visits."""
-    await rt.read_patient(patient_id)
     try:
-        return await patient_summary(make_toolset(rt.client, patient_id), max_tokens=max_tokens)
+        return await rt.summary(patient_id, max_tokens=max_tokens)
     except FhirError as error:
         raise _fhir_failure(rt, error) from error
 
 
 async def _prepare(rt: AgentRuntime, patient_id: str, body: AskRequest) -> str:
-    await rt.read_patient(patient_id)
+    await rt.check_patient(patient_id)
     thread_id = body.thread_id or new_thread_id()
     await rt.check_thread(thread_id, patient_id)
     return thread_id

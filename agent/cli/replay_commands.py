@@ -22,10 +22,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from agent.cli import rendering
-from agent.cli.fhir_source import open_fhir_client
 from agent.cli.model_commands import ENV_MODEL
 from agent.cli.options import DbOption, FhirTokenOption, FhirUrlOption, settings_from_options
 from agent.models.base import ChatModel, ModelError
+from agent.record_source import open_fhir_client
 from agent.replay.model import Question
 from agent.replay.questions_file import QuestionsFileError, load_questions_file
 from agent.replay.report import (
