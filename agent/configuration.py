@@ -21,13 +21,15 @@ from __future__ import annotations
 
 import weakref
 from dataclasses import dataclass, fields
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from langchain_core.runnables import RunnableConfig
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from agent.models.base import ChatModel
 from tools import PatientToolset
+
+if TYPE_CHECKING:  # the type only: this module must import without LangGraph
+    from langchain_core.runnables import RunnableConfig
 
 __all__ = [
     "DEFAULT_RESOURCES",

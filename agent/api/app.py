@@ -15,6 +15,7 @@ Routes: ``/`` the page, ``/static`` its files, ``/patients...`` the API (see
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
@@ -25,13 +26,12 @@ from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from agent.api.fhir_mount import FhirMount, read_only_facade, read_proxy_app
-from agent.api.routes import router
 from agent.api.runtime import ApiError, api_error
 from agent.api.security import BearerAuthMiddleware, TokenRegistry
-from agent.assistant import Assistant, AssistantError
 from agent.checkpoints import CheckpointTarget
 from agent.models.base import ChatModel
 from agent.record_source import RecordSource, open_record
+from agent.refusals import AssistantError
 from agent.settings import Settings
 from fhir_client.client import FhirClient
 
@@ -40,6 +40,11 @@ __all__ = ["ClientFactory", "create_app"]
 logger = logging.getLogger(__name__)
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
+
+NO_AGENT = (
+    "The agent extra is not installed: serving the record at /fhir only. "
+    "For answers (/patients/.../ask), pip install 'ehr-agent[agent]'."
+)
 
 ClientFactory = Callable[[], AbstractAsyncContextManager[FhirClient]]
 """Opens a FHIR client for the server's lifetime, e.g. ``lambda: FhirClient(url)``."""
@@ -76,6 +81,7 @@ def create_app(
     """
     resolved = settings or Settings.resolve()
     mount = FhirMount()
+    agent_installed = importlib.util.find_spec("langgraph") is not None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -88,6 +94,13 @@ def create_app(
                     open_record(resolved, notify=logger.warning)
                 )
             _mount_target(mount, source)
+            if not agent_installed:
+                logger.warning(NO_AGENT)
+                yield
+                mount.target = None
+                return
+            from agent.assistant import Assistant
+
             app.state.runtime = await stack.enter_async_context(
                 Assistant.open(
                     resolved,
@@ -120,7 +133,10 @@ def create_app(
     async def index() -> FileResponse:
         return FileResponse(STATIC_DIR / "index.html", headers={"Cache-Control": "no-cache"})
 
-    app.include_router(router)
+    if agent_installed:
+        from agent.api.routes import router
+
+        app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.mount("/fhir", mount, name="fhir")
     if tokens is not None:

@@ -8,8 +8,9 @@ what a JSON context cannot carry, for every run in the process: the record (open
 the CLI opens it, from ``EHR_AGENT_DB`` / ``EHR_AGENT_FHIR_URL``) and the model
 (``EHR_AGENT_MODEL``, loaded once), registered as the default run resources.
 
-File set-up happens here, at import, never on the server's event loop: LangGraph's dev
-server refuses blocking calls (``os.mkdir``, a SQLite open) inside a run.
+File set-up happens here, at import, never on the server's event loop, and the embedded
+store answers from a thread of its own (:mod:`agent.store_thread`): LangGraph's dev
+server refuses blocking calls (``os.mkdir``, a SQLite query) inside a run.
 """
 
 from __future__ import annotations
@@ -26,9 +27,10 @@ from agent.models.base import ChatModel, ModelError
 from agent.models.spec import ENV_MODEL, load_model
 from agent.record_source import fill_from_fixtures, open_embedded_store
 from agent.settings import Settings
+from agent.store_thread import off_loop_client
 from fhir_client.auth import BearerTokenAuth
 from fhir_client.client import FhirClient
-from fhir_client.embedded import EmbeddedStore, embedded_client
+from fhir_client.embedded import EmbeddedStore
 from fhir_client.limits import READ_TIMEOUT_SECONDS
 from tools import PatientToolset, make_toolset
 
@@ -67,7 +69,7 @@ class ServedResources:
 
     def _new_client(self) -> FhirClient:
         if self.store is not None:
-            return embedded_client(self.store, timeout=READ_TIMEOUT_SECONDS)
+            return off_loop_client(self.store, timeout=READ_TIMEOUT_SECONDS)
         token = self.settings.fhir_token
         return FhirClient(
             str(self.settings.fhir_url),

@@ -8,12 +8,23 @@ Assistant's refusals read as HTTP: a status, a ``kind`` and a message saying wha
 
 from __future__ import annotations
 
-from agent.assistant import Assistant, AssistantError, ThreadConflict, UnknownPatient
+from typing import TYPE_CHECKING, Any
+
+from agent.refusals import AssistantError, ThreadConflict, UnknownPatient
+
+if TYPE_CHECKING:
+    from agent.assistant import Assistant as AgentRuntime
 
 __all__ = ["AgentRuntime", "ApiError", "api_error"]
 
-AgentRuntime = Assistant
-"""The name the API's modules use for the Assistant they serve with."""
+
+def __getattr__(name: str) -> Any:
+    """``AgentRuntime``: the Assistant, imported on use (it needs the ``agent`` extra)."""
+    if name == "AgentRuntime":
+        from agent.assistant import Assistant
+
+        return Assistant
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class ApiError(Exception):

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import platformdirs
 from sqlalchemy import Engine
-from sqlmodel import Session, SQLModel, col, create_engine, select
+from sqlmodel import Session, col, create_engine, select
 
-from agent.audit.records import AnswerRecord, CitationRecord, FhirRequestRecord
+from agent.audit.records import AnswerRecord, AuditTable, CitationRecord, FhirRequestRecord
 from agent.output import AgentOutput
 from agent.settings import APP_NAME, Settings
 
@@ -55,13 +55,7 @@ class AuditLog:
         self._engine: Engine = create_engine(
             f"sqlite:///{path}", connect_args={"check_same_thread": False}
         )
-        SQLModel.metadata.create_all(
-            self._engine,
-            tables=[
-                SQLModel.metadata.tables[name]
-                for name in ("answer", "answer_citation", "fhir_request")
-            ],
-        )
+        AuditTable.metadata.create_all(self._engine)
 
     def close(self) -> None:
         self._engine.dispose()

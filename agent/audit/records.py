@@ -10,16 +10,25 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
-__all__ = ["AnswerRecord", "CitationRecord", "FhirRequestRecord", "utc_now"]
+__all__ = ["AnswerRecord", "AuditTable", "CitationRecord", "FhirRequestRecord", "utc_now"]
+
+
+class AuditTable(SQLModel, registry=registry()):
+    """Base of the audit tables: their own metadata, apart from ``SQLModel.metadata``.
+
+    The embedded store creates every table of ``SQLModel.metadata`` in its file; with a
+    registry of their own the audit tables live only in the audit database.
+    """
 
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class AnswerRecord(SQLModel, table=True):
+class AnswerRecord(AuditTable, table=True):
     """One question and its outcome; ``error`` is set (and no citations) when it failed."""
 
     __tablename__ = "answer"
@@ -37,7 +46,7 @@ class AnswerRecord(SQLModel, table=True):
     model_seconds: float = 0.0
 
 
-class CitationRecord(SQLModel, table=True):
+class CitationRecord(AuditTable, table=True):
     """A reference cited by an answer, and whether it was verified against the evidence."""
 
     __tablename__ = "answer_citation"
@@ -48,7 +57,7 @@ class CitationRecord(SQLModel, table=True):
     verified: bool
 
 
-class FhirRequestRecord(SQLModel, table=True):
+class FhirRequestRecord(AuditTable, table=True):
     """One FHIR request made while answering; ``path`` has the query but never credentials."""
 
     __tablename__ = "fhir_request"
