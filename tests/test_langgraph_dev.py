@@ -37,6 +37,7 @@ langgraph_sdk = pytest.importorskip("langgraph_sdk")
 
 REPO = Path(__file__).resolve().parents[1]
 GRAPH = "ehr_agent"
+ENV_CLI = "EHR_AGENT_LANGGRAPH_CLI"
 START_TIMEOUT_SECONDS = 180
 
 
@@ -48,9 +49,13 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def dev_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    cli = Path(sys.executable).parent / "langgraph"
+    # Its own venv (pip install -e '.[agent,langgraph-server]'): see pyproject's extra.
+    cli = Path(os.environ.get(ENV_CLI) or Path(sys.executable).parent / "langgraph")
     if not cli.exists() or shutil.which(str(cli)) is None:
-        pytest.skip("langgraph-cli[inmem] is not installed (the dev extra)")
+        message = f"langgraph dev not found at {cli}: set {ENV_CLI} (.ci/run does)"
+        if os.environ.get(ENV_CLI):
+            pytest.fail(message)
+        pytest.skip(message)
     work = tmp_path_factory.mktemp("langgraph-dev")
     port = _free_port()
     env = {
