@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from agent.refusals import ThreadBusy, ThreadConflict
 from fhir_client.limits import (
     MAX_THREADS_KEPT,
     THREAD_MAX_AGE_SECONDS,
@@ -67,28 +68,6 @@ CREATE TABLE IF NOT EXISTS {TABLE} (
 _SQLITE_BUSY_SECONDS = 30.0
 _POLL_FIRST_SECONDS = 0.02
 _POLL_MAX_SECONDS = 0.25
-
-
-class ThreadConflict(Exception):
-    """The caller's thread id is already a conversation about another patient."""
-
-    def __init__(self, public_id: str) -> None:
-        # Deliberately no patient id: the message may reach the caller verbatim.
-        super().__init__(
-            f"Thread {public_id!r} is a conversation about another patient; "
-            "omit the thread id to start a new conversation for this one."
-        )
-        self.public_id = public_id
-
-
-class ThreadBusy(Exception):
-    """Another turn of the thread held it for longer than ``TURN_WAIT_SECONDS``."""
-
-    def __init__(self, public_id: str, waited: float) -> None:
-        super().__init__(
-            f"Thread {public_id!r} is still answering an earlier question "
-            f"(waited {waited:.0f} s); retry when it has finished."
-        )
 
 
 @dataclass(frozen=True)

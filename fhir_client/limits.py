@@ -130,3 +130,16 @@ WORKER_HEALTHCHECK_SECONDS: Final = 60
 """How long ``serve --workers N`` waits for a worker process to answer uvicorn's health
 check. uvicorn's default (5 s) is shorter than a worker's start on a busy 2-core machine
 (imports, model load), and a worker that misses it is killed and restarted for ever."""
+
+# --- The Postgres thread store ----------------------------------------------------------
+CHECKPOINT_POOL_SIZE: Final = 4
+"""Connections a process keeps to a Postgres checkpointer: turns on one model are
+serialized, so a few cover concurrent rule-based turns and state reads."""
+CHECKPOINT_POOL_TIMEOUT_SECONDS: Final = 15.0
+"""Wait for a Postgres connection (at start, or after a restart) before the turn fails
+with an error that names the database."""
+
+# --- The Assistant ---------------------------------------------------------------------
+KNOWN_PATIENTS_REMEMBERED: Final = 1024
+"""Patient ids an Assistant remembers having read, so each turn's check costs no read;
+a chart review touches far fewer patients per process."""
