@@ -283,18 +283,20 @@ class Assistant:
             raise ThreadConflict(thread_id)
 
     async def claim_thread(
-        self, thread_id: str, patient_id: str, *, caller: str | None = None
+        self, thread_id: str, patient_id: str, *, caller: str | None = None, check: bool = True
     ) -> ThreadClaim:
         """The caller's thread ``thread_id`` for ``patient_id``, or :class:`ThreadConflict`.
 
         Claimed atomically in the database before anything runs (or streams), so of two
         racing first turns exactly one owns the thread, and the refusal never names the
-        other patient.  Without a registry the thread is keyed as the caller named it.
+        other patient.  Without a registry (an Assistant built by hand, as replay's) the
+        thread is keyed as named, and its checkpoint is checked when ``check`` is true.
         """
         who = caller or self.caller
         if self.threads is not None:
             return await self.threads.claim(who, thread_id, patient_id)
-        await self.check_thread(thread_id, patient_id)
+        if check:
+            await self.check_thread(thread_id, patient_id)
         return ThreadClaim(key=thread_id, public_id=thread_id, caller=who, patient_id=patient_id)
 
     @asynccontextmanager
@@ -366,7 +368,12 @@ class Assistant:
         if check:
             await self.check_patient(patient_id)
         if claim is None:
-            claim = await self.claim_thread(thread_id or new_thread_id(), patient_id, caller=caller)
+            claim = await self.claim_thread(
+                thread_id or new_thread_id(),
+                patient_id,
+                caller=caller,
+                check=check and thread_id is not None,  # a new thread has no checkpoint yet
+            )
         await self.ensure_model()
         return claim
 

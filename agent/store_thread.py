@@ -40,7 +40,11 @@ class OffLoopTransport(httpx.AsyncBaseTransport):
         if reply is None:
             return await self._on_loop.handle_async_request(request)
         status, headers, content = reply
-        return httpx.Response(status, headers=headers, content=content, request=request)
+        # A stream, not ``content=``: httpx would read that at once, and a response read
+        # before the client wraps it never gets its ``elapsed`` (the client's bounded
+        # reader copies it).
+        stream = httpx.ByteStream(content)
+        return httpx.Response(status, headers=headers, stream=stream, request=request)
 
     def _serve_without_loop(self, request: httpx.Request, body: bytes) -> Reply | None:
         messages: list[MutableMapping[str, Any]] = []

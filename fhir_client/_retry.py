@@ -13,6 +13,7 @@ refused up front with 429 (rate limited) or 503 (unavailable).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
@@ -198,7 +199,10 @@ async def read_bounded(
         request=request,
         extensions=response.extensions,
     )
-    complete.elapsed = response.elapsed
+    # A transport may return a response it already read (``httpx.Response(json=...)``),
+    # which the client never times: then the copy has no timing either.
+    with contextlib.suppress(RuntimeError):
+        complete.elapsed = response.elapsed
     return complete
 
 

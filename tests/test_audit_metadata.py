@@ -12,7 +12,7 @@ from pathlib import Path
 from agent.audit import AuditLog
 from fhir_client.embedded import EmbeddedStore
 
-AUDIT_TABLES = {"answer", "answer_citation", "fhir_request"}
+AUDIT_TABLES = {"answer", "answer_citation", "fhir_request", "access"}
 
 
 def _tables(path: Path) -> set[str]:

@@ -34,12 +34,12 @@ COMMANDS: dict[str, LazyCommand] = {
     "load": LazyCommand(
         "agent.cli.data_commands",
         "load",
-        "Load Synthea FHIR bundles (practitioner/hospital bundles first, ids kept).",
+        "Load Synthea FHIR bundles or Bulk Data NDJSON (reference data first, ids kept).",
     ),
     "patients": LazyCommand(
         "agent.cli.data_commands",
         "patients",
-        "List patients: id, name, gender, birth date and resource counts by type.",
+        "List patients a page at a time: id, name, gender, birth date, resources by type.",
     ),
     "ask": LazyCommand(
         "agent.cli.ask_commands",
