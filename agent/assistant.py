@@ -437,7 +437,7 @@ class Assistant:
                 if event.type == "done":
                     output = AgentOutput.model_validate(event.data["output"])
                     output.thread_id = claim.public_id
-                    event.data["output"] = output.model_dump(mode="json")
+                    event.data["output"] = output.model_dump()
                     turn.answered(output)
                 elif event.type == "error":
                     turn.failed(str(event.data.get("kind", "error")))
