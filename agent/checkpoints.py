@@ -1,9 +1,13 @@
-"""Checkpointers for multi-turn threads: SQLite by default, Postgres when installed.
+"""Checkpointers for multi-turn threads: SQLite by default, PostgreSQL for a URL.
 
 A thread's state (question digest, evidence, aliases) lives in the checkpointer keyed by
 thread id, so a follow-up in a later process still resolves "those" and can cite what an
 earlier turn retrieved.  ``:memory:`` is for tests; the default file sits next to the
 embedded store in the per-user data directory.
+
+PostgreSQL goes through a connection pool that checks a connection before lending it:
+after the database restarts, the next turn gets a fresh connection instead of every turn
+failing on the dead one until the process restarts.
 """
 
 from __future__ import annotations
@@ -16,24 +20,32 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import platformdirs
-from langgraph.checkpoint.base import BaseCheckpointSaver
 
 from agent.settings import APP_NAME
-from agent.threads import ThreadRegistry
 from fhir_client.limits import (
+    CHECKPOINT_POOL_SIZE,
+    CHECKPOINT_POOL_TIMEOUT_SECONDS,
     MAX_THREADS_KEPT,
     RETENTION_INTERVAL_SECONDS,
     THREAD_MAX_AGE_SECONDS,
 )
 
+if TYPE_CHECKING:  # LangGraph is imported when a checkpointer opens, not with this module
+    from langgraph.checkpoint.base import BaseCheckpointSaver
+
+    from agent.threads import ThreadRegistry
+
 __all__ = [
+    "POSTGRES_SCHEMES",
+    "CheckpointTarget",
     "RetentionReport",
     "checkpoint_spec",
     "default_checkpoint_path",
     "enforce_retention",
+    "is_postgres_url",
     "open_checkpointer",
     "retention_loop",
     "trim_thread",
@@ -41,46 +53,77 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
+CheckpointTarget = str | Path | None
+"""``None`` (the per-user SQLite file), ``":memory:"``, a SQLite path, or a Postgres URL."""
+
+POSTGRES_SCHEMES = ("postgres://", "postgresql://")
+
 
 def default_checkpoint_path() -> Path:
     return Path(platformdirs.user_data_dir(APP_NAME)) / "threads.sqlite"
 
 
-def checkpoint_spec(target: str | Path | None) -> str:
+def checkpoint_spec(target: CheckpointTarget) -> str:
     """The checkpointer's database as one string: a SQLite path, ``:memory:`` or a URL."""
     return str(target) if target is not None else str(default_checkpoint_path())
+
+
+def is_postgres_url(target: CheckpointTarget) -> bool:
+    """True for a ``postgres://`` or ``postgresql://`` URL (never a file path)."""
+    return isinstance(target, str) and target.startswith(POSTGRES_SCHEMES)
 
 
 def _sqlite_target(spec: str) -> str:
     """The SQLite path with its directory created (``:memory:`` unchanged)."""
     if spec == ":memory:":
         return spec
+    if "://" in spec or spec.startswith(("postgres:", "postgresql:")):
+        raise ValueError(
+            f"{spec!r} is neither a file path nor a postgresql:// URL; "
+            "give a SQLite file or postgresql://user@host:port/dbname"
+        )
     path = Path(spec).expanduser()
     path.parent.mkdir(parents=True, exist_ok=True)
     return str(path)
 
 
 @asynccontextmanager
-async def open_checkpointer(
-    target: str | Path | None = None,
-) -> AsyncIterator[BaseCheckpointSaver[Any]]:
-    """Open a checkpointer for ``target``.
+async def _postgres(url: str) -> AsyncIterator[BaseCheckpointSaver[Any]]:
+    try:
+        saver_module = importlib.import_module("langgraph.checkpoint.postgres.aio")
+        pool_module = importlib.import_module("psycopg_pool")
+        rows = importlib.import_module("psycopg.rows")
+    except ImportError as error:
+        raise RuntimeError(
+            "a postgresql:// checkpoint URL needs the Postgres checkpointer: "
+            "pip install 'ehr-agent[agent]' (langgraph-checkpoint-postgres, psycopg)"
+        ) from error
+    pool = pool_module.AsyncConnectionPool(
+        url,
+        min_size=1,
+        max_size=CHECKPOINT_POOL_SIZE,
+        timeout=CHECKPOINT_POOL_TIMEOUT_SECONDS,
+        open=False,
+        check=pool_module.AsyncConnectionPool.check_connection,
+        kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": rows.dict_row},
+    )
+    await pool.open(wait=True, timeout=CHECKPOINT_POOL_TIMEOUT_SECONDS)
+    try:
+        saver = saver_module.AsyncPostgresSaver(pool)
+        await saver.setup()
+        yield saver
+    finally:
+        await pool.close()
 
-    ``None`` -> the default SQLite file; ``":memory:"`` -> in-memory SQLite; a
-    ``postgresql://`` URL -> Postgres (needs ``langgraph-checkpoint-postgres``); anything
-    else -> a SQLite file path.
-    """
+
+@asynccontextmanager
+async def open_checkpointer(
+    target: CheckpointTarget = None,
+) -> AsyncIterator[BaseCheckpointSaver[Any]]:
+    """Open a checkpointer for ``target`` (see :data:`CheckpointTarget`)."""
     spec = checkpoint_spec(target)
-    if spec.startswith(("postgres://", "postgresql://")):
-        try:
-            module = importlib.import_module("langgraph.checkpoint.postgres.aio")
-        except ImportError as error:
-            raise RuntimeError(
-                "a Postgres checkpoint URL needs the langgraph-checkpoint-postgres package: "
-                "pip install langgraph-checkpoint-postgres"
-            ) from error
-        async with module.AsyncPostgresSaver.from_conn_string(spec) as saver:
-            await saver.setup()
+    if is_postgres_url(spec):
+        async with _postgres(spec) as saver:
             yield saver
         return
     from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver

@@ -17,7 +17,7 @@ from typing import Any, Literal, cast
 
 from langchain_core.runnables import RunnableConfig
 
-from agent.configuration import AgentContext
+from agent.configuration import RunContext
 from agent.graph import AgentGraph
 from agent.models.base import ModelError
 from agent.output import AgentOutput, build_output
@@ -52,7 +52,7 @@ def _question(question: str) -> str:
 
 async def ask(
     graph: AgentGraph,
-    context: AgentContext,
+    context: RunContext,
     question: str,
     *,
     thread_id: str | None = None,
@@ -76,7 +76,7 @@ async def ask(
 
 async def stream_answer(
     graph: AgentGraph,
-    context: AgentContext,
+    context: RunContext,
     question: str,
     *,
     thread_id: str | None = None,

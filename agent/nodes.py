@@ -1,7 +1,7 @@
 """The graph's nodes: route, plan, act, answer, verify.
 
 Each node reads the checkpointed state, the run's knobs (:class:`Configuration`) and the
-run's live objects (:class:`AgentContext`, through LangGraph's ``Runtime``), and returns
+run's context (:class:`RunContext`, through LangGraph's ``Runtime``), and returns
 the state keys it changes.  Progress goes to ``runtime.stream_writer`` as small dicts
 (``{"type": "tool_call", ...}``) that :mod:`agent.events` turns into typed events.
 """
@@ -17,7 +17,7 @@ from langgraph.runtime import Runtime
 
 from agent.answering import build_answer_prompt, conversation_digest
 from agent.citations import Verification, failed_topics, verify_answer
-from agent.configuration import AgentContext, Configuration
+from agent.configuration import Configuration, RunContext
 from agent.extractive import FALLBACK_NOTE, extractive_answer
 from agent.models.base import Completion, ModelError
 from agent.planner import fallback_calls, follow_on_calls, plan_reading
@@ -81,7 +81,7 @@ def _rule_calls(state: AgentState) -> list[ToolCall]:
     return plan_reading(reading, question, previous, earliest).calls or fallback_calls(question)
 
 
-async def route(state: AgentState, runtime: Runtime[AgentContext]) -> Update:
+async def route(state: AgentState, runtime: Runtime[RunContext]) -> Update:
     """Start a turn: check the thread's patient, read the question, decide how to retrieve."""
     context = runtime.context
     owner = state.get("patient_id")
@@ -168,7 +168,7 @@ def _done_lines(state: AgentState) -> list[str]:
     return lines
 
 
-async def plan(state: AgentState, runtime: Runtime[AgentContext]) -> Update:
+async def plan(state: AgentState, runtime: Runtime[RunContext]) -> Update:
     """Ask the model for the next action when the model plans this turn."""
     settings = _settings()
     model = runtime.context.model
@@ -262,7 +262,7 @@ def _joined_text(known: str, new: str) -> str:
     return inert_line(new if known in new else f"{known}; {new}")
 
 
-async def act(state: AgentState, runtime: Runtime[AgentContext]) -> Update:
+async def act(state: AgentState, runtime: Runtime[RunContext]) -> Update:
     """Run the next pending tool call for the bound patient and record its evidence."""
     pending = list(state.get("pending", []))
     call = pending.pop(0)
@@ -317,7 +317,7 @@ async def act(state: AgentState, runtime: Runtime[AgentContext]) -> Update:
     }
 
 
-def _token_sink(runtime: Runtime[AgentContext], attempt: int) -> Any:
+def _token_sink(runtime: Runtime[RunContext], attempt: int) -> Any:
     """A thread-safe ``on_token``: backends may generate on a worker thread."""
     loop = asyncio.get_running_loop()
     loop_thread = threading.get_ident()
@@ -332,7 +332,7 @@ def _token_sink(runtime: Runtime[AgentContext], attempt: int) -> Any:
     return emit
 
 
-async def answer(state: AgentState, runtime: Runtime[AgentContext]) -> Update:
+async def answer(state: AgentState, runtime: Runtime[RunContext]) -> Update:
     """Write (or repair) the answer: the model's, or the extractive one without a model."""
     model = runtime.context.model
     attempts = state.get("attempts", 0) + 1

@@ -9,9 +9,14 @@ pending calls, drafts) are reset by the route node at the start of each turn.
 
 from __future__ import annotations
 
-from typing import Any, Literal, TypedDict
+from typing import Any, Literal
+
+# typing_extensions' TypedDict, not typing's: pydantic (which derives the JSON schemas
+# LangGraph's server shows) refuses typing.TypedDict on Python < 3.12.
+from typing_extensions import TypedDict
 
 __all__ = [
+    "AgentInput",
     "AgentState",
     "EvidenceRecord",
     "Route",
@@ -109,3 +114,12 @@ class AgentState(TypedDict, total=False):
     fallback: bool
     notes: list[str]
     usage: Usage
+
+
+class AgentInput(TypedDict):
+    """What a caller sends for one turn (the graph's input schema): the question only.
+
+    The patient and the model come in the run context, never in the input.
+    """
+
+    question: str

@@ -32,7 +32,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from agent.refusals import ThreadBusy, ThreadConflict
 from fhir_client.limits import (
+    CHECKPOINT_POOL_SIZE,
+    CHECKPOINT_POOL_TIMEOUT_SECONDS,
     MAX_THREADS_KEPT,
     THREAD_MAX_AGE_SECONDS,
     TURN_LEASE_SECONDS,
@@ -67,28 +70,6 @@ CREATE TABLE IF NOT EXISTS {TABLE} (
 _SQLITE_BUSY_SECONDS = 30.0
 _POLL_FIRST_SECONDS = 0.02
 _POLL_MAX_SECONDS = 0.25
-
-
-class ThreadConflict(Exception):
-    """The caller's thread id is already a conversation about another patient."""
-
-    def __init__(self, public_id: str) -> None:
-        # Deliberately no patient id: the message may reach the caller verbatim.
-        super().__init__(
-            f"Thread {public_id!r} is a conversation about another patient; "
-            "omit the thread id to start a new conversation for this one."
-        )
-        self.public_id = public_id
-
-
-class ThreadBusy(Exception):
-    """Another turn of the thread held it for longer than ``TURN_WAIT_SECONDS``."""
-
-    def __init__(self, public_id: str, waited: float) -> None:
-        super().__init__(
-            f"Thread {public_id!r} is still answering an earlier question "
-            f"(waited {waited:.0f} s); retry when it has finished."
-        )
 
 
 @dataclass(frozen=True)
@@ -165,36 +146,49 @@ class _SqliteDatabase:
 
 
 class _PostgresDatabase:
-    """One autocommit psycopg connection; statements are tiny, so a lock serializes them."""
+    """A small psycopg pool (autocommit) that checks a connection before lending it.
 
-    def __init__(self, connection: Any) -> None:
-        self._connection = connection
-        self._lock = asyncio.Lock()
+    As the checkpointer's pool does (:mod:`agent.checkpoints`): after the database
+    restarts, the next statement gets a fresh connection instead of every turn failing on
+    the dead one until the process restarts.
+    """
+
+    def __init__(self, pool: Any) -> None:
+        self._pool = pool
 
     @classmethod
     async def connect(cls, url: str) -> _PostgresDatabase:
         try:
-            import psycopg
+            from psycopg_pool import AsyncConnectionPool
         except ImportError as error:
             raise RuntimeError(
-                "a postgresql:// thread store needs psycopg (installed with "
-                "langgraph-checkpoint-postgres): pip install langgraph-checkpoint-postgres"
+                "a postgresql:// thread store needs psycopg and psycopg-pool: "
+                "pip install 'ehr-agent[postgres]'"
             ) from error
-        connection = await psycopg.AsyncConnection.connect(url, autocommit=True)
-        return cls(connection)
+        pool = AsyncConnectionPool(
+            url,
+            min_size=1,
+            max_size=CHECKPOINT_POOL_SIZE,
+            timeout=CHECKPOINT_POOL_TIMEOUT_SECONDS,
+            open=False,
+            check=AsyncConnectionPool.check_connection,
+            kwargs={"autocommit": True},
+        )
+        await pool.open(wait=True, timeout=CHECKPOINT_POOL_TIMEOUT_SECONDS)
+        return cls(pool)
 
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
-        async with self._lock, self._connection.cursor() as cursor:
+        async with self._pool.connection() as connection, connection.cursor() as cursor:
             await cursor.execute(sql.replace("?", "%s"), tuple(params))
             return int(cursor.rowcount)
 
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        async with self._lock, self._connection.cursor() as cursor:
+        async with self._pool.connection() as connection, connection.cursor() as cursor:
             await cursor.execute(sql.replace("?", "%s"), tuple(params))
             return list(await cursor.fetchall())
 
     async def close(self) -> None:
-        await self._connection.close()
+        await self._pool.close()
 
 
 class ThreadRegistry:

@@ -23,12 +23,12 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from agent import AgentContext, AgentOutput, ask, build_graph  # noqa: E402
+from agent import AgentOutput, build_graph  # noqa: E402
+from agent.assistant import Assistant  # noqa: E402
 from agent.models.base import ChatModel  # noqa: E402
 from agent.models.spec import load_model, small_test_model_path  # noqa: E402
 from fhir_client.embedded import EmbeddedStore, embedded_client  # noqa: E402
 from fhir_client.loading import load_paths  # noqa: E402
-from tools import make_toolset  # noqa: E402
 
 SINGLE_FACT = (
     "What was the most recent HbA1c?",
@@ -62,12 +62,11 @@ async def _run(spec: str, patients: int, n_ctx: int) -> list[tuple[str, str, Age
             p["id"]
             for p in await client.search("Patient", {"_count": patients}, max_results=patients)
         ][:patients]
-        graph = build_graph()
+        assistant = Assistant(client, build_graph(), model=model)
         for patient_id in ids:
-            context = AgentContext(toolset=make_toolset(client, patient_id), model=model)
             for kind, questions in (("single", SINGLE_FACT), ("open", OPEN)):
                 for question in questions:
-                    output = await ask(graph, context, question, configurable=CONFIG)
+                    output = await assistant.ask(patient_id, question, configurable=CONFIG)
                     results.append((kind, question, output))
     store.close()
     return results

@@ -149,3 +149,16 @@ cut there (its opening holds the visit's substance), so one huge attachment cann
 the index."""
 MAX_SEARCH_HITS: Final = 200
 """Ranked hits the record-wide search reads before grouping; more are counted, not shown."""
+
+# --- The Postgres thread store ----------------------------------------------------------
+CHECKPOINT_POOL_SIZE: Final = 4
+"""Connections a process keeps to a Postgres checkpointer: turns on one model are
+serialized, so a few cover concurrent rule-based turns and state reads."""
+CHECKPOINT_POOL_TIMEOUT_SECONDS: Final = 15.0
+"""Wait for a Postgres connection (at start, or after a restart) before the turn fails
+with an error that names the database."""
+
+# --- The Assistant ---------------------------------------------------------------------
+KNOWN_PATIENTS_REMEMBERED: Final = 1024
+"""Patient ids an Assistant remembers having read, so each turn's check costs no read;
+a chart review touches far fewer patients per process."""

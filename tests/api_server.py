@@ -23,7 +23,7 @@ from typing import Any
 import uvicorn
 
 from agent.api import create_app
-from agent.cli.fhir_source import fill_from_fixtures, open_embedded_store
+from agent.record_source import fill_from_fixtures, open_embedded_store
 from agent.settings import Settings
 
 FIXTURES_DIR = Path(__file__).resolve().parents[1] / "synthea_fixtures" / "fhir"

@@ -1,37 +1,45 @@
-"""A private PostgreSQL server for tests: Debian's binaries, a throwaway cluster, loopback.
+"""A private PostgreSQL cluster for tests: Debian's binaries, a temp dir, a free port.
 
-``initdb`` into a temporary directory (as the ``postgres`` user when the tests run as
-root, which PostgreSQL refuses to run as), ``trust`` authentication on 127.0.0.1 only, a
-free port, stopped and deleted afterwards.  Without the binaries the caller skips, except
-under ``EHR_AGENT_REQUIRE_POSTGRES=1`` where that is a failure.
+``initdb`` refuses to run as root, so as root the cluster belongs to the ``postgres``
+system user (created by Debian's ``postgresql`` package, which ``.ci/run`` installs).
+The server listens on 127.0.0.1 only, with trust authentication for that address, and
+can be restarted in place (same port, same data) to test reconnecting.  Without the
+binaries the caller skips, except under ``EHR_AGENT_REQUIRE_POSTGRES=1`` where that is a
+failure.
+
+Two ways in: :class:`PostgresServer` (a cluster the test starts, stops and restarts) and
+:func:`postgres_url` (a throwaway cluster for the length of a ``with`` block).
 """
 
 from __future__ import annotations
 
+import glob
 import os
 import shutil
 import socket
 import subprocess
 import tempfile
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import pytest
 
-SEARCH_DIRS = (
-    "/usr/lib/postgresql/17/bin",
-    "/usr/lib/postgresql/16/bin",
-    "/usr/lib/postgresql/15/bin",
-)
+__all__ = ["PostgresServer", "find_postgres_bin", "postgres_url"]
+
+START_TIMEOUT_SECONDS = 60
 
 
-def _binary(name: str) -> str | None:
-    found = shutil.which(name)
+def find_postgres_bin() -> Path | None:
+    """The newest ``/usr/lib/postgresql/<version>/bin`` with ``initdb``, or ``$PATH``'s."""
+    found = sorted(
+        glob.glob("/usr/lib/postgresql/*/bin/initdb"),
+        key=lambda p: int(Path(p).parts[-3]) if Path(p).parts[-3].isdigit() else 0,
+    )
     if found:
-        return found
-    return next((f"{d}/{name}" for d in SEARCH_DIRS if os.path.exists(f"{d}/{name}")), None)
+        return Path(found[-1]).parent
+    on_path = shutil.which("initdb")
+    return Path(on_path).parent if on_path else None
 
 
 def _skip_or_fail(reason: str) -> None:
@@ -46,50 +54,57 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+class PostgresServer:
+    """One cluster under ``root``; ``url`` points at its ``postgres`` database."""
+
+    def __init__(self, root: Path, bin_dir: Path) -> None:
+        self.bin_dir = bin_dir
+        self.data = root / "data"
+        self.log = root / "server.log"
+        self.port = _free_port()
+        self._as_postgres = os.geteuid() == 0
+        root.mkdir(parents=True, exist_ok=True)
+        if self._as_postgres:
+            shutil.chown(root, "postgres", "postgres")
+        self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8")
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def _run(self, tool: str, *args: str) -> None:
+        command = [str(self.bin_dir / tool), *args]
+        if self._as_postgres:
+            command = ["runuser", "-u", "postgres", "--", *command]
+        subprocess.run(command, check=True, capture_output=True, timeout=START_TIMEOUT_SECONDS)
+
+    def start(self) -> None:
+        options = f"-h 127.0.0.1 -p {self.port} -k {self.data} -c fsync=off"
+        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-o", options, "-w", "start")
+
+    def stop(self, mode: str = "fast") -> None:
+        self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "stop")
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+
 @contextmanager
 def postgres_url() -> Iterator[str]:
     """Start a throwaway cluster; yields ``postgresql://postgres@127.0.0.1:PORT/postgres``."""
-    initdb, pg_ctl = _binary("initdb"), _binary("pg_ctl")
-    if initdb is None or pg_ctl is None:
+    bin_dir = find_postgres_bin()
+    if bin_dir is None:
         _skip_or_fail("the PostgreSQL tests need Debian's postgresql (initdb, pg_ctl)")
-    assert initdb is not None and pg_ctl is not None
-    as_root = os.geteuid() == 0
-    prefix = ["runuser", "-u", "postgres", "--"] if as_root else []
-    directory = Path(tempfile.mkdtemp(prefix="ehr-agent-pg-"))
-    data = directory / "data"
-    if as_root:
-        shutil.chown(directory, "postgres", "postgres")
-    port = _free_port()
-    run = {"check": True, "capture_output": True, "timeout": 120}
-    subprocess.run(
-        [*prefix, initdb, "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8"], **run
-    )
-    options = f"-c listen_addresses=127.0.0.1 -p {port} -k {directory} -c fsync=off"
-    subprocess.run(
-        [
-            *prefix,
-            pg_ctl,
-            "-D",
-            str(data),
-            "-o",
-            options,
-            "-l",
-            str(directory / "log"),
-            "-w",
-            "start",
-        ],
-        **run,
-    )
+    assert bin_dir is not None
+    root = Path(tempfile.mkdtemp(prefix="ehr-agent-pg-"))
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            with socket.socket() as sock:
-                if sock.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            time.sleep(0.1)
-        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+        server = PostgresServer(root, bin_dir)
+        server.start()
+        try:
+            yield server.url
+        finally:
+            with suppress(subprocess.SubprocessError):
+                server.stop("immediate")
     finally:
-        subprocess.run(
-            [*prefix, pg_ctl, "-D", str(data), "-m", "immediate", "stop"], **{**run, "check": False}
-        )
-        shutil.rmtree(directory, ignore_errors=True)
+        shutil.rmtree(root, ignore_errors=True)

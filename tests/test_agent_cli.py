@@ -141,16 +141,15 @@ def test_ask_without_a_model_uses_the_default_and_says_so_once(
 def test_ask_defaults_to_medgemma_when_it_is_cached(
     runner: CliRunner, dataset: Dataset, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import agent.cli.ask_commands as commands
-    import agent.cli.model_commands as model_commands
+    import agent.models.spec as specs
 
     chosen: list[str] = []
 
     def fake_load(spec: str) -> None:
         chosen.append(spec)
 
-    monkeypatch.setattr(model_commands, "default_model_spec", lambda: ("medgemma", None))
-    monkeypatch.setattr(commands, "load_model", fake_load)
+    monkeypatch.setattr(specs, "default_model_spec", lambda: ("medgemma", None))
+    monkeypatch.setattr(specs, "load_model", fake_load)
     record = _patient(dataset)
     result = runner.invoke(app, ["ask", "--patient", record.id, "--json", "Any allergies?"])
     assert result.exit_code == 0, result.output
@@ -158,3 +157,21 @@ def test_ask_defaults_to_medgemma_when_it_is_cached(
     monkeypatch.setenv("EHR_AGENT_MODEL", "none")
     runner.invoke(app, ["ask", "--patient", record.id, "--json", "Any allergies?"])
     assert chosen == ["medgemma", "none"]
+
+
+def test_summary_checks_a_model_spec_without_loading_it(
+    runner: CliRunner, dataset: Dataset, tmp_path: Path
+) -> None:
+    """``summary`` needs no model: a named GGUF is checked to exist, never loaded."""
+    record = _patient(dataset)
+    not_a_model = tmp_path / "weights.gguf"
+    not_a_model.write_text("not GGUF bytes: loading this would fail")
+    result = runner.invoke(
+        app, ["summary", "--patient", record.id, "--json", "--model", str(not_a_model)]
+    )
+    assert result.exit_code == 0, result.output
+    assert SummaryOutput.model_validate_json(result.stdout).patient_id == record.id
+    missing = runner.invoke(
+        app, ["summary", "--patient", record.id, "--model", str(tmp_path / "gone.gguf")]
+    )
+    assert missing.exit_code == 1 and "no GGUF file at" in missing.stderr

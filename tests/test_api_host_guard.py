@@ -85,5 +85,10 @@ def test_health_reveals_nothing_private(served: tuple[str, Path]) -> None:
     base_url, db = served
     response = httpx.get(base_url + "/health", timeout=30)
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "model": "none", "fhir": "embedded store"}
+    assert response.json() == {
+        "status": "ok",
+        "checkpoints": "ok",  # the thread store's state (nothing private either)
+        "model": "none",
+        "fhir": "embedded store",
+    }
     assert str(db.parent) not in response.text and "sqlite" not in response.text

@@ -23,7 +23,7 @@ import uvicorn
 
 from agent.api.security import TokenRegistry, hash_token
 from agent.audit import AuditLog
-from agent.cli.fhir_source import open_embedded_store
+from agent.record_source import open_embedded_store
 from fhir_client.client import FhirClient
 from fhir_client.embedded import embedded_asgi_app
 from tests.api_server import fixture_patients, hba1c_patient, running_server, store_copy

@@ -18,8 +18,8 @@ from typer.testing import CliRunner
 
 from agent.audit import AuditLog
 from agent.cli import app
-from agent.cli.fhir_source import open_embedded_store
 from agent.output import AgentOutput
+from agent.record_source import open_embedded_store
 from fhir_client.embedded import embedded_client
 from tests.api_server import FIXTURES_DIR, hba1c_patient, store_copy
 

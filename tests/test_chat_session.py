@@ -20,6 +20,7 @@ import pytest
 from rich.console import Console
 
 from agent import build_graph, open_checkpointer
+from agent.assistant import Assistant
 from agent.cli.repl.input import PlainReader
 from agent.cli.repl.session import ChatSession, UnknownPatient
 from agent.cli.repl.view import ChatView
@@ -101,8 +102,8 @@ async def _session(
 ) -> AsyncIterator[tuple[ChatSession, io.StringIO]]:
     view, buffer = _view()
     async with open_checkpointer(":memory:") as saver:
-        graph = build_graph(checkpointer=saver)
-        yield ChatSession(client, graph, reader, view, model_spec="none", loader=loader), buffer
+        assistant = Assistant(client, build_graph(checkpointer=saver), model="none", loader=loader)
+        yield ChatSession(assistant, reader, view), buffer
 
 
 async def test_follow_up_uses_the_thread_and_sources_reprints_the_last_answer(

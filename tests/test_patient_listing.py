@@ -17,8 +17,8 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from agent.cli import app
-from agent.cli.patient_summary import PatientSummary, summarize_patient
 from agent.cli.rendering import patient_rows, patients_table
+from agent.patients import PatientSummary, summarize_patient
 from fhir_client.directory import PatientEntry, patient_page
 from fhir_client.embedded import EmbeddedStore, embedded_client
 from fhir_client.embedded.registry import PATIENT_COMPARTMENT

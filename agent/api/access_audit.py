@@ -73,9 +73,9 @@ def _owner_in(body: bytes) -> str | None:
 
 
 def _log_of(scope: Scope) -> AuditLog | None:
+    # The lifespan puts the Assistant's log there (or, without the agent extra, its own).
     app = scope.get("app")
-    runtime = getattr(getattr(app, "state", None), "runtime", None)
-    log = getattr(runtime, "audit", None)
+    log = getattr(getattr(app, "state", None), "audit_log", None)
     return log if isinstance(log, AuditLog) else None
 
 

@@ -1,7 +1,8 @@
 """Running one turn for the API: as one JSON answer, or as Server-Sent Events.
 
-Both paths share the runtime's locks and the same enrichment (chart series), so the
-streamed ``done`` event carries exactly what ``POST /ask`` returns.
+Both paths are the Assistant's ``ask`` and ``stream`` (its locks, its audit) plus the same
+enrichment (chart series), so the streamed ``done`` event carries exactly what
+``POST /ask`` returns.
 
 SSE events: ``step`` (``planning``, ``tool_call``, ``evidence``; the agent event's type
 is in the data's ``type``), ``token`` ({text, attempt}; a new attempt replaces the text),
@@ -16,13 +17,12 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
-from agent.api.runtime import AgentRuntime, ApiError
+from agent.api.runtime import AgentRuntime, ApiError, api_error
 from agent.api.schemas import AnswerOut
 from agent.api.series import answer_series
-from agent.audit import audited_question
-from agent.events import ask, stream_answer
 from agent.models.base import ModelError
 from agent.output import AgentOutput
+from agent.refusals import AssistantError
 from agent.threads import ThreadClaim
 from fhir_client.errors import FhirError
 
@@ -48,31 +48,24 @@ async def _with_series(runtime: AgentRuntime, output: AgentOutput) -> AnswerOut:
     return answer
 
 
-def _audited(runtime: AgentRuntime, claim: ThreadClaim, question: str) -> Any:
-    return audited_question(
-        runtime.audit, "api", claim.public_id, claim.patient_id, question, caller=claim.caller
-    )
-
-
 async def answer_question(runtime: AgentRuntime, claim: ThreadClaim, question: str) -> AnswerOut:
-    """One answer, with agent failures turned into ``ApiError`` statuses.
+    """One answer on the thread the route claimed, with failures as ``ApiError`` statuses.
 
     The graph runs under the thread's checkpoint key; the caller sees its own thread id.
     """
-    context = runtime.context(claim.patient_id)
     try:
-        async with _audited(runtime, claim, question) as turn:
-            async with runtime.turn(claim):
-                output = await ask(runtime.graph, context, question, thread_id=claim.key)
-            output.thread_id = claim.public_id
-            turn.answered(output)
-            return await _with_series(runtime, output)
+        output = await runtime.ask(
+            claim.patient_id, question, channel="api", check=False, claim=claim
+        )
+        return await _with_series(runtime, output)
     except FhirError as error:
         raise ApiError(
             502, "fhir_error", f"Error talking to the {runtime.source_description}: {error}"
         ) from error
     except ModelError as error:
         raise ApiError(503, "model_error", f"The model failed: {error}") from error
+    except AssistantError as error:  # e.g. the thread stayed busy (a ValueError too)
+        raise api_error(error) from error
     except ValueError as error:
         raise ApiError(400, "bad_question", str(error)) from error
 
@@ -82,27 +75,23 @@ async def answer_events(
 ) -> AsyncIterator[str]:
     """The SSE stream of one turn (see the module doc for the events)."""
     try:
-        context = runtime.context(claim.patient_id)
-        async with _audited(runtime, claim, question) as turn, runtime.turn(claim):
-            events = stream_answer(runtime.graph, context, question, thread_id=claim.key)
-            async for event in events:
-                if event.type == "done":
-                    output = AgentOutput.model_validate(event.data["output"])
-                    output.thread_id = claim.public_id
-                    turn.answered(output)
-                    answer = await _with_series(runtime, output)
-                    yield sse("done", answer.model_dump_json())
-                    return
-                if event.type == "error":
-                    turn.failed(str(event.data.get("kind", "error")))
-                    yield sse("error", event.data)
-                    return
-                if event.type == "token":
-                    yield sse("token", event.data)
-                elif event.type in _STEP_TYPES:
-                    yield sse("step", {"type": event.type, **event.data})
-    except ApiError as error:  # e.g. the thread stayed busy
-        yield sse("error", {"message": error.detail, "kind": error.kind})
+        events = runtime.stream(claim.patient_id, question, channel="api", check=False, claim=claim)
+        async for event in events:
+            if event.type == "done":
+                output = AgentOutput.model_validate(event.data["output"])
+                answer = await _with_series(runtime, output)
+                yield sse("done", answer.model_dump_json())
+                return
+            if event.type == "error":
+                yield sse("error", event.data)
+                return
+            if event.type == "token":
+                yield sse("token", event.data)
+            elif event.type in _STEP_TYPES:
+                yield sse("step", {"type": event.type, **event.data})
+    except AssistantError as error:  # e.g. the thread stayed busy
+        refusal = api_error(error)
+        yield sse("error", {"message": refusal.detail, "kind": refusal.kind})
         return
     except Exception as error:  # the stream's contract: it always ends with done or error
         logger.exception("answer stream failed")

@@ -1,11 +1,12 @@
 """The dashboard backend: a FastAPI app over the agent, the record and a small web page.
 
-``create_app`` only wires things up; the lifespan opens them, once per server: the FHIR
-client (the embedded store by default, filled from the fixtures when empty; a remote
-server with ``fhir_url``; or any client from ``fhir_client_factory``), the checkpointer
-(threads survive restarts in the SQLite file; ``":memory:"`` in tests) and the compiled
-graph.  The model is loaded by the caller and passed in, so a bad ``--model`` fails before
-the server binds a port rather than on the first question.
+``create_app`` only wires things up; the lifespan opens, once per server, the record (the
+embedded store by default, filled from the fixtures when empty; a remote server with
+``fhir_url``; or any client from ``fhir_client_factory``) and over it the
+:class:`~agent.assistant.Assistant` (threads in SQLite or Postgres, the graph, the audit
+log, the model): the API is an adapter over that one object.  The model is loaded by the
+caller and passed in, so a bad ``--model`` fails before the server binds a port rather
+than on the first question.
 
 Routes: ``/`` the page, ``/static`` its files, ``/patients...`` the API (see
 :mod:`agent.api.routes`), ``/fhir`` the record (see :mod:`agent.api.fhir_mount`),
@@ -14,7 +15,7 @@ Routes: ``/`` the page, ``/static`` its files, ``/patients...`` the API (see
 
 from __future__ import annotations
 
-import asyncio
+import importlib.util
 import json
 import logging
 from collections.abc import AsyncIterator, Callable, Iterable
@@ -29,24 +30,15 @@ from fastapi.staticfiles import StaticFiles
 from agent.api.access_audit import AccessAuditMiddleware
 from agent.api.fhir_mount import FhirMount, read_only_facade, read_proxy_app
 from agent.api.host_guard import HostGuardMiddleware, parse_allowed_hosts
-from agent.api.routes import router
-from agent.api.runtime import AgentRuntime, ApiError
+from agent.api.runtime import ApiError, api_error
 from agent.api.security import BearerAuthMiddleware, TokenRegistry
-from agent.audit import AuditLog, attach, default_audit_path
-from agent.checkpoints import (
-    checkpoint_spec,
-    enforce_retention,
-    open_checkpointer,
-    retention_loop,
-)
-from agent.cli.fhir_source import fill_from_fixtures, open_embedded_store
-from agent.graph import build_graph
+from agent.audit import AuditLog, default_audit_path
+from agent.checkpoints import CheckpointTarget
 from agent.models.base import ChatModel
+from agent.record_source import RecordSource, open_record
+from agent.refusals import AssistantError
 from agent.settings import Settings
-from agent.threads import open_thread_registry
-from fhir_client.auth import BearerTokenAuth
 from fhir_client.client import FhirClient
-from fhir_client.embedded import embedded_client
 from fhir_client.errors import FhirError
 
 __all__ = ["ClientFactory", "create_app"]
@@ -54,30 +46,22 @@ __all__ = ["ClientFactory", "create_app"]
 logger = logging.getLogger(__name__)
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
-READ_TIMEOUT_SECONDS = 60.0
+
+NO_AGENT = (
+    "The agent extra is not installed: serving the record at /fhir only. "
+    "For answers (/patients/.../ask), pip install 'ehr-agent[agent]'."
+)
 
 ClientFactory = Callable[[], AbstractAsyncContextManager[FhirClient]]
 """Opens a FHIR client for the server's lifetime, e.g. ``lambda: FhirClient(url)``."""
 
 
-async def _open_client(
-    stack: AsyncExitStack, settings: Settings, mount: FhirMount
-) -> tuple[FhirClient, str]:
-    """The configured client; with the embedded store, also point ``/fhir`` at it."""
-    source = settings.source_description
-    if settings.fhir_url:
-        auth = BearerTokenAuth(settings.fhir_token) if settings.fhir_token else None
-        client = FhirClient(settings.fhir_url, auth=auth, timeout=READ_TIMEOUT_SECONDS)
-        client = await stack.enter_async_context(client)
-        mount.target = read_proxy_app(client, source)
-        return client, source
-    store = open_embedded_store(settings.db_path)
-    stack.callback(store.close)
-    if store.is_empty():
-        await fill_from_fixtures(store, settings.fixtures_dir, logger.warning)
-    client = await stack.enter_async_context(embedded_client(store, timeout=READ_TIMEOUT_SECONDS))
-    mount.target = read_only_facade(store)
-    return client, source
+def _mount_target(mount: FhirMount, source: RecordSource) -> None:
+    """``/fhir`` serves the embedded store read-only, or proxies reads to the server."""
+    if source.store is not None:
+        mount.target = read_only_facade(source.store)
+    else:
+        mount.target = read_proxy_app(source.client, source.description)
 
 
 def invalid_request_response(error: RequestValidationError) -> Response:
@@ -96,7 +80,7 @@ def create_app(
     settings: Settings | None = None,
     *,
     model: ChatModel | None = None,
-    checkpoint: str | Path | None = None,
+    checkpoint: CheckpointTarget = None,
     fhir_client_factory: ClientFactory | None = None,
     tokens: TokenRegistry | None = None,
     audit_db: Path | None = None,
@@ -118,38 +102,44 @@ def create_app(
     """
     resolved = settings or Settings.resolve()
     mount = FhirMount()
+    agent_installed = importlib.util.find_spec("langgraph") is not None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
-            fhir_url_used = fhir_client_factory is not None or bool(resolved.fhir_url)
             if fhir_client_factory is not None:
                 client = await stack.enter_async_context(fhir_client_factory())
-                source = f"FHIR server {client.base_url}"
-                mount.target = read_proxy_app(client, source)
+                source = RecordSource(client, f"FHIR server {client.base_url}")
             else:
-                client, source = await _open_client(stack, resolved, mount)
-            spec = checkpoint_spec(checkpoint)
-            saver = await stack.enter_async_context(open_checkpointer(spec))
-            threads = await stack.enter_async_context(open_thread_registry(spec))
-            await enforce_retention(saver, threads)  # at start, then periodically
-            retention = asyncio.create_task(retention_loop(saver, threads))
-            stack.callback(retention.cancel)
-            log: AuditLog | None = None
-            if audit:
-                log = AuditLog(audit_db or default_audit_path(resolved))
-                stack.callback(log.close)
-                attach(client)
-            app.state.runtime = AgentRuntime(
-                client=client,
-                graph=build_graph(checkpointer=saver),
-                model=model,
-                source_description=source,
-                threads=threads,
-                saver=saver,
-                audit=log,
-                public_source="FHIR server" if fhir_url_used else "embedded store",
+                source = await stack.enter_async_context(
+                    open_record(resolved, notify=logger.warning)
+                )
+            _mount_target(mount, source)
+            app.state.source_description = source.description
+            if not agent_installed:
+                logger.warning(NO_AGENT)
+                # The record is still served at /fhir, so its reads are still audited.
+                if audit:
+                    log = AuditLog(audit_db or default_audit_path(resolved))
+                    stack.callback(log.close)
+                    app.state.audit_log = log
+                yield
+                mount.target = None
+                return
+            from agent.assistant import Assistant
+
+            assistant = await stack.enter_async_context(
+                Assistant.open(
+                    resolved,
+                    model=model,
+                    checkpoint=checkpoint,
+                    audit=(audit_db or True) if audit else False,
+                    source=source,
+                    retention=True,  # at start, then every RETENTION_INTERVAL_SECONDS
+                )
             )
+            app.state.runtime = assistant
+            app.state.audit_log = assistant.audit
             yield
             mount.target = None
 
@@ -162,8 +152,12 @@ def create_app(
     )
 
     @app.exception_handler(ApiError)
-    async def api_error(request: Request, error: ApiError) -> JSONResponse:
+    async def refused(request: Request, error: ApiError) -> JSONResponse:
         return JSONResponse({"detail": error.detail, "kind": error.kind}, error.status)
+
+    @app.exception_handler(AssistantError)
+    async def assistant_refused(request: Request, error: AssistantError) -> JSONResponse:
+        return await refused(request, api_error(error))
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, error: RequestValidationError) -> Response:
@@ -173,7 +167,7 @@ def create_app(
     async def fhir_error(request: Request, error: FhirError) -> JSONResponse:
         # Any route: a failing, hostile or oversized record source is a 502 that says
         # why (FhirError messages carry no record content), never a bare 500.
-        source = request.app.state.runtime.source_description
+        source = getattr(request.app.state, "source_description", "FHIR record")
         detail = f"Error talking to the {source}: {error}"
         return JSONResponse({"detail": detail, "kind": "fhir_error"}, 502)
 
@@ -181,7 +175,10 @@ def create_app(
     async def index() -> FileResponse:
         return FileResponse(STATIC_DIR / "index.html", headers={"Cache-Control": "no-cache"})
 
-    app.include_router(router)
+    if agent_installed:
+        from agent.api.routes import router
+
+        app.include_router(router)
     app.router.routes.append(mount.base_route("/fhir"))
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.mount("/fhir", mount, name="fhir")

@@ -1,128 +1,125 @@
-"""The graph as LangGraph's own server runs it (``langgraph.json`` -> ``make_graph``).
+"""The graph LangGraph's own server runs (``langgraph.json`` -> ``graph``): the real one.
 
-Why a wrapper graph rather than ``build_graph()`` itself: our graph's context holds live
-objects (the patient's toolset over an open FHIR client, a loaded model), while a LangGraph
-server run can only send JSON.  So the served graph takes a JSON context,
-``{"patient_id": "...", "model": "none"}`` (:class:`ServerContext`), and its one node
-opens the record as the CLI would (``EHR_AGENT_DB`` / ``EHR_AGENT_FHIR_URL``), loads the
-model once per process, and runs the real agent graph, forwarding its step events to the
-server's ``custom`` stream.
+``langgraph dev`` (or LangGraph Platform) serves :func:`agent.graph.build_graph` itself:
+its state, its input schema (``{"question": ...}``) and its JSON run context
+(:class:`agent.configuration.RunContext`, e.g. ``{"patient_id": "...", "model_spec":
+"none"}``).  The server owns the threads (its own checkpointer); this module only holds
+what a JSON context cannot carry, for every run in the process: the record (opened as
+the CLI opens it, from ``EHR_AGENT_DB`` / ``EHR_AGENT_FHIR_URL``) and the model
+(``EHR_AGENT_MODEL``, loaded once), registered as the default run resources.
 
-Threads: the agent's own state (evidence, aliases, earlier turns) lives in our
-checkpointer (``EHR_AGENT_THREADS_DB``, default the per-user ``threads.sqlite``) keyed by
-the server's thread id, so follow-ups on a LangGraph thread work; the server's own
-checkpointer keeps the wrapper's small state (question, answer, output).  The inner run
-gets a fresh ``contextvars`` context so LangGraph does not treat it as a subgraph of the
-wrapper (which would key its checkpoints by the wrapper's task, forgetting every turn).
+File set-up happens here, at import, never on the server's event loop, and the embedded
+store answers from a thread of its own (:mod:`agent.store_thread`): LangGraph's dev
+server refuses blocking calls (``os.mkdir``, a SQLite query) inside a run.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextvars
-import functools
 import os
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from typing import Any, TypedDict
+import threading
+import weakref
+from typing import Any
 
-from langgraph.config import get_config, get_stream_writer
-from langgraph.graph import END, START, StateGraph
-from langgraph.graph.state import CompiledStateGraph
-from langgraph.runtime import Runtime
-
-from agent.checkpoints import open_checkpointer
-from agent.cli.fhir_source import open_fhir_client
-from agent.configuration import AgentContext
-from agent.events import AgentEvent, new_thread_id, stream_answer
-from agent.graph import build_graph
-from agent.models.base import ChatModel
-from agent.models.spec import load_model
+from agent.configuration import DEFAULT_RESOURCES, register_resources
+from agent.graph import AgentGraph, build_graph
+from agent.models.base import ChatModel, ModelError
+from agent.models.spec import ENV_MODEL, load_model
+from agent.record_source import fill_from_fixtures, open_embedded_store
 from agent.settings import Settings
-from tools import make_toolset
+from agent.store_thread import off_loop_client
+from fhir_client.auth import BearerTokenAuth
+from fhir_client.client import FhirClient
+from fhir_client.embedded import EmbeddedStore
+from fhir_client.limits import READ_TIMEOUT_SECONDS
+from tools import PatientToolset, make_toolset
 
-__all__ = ["ENV_THREADS_DB", "ServerContext", "ServerState", "make_graph"]
-
-ENV_THREADS_DB = "EHR_AGENT_THREADS_DB"
-
-
-@dataclass(frozen=True)
-class ServerContext:
-    """The JSON context of a LangGraph server run: which patient, which model."""
-
-    patient_id: str
-    model: str = "none"
+__all__ = ["ServedResources", "graph", "make_graph", "resources"]
 
 
-class ServerState(TypedDict, total=False):
-    question: str
-    answer: str
-    output: dict[str, Any]
-    error: str
+class ServedResources:
+    """The record and the model behind every run of this server process."""
 
-
-@functools.cache
-def _model(spec: str) -> ChatModel | None:
-    """Load each model once per server process (a GGUF takes seconds and gigabytes)."""
-    return load_model(spec)
-
-
-async def _agent_events(
-    context: ServerContext, question: str, thread_id: str
-) -> AsyncIterator[AgentEvent]:
-    settings = Settings.resolve()
-    async with (
-        open_fhir_client(settings) as client,
-        open_checkpointer(os.environ.get(ENV_THREADS_DB) or None) as saver,
-    ):
-        agent_context = AgentContext(
-            toolset=make_toolset(client, context.patient_id), model=_model(context.model)
+    def __init__(self, settings: Settings, model_spec: str) -> None:
+        self.settings = settings
+        self.description = settings.source_description
+        self.store: EmbeddedStore | None = None
+        if settings.uses_embedded_store:
+            self.store = open_embedded_store(settings.db_path)
+            if self.store.is_empty():
+                _run_apart(fill_from_fixtures(self.store, settings.fixtures_dir))
+        self.model_spec = model_spec
+        self.model: ChatModel | None = load_model(model_spec)
+        # One client per event loop: an httpx client belongs to the loop that first used it.
+        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, FhirClient] = (
+            weakref.WeakKeyDictionary()
         )
-        graph = build_graph(checkpointer=saver)
-        async for event in stream_answer(graph, agent_context, question, thread_id=thread_id):
-            yield event
+
+    @classmethod
+    def from_environment(cls) -> ServedResources:
+        return cls(Settings.resolve(), os.environ.get(ENV_MODEL) or "none")
+
+    def client(self) -> FhirClient:
+        loop = asyncio.get_running_loop()
+        found = self._clients.get(loop)
+        if found is None:
+            found = self._new_client()
+            self._clients[loop] = found
+        return found
+
+    def _new_client(self) -> FhirClient:
+        if self.store is not None:
+            return off_loop_client(self.store, timeout=READ_TIMEOUT_SECONDS)
+        token = self.settings.fhir_token
+        return FhirClient(
+            str(self.settings.fhir_url),
+            auth=BearerTokenAuth(token) if token else None,
+            timeout=READ_TIMEOUT_SECONDS,
+        )
+
+    # RunResources ----------------------------------------------------------------------
+    def toolset(self, patient_id: str) -> PatientToolset:
+        return make_toolset(self.client(), patient_id)
+
+    async def check_patient(self, patient_id: str) -> object:
+        return await self.client().read("Patient", patient_id)
+
+    def chat_model(self, spec: str) -> ChatModel | None:
+        if spec.strip().lower() == "none":
+            return None
+        if spec == self.model_spec:
+            return self.model
+        raise ModelError(
+            f"this server runs model {self.model_spec!r}, not {spec!r}: send "
+            f'"model_spec": "{self.model_spec}" (or "none"), or restart it with '
+            f"{ENV_MODEL}={spec}"
+        )
 
 
-async def _run(context: ServerContext, question: str, thread_id: str) -> ServerState:
-    """Run the agent in a fresh context, relaying its events to this node's stream."""
-    writer = get_stream_writer()
-    queue: asyncio.Queue[AgentEvent | None] = asyncio.Queue()
+def _run_apart(work: Any) -> None:
+    """Run a coroutine to completion on its own loop in its own thread (import time)."""
+    failure: list[BaseException] = []
 
-    async def produce() -> None:
+    def target() -> None:
         try:
-            async for event in _agent_events(context, question, thread_id):
-                await queue.put(event)
-        finally:
-            await queue.put(None)
+            asyncio.run(work)
+        except BaseException as error:  # re-raised in the importing thread
+            failure.append(error)
 
-    task = asyncio.create_task(produce(), context=contextvars.Context())
-    result: ServerState = {"error": "the agent stopped without an answer"}
-    while (event := await queue.get()) is not None:
-        writer({"type": event.type, **event.data})
-        if event.type == "done":
-            output: dict[str, Any] = event.data["output"]
-            result = {"answer": output["answer"], "output": output}
-        elif event.type == "error":
-            result = {"error": str(event.data.get("message", "the agent failed"))}
-    await task  # re-raises what the agent raised outside its error events
-    return result
+    thread = threading.Thread(target=target, name="ehr-agent-fill")
+    thread.start()
+    thread.join()
+    if failure:
+        raise failure[0]
 
 
-async def answer_with_record(state: ServerState, runtime: Runtime[ServerContext]) -> ServerState:
-    """Run the agent for this run's patient and question (see the module doc)."""
-    if runtime.context is None:
-        raise ValueError(
-            'this graph needs a run context such as {"patient_id": "<Patient id>", "model": "none"}'
-        )
-    configurable = get_config().get("configurable") or {}
-    thread_id = str(configurable.get("thread_id") or new_thread_id())
-    return await _run(runtime.context, state.get("question", ""), thread_id)
+resources = ServedResources.from_environment()
+register_resources(DEFAULT_RESOURCES, resources)
+
+graph: AgentGraph = build_graph()
+"""No checkpointer: the LangGraph server supplies its own."""
 
 
-def make_graph() -> CompiledStateGraph[ServerState, ServerContext, Any, Any]:
-    """The compiled wrapper graph (no checkpointer: the LangGraph server supplies one)."""
-    graph = StateGraph(ServerState, context_schema=ServerContext)
-    graph.add_node("answer_with_record", answer_with_record)
-    graph.add_edge(START, "answer_with_record")
-    graph.add_edge("answer_with_record", END)
-    return graph.compile(name="ehr-agent-server")
+def make_graph() -> AgentGraph:
+    """The served graph, for callers that want a factory."""
+    return graph

@@ -15,12 +15,12 @@ from fastapi.responses import StreamingResponse
 
 from agent.api.access_audit import note_thread
 from agent.api.answering import answer_events, answer_question
-from agent.api.runtime import AgentRuntime, ApiError
+from agent.api.runtime import AgentRuntime, ApiError, public_model_name, public_source
 from agent.api.schemas import AnswerOut, AskRequest, ErrorOut, PatientOut
 from agent.api.security import caller_of, token_of
-from agent.cli.patient_summary import display_name
 from agent.events import new_thread_id
-from agent.summary import SummaryOutput, patient_summary
+from agent.patients import display_name
+from agent.summary import SummaryOutput
 from agent.threads import ThreadClaim
 from fhir_client.directory import PatientEntry, patient_page
 from fhir_client.embedded.responses import fhir_response
@@ -31,7 +31,6 @@ from fhir_client.limits import (
     MAX_PATIENT_OFFSET,
     MAX_PATIENT_PAGE,
 )
-from tools import make_toolset
 from tools.scope import SHARED_TYPES, PatientScope
 
 __all__ = ["router"]
@@ -77,9 +76,13 @@ def _fhir_failure(rt: AgentRuntime, error: FhirError) -> ApiError:
 
 
 @router.get("/health", tags=["service"])
-async def health(rt: Runtime) -> dict[str, str]:
-    """Liveness, plus which kind of model and record answer (no paths, URLs or ids)."""
-    return {"status": "ok", "model": rt.public_model_name, "fhir": rt.public_source}
+async def health(rt: Runtime, response: Response) -> dict[str, str]:
+    """Liveness and the thread store's state (503 while it fails), plus which kind of
+    model and record answer (no paths, URLs or ids)."""
+    state = await rt.health()
+    if state["status"] != "ok":
+        response.status_code = 503
+    return {**state, "model": public_model_name(rt), "fhir": public_source(rt)}
 
 
 @router.get("/patients", response_model=list[PatientOut], tags=["patients"], responses=_ERRORS)
@@ -138,9 +141,8 @@ async def summary(
     max_tokens: Annotated[int, Query(ge=128, le=16384)] = 2048,
 ) -> SummaryOutput:
     """A cited overview: problems, medications, allergies, labs, vitals, visits."""
-    await rt.read_patient(patient_id)
     try:
-        return await patient_summary(make_toolset(rt.client, patient_id), max_tokens=max_tokens)
+        return await rt.summary(patient_id, max_tokens=max_tokens)
     except FhirError as error:
         raise _fhir_failure(rt, error) from error
 
@@ -148,10 +150,10 @@ async def summary(
 async def _prepare(
     rt: AgentRuntime, request: Request, patient_id: str, body: AskRequest
 ) -> ThreadClaim:
-    await rt.read_patient(patient_id)
+    await rt.check_patient(patient_id)
     thread_id = body.thread_id or new_thread_id()
     note_thread(request.scope, thread_id)
-    return await rt.claim_thread(caller_of(request.scope), thread_id, patient_id)
+    return await rt.claim_thread(thread_id, patient_id, caller=caller_of(request.scope))
 
 
 @router.post(
@@ -207,7 +209,7 @@ async def patient_resource(
     as a Medication or a Practitioner); anything else is the same 404 as a missing one,
     so other patients' ids cannot be probed.
     """
-    await rt.read_patient(patient_id)
+    await rt.check_patient(patient_id)
     missing = ApiError(
         404,
         "unknown_resource",

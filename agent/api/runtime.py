@@ -1,38 +1,34 @@
-"""What the API serves with: one FHIR client, one compiled graph, one model, one lock.
+"""What the API serves with: the :class:`~agent.assistant.Assistant`, and its HTTP errors.
 
-Built once per server process by the app's lifespan and shared by every request.  FHIR
-reads run concurrently; model calls do not: a llama.cpp model is single-threaded, and two
-generations at once would interleave on one context (or double the memory of an
-OpenAI-compatible server's queue).  So runs that use a model hold ``model_lock`` (one per
-process, as the model is).  Thread ownership and the order of a thread's turns are held
-in the database by :mod:`agent.threads`, so they hold across ``serve --workers N``.
+The Assistant (opened once per server process by the app's lifespan) holds the record, the
+thread store, the graph, the audit log and the model, with the model lock that keeps one
+generation at a time per process.  Thread ownership and the order of a thread's turns are
+held in the database by :mod:`agent.threads` (through the Assistant), so they hold across
+``serve --workers N``.  This module only says how the Assistant's refusals read as HTTP (a
+status, a ``kind`` and a message saying what to do), and what ``/health`` may say about
+the model and the record without naming paths or URLs.
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
-from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass, field
 from pathlib import PurePath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from langgraph.checkpoint.base import BaseCheckpointSaver
+from agent.refusals import AssistantError, ThreadBusy, ThreadConflict, UnknownPatient
 
-from agent.audit import AuditLog
-from agent.checkpoints import trim_thread
-from agent.configuration import AgentContext
-from agent.graph import AgentGraph
-from agent.models.base import ChatModel
-from agent.threads import ThreadBusy, ThreadClaim, ThreadConflict, ThreadRegistry
-from fhir_client.client import FhirClient
-from fhir_client.errors import ResourceNotFound
-from tools import make_toolset
+if TYPE_CHECKING:
+    from agent.assistant import Assistant as AgentRuntime
 
-__all__ = ["AgentRuntime", "ApiError"]
+__all__ = ["AgentRuntime", "ApiError", "api_error", "public_model_name", "public_source"]
 
-logger = logging.getLogger(__name__)
+
+def __getattr__(name: str) -> Any:
+    """``AgentRuntime``: the Assistant, imported on use (it needs the ``agent`` extra)."""
+    if name == "AgentRuntime":
+        from agent.assistant import Assistant
+
+        return Assistant
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class ApiError(Exception):
@@ -45,70 +41,29 @@ class ApiError(Exception):
         self.detail = detail
 
 
-@dataclass
-class AgentRuntime:
-    client: FhirClient
-    graph: AgentGraph
-    model: ChatModel | None
-    source_description: str
-    threads: ThreadRegistry
-    saver: BaseCheckpointSaver[Any] | None = None  # for trimming a thread after its turn
-    audit: AuditLog | None = None  # every question's FHIR requests and citations go here
-    public_source: str = "FHIR record"  # what /health may say about the source
-    model_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+def api_error(error: AssistantError) -> ApiError:
+    """The HTTP form of an Assistant refusal, with the API's own hint."""
+    if isinstance(error, UnknownPatient):
+        return ApiError(404, error.kind, f"{error}; GET /patients lists the ids.")
+    if isinstance(error, ThreadConflict):
+        return ApiError(
+            409,
+            error.kind,
+            f"{error}; omit thread_id to start a new conversation for this one.",
+        )
+    if isinstance(error, ThreadBusy):
+        return ApiError(409, error.kind, f"{error}.")
+    return ApiError(400, error.kind, str(error))
 
-    @property
-    def model_name(self) -> str:
-        return self.model.name if self.model is not None else "none"
 
-    @property
-    def public_model_name(self) -> str:
-        """The model's kind without paths or URLs (they name the server's disk or network)."""
-        name = self.model_name
-        if name.startswith("openai:"):
-            return "openai" + (f"#{name.rsplit('#', 1)[1]}" if "#" in name else "")
-        return PurePath(name).name
+def public_model_name(runtime: AgentRuntime) -> str:
+    """The model's kind without paths or URLs (they name the server's disk or network)."""
+    name = runtime.model_name
+    if name.startswith("openai:"):
+        return "openai" + (f"#{name.rsplit('#', 1)[1]}" if "#" in name else "")
+    return PurePath(name).name
 
-    async def read_patient(self, patient_id: str) -> dict[str, Any]:
-        """The Patient resource, or a 404 ``ApiError`` naming where to find valid ids."""
-        try:
-            return await self.client.read("Patient", patient_id)
-        except ResourceNotFound as error:
-            raise ApiError(
-                404,
-                "unknown_patient",
-                f"No patient {patient_id!r} in the {self.source_description}; "
-                "GET /patients lists the ids.",
-            ) from error
 
-    def context(self, patient_id: str) -> AgentContext:
-        return AgentContext(toolset=make_toolset(self.client, patient_id), model=self.model)
-
-    async def claim_thread(self, caller: str, public_id: str, patient_id: str) -> ThreadClaim:
-        """The caller's thread for this patient, or a 409 that does not name the other one.
-
-        Claimed in the database before anything streams, so a clean status code comes
-        back, and two racing first turns cannot both own the thread.
-        """
-        try:
-            return await self.threads.claim(caller, public_id, patient_id)
-        except ThreadConflict as error:
-            raise ApiError(409, "thread_conflict", str(error)) from error
-
-    @asynccontextmanager
-    async def turn(self, claim: ThreadClaim) -> AsyncIterator[None]:
-        """Hold the thread's lease (any process), and the model lock when a model runs;
-        afterwards keep only the thread's latest checkpoint (the retention policy)."""
-        async with AsyncExitStack() as stack:
-            try:
-                await stack.enter_async_context(self.threads.turn(claim))
-            except ThreadBusy as error:
-                raise ApiError(409, "thread_busy", str(error)) from error
-            if self.model is not None:
-                await stack.enter_async_context(self.model_lock)
-            yield
-            if self.saver is not None:
-                try:
-                    await trim_thread(self.saver, self.threads, claim.key)
-                except Exception:  # the answer stands; the periodic pass trims it later
-                    logger.exception("could not trim a thread's old checkpoints")
+def public_source(runtime: AgentRuntime) -> str:
+    """Which kind of record answers (``/health`` must not name the server's URL or path)."""
+    return "embedded store" if runtime.store is not None else "FHIR server"

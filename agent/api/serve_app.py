@@ -24,11 +24,10 @@ ENV_CHECKPOINT_DB = "EHR_AGENT_CHECKPOINT_DB"
 
 
 def create_from_environment() -> FastAPI:
-    # Imported here: the CLI imports this module for its variable names, and the app
-    # imports the CLI's helpers (a cycle at import time otherwise).
+    # Imported here: the CLI imports this module for its variable names, and the app is
+    # heavy (FastAPI, the record); the model is loaded only in a worker.
     from agent.api.app import create_app
-    from agent.cli.model_commands import ENV_MODEL
-    from agent.models.spec import load_model
+    from agent.models.spec import ENV_MODEL, load_model
 
     spec = os.environ.get(ENV_MODEL) or "none"
     return create_app(

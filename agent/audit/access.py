@@ -43,15 +43,15 @@ def query_shape(path: str, query_string: str = "") -> str:
 def _status_of(error: BaseException) -> int:
     """The HTTP status a failure of this kind would have had (for CLI rows); a wrapped
     error (``raise CommandError(...) from cause``) counts as its cause."""
-    from agent.threads import ThreadBusy, ThreadConflict
+    from agent.refusals import ThreadBusy, ThreadConflict, UnknownPatient
     from fhir_client.errors import FhirError, ResourceNotFound
 
     while error.__cause__ is not None and not isinstance(
-        error, ResourceNotFound | ThreadConflict | ThreadBusy | FhirError
+        error, ResourceNotFound | UnknownPatient | ThreadConflict | ThreadBusy | FhirError
     ):
         error = error.__cause__
 
-    if isinstance(error, ResourceNotFound):
+    if isinstance(error, ResourceNotFound | UnknownPatient):
         return 404
     if isinstance(error, ThreadConflict | ThreadBusy):
         return 409

@@ -16,9 +16,15 @@ from typing import Any
 
 import platformdirs
 from sqlalchemy import Engine, event, text
-from sqlmodel import Session, SQLModel, col, create_engine, select
+from sqlmodel import Session, col, create_engine, select
 
-from agent.audit.records import AccessRecord, AnswerRecord, CitationRecord, FhirRequestRecord
+from agent.audit.records import (
+    AccessRecord,
+    AnswerRecord,
+    AuditTable,
+    CitationRecord,
+    FhirRequestRecord,
+)
 from agent.output import AgentOutput
 from agent.settings import APP_NAME, Settings
 
@@ -64,8 +70,8 @@ class AuditLog:
             hide_parameters=True,  # a failed write's error must not quote the question
         )
         event.listen(self._engine, "connect", _wal)
-        SQLModel.metadata.create_all(
-            self._engine, tables=[SQLModel.metadata.tables[name] for name in _TABLES]
+        AuditTable.metadata.create_all(
+            self._engine, tables=[AuditTable.metadata.tables[name] for name in _TABLES]
         )
         self._add_missing_columns()
 

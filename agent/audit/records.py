@@ -10,16 +10,32 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
-__all__ = ["AccessRecord", "AnswerRecord", "CitationRecord", "FhirRequestRecord", "utc_now"]
+__all__ = [
+    "AccessRecord",
+    "AnswerRecord",
+    "AuditTable",
+    "CitationRecord",
+    "FhirRequestRecord",
+    "utc_now",
+]
+
+
+class AuditTable(SQLModel, registry=registry()):
+    """Base of the audit tables: their own metadata, apart from ``SQLModel.metadata``.
+
+    The embedded store creates every table of ``SQLModel.metadata`` in its file; with a
+    registry of their own the audit tables live only in the audit database.
+    """
 
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class AnswerRecord(SQLModel, table=True):
+class AnswerRecord(AuditTable, table=True):
     """One question and its outcome; ``error`` is set (and no citations) when it failed."""
 
     __tablename__ = "answer"
@@ -38,7 +54,7 @@ class AnswerRecord(SQLModel, table=True):
     model_seconds: float = 0.0
 
 
-class CitationRecord(SQLModel, table=True):
+class CitationRecord(AuditTable, table=True):
     """A reference cited by an answer, and whether it was verified against the evidence."""
 
     __tablename__ = "answer_citation"
@@ -49,7 +65,7 @@ class CitationRecord(SQLModel, table=True):
     verified: bool
 
 
-class FhirRequestRecord(SQLModel, table=True):
+class FhirRequestRecord(AuditTable, table=True):
     """One FHIR request made while answering; ``path`` has the query but never credentials."""
 
     __tablename__ = "fhir_request"
@@ -66,7 +82,7 @@ class FhirRequestRecord(SQLModel, table=True):
     ms: float = 0.0
 
 
-class AccessRecord(SQLModel, table=True):
+class AccessRecord(AuditTable, table=True):
     """One read (or refused attempt) by one caller: an API request or a CLI command.
 
     ``action`` is the route template (``GET /patients/{patient_id}/summary``) or the CLI

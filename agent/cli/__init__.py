@@ -1,8 +1,10 @@
 """The ``ehr-agent`` command line (console script ``ehr-agent = agent.cli:app``).
 
-Commands live in small modules and are registered here; they share the
-data-source options (:mod:`agent.cli.options`) and one way of opening the
-FHIR client (:mod:`agent.cli.fhir_source`).
+Commands live in small modules, named in :mod:`agent.cli.lazy` and imported only when
+they run (so ``--help`` starts at once, and the core install runs ``load`` and
+``patients`` without the agent); they share the data-source options
+(:mod:`agent.cli.options`) and one way of opening the record
+(:mod:`agent.record_source`).
 """
 
 from __future__ import annotations
@@ -11,18 +13,11 @@ import logging
 
 import typer
 
-from agent.cli import (
-    ask_commands,
-    audit_commands,
-    chat_commands,
-    data_commands,
-    model_commands,
-    replay_commands,
-    serve_commands,
-)
+from agent.cli.lazy import LazyGroup
 
 app = typer.Typer(
     name="ehr-agent",
+    cls=LazyGroup,  # each command's module is imported when that command runs
     help="Answer questions about one patient's FHIR R4 record, with citations.",
     no_args_is_help=True,
     add_completion=False,
@@ -45,15 +40,5 @@ def main(
     # and note text, which must never reach logs.
     logging.getLogger("aiosqlite").setLevel(logging.WARNING)
 
-
-app.command("load")(data_commands.load)
-app.command("patients")(data_commands.patients)
-app.command("ask")(ask_commands.ask)
-app.command("summary")(ask_commands.summary)
-app.command("chat")(chat_commands.chat)
-app.add_typer(model_commands.app, name="model")
-app.command("replay")(replay_commands.replay)
-app.command("serve")(serve_commands.serve)
-app.command("audit")(audit_commands.audit)
 
 __all__ = ["app"]

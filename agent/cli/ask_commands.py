@@ -1,9 +1,14 @@
 """``ehr-agent ask`` and ``ehr-agent summary``: answers and overviews with citations.
 
-Both open the same data source as ``patients`` (``--db``/``--fhir-url``), check that
-the patient exists before doing anything else (a typo'd id gets a clear error, exit 1),
-and print either the human view (answer, a table of cited sources, a reminder that this
-is not for clinical decisions) or, with ``--json``, exactly one JSON object on stdout.
+Both are adapters over :class:`agent.assistant.Assistant`: they open it on the same data
+source as ``patients`` (``--db``/``--fhir-url``), which checks that the patient exists
+before anything else (a typo'd id gets a clear error, exit 1), and print either the human
+view (answer, a table of cited sources, a reminder that this is not for clinical
+decisions) or, with ``--json``, exactly one JSON object on stdout.
+
+The agent (LangGraph, the model backends) is imported inside the commands, so ``--help``
+and the other commands start without it, and the core install explains which extra to
+add instead of failing on an import.
 """
 
 from __future__ import annotations
@@ -12,39 +17,24 @@ import asyncio
 import json
 import os
 import sys
-from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from agent.audit import (
-    AuditLog,
-    attach,
-    audited_access,
-    audited_question,
-    cli_caller,
-    default_audit_path,
-)
-from agent.checkpoints import checkpoint_spec, open_checkpointer
 from agent.cli import rendering
-from agent.cli.fhir_source import open_fhir_client
-from agent.cli.model_commands import ENV_MODEL, resolve_model_spec
+from agent.cli.agent_extra import require_agent_extra
 from agent.cli.options import DbOption, FhirTokenOption, FhirUrlOption, settings_from_options
-from agent.configuration import AgentContext
-from agent.events import ask as ask_graph
-from agent.events import new_thread_id
-from agent.graph import build_graph
-from agent.models.base import ChatModel, ModelError
-from agent.models.spec import load_model
-from agent.output import AgentOutput
+from agent.models.spec import ENV_MODEL, resolve_model_spec
 from agent.settings import Settings
-from agent.summary import SummaryOutput, patient_summary
-from agent.threads import ThreadBusy, ThreadConflict, open_thread_registry
-from fhir_client.client import FhirClient
-from fhir_client.errors import FhirError, ResourceNotFound
-from tools import make_toolset
+from fhir_client.errors import FhirError
+
+if TYPE_CHECKING:
+    from agent.models.base import ChatModel
+    from agent.output import AgentOutput
+    from agent.summary import SummaryOutput
 
 DISCLAIMER = "Generated from the record for information only; not for clinical decisions."
+PATIENTS_HINT = "list the ids with `ehr-agent patients`."
 
 PatientOption = Annotated[str, typer.Option("--patient", "-p", help="The patient's FHIR id.")]
 ModelOption = Annotated[
@@ -61,6 +51,14 @@ ModelOption = Annotated[
 ]
 JsonOption = Annotated[
     bool, typer.Option("--json", help="Print only the JSON output contract on stdout.")
+]
+CheckpointOption = Annotated[
+    str | None,
+    typer.Option(
+        "--checkpoint-db",
+        help="SQLite file or postgresql:// URL for threads [default: next to --db].",
+        show_default=False,
+    ),
 ]
 
 
@@ -82,21 +80,18 @@ def _model_spec(spec: str | None) -> str:
 
 
 def _model(spec: str | None) -> ChatModel | None:
+    from agent.models import spec as specs
+    from agent.models.base import ModelError
+
     chosen = _model_spec(spec)
     try:
-        return load_model(chosen)
+        return specs.load_model(chosen)
     except (ModelError, ValueError, FileNotFoundError) as error:
         raise CommandError(f"Cannot use model {chosen!r}: {error}") from error
 
 
-async def _check_patient(client: FhirClient, patient_id: str, settings: Settings) -> None:
-    try:
-        await client.read("Patient", patient_id)
-    except ResourceNotFound as error:
-        raise CommandError(
-            f"No patient {patient_id!r} in the {settings.source_description}; "
-            "list the ids with `ehr-agent patients`."
-        ) from error
+def _patient_error(error: Exception) -> CommandError:
+    return CommandError(f"{error}; {PATIENTS_HINT}")
 
 
 async def _ask(
@@ -105,44 +100,28 @@ async def _ask(
     question: str,
     model: ChatModel | None,
     thread_id: str | None,
-    checkpoint_db: Path | None,
+    checkpoint: str | None,
 ) -> AgentOutput:
-    caller, thread = cli_caller(), thread_id or new_thread_id()
-    log = AuditLog(default_audit_path(settings))
-    try:
-        async with (
-            audited_access(
-                log,
-                caller=caller,
-                channel="cli",
-                action="cli ask",
-                target=f"Patient/{patient_id}",
-                patient_id=patient_id,
-                thread_id=thread,
-            ),
-            open_fhir_client(settings, notify=rendering.notify) as client,
-        ):
-            await _check_patient(client, patient_id, settings)
-            target = checkpoint_spec(checkpoint_db) if thread_id or checkpoint_db else ":memory:"
-            async with open_checkpointer(target) as saver, open_thread_registry(target) as threads:
-                graph = build_graph(checkpointer=saver)
-                context = AgentContext(toolset=make_toolset(client, patient_id), model=model)
-                attach(client)
-                claim = await threads.claim(caller, thread, patient_id)
-                async with (
-                    threads.turn(claim),
-                    audited_question(
-                        log, "ask", thread, patient_id, question, caller=caller
-                    ) as turn,
-                ):
-                    output = await ask_graph(graph, context, question, thread_id=claim.key)
-                    output.thread_id = thread
-                    turn.answered(output)
-                return output
-    except (ThreadConflict, ThreadBusy) as error:
-        raise CommandError(str(error)) from error
-    finally:
-        log.close()
+    from agent.assistant import Assistant
+    from agent.cli.chat_commands import checkpoint_target
+    from agent.events import new_thread_id
+    from agent.refusals import UnknownPatient
+
+    # One question without a thread needs no thread store.
+    target = checkpoint_target(settings, checkpoint) if thread_id or checkpoint else ":memory:"
+    thread = thread_id or new_thread_id()
+    async with (
+        Assistant.open(
+            settings, model=model, checkpoint=target, notify=rendering.notify
+        ) as assistant,
+        assistant.access(
+            "cli ask", target=f"Patient/{patient_id}", patient_id=patient_id, thread_id=thread
+        ),
+    ):
+        try:
+            return await assistant.ask(patient_id, question, thread_id=thread)
+        except UnknownPatient as error:
+            raise _patient_error(error) from error
 
 
 def _fail(error: Exception, settings: Settings) -> typer.Exit:
@@ -162,20 +141,21 @@ def ask(
         str | None,
         typer.Option("--thread", help="Continue (or start) this conversation thread."),
     ] = None,
-    checkpoint_db: Annotated[
-        Path | None,
-        typer.Option("--checkpoint-db", help="SQLite file for threads [default: data dir]."),
-    ] = None,
+    checkpoint_db: CheckpointOption = None,
     db: DbOption = None,
     fhir_url: FhirUrlOption = None,
     fhir_token: FhirTokenOption = None,
 ) -> None:
     """Answer one question about a patient, every fact cited to its FHIR resource."""
+    require_agent_extra("ask")
+    from agent.models.base import ModelError
+    from agent.refusals import AssistantError
+
     settings = settings_from_options(db, fhir_url, fhir_token)
     try:
         chosen = _model(model)
         output = asyncio.run(_ask(settings, patient, question, chosen, thread, checkpoint_db))
-    except (CommandError, FhirError, ModelError, ValueError) as error:
+    except (CommandError, AssistantError, FhirError, ModelError, ValueError) as error:
         raise _fail(error, settings) from error
     if as_json:
         sys.stdout.write(output.model_dump_json(indent=2) + "\n")
@@ -187,6 +167,15 @@ def ask(
 
 
 async def _summary(settings: Settings, patient_id: str, max_tokens: int) -> SummaryOutput:
+    """Without the Assistant: the summary needs the record and the tools, no LangGraph.
+
+    Audited like every read (who, which patient, the outcome), in the same log."""
+    from agent.audit import AuditLog, audited_access, cli_caller, default_audit_path
+    from agent.record_source import open_record
+    from agent.refusals import UnknownPatient, read_patient
+    from agent.summary import patient_summary
+    from tools import make_toolset
+
     log = AuditLog(default_audit_path(settings))
     try:
         async with (
@@ -198,10 +187,15 @@ async def _summary(settings: Settings, patient_id: str, max_tokens: int) -> Summ
                 target=f"Patient/{patient_id}",
                 patient_id=patient_id,
             ),
-            open_fhir_client(settings, notify=rendering.notify) as client,
+            open_record(settings, notify=rendering.notify) as source,
         ):
-            await _check_patient(client, patient_id, settings)
-            return await patient_summary(make_toolset(client, patient_id), max_tokens=max_tokens)
+            try:
+                await read_patient(source.client, patient_id, source.description)
+            except UnknownPatient as error:
+                raise _patient_error(error) from error
+            return await patient_summary(
+                make_toolset(source.client, patient_id), max_tokens=max_tokens
+            )
     finally:
         log.close()
 
@@ -220,15 +214,21 @@ def summary(
     """A cited longitudinal overview: problems, medications, allergies, labs, vitals, visits.
 
     The overview is composed from the record itself, so ``--model`` is accepted for
-    symmetry with ``ask`` but not needed.
+    symmetry with ``ask`` and checked, but never loaded.
     """
+    from agent.models.base import ModelError
+    from agent.models.spec import check_spec
+
     settings = settings_from_options(db, fhir_url, fhir_token)
     try:
         chosen = _model_spec(model)
         if model or os.environ.get(ENV_MODEL):
-            _model(chosen)  # validates a spec the user gave; the summary needs no model
+            try:
+                check_spec(chosen)  # a typo is an error; nothing is loaded
+            except (ModelError, ValueError, FileNotFoundError) as error:
+                raise CommandError(f"Cannot use model {chosen!r}: {error}") from error
         output = asyncio.run(_summary(settings, patient, max_tokens))
-    except (CommandError, FhirError, ModelError, ValueError) as error:
+    except (CommandError, FhirError, ValueError) as error:
         raise _fail(error, settings) from error
     if as_json:
         json.dump(output.model_dump(), sys.stdout, indent=2)

@@ -11,21 +11,22 @@ from __future__ import annotations
 import asyncio
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import platformdirs
 import typer
 
 from agent.checkpoints import default_checkpoint_path
 from agent.cli import rendering
-from agent.cli.ask_commands import ModelOption
-from agent.cli.model_commands import resolve_model_spec
+from agent.cli.agent_extra import require_agent_extra
+from agent.cli.ask_commands import CheckpointOption, ModelOption
 from agent.cli.options import DbOption, FhirTokenOption, FhirUrlOption, settings_from_options
-from agent.cli.repl.input import LineReader, PlainReader, PromptReader, open_history
-from agent.cli.repl.session import SessionSetup, UnknownPatient, run_chat
-from agent.cli.repl.view import ChatView
+from agent.models.spec import resolve_model_spec
 from agent.settings import APP_NAME, Settings
 from fhir_client.errors import FhirError
+
+if TYPE_CHECKING:
+    from agent.cli.repl.input import LineReader
 
 __all__ = ["chat", "checkpoint_target", "history_path"]
 
@@ -33,16 +34,18 @@ THREADS_FILE = "threads.sqlite"
 HISTORY_FILE = "chat_history"
 
 
-def checkpoint_target(settings: Settings, option: Path | None) -> Path:
+def checkpoint_target(settings: Settings, option: str | None) -> str:
     """Threads live next to the embedded store (so ``--db`` keeps a project self-contained).
 
-    With a remote server there is no store file; the per-user default is used.
+    ``option`` is a SQLite path or a ``postgresql://`` URL, passed on as text: a URL
+    taken for a path would quietly become a stray SQLite file.  With a remote server
+    and no option there is no store file; the per-user default is used.
     """
-    if option is not None:
+    if option:
         return option
     if settings.uses_embedded_store and str(settings.db_path) != ":memory:":
-        return settings.db_path.parent / THREADS_FILE
-    return default_checkpoint_path()
+        return str(settings.db_path.parent / THREADS_FILE)
+    return str(default_checkpoint_path())
 
 
 def history_path() -> Path:
@@ -51,6 +54,8 @@ def history_path() -> Path:
 
 
 def _reader(keep_history: bool) -> LineReader:
+    from agent.cli.repl.input import PlainReader, PromptReader, open_history
+
     if sys.stdin.isatty() and sys.stdout.isatty():
         return PromptReader(open_history(history_path() if keep_history else None))
     return PlainReader()
@@ -66,10 +71,7 @@ def chat(
         str | None,
         typer.Option("--thread", help="Continue this conversation thread (default: a new one)."),
     ] = None,
-    checkpoint_db: Annotated[
-        Path | None,
-        typer.Option("--checkpoint-db", help="SQLite file for threads [default: next to --db]."),
-    ] = None,
+    checkpoint_db: CheckpointOption = None,
     history: Annotated[
         bool,
         typer.Option(
@@ -85,6 +87,10 @@ def chat(
     Enter sends; Alt-Enter or a trailing backslash continues the question on a new line.
     Ctrl-C cancels the answer being written; Ctrl-D or /quit leaves.
     """
+    require_agent_extra("chat")
+    from agent.cli.repl.session import SessionSetup, UnknownPatient, run_chat
+    from agent.cli.repl.view import ChatView
+
     settings = settings_from_options(db, fhir_url, fhir_token)
     view = ChatView(rendering.stdout)
     spec, notice = resolve_model_spec(model)

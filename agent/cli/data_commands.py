@@ -12,13 +12,13 @@ import typer
 
 from agent.audit import AuditLog, audited_access, cli_caller, default_audit_path
 from agent.cli import rendering
-from agent.cli.fhir_source import (
+from agent.cli.options import DbOption, FhirTokenOption, FhirUrlOption, settings_from_options
+from agent.patients import PatientListing, list_patients
+from agent.record_source import (
     LOAD_REQUEST_DEADLINE_SECONDS,
     LOAD_TIMEOUT_SECONDS,
     open_fhir_client,
 )
-from agent.cli.options import DbOption, FhirTokenOption, FhirUrlOption, settings_from_options
-from agent.cli.patient_summary import PatientListing, list_patients
 from agent.settings import Settings
 from fhir_client.embedded import StoreBusy
 from fhir_client.errors import FhirError

@@ -8,7 +8,6 @@ when it is cached and ``none`` (with one notice) when it is not.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from fnmatch import fnmatch
@@ -42,11 +41,17 @@ from agent.model_store import (
     pull_file,
 )
 from agent.models.base import ModelUnavailable
-from agent.models.spec import MEDGEMMA_GLOB, find_medgemma, models_dir, smollm2_path
+from agent.models.spec import (
+    ENV_MODEL,
+    MEDGEMMA_GLOB,
+    default_model_spec,
+    find_medgemma,
+    models_dir,
+    resolve_model_spec,
+    smollm2_path,
+)
 
 __all__ = ["ENV_MODEL", "app", "default_model_spec", "list_models", "pull", "resolve_model_spec"]
-
-ENV_MODEL = "EHR_AGENT_MODEL"
 
 app = typer.Typer(
     name="model",
@@ -57,32 +62,6 @@ app = typer.Typer(
 
 HTTP_TIMEOUT = httpx.Timeout(30.0, read=120.0)
 """Generous reads: the CDN can pause for long stretches on a 2.3 GB body."""
-
-
-def default_model_spec() -> tuple[str, str | None]:
-    """``("medgemma", None)`` when MedGemma is cached, else ``("none", notice)``.
-
-    Commands without ``--model`` call this and print the notice once, so a
-    user without the model still gets answers and learns how to get it.
-    """
-    try:
-        find_medgemma()
-    except ModelUnavailable:
-        return (
-            "none",
-            f"MedGemma is not in the model cache ({models_dir()}); answering without a "
-            "model. Run `ehr-agent model pull` to download it.",
-        )
-    return ("medgemma", None)
-
-
-def resolve_model_spec(option: str | None) -> tuple[str, str | None]:
-    """``(spec, notice)`` for every command: ``--model``, then ``$EHR_AGENT_MODEL``,
-    then :func:`default_model_spec` (whose notice the caller prints once)."""
-    chosen = option or os.environ.get(ENV_MODEL)
-    if chosen:
-        return chosen, None
-    return default_model_spec()
 
 
 @contextmanager

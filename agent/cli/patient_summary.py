@@ -1,96 +1,17 @@
-"""One line per patient: who they are and how much record there is.
+"""Kept for imports written before :mod:`agent.patients` (where this now lives)."""
 
-A page at a time, from :func:`fhir_client.directory.patient_page`: on the embedded
-store the counts come from its index, on a remote server from ``_summary=count``,
-so listing costs the same with 10 patients or 1,000, and with 5 years of history
-or 90. Nothing reads ``$everything`` to list patients.
-"""
+from agent.patients import (
+    PatientListing,
+    PatientSummary,
+    display_name,
+    list_patients,
+    summarize_patient,
+)
 
-from __future__ import annotations
-
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
-
-from fhir_client.client import FhirClient
-from fhir_client.directory import PatientEntry, patient_page
-
-
-@dataclass(frozen=True)
-class PatientSummary:
-    id: str
-    name: str
-    gender: str | None
-    birth_date: str | None
-    deceased: bool
-    deceased_date: str | None
-    resource_counts: dict[str, int]
-
-    @property
-    def resource_total(self) -> int:
-        return sum(self.resource_counts.values())
-
-    def as_json(self) -> dict[str, Any]:
-        """The ``patients --json`` shape (snake_case keys, counts sorted by type)."""
-        return {
-            "id": self.id,
-            "name": self.name,
-            "gender": self.gender,
-            "birth_date": self.birth_date,
-            "deceased": self.deceased,
-            "deceased_date": self.deceased_date,
-            "resource_counts": self.resource_counts,
-            "resource_total": self.resource_total,
-        }
-
-
-def display_name(patient: Mapping[str, Any]) -> str:
-    """The official name (else the first) as "Given Family"; empty if unnamed."""
-    names = [n for n in patient.get("name") or [] if isinstance(n, dict)]
-    if not names:
-        return ""
-    chosen = next((n for n in names if n.get("use") == "official"), names[0])
-    if isinstance(chosen.get("text"), str) and not chosen.get("family"):
-        return str(chosen["text"])
-    parts = [str(given) for given in chosen.get("given") or []]
-    if chosen.get("family"):
-        parts.append(str(chosen["family"]))
-    return " ".join(parts)
-
-
-def summarize_patient(entry: PatientEntry) -> PatientSummary:
-    """Build the summary from a page entry (the Patient and its counts by type)."""
-    patient = entry.patient
-    deceased_date = patient.get("deceasedDateTime")
-    return PatientSummary(
-        id=str(patient["id"]),
-        name=display_name(patient),
-        gender=patient.get("gender"),
-        birth_date=patient.get("birthDate"),
-        deceased=bool(patient.get("deceasedBoolean")) or deceased_date is not None,
-        deceased_date=deceased_date,
-        resource_counts=dict(sorted(entry.resource_counts.items())),
-    )
-
-
-@dataclass(frozen=True)
-class PatientListing:
-    """One page of summaries and where it sits in the whole list."""
-
-    patients: list[PatientSummary]
-    total: int | None
-    offset: int
-
-    @property
-    def more(self) -> int | None:
-        if self.total is None:
-            return None
-        return max(0, self.total - self.offset - len(self.patients))
-
-
-async def list_patients(
-    client: FhirClient, *, name: str | None = None, count: int, offset: int = 0
-) -> PatientListing:
-    """A page of patients, sorted by family then given name, with counts by type."""
-    page = await patient_page(client, name=name, count=count, offset=offset)
-    return PatientListing([summarize_patient(e) for e in page.entries], page.total, offset)
+__all__ = [
+    "PatientListing",
+    "PatientSummary",
+    "display_name",
+    "list_patients",
+    "summarize_patient",
+]

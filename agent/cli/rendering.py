@@ -24,7 +24,7 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from agent.cli.patient_summary import PatientSummary
+from agent.patients import PatientSummary
 from fhir_client.loading import LoadEvent, LoadReport, LoadStage
 
 if TYPE_CHECKING:  # the table only reads attributes; no import of the graph's state here

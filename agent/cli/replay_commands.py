@@ -22,10 +22,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from agent.cli import rendering
-from agent.cli.fhir_source import open_fhir_client
-from agent.cli.model_commands import ENV_MODEL
 from agent.cli.options import DbOption, FhirTokenOption, FhirUrlOption, settings_from_options
 from agent.models.base import ChatModel, ModelError
+from agent.models.spec import ENV_MODEL
+from agent.record_source import open_fhir_client
 from agent.replay.model import Question
 from agent.replay.questions_file import QuestionsFileError, load_questions_file
 from agent.replay.report import (
@@ -117,17 +117,23 @@ async def _replay(
     freeform: bool,
     model: ChatModel | None,
     checkpoint: Checkpoint,
+    threads: str | None = None,
 ) -> tuple[list[QuestionResult], int]:
+    from agent.checkpoints import open_checkpointer
+    from agent.graph import build_graph
     from agent.replay.answerer import AgentAnswerer
 
-    async with open_fhir_client(settings, notify=rendering.notify) as client:
+    async with (
+        open_fhir_client(settings, notify=rendering.notify) as client,
+        open_checkpointer(threads or ":memory:") as saver,
+    ):
         ids = await _patient_ids(client, patients, all_patients) if patients or all_patients else []
         plans = await plan_replay(client, ids, extra, templates=templates, freeform=freeform)
         total = sum(len(p.questions) for p in plans)
         if total == 0:
             raise ReplayError("No questions to ask: the records support no template question.")
         rendering.notify(f"Replaying {total} questions about {len(plans)} patients.")
-        answerer = AgentAnswerer(client, model)
+        answerer = AgentAnswerer(client, model, build_graph(checkpointer=saver))
         with _progress() as start:
             results = await run_questions(plans, answerer, checkpoint, start(total))
         return results, len(plans)
@@ -198,6 +204,14 @@ def replay(
     fresh: Annotated[
         bool, typer.Option("--fresh", help="Discard an interrupted run's checkpoint.")
     ] = False,
+    checkpoint_db: Annotated[
+        str | None,
+        typer.Option(
+            "--checkpoint-db",
+            help="Keep each question's thread in this SQLite file or postgresql:// URL.",
+            show_default=False,
+        ),
+    ] = None,
     db: DbOption = None,
     fhir_url: FhirUrlOption = None,
     fhir_token: FhirTokenOption = None,
@@ -224,6 +238,7 @@ def replay(
                 freeform,
                 chosen,
                 checkpoint,
+                checkpoint_db,
             )
         )
     except KeyboardInterrupt:

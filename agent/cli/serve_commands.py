@@ -203,7 +203,7 @@ def _fill_before_forking(settings: Settings) -> None:
     """Fill an empty embedded store once, here, rather than in N racing workers."""
     if not settings.uses_embedded_store:
         return
-    from agent.cli.fhir_source import fill_from_fixtures, open_embedded_store
+    from agent.record_source import fill_from_fixtures, open_embedded_store
 
     store = open_embedded_store(settings.db_path)
     try:

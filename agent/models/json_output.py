@@ -17,7 +17,7 @@ from typing import Any
 
 from agent.models.base import InvalidModelOutput
 
-__all__ = ["parse_json_output", "schema_errors"]
+__all__ = ["parse_json_output", "portable_schema", "schema_errors"]
 
 _TYPES: dict[str, tuple[type, ...]] = {
     "object": (dict,),
@@ -140,3 +140,32 @@ def _same(left: Any, right: Any) -> bool:
     if isinstance(left, bool) or isinstance(right, bool):
         return type(left) is type(right) and left == right
     return bool(left == right)
+
+
+_UNBOUNDED = re.compile(r"[+*]|\{\d+,\}")
+_CHAR_CLASS = re.compile(r"\[(?:\\.|[^\]\\])*\]")
+
+
+def portable_schema(schema: Any) -> Any:
+    """``schema`` as every grammar converter we know accepts it.
+
+    xgrammar (vLLM) refuses, or in newer versions ignores, a string with both
+    ``pattern`` and ``minLength``/``maxLength``; llama.cpp's converter takes both.  Where
+    the pattern bounds the length itself, the length keywords go; where it does not, the
+    pattern goes and the length stays, so generation is bounded either way.  Nothing is
+    lost: :func:`parse_json_output` still checks the full schema.
+    """
+    if isinstance(schema, list):
+        return [portable_schema(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    copied = {key: portable_schema(value) for key, value in schema.items()}
+    lengths = {"minLength", "maxLength"} & copied.keys()
+    pattern = copied.get("pattern")
+    if isinstance(pattern, str) and lengths:
+        if _UNBOUNDED.search(_CHAR_CLASS.sub("", pattern)):
+            del copied["pattern"]
+        else:
+            for key in lengths:
+                del copied[key]
+    return copied

@@ -5,6 +5,15 @@ MedGemma on a bigger machine. Each call is still one fresh single-turn prompt.
 Gemma templates have no system role (some servers drop the system message,
 some refuse it), so for a model whose name contains "gemma" the system text
 is folded into the user message, as our local Gemma template does.
+
+Servers constrain output to a JSON schema in different ways: OpenAI's
+``response_format: json_schema`` (llama.cpp's ``llama-server``, vLLM),
+``response_format: json_object`` with a ``schema`` (llama-cpp-python's server, which
+answers the first with HTTP 500), Ollama's ``format``, or a GBNF ``grammar``.  The
+first structured call to a server tries them in that order and remembers, per server,
+the first one it accepts; a server that refuses them all gets an error listing what it
+refused.  The schema sent is :func:`~agent.models.json_output.portable_schema`'s, and
+the output is still checked against the full schema.
 """
 
 from __future__ import annotations
@@ -12,7 +21,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 
@@ -23,11 +32,57 @@ from agent.models.base import (
     ModelUnavailable,
     TokenCallback,
 )
-from agent.models.json_output import parse_json_output
+from agent.models.json_output import parse_json_output, portable_schema
 from agent.models.scripted import approx_tokens
 from agent.models.templates import ThinkingFilter, strip_thinking
 
-__all__ = ["OpenAICompatibleModel"]
+__all__ = ["STRUCTURED_MODES", "OpenAICompatibleModel", "StructuredMode", "structured_fields"]
+
+StructuredMode = Literal["json_schema", "json_object", "ollama_format", "grammar"]
+STRUCTURED_MODES: tuple[StructuredMode, ...] = (
+    "json_schema",
+    "json_object",
+    "ollama_format",
+    "grammar",
+)
+"""The ways of asking for schema-constrained output, in the order they are tried."""
+
+MODE_NAMES: dict[StructuredMode, str] = {
+    "json_schema": "response_format json_schema",
+    "json_object": "response_format json_object + schema",
+    "ollama_format": "Ollama's format",
+    "grammar": "a GBNF grammar",
+}
+REFUSAL_WORDS = ("response_format", "json_schema", "schema", "grammar", "format", "support")
+"""Words in an error body that mark it as a refusal of the structured-output form."""
+
+_detected: dict[str, StructuredMode] = {}
+"""Per server base URL: the form it accepted, detected once per process."""
+
+
+def structured_fields(mode: StructuredMode, schema: dict[str, Any]) -> dict[str, Any]:
+    """The request fields that ask a server for output matching ``schema`` in ``mode``."""
+    portable = portable_schema(schema)
+    if mode == "json_schema":
+        return {
+            "response_format": {
+                "type": "json_schema",
+                "json_schema": {"name": "output", "schema": portable, "strict": True},
+            }
+        }
+    if mode == "json_object":
+        return {"response_format": {"type": "json_object", "schema": portable}}
+    if mode == "ollama_format":
+        return {"format": portable}
+    from llama_cpp.llama_grammar import json_schema_to_gbnf  # only where llama.cpp is
+
+    return {"grammar": json_schema_to_gbnf(json.dumps(portable))}
+
+
+def _refusal(status: int, text: str) -> bool:
+    """True when an error answer is a refusal of the structured-output form itself."""
+    lowered = text.lower()
+    return status in (400, 415, 422, 500, 501) and any(w in lowered for w in REFUSAL_WORDS)
 
 
 class OpenAICompatibleModel:
@@ -76,6 +131,7 @@ class OpenAICompatibleModel:
         max_tokens: int,
         temperature: float,
         stream: bool,
+        mode: StructuredMode | None = None,
     ) -> dict[str, Any]:
         """The JSON body ``complete`` posts (public so tests and logs can show it)."""
         if self._fold_system:
@@ -95,11 +151,13 @@ class OpenAICompatibleModel:
         if stream:
             body["stream_options"] = {"include_usage": True}
         if json_schema is not None:
-            body["response_format"] = {
-                "type": "json_schema",
-                "json_schema": {"name": "output", "schema": json_schema, "strict": True},
-            }
+            body.update(structured_fields(mode or self.structured_mode, json_schema))
         return body
+
+    @property
+    def structured_mode(self) -> StructuredMode:
+        """The form this server accepted (``json_schema`` until one was detected)."""
+        return _detected.get(self.base_url, "json_schema")
 
     async def complete(
         self,
@@ -119,23 +177,29 @@ class OpenAICompatibleModel:
                 f"more than the {self.context_window}-token context configured for "
                 f"{self.name}. Send fewer facts or lower max_tokens."
             )
-        body = self.request_body(
-            system,
-            user,
-            json_schema=json_schema,
-            max_tokens=max_tokens,
-            temperature=temperature,
-            stream=on_token is not None,
-        )
+
+        def body(mode: StructuredMode | None = None) -> dict[str, Any]:
+            return self.request_body(
+                system,
+                user,
+                json_schema=json_schema,
+                max_tokens=max_tokens,
+                temperature=temperature,
+                stream=on_token is not None,
+                mode=mode,
+            )
+
         started = time.perf_counter()
         try:
             async with httpx.AsyncClient(timeout=self.timeout, transport=self._transport) as client:
-                if on_token is None:
-                    response = await client.post(self._url, json=body, headers=self._headers)
+                if on_token is not None:
+                    text, usage = await self._stream(client, body(), on_token)
+                elif json_schema is not None and self.base_url not in _detected:
+                    text, usage = await self._detect(client, body)
+                else:
+                    response = await client.post(self._url, json=body(), headers=self._headers)
                     self._check_status(response.status_code, response.text)
                     text, usage = _parse_response(response, self.name)
-                else:
-                    text, usage = await self._stream(client, body, on_token)
         except httpx.TimeoutException as exc:
             raise ModelUnavailable(
                 f"{self._url} did not answer within {self.timeout:g} s. Check the server is "
@@ -154,6 +218,30 @@ class OpenAICompatibleModel:
             prompt_tokens=int(usage.get("prompt_tokens") or estimate),
             completion_tokens=int(usage.get("completion_tokens") or approx_tokens(text)),
             seconds=time.perf_counter() - started,
+        )
+
+    async def _detect(self, client: httpx.AsyncClient, body: Any) -> tuple[str, dict[str, Any]]:
+        """Try each structured-output form until the server accepts one; remember it."""
+        refused: list[str] = []
+        for mode in STRUCTURED_MODES:
+            try:
+                payload = body(mode)
+            except ImportError:  # a grammar needs llama-cpp-python to convert the schema
+                refused.append(f"{MODE_NAMES[mode]} (not tried: llama-cpp-python is absent)")
+                continue
+            response = await client.post(self._url, json=payload, headers=self._headers)
+            if response.status_code >= 400 and _refusal(response.status_code, response.text):
+                refused.append(
+                    f"{MODE_NAMES[mode]} (HTTP {response.status_code}: {response.text[:160]!r})"
+                )
+                continue
+            self._check_status(response.status_code, response.text)
+            _detected[self.base_url] = mode
+            return _parse_response(response, self.name)
+        raise ModelError(
+            f"{self._url} refused every way of constraining output to a JSON schema: "
+            f"{'; '.join(refused)}. Use a server that enforces a JSON schema (llama.cpp's "
+            "llama-server, vLLM, llama-cpp-python's server, Ollama), or --model none."
         )
 
     @property

@@ -16,11 +16,15 @@ from typing import Any
 from agent.models.base import ChatModel, ModelUnavailable
 
 __all__ = [
+    "ENV_MODEL",
     "MEDGEMMA_GLOB",
     "SPEC_FORMS",
+    "check_spec",
+    "default_model_spec",
     "find_medgemma",
     "load_model",
     "models_dir",
+    "resolve_model_spec",
     "small_test_model_path",
     "smollm2_path",
 ]
@@ -33,6 +37,59 @@ SPEC_FORMS = (
 )
 MEDGEMMA_GLOB = "medgemma-1.5-4b*.gguf"
 """Matches e.g. unsloth's ``medgemma-1.5-4b-it-Q4_K_M.gguf`` (not the mmproj file)."""
+
+
+ENV_MODEL = "EHR_AGENT_MODEL"
+
+
+def default_model_spec() -> tuple[str, str | None]:
+    """``("medgemma", None)`` when MedGemma is cached, else ``("none", notice)``.
+
+    Commands without ``--model`` call this and print the notice once, so a user without
+    the model still gets answers and learns how to get it.
+    """
+    try:
+        find_medgemma()
+    except ModelUnavailable:
+        return (
+            "none",
+            f"MedGemma is not in the model cache ({models_dir()}); answering without a "
+            "model. Run `ehr-agent model pull` to download it.",
+        )
+    return ("medgemma", None)
+
+
+def resolve_model_spec(option: str | None) -> tuple[str, str | None]:
+    """``(spec, notice)`` for every door: ``--model``, then ``$EHR_AGENT_MODEL``, then
+    :func:`default_model_spec` (whose notice the caller prints once)."""
+    chosen = option or os.environ.get(ENV_MODEL)
+    if chosen:
+        return chosen, None
+    return default_model_spec()
+
+
+def check_spec(spec: str) -> str:
+    """Validate ``spec`` without loading anything; return it stripped.
+
+    For a command that accepts ``--model`` but needs no model (``summary``): a typo is
+    still an error, but nobody waits for a GGUF to load only to have its name checked.
+    """
+    text = spec.strip()
+    lowered = text.lower()
+    if lowered == "none":
+        return text
+    if lowered == "medgemma":
+        find_medgemma()
+        return text
+    if text.startswith("openai:"):
+        _openai_url(text[len("openai:") :])
+        return text
+    if lowered.endswith(".gguf"):
+        path = Path(text).expanduser()
+        if not path.is_file():
+            raise FileNotFoundError(f"no GGUF file at {path}; check the path")
+        return text
+    raise ValueError(f"Unknown model spec {spec!r}. Accepted forms: {'; '.join(SPEC_FORMS)}.")
 
 
 def load_model(spec: str, **options: Any) -> ChatModel | None:
@@ -134,10 +191,16 @@ def _gguf(path: Path, options: dict[str, Any]) -> ChatModel:
 def _openai(rest: str, options: dict[str, Any]) -> ChatModel:
     from agent.models.openai_backend import OpenAICompatibleModel
 
+    url, model = _openai_url(rest)
+    return OpenAICompatibleModel(url, model, **options)
+
+
+def _openai_url(rest: str) -> tuple[str, str | None]:
+    """``URL#model`` split and checked (the URL must be http or https)."""
     url, _, model = rest.partition("#")
     if not url.startswith(("http://", "https://")):
         raise ValueError(
             f"openai: needs an http(s) URL, got {rest!r}; "
             "for example openai:http://localhost:8080/v1#medgemma."
         )
-    return OpenAICompatibleModel(url, model or None, **options)
+    return url, model or None

@@ -1,33 +1,37 @@
-"""The real answerer: the LangGraph agent over a FHIR client, behind the replay's Protocol.
+"""The real answerer: the Assistant over a FHIR client, behind the replay's Protocol.
 
 Kept apart from the runner so the harness (and its tests) never import LangGraph or a
-model backend; only the CLI builds this.  Each question is a fresh thread with no
-checkpointer, so no answer can lean on an earlier question's evidence.
+model backend; only the CLI builds this.  Each question is a fresh thread, so no answer
+can lean on an earlier question's evidence.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from agent.configuration import AgentContext
-from agent.events import ask
-from agent.graph import build_graph
+from agent.assistant import Assistant
+from agent.graph import AgentGraph, build_graph
 from agent.models.base import ChatModel
-from tools import make_toolset
-from tools.scope import FhirSearchClient
+from fhir_client.client import FhirClient
 
 __all__ = ["AgentAnswerer"]
 
 
 class AgentAnswerer:
-    """Answers with the project's agent; ``model=None`` is the rule-based path."""
+    """Answers with the project's agent; ``model=None`` is the rule-based path.
 
-    def __init__(self, client: FhirSearchClient, model: ChatModel | None) -> None:
+    ``graph`` is one compiled with a checkpointer when the replay's threads should be
+    kept (``replay --checkpoint-db``); by default none is kept.
+    """
+
+    def __init__(
+        self, client: FhirClient, model: ChatModel | None, graph: AgentGraph | None = None
+    ) -> None:
         self.client = client
         self.model = model
-        self.graph = build_graph()
+        self.assistant = Assistant(client, graph or build_graph(), model=model)
 
     async def __call__(self, patient_id: str, question: str) -> dict[str, Any]:
-        context = AgentContext(toolset=make_toolset(self.client, patient_id), model=self.model)
-        output = await ask(self.graph, context, question)
+        # The replay checked its patients when it planned; no audit: these are test runs.
+        output = await self.assistant.ask(patient_id, question, check=False)
         return output.model_dump()

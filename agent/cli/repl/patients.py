@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from agent.cli.patient_summary import display_name
+from agent.patients import display_name
 from fhir_client.client import FhirClient
 from fhir_client.errors import ResourceNotFound
 

@@ -15,42 +15,25 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from agent.audit import (
-    AccessNote,
-    AuditedTurn,
-    AuditLog,
-    attach,
-    audited_access,
-    audited_question,
-    cli_caller,
-    default_audit_path,
-)
-from agent.checkpoints import open_checkpointer
-from agent.cli.fhir_source import open_fhir_client
+from agent.assistant import Assistant, AssistantError, ModelLoader, ThreadBusy, ThreadConflict
+from agent.audit import AccessNote
+from agent.checkpoints import CheckpointTarget
 from agent.cli.repl.input import LineReader
 from agent.cli.repl.patients import PatientChoice, find_patients, list_patient_choices
 from agent.cli.repl.view import ChatView
-from agent.configuration import AgentContext
-from agent.events import new_thread_id, stream_answer
-from agent.graph import AgentGraph, build_graph
-from agent.models.base import ChatModel, ModelError
+from agent.events import new_thread_id
+from agent.models.base import ModelError
 from agent.models.spec import load_model
 from agent.output import AgentOutput
 from agent.settings import Settings
-from agent.summary import patient_summary
-from agent.threads import ThreadBusy, ThreadConflict, ThreadRegistry, open_thread_registry
-from fhir_client.client import FhirClient
-from fhir_client.errors import FhirError, ResourceNotFound
-from tools import make_toolset
+from fhir_client.errors import FhirError
 
 __all__ = ["ChatSession", "SessionSetup", "UnknownPatient", "run_chat"]
 
-ModelLoader = Callable[[str], ChatModel | None]
 PATIENT_PROMPT = "Patient id or name> "
 
 
@@ -64,7 +47,7 @@ class SessionSetup:
 
     settings: Settings
     model_spec: str
-    checkpoint: str | Path
+    checkpoint: CheckpointTarget
     patient_id: str | None = None
     thread_id: str | None = None
 
@@ -88,34 +71,25 @@ def _sigint_cancels(task: asyncio.Future[Any]) -> Iterator[None]:
 
 
 class ChatSession:
-    """State and commands of one interactive chat."""
+    """State and commands of one interactive chat, over one :class:`Assistant`."""
 
-    def __init__(
-        self,
-        client: FhirClient,
-        graph: AgentGraph,
-        reader: LineReader,
-        view: ChatView,
-        *,
-        model_spec: str,
-        loader: ModelLoader = load_model,
-        audit: AuditLog | None = None,
-        threads: ThreadRegistry | None = None,
-    ) -> None:
-        self.client = client
-        self.audit = audit
-        self.threads = threads
-        self.caller = cli_caller()
-        self.graph = graph
+    def __init__(self, assistant: Assistant, reader: LineReader, view: ChatView) -> None:
+        self.assistant = assistant
+        self.client = assistant.client
         self.reader = reader
         self.view = view
-        self.model_spec = model_spec
-        self._loader = loader
-        self._model: ChatModel | None = None
-        self._model_loaded = False  # loaded on the first question, not at start-up
         self.patient: PatientChoice | None = None
         self.thread_id = new_thread_id()
         self.last_output: AgentOutput | None = None
+
+    @property
+    def model_spec(self) -> str:
+        return self.assistant.model_spec
+
+    @model_spec.setter
+    def model_spec(self, spec: str) -> None:
+        """Choose a model to load at the next question (as ``--model`` does at start)."""
+        self.assistant.choose_model(spec)
 
     @property
     def prompt(self) -> str:
@@ -127,8 +101,8 @@ class ChatSession:
         """Bind the first patient; False if the user left while choosing."""
         if patient_id is not None:
             try:
-                found = await self.client.read("Patient", patient_id)
-            except ResourceNotFound as error:
+                found = await self.assistant.check_patient(patient_id)
+            except AssistantError as error:
                 raise UnknownPatient(
                     f"No patient {patient_id!r} in this data source; run `ehr-agent chat` "
                     "without --patient to choose one, or list ids with `ehr-agent patients`."
@@ -173,71 +147,45 @@ class ChatSession:
                     raise  # the session itself is being cancelled
                 self.view.cancelled()
 
+    def _access(
+        self, action: str, target: str
+    ) -> contextlib.AbstractAsyncContextManager[AccessNote]:
+        """Audit one read of this session (see :mod:`agent.audit.access`)."""
+        return self.assistant.access(
+            f"cli chat {action}",
+            target=target,
+            patient_id=self.patient.id if self.patient else None,
+            thread_id=self.thread_id if action == "ask" else None,
+        )
+
     # Questions ----------------------------------------------------------------------
     async def _ensure_model(self) -> bool:
-        if self._model_loaded:
-            return True
+        """Load the model at the first question, not at start-up; say so if it fails."""
         try:
-            self._model = await asyncio.to_thread(self._loader, self.model_spec)
+            await self.assistant.ensure_model()
         except (ModelError, ValueError, OSError) as error:
             self.view.error(
                 f"Cannot use model {self.model_spec!r}: {error} "
                 "Switch with /model SPEC (e.g. /model none)."
             )
             return False
-        self._model_loaded = True
         return True
-
-    def _access(
-        self, action: str, target: str
-    ) -> contextlib.AbstractAsyncContextManager[AccessNote]:
-        """Audit one read of this session (see :mod:`agent.audit.access`)."""
-        patient = self.patient.id if self.patient else None
-        return audited_access(
-            self.audit,
-            caller=self.caller,
-            channel="cli",
-            action=f"cli chat {action}",
-            target=target,
-            patient_id=patient,
-            thread_id=self.thread_id if action == "ask" else None,
-        )
 
     async def answer(self, question: str) -> None:
         """Stream one answer in the current thread: tool calls, tokens, then sources."""
         if self.patient is None or not await self._ensure_model():
             return
-        toolset = make_toolset(self.client, self.patient.id)
-        context = AgentContext(toolset=toolset, model=self._model)
         self.view.begin_answer()
-        audit = audited_question(
-            self.audit, "chat", self.thread_id, self.patient.id, question, caller=self.caller
-        )
         try:
-            async with (
-                self._access("ask", f"Patient/{self.patient.id}"),
-                self._turn() as key,
-                audit as turn,
-            ):
-                await self._stream(context, question, turn, key)
+            async with self._access("ask", f"Patient/{self.patient.id}"):
+                await self._stream(self.patient.id, question)
         except (ThreadConflict, ThreadBusy) as error:
             self.view.error(f"{error} (/new starts a new thread).")
 
-    @contextlib.asynccontextmanager
-    async def _turn(self) -> AsyncIterator[str]:
-        """The checkpoint key of the current thread, held for one turn (any process)."""
-        assert self.patient is not None
-        if self.threads is None:
-            yield self.thread_id
-            return
-        claim = await self.threads.claim(self.caller, self.thread_id, self.patient.id)
-        async with self.threads.turn(claim):
-            yield claim.key
-
-    async def _stream(
-        self, context: AgentContext, question: str, turn: AuditedTurn, key: str
-    ) -> None:
-        events = stream_answer(self.graph, context, question, thread_id=key)
+    async def _stream(self, patient_id: str, question: str) -> None:
+        events = self.assistant.stream(
+            patient_id, question, thread_id=self.thread_id, channel="chat", check=False
+        )
         async for event in events:
             if event.type == "tool_call":
                 self.view.tool_call(event.data["tool"], event.data.get("arguments", {}))
@@ -247,11 +195,8 @@ class ChatSession:
                 self.view.token(event.data["text"], int(event.data.get("attempt", 1)))
             elif event.type == "done":
                 self.last_output = AgentOutput.model_validate(event.data["output"])
-                self.last_output.thread_id = self.thread_id
-                turn.answered(self.last_output)
                 self.view.answer(self.last_output)
             elif event.type == "error":
-                turn.failed(str(event.data.get("kind", "error")))
                 self.view.error(f"{event.data['message']} (the session goes on; ask again).")
 
     # Commands -----------------------------------------------------------------------
@@ -297,22 +242,21 @@ class ChatSession:
         if self.patient is None:
             return
         async with self._access("summary", f"Patient/{self.patient.id}"):
-            output = await patient_summary(make_toolset(self.client, self.patient.id))
+            output = await self.assistant.summary(self.patient.id)
         self.view.summary(output)
 
     async def _switch_model(self, argument: str) -> None:
         if not argument:
-            state = "loaded" if self._model_loaded else "loaded on the next question"
+            state = "loaded" if self.assistant.model_loaded else "loaded on the next question"
             self.view.info(f"Model: {self.model_spec} ({state}).")
             return
         try:
-            model = await asyncio.to_thread(self._loader, argument)
+            await self.assistant.use_model(argument)
         except (ModelError, ValueError, OSError) as error:
             self.view.error(
                 f"Cannot use model {argument!r}: {error} Still using {self.model_spec}."
             )
             return
-        self.model_spec, self._model, self._model_loaded = argument, model, True
         self.view.info(f"Model: {argument}. The thread goes on with the new model.")
 
     async def _patient(self, argument: str) -> None:
@@ -351,26 +295,21 @@ class ChatSession:
         self.view.info(f"Patient: {patient.label}. Thread {self.thread_id}.")
 
 
-async def run_chat(setup: SessionSetup, reader: LineReader, view: ChatView) -> None:
-    """Open the data source and the thread store, then run the session to its end."""
-    async with (
-        open_fhir_client(setup.settings, notify=view.notice) as client,
-        open_checkpointer(setup.checkpoint) as saver,
-        open_thread_registry(setup.checkpoint) as threads,
-    ):
-        audit = AuditLog(default_audit_path(setup.settings))
-        attach(client)
-        session = ChatSession(
-            client,
-            build_graph(checkpointer=saver),
-            reader,
-            view,
-            model_spec=setup.model_spec,
-            audit=audit,
-            threads=threads,
-        )
-        try:
-            if await session.start(setup.patient_id, setup.thread_id):
-                await session.run()
-        finally:
-            audit.close()
+async def run_chat(
+    setup: SessionSetup, reader: LineReader, view: ChatView, loader: ModelLoader = load_model
+) -> None:
+    """Open the Assistant (record, thread store, audit log), then run the session to its end.
+
+    The model is chosen now and loaded at the first question, so the prompt appears at
+    once even when a GGUF takes seconds to load.
+    """
+    async with Assistant.open(
+        setup.settings,
+        model=setup.model_spec,
+        checkpoint=setup.checkpoint,
+        notify=view.notice,
+        loader=loader,
+    ) as assistant:
+        session = ChatSession(assistant, reader, view)
+        if await session.start(setup.patient_id, setup.thread_id):
+            await session.run()

@@ -1,0 +1,463 @@
+"""The Assistant: the record, the threads, the graph, the audit log and the model, opened once.
+
+Every door is a thin adapter over this one object: the CLI's ``ask``, ``chat`` and
+``summary``, the HTTP API, replay, LangGraph's server entry and the benches.  It lives below
+all of them (it imports no door), so the wiring is written once and the doors cannot
+disagree about which record, which model or which thread store they use::
+
+    async with Assistant.open(Settings.resolve(), model="none", checkpoint=":memory:") as a:
+        output = await a.ask("patient-id", "Latest HbA1c?")
+
+Concurrency: FHIR reads run concurrently; model calls do not.  A llama.cpp model is
+single-threaded and two generations at once would interleave on one context, so turns that
+use a model hold ``model_lock``; the rule-based path needs none.  Turns on one thread are
+serialized too, since two turns racing on one checkpoint would lose one of them: by a lease
+in the database (:mod:`agent.threads`), so the order holds across processes (``serve
+--workers N``, a CLI sharing the thread store).
+
+Threads belong to a (caller, patient): :meth:`Assistant.claim_thread` claims one atomically
+in the database, and the checkpointer stores it under a key scoped to the caller, so one
+caller's thread ids neither reach nor block another's.  Every read is audited with its
+caller: each question's FHIR requests (:func:`agent.audit.audited_question`) and each
+command or request as a whole (:meth:`Assistant.access`).
+
+Live objects stay here: the graph's run context is JSON (:class:`RunContext`) that names
+this Assistant's registration, through which the nodes find the toolset and the model.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+import weakref
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from agent.audit import (
+    AccessNote,
+    AuditLog,
+    attach,
+    audited_access,
+    audited_question,
+    cli_caller,
+    default_audit_path,
+)
+from agent.checkpoints import (
+    CheckpointTarget,
+    checkpoint_spec,
+    enforce_retention,
+    open_checkpointer,
+    retention_loop,
+    trim_thread,
+)
+from agent.configuration import RunContext, register_resources, unregister_resources
+from agent.events import AgentEvent, ask, new_thread_id, stream_answer
+from agent.graph import AgentGraph, build_graph
+from agent.models.base import ChatModel, ModelError
+from agent.models.spec import load_model
+from agent.output import AgentOutput
+from agent.patients import PatientListing, list_patients
+from agent.record_source import Notify, RecordSource, open_record
+from agent.refusals import (
+    AssistantError,
+    ThreadBusy,
+    ThreadConflict,
+    UnknownPatient,
+    read_patient,
+)
+from agent.settings import Settings
+from agent.summary import SummaryOutput, patient_summary
+from agent.threads import ThreadClaim, ThreadRegistry, open_thread_registry
+from fhir_client.client import FhirClient
+from fhir_client.limits import DEFAULT_PATIENT_PAGE, KNOWN_PATIENTS_REMEMBERED
+from tools import PatientToolset, make_toolset
+
+__all__ = [
+    "Assistant",
+    "AssistantError",
+    "ModelChoice",
+    "ModelLoader",
+    "ThreadBusy",
+    "ThreadClaim",
+    "ThreadConflict",
+    "UnknownPatient",
+]
+
+ModelChoice = str | ChatModel | None
+"""A spec to load on first use (``"none"``, ``"medgemma"``, a path, ``openai:...``), or a
+model already loaded (``None`` is the rule-based path)."""
+
+ModelLoader = Callable[[str], ChatModel | None]
+"""Turns a spec into a model (:func:`agent.models.spec.load_model`; tests pass their own)."""
+
+logger = logging.getLogger(__name__)
+
+
+class Assistant:
+    """One record, one thread store, one graph, one audit log, one model (see module doc)."""
+
+    def __init__(
+        self,
+        client: FhirClient,
+        graph: AgentGraph,
+        *,
+        model: ModelChoice = None,
+        source_description: str = "FHIR server",
+        audit: AuditLog | None = None,
+        store: Any = None,
+        loader: ModelLoader = load_model,
+        threads: ThreadRegistry | None = None,
+        saver: Any = None,
+        caller: str | None = None,
+    ) -> None:
+        self.client = client
+        self.graph = graph
+        self.threads = threads  # ownership and turn leases; None: this process orders turns
+        self.saver = saver  # the checkpointer, to trim a thread to its latest checkpoint
+        self.caller = caller or cli_caller()  # who asks when a turn names no caller
+        self.source_description = source_description
+        self.audit = audit
+        self.store = store  # the embedded store when there is one (the API's /fhir serves it)
+        self.key = f"assistant-{uuid.uuid4().hex}"
+        self.model_lock = asyncio.Lock()
+        # Weak values: a thread's lock lives while a turn holds or awaits it, then goes.
+        self._thread_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = (
+            weakref.WeakValueDictionary()
+        )
+        self._spec = model if isinstance(model, str) else _spec_of(model)
+        self._model: ChatModel | None = None if isinstance(model, str) else model
+        self._loaded = not isinstance(model, str) or model.strip().lower() == "none"
+        self._load_lock = asyncio.Lock()
+        self._loader = loader
+        self._known_patients: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        register_resources(self.key, self)
+
+    # Opening ---------------------------------------------------------------------------
+    @classmethod
+    @asynccontextmanager
+    async def open(
+        cls,
+        settings: Settings,
+        *,
+        model: ModelChoice = "none",
+        checkpoint: CheckpointTarget = ":memory:",
+        audit: bool | Path = True,
+        notify: Notify | None = None,
+        source: RecordSource | None = None,
+        loader: ModelLoader = load_model,
+        caller: str | None = None,
+        retention: bool = False,
+    ) -> AsyncIterator[Assistant]:
+        """Open everything for ``settings``; close it all on leaving.
+
+        ``checkpoint`` is where threads live (``":memory:"``, a SQLite path, ``None`` for
+        the per-user file, or a ``postgresql://`` URL).  ``audit`` is ``True`` for the
+        default audit file next to the store, a path, or ``False``.  ``source`` is an
+        already-open record to use instead of opening ``settings``' (the caller owns it).
+        ``caller`` is who asks by default (``cli:<user>``); ``retention`` enforces the
+        checkpoint retention policy at start and every ``RETENTION_INTERVAL_SECONDS``
+        (``serve`` does; every turn trims its own thread anyway).
+        """
+        async with AsyncExitStack() as stack:
+            if source is None:
+                source = await stack.enter_async_context(
+                    open_record(settings, notify=notify or _ignore)
+                )
+            spec = checkpoint_spec(checkpoint)
+            saver = await stack.enter_async_context(open_checkpointer(spec))
+            threads = await stack.enter_async_context(open_thread_registry(spec))
+            if retention:
+                await enforce_retention(saver, threads)
+                task = asyncio.create_task(retention_loop(saver, threads))
+                stack.callback(task.cancel)
+            log: AuditLog | None = None
+            if audit is not False:
+                path = audit if isinstance(audit, Path) else default_audit_path(settings)
+                log = await asyncio.to_thread(AuditLog, path)  # creates the file: off the loop
+                stack.callback(log.close)
+                attach(source.client)
+            assistant = cls(
+                source.client,
+                build_graph(checkpointer=saver),
+                model=model,
+                source_description=source.description,
+                audit=log,
+                store=source.store,
+                loader=loader,
+                threads=threads,
+                saver=saver,
+                caller=caller,
+            )
+            stack.callback(unregister_resources, assistant.key, assistant)
+            yield assistant
+
+    # The model ---------------------------------------------------------------------------
+    @property
+    def model(self) -> ChatModel | None:
+        """The loaded model (``None``: rule-based, or not loaded yet; see ``ensure_model``)."""
+        return self._model
+
+    @property
+    def model_spec(self) -> str:
+        return self._spec
+
+    @property
+    def model_loaded(self) -> bool:
+        return self._loaded
+
+    @property
+    def model_name(self) -> str:
+        return self._model.name if self._model is not None else self._spec
+
+    async def ensure_model(self) -> ChatModel | None:
+        """Load the chosen model once, off the event loop (a GGUF takes seconds)."""
+        async with self._load_lock:
+            if not self._loaded:
+                self._model = await asyncio.to_thread(self._loader, self._spec)
+                self._loaded = True
+        return self._model
+
+    def choose_model(self, spec: str) -> None:
+        """Use the model ``spec`` names from the next turn on, loading it then."""
+        self._spec, self._model = spec, None
+        self._loaded = spec.strip().lower() == "none"
+
+    async def use_model(self, spec: str) -> ChatModel | None:
+        """Switch to the model ``spec`` names now; on failure the current one stays."""
+        model = await asyncio.to_thread(self._loader, spec)
+        async with self._load_lock:
+            self._spec, self._model, self._loaded = spec, model, True
+        return model
+
+    # RunResources: what the graph's nodes look up from the run context ----------------
+    def toolset(self, patient_id: str) -> PatientToolset:
+        return make_toolset(self.client, patient_id)
+
+    def chat_model(self, spec: str) -> ChatModel | None:
+        if spec == self._spec or (self._model is not None and spec == self._model.name):
+            if not self._loaded:
+                raise ModelError(f"model {spec!r} is not loaded yet; call ensure_model() first")
+            return self._model
+        if spec.strip().lower() == "none":
+            return None
+        raise ModelError(
+            f"this assistant runs model {self._spec!r}, not {spec!r}; "
+            "switch it with use_model() (the chat's /model) or start it with that model"
+        )
+
+    def context(self, patient_id: str, **budgets: Any) -> RunContext:
+        """The JSON run context for one turn about ``patient_id`` with this model."""
+        return RunContext(
+            patient_id=patient_id, model_spec=self._spec, resources=self.key, **budgets
+        )
+
+    # Checks ------------------------------------------------------------------------------
+    async def check_patient(self, patient_id: str) -> dict[str, Any]:
+        """The Patient resource, or :class:`UnknownPatient`.
+
+        Remembered (a bounded set), so the graph's own check at the start of a turn costs
+        no second read, and the audit shows only the reads the question caused.
+        """
+        if patient_id in self._known_patients:
+            self._known_patients.move_to_end(patient_id)
+            return self._known_patients[patient_id]
+        patient = await read_patient(self.client, patient_id, self.source_description)
+        self._known_patients[patient_id] = patient
+        while len(self._known_patients) > KNOWN_PATIENTS_REMEMBERED:
+            self._known_patients.popitem(last=False)
+        return patient
+
+    async def check_thread(self, thread_id: str, patient_id: str) -> None:
+        """:class:`ThreadConflict` when the checkpoint ``thread_id`` is about another patient.
+
+        For a thread stored under its own id (LangGraph's server names its threads); the
+        doors claim theirs with :meth:`claim_thread` instead.
+        """
+        snapshot = await self.graph.aget_state({"configurable": {"thread_id": thread_id}})
+        owner = (snapshot.values or {}).get("patient_id")
+        if owner and owner != patient_id:
+            raise ThreadConflict(thread_id)
+
+    async def claim_thread(
+        self, thread_id: str, patient_id: str, *, caller: str | None = None, check: bool = True
+    ) -> ThreadClaim:
+        """The caller's thread ``thread_id`` for ``patient_id``, or :class:`ThreadConflict`.
+
+        Claimed atomically in the database before anything runs (or streams), so of two
+        racing first turns exactly one owns the thread, and the refusal never names the
+        other patient.  Without a registry (an Assistant built by hand, as replay's) the
+        thread is keyed as named, and its checkpoint is checked when ``check`` is true.
+        """
+        who = caller or self.caller
+        if self.threads is not None:
+            return await self.threads.claim(who, thread_id, patient_id)
+        if check:
+            await self.check_thread(thread_id, patient_id)
+        return ThreadClaim(key=thread_id, public_id=thread_id, caller=who, patient_id=patient_id)
+
+    @asynccontextmanager
+    async def access(
+        self,
+        action: str,
+        *,
+        target: str,
+        channel: str = "cli",
+        caller: str | None = None,
+        patient_id: str | None = None,
+        thread_id: str | None = None,
+    ) -> AsyncIterator[AccessNote]:
+        """Audit one command's read of the record (who, which patient, the outcome)."""
+        async with audited_access(
+            self.audit,
+            caller=caller or self.caller,
+            channel=channel,
+            action=action,
+            target=target,
+            patient_id=patient_id,
+            thread_id=thread_id,
+        ) as note:
+            yield note
+
+    async def health(self) -> dict[str, str]:
+        """Whether the thread store answers (a Postgres restart shows here, not as 500s)."""
+        try:
+            await self.graph.aget_state({"configurable": {"thread_id": "health-check"}})
+        except Exception as error:  # any failure is the report, not a crash
+            return {"status": "degraded", "checkpoints": f"failing ({type(error).__name__})"}
+        return {"status": "ok", "checkpoints": "ok"}
+
+    @asynccontextmanager
+    async def turn(self, claim: ThreadClaim) -> AsyncIterator[None]:
+        """Hold the thread's turn, and the model lock when a model will run; afterwards
+        keep only the thread's latest checkpoint (the retention policy).
+
+        The turn is a lease in the database when there is a registry (any process), else
+        a lock in this process.  :class:`ThreadBusy` when an earlier turn holds it for
+        longer than ``TURN_WAIT_SECONDS``.
+        """
+        async with AsyncExitStack() as stack:
+            if self.threads is not None:
+                await stack.enter_async_context(self.threads.turn(claim))
+            else:
+                lock = self._thread_locks.get(claim.key)
+                if lock is None:
+                    lock = asyncio.Lock()
+                    self._thread_locks[claim.key] = lock
+                await stack.enter_async_context(lock)
+            if self._model is not None:
+                await stack.enter_async_context(self.model_lock)
+            yield
+            if self.saver is not None and self.threads is not None:
+                try:
+                    await trim_thread(self.saver, self.threads, claim.key)
+                except Exception:  # the answer stands; the periodic pass trims it later
+                    logger.exception("could not trim a thread's old checkpoints")
+
+    async def _prepare(
+        self,
+        patient_id: str,
+        thread_id: str | None,
+        check: bool,
+        claim: ThreadClaim | None,
+        caller: str | None,
+    ) -> ThreadClaim:
+        if check:
+            await self.check_patient(patient_id)
+        if claim is None:
+            claim = await self.claim_thread(
+                thread_id or new_thread_id(),
+                patient_id,
+                caller=caller,
+                check=check and thread_id is not None,  # a new thread has no checkpoint yet
+            )
+        await self.ensure_model()
+        return claim
+
+    # Answers -----------------------------------------------------------------------------
+    async def ask(
+        self,
+        patient_id: str,
+        question: str,
+        *,
+        thread_id: str | None = None,
+        channel: str = "ask",
+        configurable: dict[str, Any] | None = None,
+        check: bool = True,
+        claim: ThreadClaim | None = None,
+        caller: str | None = None,
+    ) -> AgentOutput:
+        """One answer, audited with its caller.
+
+        ``claim`` is a thread the door already claimed (the API does, to answer 404 or 409
+        before a stream opens; it passes ``check=False`` too, having read the patient).
+        The answer carries the thread id the caller chose, never the stored key.
+        """
+        claim = await self._prepare(patient_id, thread_id, check, claim, caller)
+        context = self.context(patient_id)
+        async with audited_question(
+            self.audit, channel, claim.public_id, patient_id, question, caller=claim.caller
+        ) as turn:
+            async with self.turn(claim):
+                output = await ask(
+                    self.graph, context, question, thread_id=claim.key, configurable=configurable
+                )
+            output.thread_id = claim.public_id
+            turn.answered(output)
+        return output
+
+    async def stream(
+        self,
+        patient_id: str,
+        question: str,
+        *,
+        thread_id: str | None = None,
+        channel: str = "ask",
+        configurable: dict[str, Any] | None = None,
+        check: bool = True,
+        claim: ThreadClaim | None = None,
+        caller: str | None = None,
+    ) -> AsyncIterator[AgentEvent]:
+        """Step events for one answer, ending with ``done`` or ``error``; audited (see
+        :meth:`ask` for ``claim``).  A thread that stays busy raises :class:`ThreadBusy`."""
+        claim = await self._prepare(patient_id, thread_id, check, claim, caller)
+        context = self.context(patient_id)
+        async with (
+            audited_question(
+                self.audit, channel, claim.public_id, patient_id, question, caller=claim.caller
+            ) as turn,
+            self.turn(claim),
+        ):
+            async for event in stream_answer(
+                self.graph, context, question, thread_id=claim.key, configurable=configurable
+            ):
+                if event.type == "done":
+                    output = AgentOutput.model_validate(event.data["output"])
+                    output.thread_id = claim.public_id
+                    event.data["output"] = output.model_dump()
+                    turn.answered(output)
+                elif event.type == "error":
+                    turn.failed(str(event.data.get("kind", "error")))
+                yield event
+
+    async def summary(self, patient_id: str, *, max_tokens: int = 2048) -> SummaryOutput:
+        """The cited longitudinal overview (composed from the record; no model needed)."""
+        await self.check_patient(patient_id)
+        return await patient_summary(self.toolset(patient_id), max_tokens=max_tokens)
+
+    async def patients(
+        self, *, name: str | None = None, count: int = DEFAULT_PATIENT_PAGE, offset: int = 0
+    ) -> PatientListing:
+        """A page of patients with resource counts (as ``ehr-agent patients`` lists them)."""
+        return await list_patients(self.client, name=name, count=count, offset=offset)
+
+
+def _spec_of(model: ChatModel | None) -> str:
+    return model.name if model is not None else "none"
+
+
+def _ignore(_message: str) -> None:
+    return None

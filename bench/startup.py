@@ -1,0 +1,117 @@
+"""How long the CLI takes to start, against ``python -c pass`` measured in the same run.
+
+    python bench/startup.py [--runs 7] [--python .venv/bin/python]
+
+Why: a command line that needs two seconds before it prints ``--help`` feels broken, and
+every command paid for LangGraph, langchain-core and langsmith whether it used them or
+not.  Targets (issue 12): ``ehr-agent --help`` and ``ehr-agent patients`` on a small
+store within +0.3 s of a bare interpreter, ``ask --model none`` within +1.0 s, end to end
+(process start to exit).  The store holds the smallest fixture patient, loaded once into
+a temporary directory.  CPU time (user + system) is printed beside the wall time: on a
+shared, loaded machine the wall time is mostly waiting for the disk, the CPU time is
+what the command itself costs.  ``--python`` picks the environment (another checkout's venv gives
+a before/after comparison on the same machine, in one run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+FIXTURES = REPO / "synthea_fixtures" / "fhir"
+TARGETS = {"--help": 0.3, "patients": 0.3, "ask --model none": 1.0}
+"""Allowed wall time above ``python -c pass``, in seconds."""
+
+
+def _smallest_patient_bundle() -> Path:
+    bundles = [p for p in FIXTURES.glob("*.json") if "Information" not in p.name]
+    return min(bundles, key=lambda p: p.stat().st_size)
+
+
+def _run(command: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """Wall seconds and CPU seconds (user + system) of one run of ``command``."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    # cwd: the scratch directory, so ``-m agent.cli`` imports the environment's install,
+    # never a checkout that happens to be the current directory.
+    subprocess.run(
+        command, env=env, check=True, stdout=subprocess.DEVNULL, cwd=env["XDG_DATA_HOME"]
+    )
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu
+
+
+def _median(command: list[str], env: dict[str, str], runs: int) -> tuple[float, float]:
+    """Median wall and median CPU seconds over ``runs`` (after one warm-up run)."""
+    _run(command, env)  # warm the page cache and any bytecode
+    samples = [_run(command, env) for _ in range(runs)]
+    return statistics.median(w for w, _ in samples), statistics.median(c for _, c in samples)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--python", default=sys.executable, help="the environment's python")
+    args = parser.parse_args()
+    python = str(Path(args.python).absolute())
+    cli = [python, "-m", "agent.cli"]
+    with tempfile.TemporaryDirectory() as scratch:
+        env = {
+            **os.environ,
+            "EHR_AGENT_DB": str(Path(scratch) / "store.sqlite"),
+            "EHR_AGENT_AUDIT_DB": str(Path(scratch) / "audit.sqlite"),
+            "EHR_AGENT_MODEL": "none",
+            "XDG_DATA_HOME": scratch,
+        }
+        subprocess.run(
+            [*cli, "load", str(_smallest_patient_bundle()), "--no-validate"],
+            env=env,
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            cwd=scratch,
+        )
+        listing = subprocess.run(
+            [*cli, "patients", "--json"],
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+            cwd=scratch,
+        )
+        patient = json.loads(listing.stdout)[0]["id"]
+        baseline, baseline_cpu = _median([python, "-c", "pass"], env, args.runs)
+        commands = {
+            "--help": [*cli, "--help"],
+            "patients": [*cli, "patients"],
+            "ask --model none": [*cli, "ask", "Any allergies?", "-p", patient, "--model", "none"],
+        }
+        print(f"python: {python}; {args.runs} runs each, medians")
+        print(f"{'python -c pass':24} {baseline:6.3f} s wall, {baseline_cpu:6.3f} s CPU")
+        missed = 0
+        for name, command in commands.items():
+            seconds, cpu = _median(command, env, args.runs)
+            over = seconds - baseline
+            verdict = "ok" if over <= TARGETS[name] else "TARGET MISSED"
+            print(
+                f"ehr-agent {name:14} {seconds:6.3f} s wall (+{over:.3f} s; "
+                f"target +{TARGETS[name]:.1f} s) {verdict}; "
+                f"{cpu:6.3f} s CPU (+{cpu - baseline_cpu:.3f} s)"
+            )
+            missed += verdict != "ok"
+    return 1 if missed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,157 @@
+"""Schema-constrained output on real converters and a real model server.
+
+The planning schema must be one that llama.cpp's converter (llama_cpp.llama_grammar, as
+llama-cpp-python's server and ``llama-server`` use) and xgrammar (vLLM) both accept as
+is.  llama-cpp-python's OpenAI server, run with the Gemma 3 270M GGUF and Gemma's chat
+format, refuses ``response_format: json_schema``; the backend must find the form it
+accepts once and get schema-valid output from it.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from agent.models.base import ModelError
+from agent.models.json_output import parse_json_output, portable_schema
+from agent.models.openai_backend import OpenAICompatibleModel, structured_fields
+from agent.planner.schema import planning_schema
+from tools import DEFAULT_TOOLS
+
+SERVER_START_SECONDS = 180
+
+
+def _plan_schema() -> dict[str, Any]:
+    return planning_schema(list(DEFAULT_TOOLS))
+
+
+def test_portable_planning_schema_is_accepted_by_xgrammar_without_warnings(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    xgrammar = pytest.importorskip("xgrammar")
+    xgrammar.Grammar.from_json_schema(json.dumps(portable_schema(_plan_schema())))
+    assert "not supported" not in capfd.readouterr().err
+    xgrammar.Grammar.from_json_schema(json.dumps(_plan_schema()))  # the raw one: it warns
+    assert "pattern combined with minLength/maxLength" in capfd.readouterr().err
+
+
+def test_portable_planning_schema_is_accepted_by_llama_cpp_converter() -> None:
+    llama_grammar = pytest.importorskip("llama_cpp.llama_grammar")
+    gbnf = llama_grammar.json_schema_to_gbnf(json.dumps(portable_schema(_plan_schema())))
+    assert "root ::=" in gbnf
+    assert llama_grammar.LlamaGrammar.from_string(gbnf, verbose=False) is not None
+
+
+def test_portable_schema_keeps_every_string_bounded() -> None:
+    def strings(node: Any) -> Iterator[dict[str, Any]]:
+        if isinstance(node, dict):
+            if node.get("type") == "string":
+                yield node
+            for value in node.values():
+                yield from strings(value)
+        elif isinstance(node, list):
+            for value in node:
+                yield from strings(value)
+
+    found = list(strings(portable_schema(_plan_schema())))
+    assert found
+    for node in found:
+        assert not ({"pattern"} <= node.keys() and {"maxLength", "minLength"} & node.keys())
+        assert "enum" in node or "const" in node or "pattern" in node or "maxLength" in node
+    unbounded = portable_schema({"type": "string", "pattern": "^[a-z]+$", "maxLength": 9})
+    assert unbounded == {"type": "string", "maxLength": 9}
+
+
+def test_grammar_mode_sends_a_gbnf_grammar() -> None:
+    pytest.importorskip("llama_cpp")
+    fields = structured_fields("grammar", _plan_schema())
+    assert set(fields) == {"grammar"} and "root ::=" in fields["grammar"]
+
+
+async def test_a_server_that_refuses_every_form_gets_an_error_naming_them() -> None:
+    def refuse(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(400, text="unsupported request field: response_format/format")
+
+    model = OpenAICompatibleModel(
+        "http://refuses.invalid/v1", "m", transport=httpx.MockTransport(refuse)
+    )
+    with pytest.raises(ModelError) as raised:
+        await model.complete("", "plan", json_schema=_plan_schema(), max_tokens=32)
+    message = str(raised.value)
+    for form in ("response_format json_schema", "json_object + schema", "Ollama's format"):
+        assert form in message
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def llama_cpp_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    pytest.importorskip("llama_cpp.server")
+    from agent.models.spec import small_test_model_path
+
+    port = _free_port()
+    log = (tmp_path_factory.mktemp("llama-server") / "server.log").open("w")
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "llama_cpp.server",
+            "--model",
+            str(small_test_model_path()),
+            "--model_alias",
+            "gemma-3-270m",
+            "--chat_format",
+            "gemma",  # not llama-2's template, the default without a chat format
+            "--n_ctx",
+            "2048",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}/v1"
+    try:
+        deadline = time.monotonic() + SERVER_START_SECONDS
+        while True:
+            try:
+                if httpx.get(f"{url}/models", timeout=5).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"llama_cpp.server did not start (see {log.name})")
+            time.sleep(0.5)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        log.close()
+
+
+@pytest.mark.slow
+async def test_llama_cpp_python_server_gets_the_form_it_accepts(llama_cpp_server: str) -> None:
+    model = OpenAICompatibleModel(llama_cpp_server, "gemma-3-270m", context_window=2048)
+    schema = _plan_schema()
+    completion = await model.complete(
+        "Choose one action.", "What medications?", json_schema=schema, max_tokens=96
+    )
+    plan = parse_json_output(completion.text, schema, source=model.name)
+    assert plan["action"] in {*DEFAULT_TOOLS, "answer"}
+    assert model.structured_mode == "json_object"  # it refused json_schema, took this
+    again = await model.complete("Choose one action.", "Any allergies?", json_schema=schema)
+    parse_json_output(again.text, schema, source=model.name)
