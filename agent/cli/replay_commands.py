@@ -41,6 +41,7 @@ from agent.replay.runner import run_replay as run_questions
 from agent.settings import Settings
 from fhir_client.client import FhirClient
 from fhir_client.errors import FhirError, ResourceNotFound
+from fhir_client.limits import MAX_REPLAY_CONCURRENCY
 
 
 class ReplayError(Exception):
@@ -116,8 +117,10 @@ async def _replay(
     templates: bool,
     model: ChatModel | None,
     checkpoint: Checkpoint,
+    concurrency: int = 1,
 ) -> tuple[list[QuestionResult], int]:
     from agent.replay.answerer import AgentAnswerer
+    from agent.replay.concurrent import run_replay_concurrently
 
     async with open_fhir_client(settings, notify=rendering.notify) as client:
         ids = await _patient_ids(client, patients, all_patients) if patients or all_patients else []
@@ -128,7 +131,12 @@ async def _replay(
         rendering.notify(f"Replaying {total} questions about {len(plans)} patients.")
         answerer = AgentAnswerer(client, model)
         with _progress() as start:
-            results = await run_questions(plans, answerer, checkpoint, start(total))
+            if concurrency == 1:
+                results = await run_questions(plans, answerer, checkpoint, start(total))
+            else:
+                results = await run_replay_concurrently(
+                    plans, answerer, checkpoint, start(total), concurrency=concurrency
+                )
         return results, len(plans)
 
 
@@ -190,6 +198,15 @@ def replay(
     fresh: Annotated[
         bool, typer.Option("--fresh", help="Discard an interrupted run's checkpoint.")
     ] = False,
+    concurrency: Annotated[
+        int,
+        typer.Option(
+            "--concurrency",
+            min=1,
+            max=MAX_REPLAY_CONCURRENCY,
+            help="Questions in flight at once (for a model server with parallel slots).",
+        ),
+    ] = 1,
     db: DbOption = None,
     fhir_url: FhirUrlOption = None,
     fhir_token: FhirTokenOption = None,
@@ -207,7 +224,16 @@ def replay(
         if fresh:
             checkpoint.discard()
         results, patient_count = asyncio.run(
-            _replay(settings, patients or [], all_patients, extra, templates, chosen, checkpoint)
+            _replay(
+                settings,
+                patients or [],
+                all_patients,
+                extra,
+                templates,
+                chosen,
+                checkpoint,
+                concurrency,
+            )
         )
     except KeyboardInterrupt:
         _write_partial(settings, spec, checkpoint, report)
