@@ -57,3 +57,8 @@ drafts from a copied line are rejected more often than they save."""
 MAX_REPLAY_CONCURRENCY: Final = 64
 """Questions in flight in ``replay --concurrency``; beyond a server's parallel slots more
 only queue, and each in-flight question holds a patient's evidence in memory."""
+
+# --- Loading --------------------------------------------------------------------------
+VALIDATION_WORKERS: Final = 1
+"""Worker processes validating resources beside the loader: one keeps a second core
+busy while the loader's own process parses and writes; more would compete with it."""
