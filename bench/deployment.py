@@ -240,7 +240,11 @@ def main(argv: list[str] | None = None) -> None:
         pg.create_database("threads")
         started = time.perf_counter()
         server = stack.enter_context(
-            hapi.HapiServer(jdbc_url=pg.jdbc_url("hapi"), log_path=OUT / "hapi.log")
+            hapi.HapiServer(
+                jdbc_url=pg.jdbc_url("hapi"),
+                log_path=OUT / "hapi.log",
+                startup_timeout=START_TIMEOUT_SECONDS,
+            )
         )
         resources = load_hapi(server.base_url, args.patients)
         hapi_rows = pg.psql("SELECT count(*) FROM hfj_resource", "hapi")
