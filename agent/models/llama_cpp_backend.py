@@ -247,6 +247,28 @@ class LlamaCppModel:
             "stopping_criteria": StoppingCriteriaList([should_stop]),
             "grammar": None if json_schema is None else grammar_for_schema(json_schema),
         }
+        emitted: list[str] = []
+
+        def forward(piece: str) -> None:
+            emitted.append(piece)
+            if on_token is not None:
+                on_token(piece)
+
+        try:
+            return self._complete(tokens, kwargs, forward if on_token else None)
+        except ValueError:
+            # With prompt lookup, llama-cpp-python 0.3.x can overrun its logits buffer
+            # when it evaluates a prompt on top of a reused prefix (seen in
+            # bench/model_speed.py). If nothing was streamed yet, start cold, once.
+            if not self.prompt_lookup_tokens or emitted:
+                raise
+            self._llm.reset()
+            self._llm._ctx.kv_cache_clear()
+            return self._complete(tokens, kwargs, on_token)
+
+    def _complete(
+        self, tokens: list[int], kwargs: dict[str, Any], on_token: TokenCallback | None
+    ) -> tuple[str, str | None]:
         if on_token is None:
             result = self._llm.create_completion(tokens, **kwargs)
             choice = result["choices"][0]
