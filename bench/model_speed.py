@@ -78,6 +78,7 @@ VARIANTS: dict[str, dict[str, object]] = {
 @dataclass
 class Samples:
     seconds: list[float] = field(default_factory=list)
+    cpu_seconds: list[float] = field(default_factory=list)
     model_seconds: list[float] = field(default_factory=list)
     prompt_tokens: list[int] = field(default_factory=list)
     completion_tokens: list[int] = field(default_factory=list)
@@ -109,11 +110,12 @@ async def measure_variants(args: argparse.Namespace) -> dict[str, Samples]:
             for question in QUESTIONS[: args.questions]:
                 for name, model in models.items():
                     evaluated_before = _evaluated(model)
-                    started = time.perf_counter()
+                    started, cpu = time.perf_counter(), time.process_time()
                     context = AgentContext(toolset=make_toolset(client, patient), model=model)
                     output = await ask(graph, context, question, configurable=CONFIG)
                     sample = samples[name]
                     sample.seconds.append(time.perf_counter() - started)
+                    sample.cpu_seconds.append(time.process_time() - cpu)
                     sample.model_seconds.append(output.timings.model_seconds)
                     sample.prompt_tokens.append(output.tokens.prompt_tokens)
                     sample.completion_tokens.append(output.tokens.completion_tokens)
@@ -122,7 +124,8 @@ async def measure_variants(args: argparse.Namespace) -> dict[str, Samples]:
                     )
                     sample.answers.append(output.answer)
                     print(
-                        f"  {name:14} {sample.seconds[-1]:7.2f} s  {question}",
+                        f"  {name:14} {sample.seconds[-1]:7.2f} s {sample.cpu_seconds[-1]:7.2f} "
+                        f"s CPU  {question}",
                         file=sys.stderr,
                         flush=True,
                     )
@@ -138,24 +141,29 @@ def _evaluated(model: LlamaCppModel) -> int:
 
 def report_variants(samples: dict[str, Samples], questions: int, threads: int) -> None:
     base = samples["today"]
-    base_s = statistics.median(base.seconds)
+    base_cpu = sum(base.cpu_seconds)
     print(f"\n== Model speed: Gemma 3 270M Q4_K_M, {questions} questions, {threads} thread(s)")
     print(
-        f"{'variant':15}{'s/answer p50':>13}{'vs today':>10}{'prompt tok':>11}"
-        f"{'evaluated':>10}{'gen tok':>8}{'gen tok/s':>10}{'same answers':>14}"
+        f"{'variant':15}{'s/answer p50':>13}{'CPU s/answer':>13}{'CPU vs today':>13}"
+        f"{'prompt tok':>11}{'evaluated':>10}{'gen tok':>8}{'gen tok/CPU s':>14}"
+        f"{'same answers':>14}"
     )
     for name, s in samples.items():
         p50 = statistics.median(s.seconds)
-        tokens_per_s = sum(s.completion_tokens) / max(sum(s.model_seconds), 1e-9)
+        cpu = sum(s.cpu_seconds) / len(s.cpu_seconds)
+        tokens_per_cpu_s = sum(s.completion_tokens) / max(sum(s.cpu_seconds), 1e-9)
         same = s.answers == base.answers
         print(
-            f"{name:15}{p50:13.2f}{base_s / p50:9.2f}x{statistics.median(s.prompt_tokens):11.0f}"
-            f"{statistics.median(s.evaluated):10.0f}{statistics.median(s.completion_tokens):8.0f}"
-            f"{tokens_per_s:10.1f}{'yes' if same else 'NO':>14}"
+            f"{name:15}{p50:13.2f}{cpu:13.2f}{base_cpu / max(sum(s.cpu_seconds), 1e-9):12.2f}x"
+            f"{statistics.median(s.prompt_tokens):11.0f}{statistics.median(s.evaluated):10.0f}"
+            f"{statistics.median(s.completion_tokens):8.0f}{tokens_per_cpu_s:14.1f}"
+            f"{'yes' if same else 'NO':>14}"
         )
     print(
-        "gen tok/s = generated tokens / model seconds (prompt evaluation included); "
-        "evaluated = prompt tokens llama.cpp computed (prompt tokens minus the prefix restored)"
+        "CPU s = this process's CPU time per answer (llama.cpp runs in it; on a saturated "
+        "shared machine wall time is mostly waiting for a core); gen tok/CPU s = generated "
+        "tokens per CPU second, prompt evaluation included; evaluated = prompt tokens minus "
+        "those the prefix cache restored"
     )
 
 
