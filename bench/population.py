@@ -61,6 +61,7 @@ OUT = REPO / ".bench-out"
 FIXTURES = REPO / "synthea_fixtures" / "fhir"
 SEARCH_PATIENTS = 20
 SEARCH_REPEAT = 5
+HAPI_START_TIMEOUT_SECONDS = 900.0  # a busy shared machine needs minutes
 
 
 def split(directory: Path) -> tuple[list[Path], list[Path]]:
@@ -118,7 +119,7 @@ async def hapi_comparison(reference: list[Path], patients: list[Path]) -> tuple[
     with tempfile.TemporaryDirectory() as tmp:
         async with file_store(Path(tmp) / "subset.sqlite") as (_, client):
             ours = checked(await load_paths(client, files), "embedded subset")
-    with hapi.HapiServer() as server:
+    with hapi.HapiServer(startup_timeout=HAPI_START_TIMEOUT_SECONDS) as server:
         async with FhirClient(server.base_url, timeout=3600) as remote:
             theirs = checked(await load_paths(remote, files), "HAPI subset")
     return (
