@@ -82,6 +82,8 @@ async def test_schema_output_is_the_same_with_the_prefix_cache(plain: LlamaCppMo
 async def test_prompt_lookup_decoding_gives_the_greedy_output(plain: LlamaCppModel) -> None:
     lookup = _model(prefix_cache=False, prompt_lookup_tokens=4)
     assert lookup.prompt_lookup_tokens == 4
+    # Drafts are evaluated past the last accepted token: the usable window keeps room.
+    assert lookup.context_window == plain.context_window - 5
     assert await _texts(lookup) == await _texts(plain)
 
 
