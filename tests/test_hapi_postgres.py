@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import hapi  # tests/hapi_server/hapi.py (on sys.path via conftest)
@@ -30,7 +32,7 @@ def _skip_or_fail(reason: str) -> None:
     pytest.skip(reason)
 
 
-def test_hapi_on_postgresql_stores_what_the_loader_sends(tmp_path: Path) -> None:
+def test_hapi_on_postgresql_stores_what_the_loader_sends() -> None:
     if not postgres.available():
         _skip_or_fail("HAPI on PostgreSQL needs Debian's postgresql (initdb, pg_ctl, psql)")
     if hapi.find_java() is None or hapi.find_maven() is None:
@@ -38,7 +40,18 @@ def test_hapi_on_postgresql_stores_what_the_loader_sends(tmp_path: Path) -> None
     files = sorted(FIXTURES.glob("*.json"))
     patient = min((p for p in files if "Information" not in p.name), key=lambda p: p.stat().st_size)
     reference = [p for p in files if "Information" in p.name]
-    with postgres.PostgresCluster(tmp_path / "pg") as cluster:
+    # Not pytest's tmp_path: as root, initdb runs as the postgres user, who cannot enter
+    # pytest's private temporary tree.
+    directory = Path(tempfile.mkdtemp(prefix="ehr-agent-hapi-pg-"))
+    directory.chmod(0o755)  # mkdtemp's 0700 would keep the postgres user out
+    try:
+        _load_into_hapi_on(directory, reference, patient)
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def _load_into_hapi_on(directory: Path, reference: list[Path], patient: Path) -> None:
+    with postgres.PostgresCluster(directory / "pg") as cluster:
         cluster.create_database("hapi")
         with hapi.HapiServer(jdbc_url=cluster.jdbc_url("hapi"), startup_timeout=900) as server:
 
