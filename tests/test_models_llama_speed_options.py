@@ -83,7 +83,7 @@ async def test_prompt_lookup_decoding_gives_the_greedy_output(plain: LlamaCppMod
     lookup = _model(prefix_cache=False, prompt_lookup_tokens=4)
     assert lookup.prompt_lookup_tokens == 4
     # Drafts are evaluated past the last accepted token: the usable window keeps room.
-    assert lookup.context_window == plain.context_window - 5
+    assert lookup.context_window == plain.context_window - 10
     assert await _texts(lookup) == await _texts(plain)
 
 

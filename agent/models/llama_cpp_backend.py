@@ -99,10 +99,11 @@ class LlamaCppModel:
         self.timeout_seconds = timeout_seconds
         self.prompt_lookup_tokens = _lookup_tokens(prompt_lookup_tokens)
         self._llm = _load(path, n_ctx, n_threads, n_gpu_layers, seed, self.prompt_lookup_tokens)
-        # Prompt lookup evaluates up to that many drafted tokens past the last accepted
-        # one, and llama-cpp-python writes their logits into a buffer of n_ctx rows: keep
-        # that much of the window free, so a full prompt plus max_tokens never overruns it.
-        reserve = self.prompt_lookup_tokens + 1 if self.prompt_lookup_tokens else 0
+        # Prompt lookup evaluates drafted tokens past the last accepted one (up to the end
+        # of the context, not of max_tokens), and llama-cpp-python writes their logits into
+        # a buffer of n_ctx rows: keep two drafts' worth of the window free, so a full prompt
+        # plus max_tokens never overruns it (one draft's worth did, in bench/model_speed.py).
+        reserve = 2 * (self.prompt_lookup_tokens + 1) if self.prompt_lookup_tokens else 0
         self.context_window: int = int(self._llm.n_ctx()) - reserve
         self.metadata: dict[str, str] = dict(self._llm.metadata)
         try:
