@@ -209,7 +209,11 @@ class LlamaCppModel:
                 state["generated"] += 1
                 if deadline is not None and time.perf_counter() > deadline:
                     state["timed_out"] = True
-                return bool(state["timed_out"]) or cancelled.is_set()
+                # max_tokens enforced here too: with prompt lookup, llama-cpp-python 0.3.x
+                # kept drafting past it to the end of the context and overran its logits
+                # buffer (bench/model_speed.py); stopping here ends generation in time.
+                over = state["generated"] > max_tokens
+                return bool(state["timed_out"]) or cancelled.is_set() or over
 
             if self.prefix_cache is not None:
                 self.prefix_cache.prepare(tokens, fixed)
