@@ -369,6 +369,12 @@ def _load(
                 if prompt_lookup_tokens
                 else None
             ),
+            # A draft model needs logits for every position; llama-cpp-python 0.3.x turns
+            # that on internally but sizes its logits buffer from this argument (n_batch
+            # rows instead of n_ctx), and overran it on long prompts. The cost is real:
+            # n_ctx x vocabulary floats of address space (2 GiB at 2048 tokens for Gemma's
+            # 262,144-token vocabulary), 1 MiB written per evaluated token.
+            logits_all=bool(prompt_lookup_tokens),
             verbose=False,
         )
     except Exception as exc:  # llama.cpp reports a bad file as ValueError or RuntimeError
