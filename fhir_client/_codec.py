@@ -15,6 +15,7 @@ import httpx
 import orjson
 
 from fhir_client.errors import InvalidResponse, body_snippet
+from fhir_client.limits import MAX_JSON_DEPTH
 
 SearchParams = Mapping[str, str | Sequence[str]]
 Resource = dict[str, Any]
@@ -57,6 +58,12 @@ def parse_resource(
     """Decode a 2xx body as a FHIR resource, checking its resourceType."""
     try:
         data = loads_json(response.content)
+        check_depth(data)
+    except JsonTooDeep as error:
+        raise InvalidResponse(
+            f"{method} {path} returned JSON nested too deeply to be FHIR ({error}); "
+            "the server or something between it and this client is faulty"
+        ) from None
     except ValueError:
         content_type = response.headers.get("Content-Type", "none")
         raise InvalidResponse(
@@ -139,7 +146,37 @@ def loads_json(data: bytes) -> Any:
             return orjson.loads(data)
         except orjson.JSONDecodeError:
             pass
-    return json.loads(data)
+    try:
+        return json.loads(data)
+    except RecursionError:
+        # orjson stops at 1024 levels; the stdlib would recurse until Python's limit.
+        raise JsonTooDeep(f"the JSON is nested more than {MAX_JSON_DEPTH} levels deep") from None
+
+
+class JsonTooDeep(ValueError):
+    """JSON nested deeper than ``MAX_JSON_DEPTH``: no FHIR resource is, and code that
+    walks it recursively would fail far from here with a RecursionError."""
+
+
+def check_depth(value: Any, limit: int = MAX_JSON_DEPTH) -> None:
+    """Raise :class:`JsonTooDeep` if ``value`` nests objects/arrays more than ``limit`` deep.
+
+    Iterative (an explicit stack), so a hostile document cannot make the check
+    itself recurse. Costs about half a parse; FHIR resources are ~10 levels deep.
+    """
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    pop, push = stack.pop, stack.append
+    while stack:
+        node, depth = pop()
+        if depth > limit:
+            raise JsonTooDeep(f"the JSON is nested more than {limit} levels deep")
+        if isinstance(node, dict):
+            node = node.values()
+        elif not isinstance(node, list):
+            continue
+        for child in node:
+            if isinstance(child, dict | list):
+                push((child, depth + 1))
 
 
 def dump_resource(resource: Resource) -> bytes:

@@ -12,20 +12,35 @@ refused up front with 429 (rate limited) or 503 (unavailable).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
 import httpx
 
-from fhir_client.errors import FhirConnectionError, error_for_status
+from fhir_client.errors import (
+    FhirConnectionError,
+    RequestDeadlineExceeded,
+    ResponseTooLarge,
+    error_for_status,
+)
+from fhir_client.limits import (
+    MAX_BACKOFF_SECONDS,
+    MAX_RESPONSE_BYTES,
+    MAX_RETRY_AFTER_SECONDS,
+    REQUEST_DEADLINE_SECONDS,
+)
 
 logger = logging.getLogger("fhir_client")
 
 SleepFn = Callable[[float], Awaitable[None]]
+BodyFactory = Callable[[], AsyncIterator[bytes]]
+"""A request body too large to hold in memory: each call yields it again from the start,
+so a retry can resend it."""
 FHIR_JSON = "application/fhir+json"
 
 # Statuses worth retrying for idempotent requests.
@@ -48,8 +63,6 @@ MAYBE_SENT_ERRORS: tuple[type[Exception], ...] = (
     httpx.RemoteProtocolError,
 )
 
-MAX_BACKOFF_SECONDS = 30.0
-MAX_RETRY_AFTER_SECONDS = 60.0
 JITTER_FRACTION = 0.1
 
 
@@ -108,17 +121,111 @@ async def send_with_retries(
     path: str,
     base_url: str,
     params: list[tuple[str, str]] | None,
-    content: bytes | None,
+    content: bytes | BodyFactory | None,
     extra_headers: Mapping[str, str] | None,
     idempotent: bool,
     max_retries: int,
     backoff_seconds: float,
     sleep: SleepFn,
+    deadline_seconds: float = REQUEST_DEADLINE_SECONDS,
+    max_response_bytes: int = MAX_RESPONSE_BYTES,
 ) -> httpx.Response:
     """Send one request with retries; return a 2xx response or raise a typed error.
 
     ``path`` (relative to the base, no query string) is what logs and errors show.
+    The whole exchange, retries and waits included, must finish within
+    ``deadline_seconds``: httpx's timeout is per read, so a server trickling a byte
+    every few seconds would otherwise never be cut off. Bodies are streamed and
+    refused past ``max_response_bytes``, never read whole.
     """
+    try:
+        async with asyncio.timeout(deadline_seconds):
+            return await _send_loop(
+                http,
+                method,
+                url,
+                path=path,
+                base_url=base_url,
+                params=params,
+                content=content,
+                extra_headers=extra_headers,
+                idempotent=idempotent,
+                max_retries=max_retries,
+                backoff_seconds=backoff_seconds,
+                sleep=sleep,
+                max_response_bytes=max_response_bytes,
+            )
+    except TimeoutError:
+        raise RequestDeadlineExceeded(
+            f"{method} {path} failed: no complete response from {base_url} within "
+            f"{deadline_seconds:.0f} s (retries included). The server is too slow or is "
+            "sending its answer very slowly; try again later or check the server"
+        ) from None
+
+
+async def read_bounded(
+    http: httpx.AsyncClient, request: httpx.Request, *, path: str, max_bytes: int
+) -> httpx.Response:
+    """Send ``request`` and read its body, refusing one longer than ``max_bytes``.
+
+    Counted after decompression, so a small gzip bomb is refused too. Returns a
+    response whose ``content`` is the body read.
+    """
+    response = await http.send(request, stream=True)
+    try:
+        declared = response.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > max_bytes:
+            raise _too_large(request.method, path, max_bytes)
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            if size > max_bytes:
+                raise _too_large(request.method, path, max_bytes)
+            chunks.append(chunk)
+    finally:
+        await response.aclose()
+    # Decoded already: drop the encoding headers so the body is not decoded twice.
+    headers = [
+        (name, value)
+        for name, value in response.headers.raw
+        if name.lower() not in (b"content-encoding", b"content-length", b"transfer-encoding")
+    ]
+    complete = httpx.Response(
+        response.status_code,
+        headers=headers,
+        content=b"".join(chunks),
+        request=request,
+        extensions=response.extensions,
+    )
+    complete.elapsed = response.elapsed
+    return complete
+
+
+def _too_large(method: str, path: str, max_bytes: int) -> ResponseTooLarge:
+    return ResponseTooLarge(
+        f"{method} {path}: the server's response is larger than {max_bytes // (1024 * 1024)} "
+        "MiB (MAX_RESPONSE_BYTES), so it was not read. Ask for less (a smaller _count, "
+        "a narrower search) or raise the bound in fhir_client/limits.py"
+    )
+
+
+async def _send_loop(
+    http: httpx.AsyncClient,
+    method: str,
+    url: str,
+    *,
+    path: str,
+    base_url: str,
+    params: list[tuple[str, str]] | None,
+    content: bytes | BodyFactory | None,
+    extra_headers: Mapping[str, str] | None,
+    idempotent: bool,
+    max_retries: int,
+    backoff_seconds: float,
+    sleep: SleepFn,
+    max_response_bytes: int,
+) -> httpx.Response:
     headers = dict(extra_headers or {})
     if content is not None:
         headers["Content-Type"] = FHIR_JSON
@@ -126,13 +233,14 @@ async def send_with_retries(
     while True:
         started = time.monotonic()
         try:
-            response = await http.request(
+            request = http.build_request(
                 method,
                 url,
                 params=tuple(params) if params else None,
-                content=content,
+                content=content() if callable(content) else content,
                 headers=headers,
             )
+            response = await read_bounded(http, request, path=path, max_bytes=max_response_bytes)
         except httpx.TransportError as exc:
             if attempt < max_retries and is_retryable_error(exc, idempotent=idempotent):
                 delay = backoff_delay(attempt, backoff_seconds)

@@ -12,10 +12,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncGenerator, Collection, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Collection, Mapping
 from contextlib import aclosing
 from types import TracebackType
-from typing import Self
+from typing import IO, Self
 
 import httpx
 
@@ -27,7 +27,7 @@ from fhir_client._codec import (
     parse_resource,
 )
 from fhir_client._paging import NON_MATCH_MODES, bundle_resources, next_link
-from fhir_client._retry import FHIR_JSON, SleepFn, send_with_retries
+from fhir_client._retry import FHIR_JSON, BodyFactory, SleepFn, send_with_retries
 from fhir_client._urls import (
     check_resource_id,
     check_resource_type,
@@ -36,11 +36,14 @@ from fhir_client._urls import (
     resolve_next_link,
 )
 from fhir_client.errors import FhirError, FhirHttpError, InvalidResponse, SearchTruncated
+from fhir_client.limits import MAX_RESPONSE_BYTES, REQUEST_DEADLINE_SECONDS
 from fhir_client.observe import RequestObservation, RequestObserver, result_count
 
 __all__ = ["FHIR_JSON", "FhirClient", "SearchParams", "logger"]
 
 logger = logging.getLogger("fhir_client")
+
+_BODY_CHUNK_BYTES = 1024 * 1024  # read size when streaming a spooled request body
 
 
 class FhirClient:
@@ -48,8 +51,11 @@ class FhirClient:
 
     ``max_retries`` counts retries after the first attempt.  ``max_pages`` bounds how many
     search pages ``search``/``everything`` follow; ``page_size`` adds ``_count`` to searches
-    that do not set it.  ``sleep`` is how the client waits between retries; tests inject a
-    recorder so they run instantly and can assert the waits requested.
+    that do not set it. ``timeout`` is httpx's per-operation timeout; ``deadline_seconds``
+    bounds one request as a whole (retries and a trickling body included) and
+    ``max_response_bytes`` one response body (see :mod:`fhir_client.limits`).  ``sleep``
+    is how the client waits between retries; tests inject a recorder so they run
+    instantly and can assert the waits requested.
     """
 
     def __init__(
@@ -65,6 +71,8 @@ class FhirClient:
         page_size: int | None = None,
         headers: Mapping[str, str] | None = None,
         sleep: SleepFn | None = None,
+        deadline_seconds: float = REQUEST_DEADLINE_SECONDS,
+        max_response_bytes: int = MAX_RESPONSE_BYTES,
     ) -> None:
         if max_retries < 0:
             raise ValueError(f"max_retries must be 0 or more, got {max_retries}")
@@ -72,8 +80,15 @@ class FhirClient:
             raise ValueError(f"max_pages must be at least 1, got {max_pages}")
         if page_size is not None and page_size < 1:
             raise ValueError(f"page_size must be at least 1 (or None), got {page_size}")
-        if timeout <= 0 or backoff_seconds < 0:
-            raise ValueError("timeout must be positive and backoff_seconds must not be negative")
+        if timeout <= 0 or backoff_seconds < 0 or deadline_seconds <= 0:
+            raise ValueError(
+                "timeout and deadline_seconds must be positive and backoff_seconds must not "
+                "be negative"
+            )
+        if max_response_bytes < 1:
+            raise ValueError(f"max_response_bytes must be at least 1, got {max_response_bytes}")
+        self.deadline_seconds = deadline_seconds
+        self.max_response_bytes = max_response_bytes
         self._base_url = normalise_base_url(base_url)
         self.max_retries = max_retries
         self.backoff_seconds = backoff_seconds
@@ -263,6 +278,29 @@ class FhirClient:
         )
         return self._parse(response, "POST", "/", expect="Bundle")
 
+    async def transaction_file(self, body: IO[bytes]) -> Resource:
+        """POST a transaction Bundle too large for memory, streamed from ``body``.
+
+        ``body`` holds the Bundle's JSON (a loader spools a lifetime bundle's
+        transaction there); it is read from its start for each attempt.
+        """
+
+        async def chunks() -> AsyncIterator[bytes]:
+            body.seek(0)
+            while chunk := body.read(_BODY_CHUNK_BYTES):
+                yield chunk
+
+        size = body.seek(0, 2)
+        response = await self._send(
+            "POST",
+            self._base_url,
+            content=chunks,
+            idempotent=False,
+            # A known length, not chunked encoding: some servers refuse chunked uploads.
+            extra_headers={"Content-Length": str(size)},
+        )
+        return self._parse(response, "POST", "/", expect="Bundle")
+
     # ----------------------------------------------------------------- paging
 
     def _page_limit(self, max_pages: int | None) -> int:
@@ -359,7 +397,7 @@ class FhirClient:
         url: str,
         *,
         params: list[tuple[str, str]] | None = None,
-        content: bytes | None = None,
+        content: bytes | BodyFactory | None = None,
         extra_headers: Mapping[str, str] | None = None,
         idempotent: bool = True,
     ) -> httpx.Response:
@@ -378,6 +416,8 @@ class FhirClient:
                 max_retries=self.max_retries,
                 backoff_seconds=self.backoff_seconds,
                 sleep=self.sleep,
+                deadline_seconds=self.deadline_seconds,
+                max_response_bytes=self.max_response_bytes,
             )
         except FhirError as error:
             if self._observers:

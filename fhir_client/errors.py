@@ -22,7 +22,9 @@ __all__ = [
     "FhirHttpError",
     "InvalidRequest",
     "InvalidResponse",
+    "RequestDeadlineExceeded",
     "ResourceNotFound",
+    "ResponseTooLarge",
     "SearchTruncated",
     "ServerError",
     "TooManyRequests",
@@ -116,6 +118,14 @@ class InvalidResponse(FhirError):
     """A 2xx answer that is not usable FHIR JSON (e.g. an HTML page from a proxy)."""
 
 
+class ResponseTooLarge(InvalidResponse):
+    """A response body passed ``MAX_RESPONSE_BYTES``; it was cut off, never read whole."""
+
+
+class RequestDeadlineExceeded(FhirConnectionError):
+    """No complete response within the request's total deadline, retries included."""
+
+
 class SearchTruncated(FhirError):
     """A search had more pages than the page bound allowed.
 
@@ -178,7 +188,7 @@ def parse_outcome(body: bytes) -> dict[str, Any] | None:
     """Return the body as an OperationOutcome dict, or ``None`` if it is not one."""
     try:
         data = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # a hostile error body nested 100,000 deep
         return None
     if isinstance(data, dict) and data.get("resourceType") == "OperationOutcome":
         return data

@@ -35,6 +35,10 @@ MAX_RESPONSE_BYTES: Final = 64 * MIB
 """One HTTP response body from a FHIR server; larger is refused, never read whole."""
 REQUEST_DEADLINE_SECONDS: Final = 120.0
 """Total time for one request including retries and a slow (trickling) body."""
+MAX_BACKOFF_SECONDS: Final = 30.0
+"""Longest pause between two retries of one request."""
+MAX_RETRY_AFTER_SECONDS: Final = 60.0
+"""A server's ``Retry-After`` above this is reported instead of waited for."""
 
 # --- Files the loader reads -----------------------------------------------------------
 MAX_BUNDLE_FILE_BYTES: Final = 1024 * MIB
@@ -43,6 +47,37 @@ MAX_ENTRY_BYTES: Final = 64 * MIB
 """One resource inside a bundle (base64 notes make some large)."""
 MAX_JSON_DEPTH: Final = 64
 """Nesting of JSON objects and arrays; FHIR resources stay far below it."""
+MAX_NDJSON_LINE_BYTES: Final = MAX_ENTRY_BYTES
+"""One line of a Bulk Data NDJSON file: one resource, so the entry bound applies."""
+
+# --- FHIR server timing ----------------------------------------------------------------
+READ_TIMEOUT_SECONDS: Final = 60.0
+"""httpx's per-operation timeout (connect, each read, each write) for ordinary reads."""
+LOAD_TIMEOUT_SECONDS: Final = 600.0
+"""The same for a load: one practitioner bundle is a multi-megabyte transaction that a
+remote server may take minutes to store."""
+LOAD_REQUEST_DEADLINE_SECONDS: Final = 1800.0
+"""Total time for one load request (a lifetime bundle of ~180 MB is one transaction)."""
+
+# --- The embedded store (SQLite) ---------------------------------------------------------
+STORE_BUSY_TIMEOUT_SECONDS: Final = 5.0
+"""How long SQLite's busy handler waits for a lock before the store retries. Short, so a
+waiting writer notices a bound it is about to pass and says so."""
+STORE_WRITE_WAIT_SECONDS: Final = 900.0
+"""Total time a writer waits for another process's write to finish before it gives up
+with a message; one lifetime bundle (~180 MB) is one SQLite transaction of minutes."""
+
+# --- Listing patients ------------------------------------------------------------------
+DEFAULT_PATIENT_PAGE: Final = 50
+"""Patients per page of `ehr-agent patients` and `GET /patients` when none is asked."""
+MAX_PATIENT_PAGE: Final = 500
+"""Most patients one page may hold; a bigger `--count`/`count=` is refused."""
+MAX_PATIENT_OFFSET: Final = 2**31
+"""Largest offset into the patient list: far beyond any list, and inside SQLite's range."""
+MAX_NAME_QUERY_CHARS: Final = 100
+"""A name filter (`--name`, `GET /patients?name=`)."""
+REMOTE_COUNT_CONCURRENCY: Final = 8
+"""Concurrent `_summary=count` requests to a remote server while counting a page's records."""
 
 # --- Local model runtime (agent/models/llama_cpp_backend.py) --------------------------
 MAX_PREFIX_STATES: Final = 8

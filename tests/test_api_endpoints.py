@@ -53,7 +53,16 @@ def test_patients_lists_every_fixture_patient(api: httpx.Client) -> None:
     assert response.status_code == 200
     listed = response.json()
     assert {p["id"] for p in listed} == set(fixture_patients())
-    assert [p["name"] for p in listed] == sorted(p["name"] for p in listed)
+    # Sorted by family, then given name (of each patient's first HumanName).
+    first_names = {
+        pid: next(r for r in resources if r["resourceType"] == "Patient")["name"][0]
+        for pid, resources in fixture_patients().items()
+    }
+    keys = [
+        (first_names[p["id"]]["family"].lower(), first_names[p["id"]]["given"][0].lower())
+        for p in listed
+    ]
+    assert keys == sorted(keys)
     assert all(p["name"] and p["birth_date"] for p in listed)
 
 

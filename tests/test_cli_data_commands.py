@@ -14,6 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from agent.cli import app
+from fhir_client.embedded.registry import PATIENT_COMPARTMENT
 from tests.shared_data import synthea_external
 
 REPO = Path(__file__).resolve().parents[1]
@@ -43,7 +44,17 @@ def _expected_patients(paths: list[Path]) -> dict[str, dict[str, Any]]:
             "name": " ".join([*name["given"], name["family"]]),
             "birth_date": patient["birthDate"],
             "gender": patient["gender"],
-            "resource_counts": dict(sorted(Counter(r["resourceType"] for r in resources).items())),
+            # The listing counts the Patient compartment (what the store indexes per
+            # patient); shared definitions such as Medication belong to no patient.
+            "resource_counts": dict(
+                sorted(
+                    Counter(
+                        r["resourceType"]
+                        for r in resources
+                        if r["resourceType"] in PATIENT_COMPARTMENT
+                    ).items()
+                )
+            ),
         }
     return expected
 

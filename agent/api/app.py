@@ -36,6 +36,7 @@ from agent.settings import Settings
 from fhir_client.auth import BearerTokenAuth
 from fhir_client.client import FhirClient
 from fhir_client.embedded import embedded_client
+from fhir_client.errors import FhirError
 
 __all__ = ["ClientFactory", "create_app"]
 
@@ -128,6 +129,14 @@ def create_app(
     @app.exception_handler(ApiError)
     async def api_error(request: Request, error: ApiError) -> JSONResponse:
         return JSONResponse({"detail": error.detail, "kind": error.kind}, error.status)
+
+    @app.exception_handler(FhirError)
+    async def fhir_error(request: Request, error: FhirError) -> JSONResponse:
+        # Any route: a failing, hostile or oversized record source is a 502 that says
+        # why (FhirError messages carry no record content), never a bare 500.
+        source = request.app.state.runtime.source_description
+        detail = f"Error talking to the {source}: {error}"
+        return JSONResponse({"detail": detail, "kind": "fhir_error"}, 502)
 
     @app.get("/", include_in_schema=False)
     async def index() -> FileResponse:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
 from agent.api.answering import answer_events, answer_question
@@ -20,7 +20,14 @@ from agent.api.security import token_of
 from agent.cli.patient_summary import display_name
 from agent.events import new_thread_id
 from agent.summary import SummaryOutput, patient_summary
+from fhir_client.directory import PatientEntry, patient_page
 from fhir_client.errors import FhirError
+from fhir_client.limits import (
+    DEFAULT_PATIENT_PAGE,
+    MAX_NAME_QUERY_CHARS,
+    MAX_PATIENT_OFFSET,
+    MAX_PATIENT_PAGE,
+)
 from tools import make_toolset
 
 __all__ = ["router"]
@@ -41,8 +48,6 @@ _ASK_ERRORS: dict[int | str, dict[str, Any]] = {
     409: {"model": ErrorOut, "description": "thread_id belongs to another patient."},
     503: {"model": ErrorOut, "description": "The model failed."},
 }
-PATIENT_PAGE_SIZE = "200"
-MAX_PATIENT_PAGES = 50
 
 
 def runtime(request: Request) -> AgentRuntime:
@@ -64,27 +69,47 @@ async def health(rt: Runtime) -> dict[str, str]:
 
 
 @router.get("/patients", response_model=list[PatientOut], tags=["patients"], responses=_ERRORS)
-async def list_patients(rt: Runtime, request: Request) -> list[PatientOut]:
-    """The patients this caller may see, sorted by name (one Patient search, for speed)."""
+async def list_patients(
+    rt: Runtime,
+    request: Request,
+    response: Response,
+    name: Annotated[
+        str | None,
+        Query(max_length=MAX_NAME_QUERY_CHARS, description="A prefix of any name part."),
+    ] = None,
+    count: Annotated[int, Query(ge=1, le=MAX_PATIENT_PAGE)] = DEFAULT_PATIENT_PAGE,
+    offset: Annotated[int, Query(ge=0, le=MAX_PATIENT_OFFSET)] = 0,
+    counts: Annotated[bool, Query(description="Add each record's resources by type.")] = False,
+) -> list[PatientOut]:
+    """A page of the patients this caller may see, sorted by family then given name.
+
+    The ``X-Total-Count`` header says how many match in all. The cost follows the
+    page: the store's index (or ``_summary=count`` on a remote server), never whole
+    records.
+    """
     token = token_of(request.scope)
+    only = None if token is None or token.patients is None else token.patients
     try:
-        found = await rt.client.search(
-            "Patient", {"_count": PATIENT_PAGE_SIZE}, max_pages=MAX_PATIENT_PAGES
+        page = await patient_page(
+            rt.client, name=name, count=count, offset=offset, only=only, with_counts=counts
         )
     except FhirError as error:
         raise _fhir_failure(rt, error) from error
-    patients = [
-        PatientOut(
-            id=str(p["id"]),
-            name=display_name(p),
-            gender=p.get("gender"),
-            birth_date=p.get("birthDate"),
-            deceased=bool(p.get("deceasedBoolean")) or "deceasedDateTime" in p,
-        )
-        for p in found
-        if token is None or token.allows(str(p["id"]))
-    ]
-    return sorted(patients, key=lambda p: (p.name, p.id))
+    if page.total is not None:
+        response.headers["X-Total-Count"] = str(page.total)
+    return [_patient_out(entry, counts) for entry in page.entries]
+
+
+def _patient_out(entry: PatientEntry, counts: bool) -> PatientOut:
+    patient = entry.patient
+    return PatientOut(
+        id=str(patient["id"]),
+        name=display_name(patient),
+        gender=patient.get("gender"),
+        birth_date=patient.get("birthDate"),
+        deceased=bool(patient.get("deceasedBoolean")) or "deceasedDateTime" in patient,
+        resource_counts=entry.resource_counts if counts else None,
+    )
 
 
 @router.get(

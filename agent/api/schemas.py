@@ -56,6 +56,9 @@ class PatientOut(BaseModel):
     gender: str | None = None
     birth_date: str | None = None
     deceased: bool = False
+    resource_counts: dict[str, int] | None = Field(
+        default=None, description="Resources by type in the record (with counts=true)."
+    )
 
 
 class ChartPoint(BaseModel):

@@ -16,14 +16,24 @@ from agent.settings import Settings
 from fhir_client.auth import BearerTokenAuth
 from fhir_client.client import FhirClient
 from fhir_client.embedded import EmbeddedStore, embedded_client
+from fhir_client.limits import (
+    LOAD_REQUEST_DEADLINE_SECONDS,
+    LOAD_TIMEOUT_SECONDS,
+    READ_TIMEOUT_SECONDS,
+    REQUEST_DEADLINE_SECONDS,
+)
 from fhir_client.loading import LoadReport, load_paths
 
 Notify = Callable[[str], None]
 
-# Loading a practitioner bundle is one multi-megabyte transaction; a remote
-# server may need minutes for it. Reads use the client's ordinary timeout.
-LOAD_TIMEOUT_SECONDS = 600.0
-READ_TIMEOUT_SECONDS = 60.0
+__all__ = [
+    "LOAD_REQUEST_DEADLINE_SECONDS",
+    "LOAD_TIMEOUT_SECONDS",
+    "READ_TIMEOUT_SECONDS",
+    "fill_from_fixtures",
+    "open_embedded_store",
+    "open_fhir_client",
+]
 
 
 def _ignore(_message: str) -> None:
@@ -48,7 +58,9 @@ async def fill_from_fixtures(
         )
         return None
     notify(f"The embedded store is empty; loading the Synthea fixtures from {fixtures_dir} once.")
-    async with embedded_client(store, timeout=LOAD_TIMEOUT_SECONDS) as client:
+    async with embedded_client(
+        store, timeout=LOAD_TIMEOUT_SECONDS, deadline_seconds=LOAD_REQUEST_DEADLINE_SECONDS
+    ) as client:
         report = await load_paths(client, [fixtures_dir])
     notify(
         f"Loaded {report.patient_count} patients ({report.resource_count} resources) "
@@ -66,6 +78,7 @@ async def open_fhir_client(
     fill_if_empty: bool = True,
     timeout: float = READ_TIMEOUT_SECONDS,  # noqa: ASYNC109 - the HTTP client's per-request timeout
     notify: Notify = _ignore,
+    deadline_seconds: float = REQUEST_DEADLINE_SECONDS,
 ) -> AsyncIterator[FhirClient]:
     """Yield a ready :class:`FhirClient` for the configured data source.
 
@@ -76,14 +89,18 @@ async def open_fhir_client(
     """
     if settings.fhir_url:
         auth = BearerTokenAuth(settings.fhir_token) if settings.fhir_token else None
-        async with FhirClient(settings.fhir_url, auth=auth, timeout=timeout) as client:
+        async with FhirClient(
+            settings.fhir_url, auth=auth, timeout=timeout, deadline_seconds=deadline_seconds
+        ) as client:
             yield client
         return
     store = open_embedded_store(settings.db_path)
     try:
         if fill_if_empty and store.is_empty():
             await fill_from_fixtures(store, settings.fixtures_dir, notify)
-        async with embedded_client(store, timeout=timeout) as client:
+        async with embedded_client(
+            store, timeout=timeout, deadline_seconds=deadline_seconds
+        ) as client:
             yield client
     finally:
         store.close()

@@ -1,26 +1,19 @@
 """One line per patient: who they are and how much record there is.
 
-Computed only through FHIR REST (a Patient search, then ``$everything`` per
-patient) so the listing is the same on the embedded store and on a remote
-server, and it doubles as a check that a load produced complete records.
+A page at a time, from :func:`fhir_client.directory.patient_page`: on the embedded
+store the counts come from its index, on a remote server from ``_summary=count``,
+so listing costs the same with 10 patients or 1,000, and with 5 years of history
+or 90. Nothing reads ``$everything`` to list patients.
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from fhir_client.client import FhirClient
-
-# Shared directory resources that $everything may return because the record
-# points at them; they are not part of the patient's own record (a Synthea
-# patient bundle never contains them), so they are not counted.
-DIRECTORY_TYPES = frozenset({"Practitioner", "PractitionerRole", "Organization", "Location"})
-
-PATIENT_PAGE_SIZE = "200"
-MAX_PAGES = 1000
+from fhir_client.directory import PatientEntry, patient_page
 
 
 @dataclass(frozen=True)
@@ -65,13 +58,9 @@ def display_name(patient: Mapping[str, Any]) -> str:
     return " ".join(parts)
 
 
-def summarize_patient(patient: Mapping[str, Any], record: list[dict[str, Any]]) -> PatientSummary:
-    """Build the summary from a Patient and its ``$everything`` result."""
-    counts = Counter(
-        resource["resourceType"]
-        for resource in record
-        if resource.get("resourceType") not in DIRECTORY_TYPES
-    )
+def summarize_patient(entry: PatientEntry) -> PatientSummary:
+    """Build the summary from a page entry (the Patient and its counts by type)."""
+    patient = entry.patient
     deceased_date = patient.get("deceasedDateTime")
     return PatientSummary(
         id=str(patient["id"]),
@@ -80,15 +69,28 @@ def summarize_patient(patient: Mapping[str, Any], record: list[dict[str, Any]]) 
         birth_date=patient.get("birthDate"),
         deceased=bool(patient.get("deceasedBoolean")) or deceased_date is not None,
         deceased_date=deceased_date,
-        resource_counts=dict(sorted(counts.items())),
+        resource_counts=dict(sorted(entry.resource_counts.items())),
     )
 
 
-async def list_patients(client: FhirClient) -> list[PatientSummary]:
-    """Every patient on the server, sorted by name then id, with counts by resource type."""
-    patients = await client.search("Patient", {"_count": PATIENT_PAGE_SIZE}, max_pages=MAX_PAGES)
-    summaries = []
-    for patient in patients:
-        record = await client.everything(str(patient["id"]), max_pages=MAX_PAGES)
-        summaries.append(summarize_patient(patient, record))
-    return sorted(summaries, key=lambda summary: (summary.name, summary.id))
+@dataclass(frozen=True)
+class PatientListing:
+    """One page of summaries and where it sits in the whole list."""
+
+    patients: list[PatientSummary]
+    total: int | None
+    offset: int
+
+    @property
+    def more(self) -> int | None:
+        if self.total is None:
+            return None
+        return max(0, self.total - self.offset - len(self.patients))
+
+
+async def list_patients(
+    client: FhirClient, *, name: str | None = None, count: int, offset: int = 0
+) -> PatientListing:
+    """A page of patients, sorted by family then given name, with counts by type."""
+    page = await patient_page(client, name=name, count=count, offset=offset)
+    return PatientListing([summarize_patient(e) for e in page.entries], page.total, offset)

@@ -11,6 +11,7 @@ code path serves a laptop demo and a hospital's FHIR server.
 
 from __future__ import annotations
 
+import weakref
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -21,7 +22,13 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from fhir_client.embedded.app import create_fhir_app
 from fhir_client.embedded.query import DEFAULT_COUNT, MAX_COUNT, SearchError
 from fhir_client.embedded.registry import REGISTRY, ParamKind, SearchParam
-from fhir_client.embedded.store import EmbeddedStore, SchemaMismatch, StoreError, WriteResult
+from fhir_client.embedded.store import (
+    EmbeddedStore,
+    SchemaMismatch,
+    StoreBusy,
+    StoreError,
+    WriteResult,
+)
 
 if TYPE_CHECKING:
     from fhir_client.client import FhirClient
@@ -36,11 +43,13 @@ __all__ = [
     "SchemaMismatch",
     "SearchError",
     "SearchParam",
+    "StoreBusy",
     "StoreError",
     "WriteResult",
     "create_fhir_app",
     "embedded_asgi_app",
     "embedded_client",
+    "store_of",
 ]
 
 #: The base URL in-process clients use; the host never resolves, nothing leaves the process.
@@ -69,9 +78,24 @@ class _BaseWithoutSlash:
         await self.app(scope, receive, send)
 
 
+#: Which store each in-process client talks to, so code holding only the client can
+#: use the store's own indexes where FHIR REST would be slow (listing patients with
+#: their record counts, writing a streamed load in one SQLite transaction).
+_STORES: weakref.WeakKeyDictionary[FhirClient, EmbeddedStore] = weakref.WeakKeyDictionary()
+
+
 def embedded_client(store: EmbeddedStore, **client_kwargs: Any) -> FhirClient:
     """A FhirClient wired to `store` in-process, with no socket and no server."""
     from fhir_client.client import FhirClient
 
     transport = httpx.ASGITransport(app=embedded_asgi_app(store))
-    return FhirClient(EMBEDDED_BASE_URL, transport=transport, **client_kwargs)
+    client = FhirClient(EMBEDDED_BASE_URL, transport=transport, **client_kwargs)
+    _STORES[client] = store
+    return client
+
+
+def store_of(client: object) -> EmbeddedStore | None:
+    """The embedded store behind ``client``, or None for a remote server (or anything else)."""
+    from fhir_client.client import FhirClient
+
+    return _STORES.get(client) if isinstance(client, FhirClient) else None

@@ -17,7 +17,12 @@ from sqlalchemy import Engine, Index, Table, create_engine, event
 from sqlalchemy.pool import StaticPool
 from sqlmodel import Field, SQLModel
 
+from fhir_client.limits import STORE_BUSY_TIMEOUT_SECONDS
+
 SCHEMA_VERSION = 1
+
+#: Execution option that makes a transaction start with ``BEGIN IMMEDIATE``.
+BEGIN_IMMEDIATE = "ehr_agent_begin_immediate"
 
 #: Index tables are clustered on (rid, param, value): that primary key is the
 #: per-resource index (used to delete a resource's rows on update, for
@@ -133,7 +138,12 @@ def make_engine(db_path: str | Path) -> Engine:
     """
     memory = str(db_path) == ":memory:"
     url = "sqlite://" if memory else f"sqlite:///{Path(db_path)}"
-    kwargs: dict[str, Any] = {"connect_args": {"check_same_thread": False}}
+    # hide_parameters: a failed statement's error text would otherwise quote its
+    # parameters, which are resource JSON (patient data), into tracebacks and logs.
+    kwargs: dict[str, Any] = {
+        "connect_args": {"check_same_thread": False},
+        "hide_parameters": True,
+    }
     if memory:
         kwargs["poolclass"] = StaticPool
     engine = create_engine(url, **kwargs)
@@ -144,9 +154,10 @@ def make_engine(db_path: str | Path) -> Engine:
         dbapi_conn.isolation_level = None
         cursor = dbapi_conn.cursor()
         if not memory:
+            # The busy handler first: switching to WAL may itself wait for a lock.
+            cursor.execute(f"PRAGMA busy_timeout={int(STORE_BUSY_TIMEOUT_SECONDS * 1000)}")
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
-            cursor.execute("PRAGMA busy_timeout=10000")
             cursor.execute("PRAGMA mmap_size=268435456")
         cursor.execute("PRAGMA temp_store=MEMORY")
         cursor.execute("PRAGMA cache_size=-65536")
@@ -154,6 +165,9 @@ def make_engine(db_path: str | Path) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN")
+        # Writers ask for IMMEDIATE (see fhir_client.embedded.writing): the write
+        # lock is taken, and waited for, before anything is read.
+        immediate = conn.get_execution_options().get(BEGIN_IMMEDIATE, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine

@@ -9,62 +9,47 @@ Reads return stored JSON text untouched so the facade can stream it.
 from __future__ import annotations
 
 import json
-import re
+import logging
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from functools import cache
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, insert, select
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import SQLModel
 
 from fhir_client.embedded import schema
-from fhir_client.embedded.dates import DateRange, format_instant, parse_date
-from fhir_client.embedded.extract import ALL_REFERENCES, IndexRows, all_references, extract
-from fhir_client.embedded.query import SearchQuery, check_type
+from fhir_client.embedded.extract import ALL_REFERENCES
+from fhir_client.embedded.patients import PatientRows, patient_rows
+from fhir_client.embedded.query import SearchQuery
+from fhir_client.embedded.validation import StoreError, validate_resource
+from fhir_client.embedded.writing import (
+    StoreBusy,
+    StoreWriter,
+    WriteResult,
+    delete_resource,
+    write_transaction,
+)
 
-try:  # orjson serialises about 10x faster; optional, the stdlib is the fallback
-    import orjson
-
-    def _dumps(value: Any) -> str:
-        return orjson.dumps(value).decode()
-
-except ImportError:  # pragma: no cover - depends on the environment
-
-    def _dumps(value: Any) -> str:
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-
-
-_ID_RE = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
 Row = tuple[Any, ...]
-_CHUNK = 500  # SQLite's bound-parameter limit is generous, but keep IN lists small
+logger = logging.getLogger(__name__)
 
-
-class StoreError(ValueError):
-    """A resource cannot be stored; the message names its position and the problem."""
-
-    def __init__(self, message: str, index: int | None = None) -> None:
-        super().__init__(message)
-        self.index = index
+__all__ = [
+    "EmbeddedStore",
+    "SchemaMismatch",
+    "SearchPage",
+    "StoreBusy",
+    "StoreError",
+    "WriteResult",
+    "validate_resource",
+]
 
 
 class SchemaMismatch(RuntimeError):
     """The database was written by an incompatible version of the store."""
-
-
-@dataclass(frozen=True, slots=True)
-class WriteResult:
-    """What happened to one written resource."""
-
-    resource_type: str
-    id: str
-    version: int
-    created: bool
-    last_updated: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,26 +58,6 @@ class SearchPage:
 
     rows: list[tuple[str, str, str]]
     total: int | None
-
-
-def validate_resource(resource: object, index: int) -> tuple[str, str]:
-    """Check the minimum a stored resource needs; return (type, id)."""
-    if not isinstance(resource, dict):
-        raise StoreError(f"resource #{index} is not a JSON object", index)
-    rtype, rid = resource.get("resourceType"), resource.get("id")
-    if not isinstance(rtype, str) or not rtype:
-        raise StoreError(f"resource #{index} has no resourceType", index)
-    try:
-        check_type(rtype)
-    except ValueError as exc:
-        raise StoreError(f"resource #{index}: {exc}", index) from None
-    if not isinstance(rid, str) or not _ID_RE.match(rid):
-        raise StoreError(
-            f"resource #{index} ({rtype}) has a missing or invalid id {rid!r}; FHIR ids are "
-            "1-64 characters of A-Z, a-z, 0-9, '-' and '.'",
-            index,
-        )
-    return rtype, rid
 
 
 class EmbeddedStore:
@@ -108,33 +73,66 @@ class EmbeddedStore:
         self._memory = self.db_path == ":memory:"
         self._engine = schema.make_engine(db_path)
         self._write_lock = threading.RLock()
+        self._wrote = False
         self._init_schema()
 
     # -- lifecycle -----------------------------------------------------------
 
     def _init_schema(self) -> None:
-        with self._engine.begin() as conn:
-            SQLModel.metadata.create_all(conn)
-            meta = schema.table("store_meta")
-            row = conn.execute(
-                select(meta.c.value).where(meta.c.key == "schema_version")
-            ).scalar_one_or_none()
-            if row is None:
-                conn.execute(
-                    insert(meta).values(key="schema_version", value=str(schema.SCHEMA_VERSION))
+        """Create the tables once; every later open only reads the schema version.
+
+        Reading first matters: a process opening the store while another one
+        loads must not queue for the write lock just to learn the tables exist.
+        """
+        version = self._schema_version()
+        if version is None:
+            with write_transaction(self._engine, self.db_path, self._write_lock) as conn:
+                SQLModel.metadata.create_all(conn)
+                meta = schema.table("store_meta")
+                version = conn.execute(
+                    select(meta.c.value).where(meta.c.key == "schema_version")
+                ).scalar_one_or_none()
+                if version is None:
+                    version = str(schema.SCHEMA_VERSION)
+                    conn.execute(insert(meta).values(key="schema_version", value=version))
+        if version != str(schema.SCHEMA_VERSION):
+            raise SchemaMismatch(
+                f"{self.db_path} was written with embedded store schema version {version}; "
+                f"this version needs {schema.SCHEMA_VERSION}. Delete the file and load "
+                "the data again (the store is a cache of your FHIR data)."
+            )
+
+    def _schema_version(self) -> str | None:
+        """The stored schema version, or None when any table is missing."""
+        wanted = set(SQLModel.metadata.tables)
+        with self._reading() as conn:
+            present = {
+                name
+                for (name,) in conn.exec_driver_sql(
+                    "SELECT name FROM sqlite_master WHERE type = 'table'"
                 )
-            elif row != str(schema.SCHEMA_VERSION):
-                raise SchemaMismatch(
-                    f"{self.db_path} was written with embedded store schema version {row}; "
-                    f"this version needs {schema.SCHEMA_VERSION}. Delete the file and load "
-                    "the data again (the store is a cache of your FHIR data)."
-                )
+            }
+            if not wanted <= present:
+                return None
+            value = conn.exec_driver_sql(
+                "SELECT value FROM store_meta WHERE key = 'schema_version'"
+            ).scalar()
+        return str(value) if value is not None else None
 
     def close(self) -> None:
-        """Release the database; the store must not be used afterwards."""
-        if not self._memory:
-            with self._engine.connect() as conn:
-                conn.exec_driver_sql("PRAGMA optimize")
+        """Release the database; the store must not be used afterwards.
+
+        After writes, ``PRAGMA optimize`` refreshes the planner's statistics. It
+        is an optimisation, so it never waits for another process's lock and
+        never fails the command that is closing the store.
+        """
+        if not self._memory and self._wrote:
+            try:
+                with self._engine.connect() as conn:
+                    conn.exec_driver_sql("PRAGMA busy_timeout=0")
+                    conn.exec_driver_sql("PRAGMA optimize")
+            except DBAPIError as error:
+                logger.debug("PRAGMA optimize skipped: %s", type(error.orig).__name__)
         self._engine.dispose()
 
     @contextmanager
@@ -148,116 +146,36 @@ class EmbeddedStore:
 
     # -- writes --------------------------------------------------------------
 
+    @contextmanager
+    def writer(self) -> Iterator[StoreWriter]:
+        """One write transaction for many ``put`` calls: all of them commit, or none.
+
+        Waits (bounded by ``STORE_WRITE_WAIT_SECONDS``) while another process
+        writes; raises :class:`StoreBusy` if that takes too long.
+        """
+        with write_transaction(self._engine, self.db_path, self._write_lock) as conn:
+            writer = StoreWriter(conn)
+            yield writer
+            if writer.written:
+                self._wrote = True
+
     def put_resources(self, resources: Sequence[dict[str, Any]]) -> list[WriteResult]:
         """Create or replace resources, all or nothing, in one SQL transaction.
 
         Raises StoreError naming the first bad resource's position; in that case
         nothing is written. Sets meta.versionId and meta.lastUpdated.
         """
-        keys = [validate_resource(resource, i) for i, resource in enumerate(resources)]
-        if len(set(keys)) != len(keys):
-            seen: set[tuple[str, str]] = set()
-            for i, key in enumerate(keys):
-                if key in seen:
-                    raise StoreError(f"resource #{i} ({key[0]}/{key[1]}) appears twice", i)
-                seen.add(key)
-        if not keys:
+        for i, resource in enumerate(resources):
+            validate_resource(resource, i)  # refuse before waiting for the write lock
+        if not resources:
             return []
-        now = datetime.now(UTC)
-        stamp = format_instant(now)
-        stamp_range = parse_date(stamp, as_point=True)
-        with self._write_lock, self._engine.begin() as conn:
-            existing = self._existing(conn, keys)
-            next_rid = (conn.exec_driver_sql("SELECT MAX(rid) FROM resource").scalar() or 0) + 1
-            new_rows: list[Row] = []
-            changed_rows: list[Row] = []
-            index: dict[str, list[Row]] = {name: [] for name in schema.INDEX_TABLES}
-            results: list[WriteResult] = []
-            for resource, (rtype, rid_text) in zip(resources, keys, strict=True):
-                prior = existing.get((rtype, rid_text))
-                version = prior[1] + 1 if prior else 1
-                if prior:
-                    rid = prior[0]
-                else:
-                    rid, next_rid = next_rid, next_rid + 1
-                stored = {
-                    **resource,
-                    "meta": {
-                        **resource.get("meta", {}),
-                        "versionId": str(version),
-                        "lastUpdated": stamp,
-                    },
-                }
-                rows = extract(stored)
-                text = _dumps(stored)
-                rows.refs.extend(all_references(text))
-                record = (rid, rtype, rid_text, rows.patient_id, version, stamp, text)
-                (changed_rows if prior else new_rows).append(record)
-                _collect_index(index, rid, rtype, rows)
-                index["idx_date"].append(_date_row(rid, rtype, "_lastUpdated", stamp_range))
-                results.append(WriteResult(rtype, rid_text, version, prior is None, stamp))
-            self._write(conn, new_rows, changed_rows, index)
-        return results
-
-    def _existing(
-        self, conn: Connection, keys: list[tuple[str, str]]
-    ) -> dict[tuple[str, str], tuple[int, int]]:
-        found: dict[tuple[str, str], tuple[int, int]] = {}
-        by_type: dict[str, list[str]] = {}
-        for rtype, rid in keys:
-            by_type.setdefault(rtype, []).append(rid)
-        for rtype, ids in by_type.items():
-            for start in range(0, len(ids), _CHUNK):
-                chunk = ids[start : start + _CHUNK]
-                marks = ", ".join("?" * len(chunk))
-                for rid, res_id, version in conn.exec_driver_sql(
-                    f"SELECT rid, res_id, version FROM resource WHERE res_type = ? "
-                    f"AND res_id IN ({marks})",
-                    (rtype, *chunk),
-                ):
-                    found[(rtype, res_id)] = (rid, version)
-        return found
-
-    def _write(
-        self,
-        conn: Connection,
-        new_rows: list[Row],
-        changed_rows: list[Row],
-        index: dict[str, list[Row]],
-    ) -> None:
-        if changed_rows:
-            rids = [row[0] for row in changed_rows]
-            for name in schema.INDEX_TABLES:
-                for start in range(0, len(rids), _CHUNK):
-                    chunk = rids[start : start + _CHUNK]
-                    conn.exec_driver_sql(
-                        f"DELETE FROM {name} WHERE rid IN ({', '.join('?' * len(chunk))})",
-                        tuple(chunk),
-                    )
-            conn.exec_driver_sql(
-                "UPDATE resource SET res_type = ?, res_id = ?, patient_id = ?, version = ?, "
-                "last_updated = ?, json_text = ? WHERE rid = ?",
-                [(*row[1:], row[0]) for row in changed_rows],
-            )
-        if new_rows:
-            conn.exec_driver_sql(_insert_sql("resource"), new_rows)
-        for name, rows in index.items():
-            if rows:
-                conn.exec_driver_sql(_insert_sql(name), rows)
+        with self.writer() as writer:
+            return writer.put(resources)
 
     def delete(self, resource_type: str, resource_id: str) -> bool:
         """Remove a resource and its index rows; True if it existed."""
-        with self._write_lock, self._engine.begin() as conn:
-            rid = conn.exec_driver_sql(
-                "SELECT rid FROM resource WHERE res_type = ? AND res_id = ?",
-                (resource_type, resource_id),
-            ).scalar()
-            if rid is None:
-                return False
-            for name in schema.INDEX_TABLES:
-                conn.exec_driver_sql(f"DELETE FROM {name} WHERE rid = ?", (rid,))
-            conn.exec_driver_sql("DELETE FROM resource WHERE rid = ?", (rid,))
-            return True
+        with write_transaction(self._engine, self.db_path, self._write_lock) as conn:
+            return delete_resource(conn, resource_type, resource_id)
 
     # -- reads ---------------------------------------------------------------
 
@@ -347,6 +265,22 @@ class EmbeddedStore:
         with self._reading() as conn:
             return conn.exec_driver_sql("SELECT 1 FROM resource LIMIT 1").scalar() is None
 
+    def patient_page(
+        self,
+        *,
+        name: str | None = None,
+        count: int,
+        offset: int = 0,
+        only: Collection[str] | None = None,
+        with_counts: bool = True,
+    ) -> PatientRows:
+        """One page of patients with their record counts, from the indexes (see
+        :mod:`fhir_client.embedded.patients`)."""
+        with self._reading() as conn:
+            return patient_rows(
+                conn, name=name, count=count, offset=offset, only=only, with_counts=with_counts
+            )
+
     def counts_by_type(self, patient_id: str | None = None) -> dict[str, int]:
         """Number of resources per type, overall or in one patient's compartment."""
         sql = "SELECT res_type, COUNT(*) FROM resource"
@@ -376,28 +310,3 @@ def _fetch_in_order(conn: Connection, rids: list[int]) -> list[tuple[str, str, s
         )
     }
     return [found[rid] for rid in rids if rid in found]
-
-
-@cache
-def _insert_sql(table_name: str) -> str:
-    """INSERT text for a table, columns in declaration order.
-
-    Rows are plain tuples in that order: executemany over tuples skips
-    SQLAlchemy's per-row parameter processing, which cost more than SQLite
-    itself during a bulk load.
-    """
-    columns = [c.name for c in schema.table(table_name).columns]
-    return (
-        f"INSERT INTO {table_name} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
-    )
-
-
-def _date_row(rid: int, rtype: str, param: str, value: DateRange) -> Row:
-    return (rid, param, value.low_ms, value.high_ms, value.low_ord, value.high_ord, rtype)
-
-
-def _collect_index(index: dict[str, list[Row]], rid: int, rtype: str, rows: IndexRows) -> None:
-    index["idx_token"].extend((rid, p, s, c, rtype) for p, s, c in rows.tokens)
-    index["idx_ref"].extend((rid, p, t, i, rtype) for p, t, i in dict.fromkeys(rows.refs))
-    index["idx_date"].extend(_date_row(rid, rtype, p, d) for p, d in dict.fromkeys(rows.dates))
-    index["idx_string"].extend((rid, p, n, e, rtype) for p, n, e in rows.strings)

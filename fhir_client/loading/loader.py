@@ -22,110 +22,38 @@ Observation.valueQuantity.value: ...".
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import gc
 import logging
-import re
 import time
-from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-from fhir_client._codec import loads_json
-from fhir_client.errors import FhirError, FhirHttpError
-from fhir_client.loading.discovery import BundleFile, BundleKind, plan_load
-from fhir_client.loading.errors import BundleLoadError, DanglingReferenceError
-from fhir_client.loading.references import (
-    ReferenceTargets,
-    conditional_displays,
-    entry_resource_id,
-    find_references,
-    rewrite_found_references,
-)
+from fhir_client.client import FhirClient
+from fhir_client.embedded import store_of
+from fhir_client.errors import FhirError
+from fhir_client.loading.discovery import BundleFile, plan_load
+from fhir_client.loading.errors import BundleLoadError
+from fhir_client.loading.references import ReferenceTargets
 from fhir_client.loading.report import FileLoadResult, LoadEvent, LoadReport, LoadStage
-from fhir_client.loading.resolution import ConditionalResolver, SearchTarget, identifier_index
-from fhir_client.loading.validation import resource_problem
+from fhir_client.loading.resolution import ConditionalResolver
+from fhir_client.loading.scan import scan_file
+from fhir_client.loading.sinks import (
+    LoadTarget,
+    PreparedEntries,
+    send_in_memory,
+    send_streamed,
+    write_to_store,
+)
+
+__all__ = ["LoadTarget", "load_bundle_file", "load_paths"]
 
 logger = logging.getLogger(__name__)
 
 JsonObject = dict[str, Any]
 ProgressCallback = Callable[[LoadEvent], None]
-
-_ENTRY_POSITION = re.compile(r"entry\[(\d+)\]", re.IGNORECASE)
-
-
-class LoadTarget(SearchTarget, Protocol):
-    """The part of :class:`fhir_client.client.FhirClient` the loader needs."""
-
-    async def transaction(self, bundle: JsonObject) -> JsonObject: ...
-
-
-def _read_bundle(path: Path) -> list[Any]:
-    try:
-        document = loads_json(path.read_bytes())
-    except OSError as error:
-        raise BundleLoadError(path, None, f"cannot read the file ({error.strerror})") from error
-    except ValueError as error:
-        raise BundleLoadError(
-            path, None, f"not valid JSON ({error}); the file may be truncated, regenerate it"
-        ) from error
-    if not isinstance(document, dict) or document.get("resourceType") != "Bundle":
-        raise BundleLoadError(path, None, 'not a FHIR Bundle (no "resourceType": "Bundle")')
-    entries = document.get("entry", [])
-    if not isinstance(entries, list):
-        raise BundleLoadError(path, None, 'the Bundle\'s "entry" is not a list')
-    return entries
-
-
-def _local_targets(path: Path, entries: list[Any]) -> tuple[dict[str, str], list[JsonObject]]:
-    """Map each entry's fullUrl to ``Type/id`` and return the resources with their ids set."""
-    local: dict[str, str] = {}
-    resources: list[JsonObject] = []
-    seen: dict[str, int] = {}
-    for index, entry in enumerate(entries):
-        resource = entry.get("resource") if isinstance(entry, dict) else None
-        if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
-            raise BundleLoadError(path, index, "the entry has no resource with a resourceType")
-        try:
-            resource_id = entry_resource_id(entry)
-        except ValueError as error:
-            raise BundleLoadError(path, index, str(error)) from error
-        target = f"{resource['resourceType']}/{resource_id}"
-        if target in seen:
-            raise BundleLoadError(
-                path, index, f"{target} appears twice (first at entry {seen[target]})"
-            )
-        seen[target] = index
-        full_url = entry.get("fullUrl")
-        if isinstance(full_url, str):
-            local[full_url] = target
-        resources.append({**resource, "id": resource_id})
-    return local, resources
-
-
-def _transaction_of(resources: Sequence[JsonObject]) -> JsonObject:
-    return {
-        "resourceType": "Bundle",
-        "type": "transaction",
-        "entry": [
-            {
-                "resource": resource,
-                "request": {"method": "PUT", "url": f"{resource['resourceType']}/{resource['id']}"},
-            }
-            for resource in resources
-        ],
-    }
-
-
-def _server_refusal(path: Path, error: FhirError) -> BundleLoadError:
-    text = error.diagnostics if isinstance(error, FhirHttpError) else str(error)
-    position = _ENTRY_POSITION.search(text)
-    return BundleLoadError(
-        path,
-        int(position.group(1)) if position else None,
-        f"the server refused the bundle, so nothing from this file was stored: {error}",
-    )
 
 
 async def load_bundle_file(
@@ -135,63 +63,38 @@ async def load_bundle_file(
     *,
     validate: bool,
 ) -> FileLoadResult:
-    """Load one file as one transaction; raise :class:`BundleLoadError` if it cannot be."""
+    """Load one file as one transaction; raise :class:`BundleLoadError` if it cannot be.
+
+    Two streamed passes (see :mod:`.scan` and :mod:`.sinks`): memory follows the
+    largest entry, not the file.
+    """
     path = bundle_file.path
     started = time.perf_counter()
-    entries = _read_bundle(path)
-    local, resources = _local_targets(path, entries)
-    # A conditional reference may point into its own bundle.
-    own_identifiers = identifier_index(resources)
-    # One walk per resource finds every reference; the displays are read and
-    # the references rewritten (in place: the loader owns these dicts) from it.
-    found = [find_references(resource) for resource in resources]
-    wanted: dict[str, set[str]] = {}
-    for sites in found:
-        for reference, displays in conditional_displays(sites).items():
-            wanted.setdefault(reference, set()).update(displays)
+    scan = await asyncio.to_thread(scan_file, path, validate=validate)
     conditional: dict[str, str | None] = {}
-    for reference, displays in sorted(wanted.items()):
+    for reference, displays in sorted(scan.wanted.items()):
         try:
-            conditional[reference] = await resolver.resolve(reference, displays, own_identifiers)
+            conditional[reference] = await resolver.resolve(reference, displays, scan.identifiers)
         except FhirError as error:
             raise BundleLoadError(
                 path, None, f"could not look up {reference} on the server: {error}"
             ) from error
-    targets = ReferenceTargets(local=local, conditional=conditional)
-
-    ready: list[JsonObject] = []
-    unresolved = 0
-    for index, (resource, sites) in enumerate(zip(resources, found, strict=True)):
-        label = f"{resource['resourceType']}/{resource['id']}"
-        try:
-            rewritten = rewrite_found_references(resource, sites, targets)
-        except DanglingReferenceError as error:
-            raise BundleLoadError(path, index, str(error)) from error
-        if validate and (problem := resource_problem(rewritten.resource)) is not None:
-            raise BundleLoadError(path, index, f"{label} is not valid FHIR R4: {problem}")
-        unresolved += rewritten.unresolved_references
-        ready.append(rewritten.resource)
-
-    if ready:
-        try:
-            await client.transaction(_transaction_of(ready))
-        except FhirError as error:
-            raise _server_refusal(path, error) from error
-        except UnicodeEncodeError as error:
-            # Valid JSON may escape a lone surrogate ("\ud800"), which no UTF-8 body
-            # can carry: report the file, like any other unloadable content.
-            raise BundleLoadError(
-                path,
-                None,
-                f"contains text that is not valid Unicode ({error.reason} at character "
-                f"{error.start}); fix or remove that text and load the file again",
-            ) from error
-    resolver.remember(own_identifiers)
+    entries = PreparedEntries(
+        path, scan, ReferenceTargets(local=scan.local, conditional=conditional)
+    )
+    store = store_of(client)
+    if store is not None:
+        await asyncio.to_thread(write_to_store, store, path, entries)
+    elif isinstance(client, FhirClient):
+        await send_streamed(client, path, entries)
+    else:
+        await send_in_memory(client, path, entries)
+    resolver.remember(scan.identifiers)
     return FileLoadResult(
         path=path,
         kind=bundle_file.kind,
-        resources_by_type=dict(sorted(Counter(r["resourceType"] for r in ready).items())),
-        unresolved_references=unresolved,
+        resources_by_type=dict(sorted(scan.counts.items())),
+        unresolved_references=entries.unresolved,
         unresolved_targets=tuple(sorted(ref for ref, target in conditional.items() if not target)),
         seconds=time.perf_counter() - started,
     )
@@ -246,9 +149,7 @@ async def load_paths(
             emit(LoadStage.FILE_STARTED, file=bundle_file)
             file_started = time.perf_counter()
             try:
-                if bundle_file.kind in (BundleKind.UNREADABLE, BundleKind.NOT_A_BUNDLE):
-                    _read_bundle(bundle_file.path)  # raises the precise reason
-                    raise BundleLoadError(bundle_file.path, None, "not a Synthea bundle")
+                # An unreadable file fails in the first pass, with the precise reason.
                 result = await load_bundle_file(client, bundle_file, resolver, validate=validate)
             except BundleLoadError as error:
                 logger.info("%s", error)

@@ -30,5 +30,8 @@ def resource_problem(resource: Mapping[str, Any]) -> str | None:
     except ValidationError as error:
         first = error.errors()[0]
         location = ".".join(str(part) for part in first["loc"]) or "(resource)"
-        return f"{resource_type}.{location}: {first['msg']} (got {first.get('input')!r:.80})"
+        # The offending value is record content: name its type, never quote it, so no
+        # patient data reaches a message, a log or a traceback.
+        found = type(first.get("input")).__name__
+        return f"{resource_type}.{location}: {first['msg']} (got a {found})"
     return None

@@ -265,18 +265,37 @@ function choosePatient(patients, id) {
   setBusy(false);
 }
 
+const PICKER_PAGE = 100; // patients per picker page (the API allows up to MAX_PATIENT_PAGE)
+
 async function start() {
   getJson("/health").then((h) => { $("service").textContent = `model ${h.model} · ${h.fhir}`; }).catch(() => {});
-  try {
-    const patients = await getJson("/patients");
-    const select = $("patient");
-    select.replaceChildren(...patients.map((p) => el("option", { value: p.id }, `${p.name || "(no name)"} — ${p.id}`)));
-    if (!patients.length) { select.replaceChildren(el("option", {}, "No patients: run `ehr-agent load`")); return; }
-    select.addEventListener("change", () => choosePatient(patients, select.value));
-    choosePatient(patients, select.value);
-  } catch (error) {
-    showError(`Could not list patients: ${error.message || error}`);
+  // The picker shows one page of patients; the search box asks the server for names
+  // starting with what is typed (GET /patients?name=), so it scales to any store.
+  const select = $("patient");
+  const search = el("input", { type: "search", id: "patient-search", placeholder: "Search by name", maxlength: "100", "aria-label": "Search patients by name" });
+  select.before(search);
+  let patients = [];
+  let searchTimer = null;
+  async function loadPatients() {
+    try {
+      // One more than shown: if it comes back, there are more than the picker lists.
+      const query = new URLSearchParams({ count: String(PICKER_PAGE + 1) });
+      if (search.value.trim()) query.set("name", search.value.trim());
+      const found = await getJson(`/patients?${query}`);
+      patients = found.slice(0, PICKER_PAGE);
+      const options = patients.map((p) => el("option", { value: p.id }, `${p.name || "(no name)"} — ${p.id}`));
+      if (found.length > PICKER_PAGE) options.push(el("option", { disabled: "" }, "More patients: type a name to narrow"));
+      if (!patients.length) options.push(el("option", {}, search.value.trim() ? "No patient with that name" : "No patients: run `ehr-agent load`"));
+      select.replaceChildren(...options);
+      if (patients.length) choosePatient(patients, select.value);
+      else { state.patient = null; setBusy(false); }
+    } catch (error) {
+      showError(`Could not list patients: ${error.message || error}`);
+    }
   }
+  select.addEventListener("change", () => choosePatient(patients, select.value));
+  search.addEventListener("input", () => { clearTimeout(searchTimer); searchTimer = setTimeout(loadPatients, 250); });
+  await loadPatients();
   $("ask-form").addEventListener("submit", (event) => {
     event.preventDefault();
     const question = $("question").value.trim();

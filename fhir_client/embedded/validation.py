@@ -1,0 +1,42 @@
+"""The minimum a resource needs to be stored: a known type and a valid FHIR id.
+
+Apart from the store so the write path (:mod:`fhir_client.embedded.writing`) and the
+facade can both use it without importing each other.
+"""
+
+from __future__ import annotations
+
+import re
+
+from fhir_client.embedded.query import check_type
+
+_ID_RE = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
+
+
+class StoreError(ValueError):
+    """A resource cannot be stored; the message names its position and the problem."""
+
+    def __init__(self, message: str, index: int | None = None) -> None:
+        super().__init__(message)
+        self.index = index
+
+
+def validate_resource(resource: object, index: int) -> tuple[str, str]:
+    """Check the minimum a stored resource needs; return (type, id)."""
+    if not isinstance(resource, dict):
+        raise StoreError(f"resource #{index} is not a JSON object", index)
+    rtype, rid = resource.get("resourceType"), resource.get("id")
+    if not isinstance(rtype, str) or not rtype:
+        raise StoreError(f"resource #{index} has no resourceType", index)
+    try:
+        check_type(rtype)
+    except ValueError as exc:
+        raise StoreError(f"resource #{index}: {exc}", index) from None
+    if not isinstance(rid, str) or not _ID_RE.match(rid):
+        shown = rid if isinstance(rid, str) and len(rid) <= 80 else type(rid).__name__
+        raise StoreError(
+            f"resource #{index} ({rtype}) has a missing or invalid id {shown!r}; FHIR ids are "
+            "1-64 characters of A-Z, a-z, 0-9, '-' and '.'",
+            index,
+        )
+    return rtype, rid

@@ -1,0 +1,369 @@
+"""Read a bundle or an NDJSON file entry by entry, never whole.
+
+A Synthea lifetime bundle of an elderly patient reaches 180 MB; parsed whole it
+took over 2 GB. Streaming (ijson's C parser for bundles, one line at a time for
+Bulk Data NDJSON) keeps memory near the size of the largest entry, and the bounds
+of :mod:`fhir_client.limits` are checked on the way:
+
+- ``MAX_BUNDLE_FILE_BYTES`` before a byte is parsed,
+- ``MAX_ENTRY_BYTES`` while an entry is read (the parse stops as soon as one entry
+  has consumed more, so a 1 GB string inside one entry is never built),
+- ``MAX_JSON_DEPTH`` on every entry.
+
+Each problem is a :class:`BundleLoadError` naming the file and the entry, so one
+bad file is reported and the rest of a directory still loads.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Generator, Iterator
+from pathlib import Path
+from typing import IO, Any
+
+import ijson
+
+from fhir_client._codec import JsonTooDeep, check_depth, loads_json
+from fhir_client.limits import MAX_BUNDLE_FILE_BYTES, MAX_ENTRY_BYTES, MAX_JSON_DEPTH, MIB
+from fhir_client.loading.errors import BundleLoadError
+
+JsonObject = dict[str, Any]
+Entry = tuple[int, JsonObject]
+"""(0-based position in the file, the entry: ``{"resource": ..., "fullUrl"?: ...}``)."""
+
+NDJSON_SUFFIXES = (".ndjson",)
+_READ_BYTES = 64 * 1024
+# The reader may run one buffer ahead of the entry being built.
+_ENTRY_SLACK_BYTES = 2 * _READ_BYTES
+
+
+# The byte-level screen may over-count nesting up to three times (see _NestingScreen);
+# the exact MAX_JSON_DEPTH check runs on each parsed entry.
+_SCREEN_DEPTH = 3 * MAX_JSON_DEPTH
+_BRACKETS = bytes.maketrans(b"{}", b"[]")
+_NOT_BRACKETS = bytes(c for c in range(256) if c not in b"[]{}")
+
+
+class _EntryTooLarge(Exception):
+    """Raised from inside the parser's read() to stop it mid-entry."""
+
+
+class _TooDeep(Exception):
+    """Raised from inside the parser's read(): the bytes nest far too deep."""
+
+
+class _LoneSurrogate(Exception):
+    """Raised from inside the parser's read(): a ``\\ud800``-style escape has no pair."""
+
+
+_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+_SURROGATE_PAIR = re.compile(rb"\\u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2}")
+_HIGH_AT_END = re.compile(rb"\\u[dD][89abAB][0-9a-fA-F]{2}$")
+_LONG_TAIL = 4096
+
+
+class _SurrogateScreen:
+    """Refuses an escaped lone surrogate (``"\\ud800"``) that ijson would turn into "?".
+
+    Such text cannot be stored as UTF-8 anyway; the stdlib parser keeps it, and the
+    store then names the file. ijson's C parser replaces it silently, which would
+    change record text, so the bytes are checked before it sees them. Escapes never
+    contain a quote, so each chunk is checked up to its last quote and the rest is
+    kept for the next one.
+    """
+
+    def __init__(self) -> None:
+        self._tail = b""
+
+    def feed(self, text: bytes, *, final: bool) -> None:
+        data = self._tail + text
+        if final:
+            region, self._tail = data, b""
+        else:
+            cut = data.rfind(b'"')
+            if cut < 0 or len(data) - cut > _LONG_TAIL:
+                slash = data.rfind(b"\\", max(0, len(data) - 12))
+                cut = slash if slash >= 0 else max(0, len(data) - 12)
+                if _HIGH_AT_END.search(data, 0, cut):
+                    cut -= 6
+            region, self._tail = data[:cut], data[cut:]
+        if (
+            b"\\u" in region
+            and _SURROGATE.search(region)
+            and _SURROGATE.search(_SURROGATE_PAIR.sub(b"", region))
+        ):
+            raise _LoneSurrogate
+
+
+class _NestingScreen:
+    """Refuses bytes nested far deeper than any FHIR resource before a parser sees them.
+
+    ijson builds a prefix string per event whose length grows with the depth, so
+    a 100,000-deep array made it use all memory. This screen works on raw chunks
+    with C-speed bytes operations: drop escapes, drop the inside of strings, keep
+    the brackets, strip matched pairs pass by pass. It over-counts at most three
+    times, so it screens at ``3 * MAX_JSON_DEPTH``; the exact check is
+    :func:`fhir_client._codec.check_depth` on each parsed entry.
+    """
+
+    def __init__(self) -> None:
+        self._depth = 0
+        self._in_string = False
+        self._carry = b""
+        self._surrogates = _SurrogateScreen()
+
+    def feed(self, data: bytes) -> None:
+        text = (self._carry + data).replace(b"\\\\", b"")
+        self._carry = b""
+        if text.endswith(b"\\"):
+            text, self._carry = text[:-1], b"\\"
+        self._surrogates.feed(text, final=not data)
+        pieces = text.replace(b'\\"', b"").split(b'"')
+        outside = b"".join(pieces[1 if self._in_string else 0 :: 2])
+        if len(pieces) % 2 == 0:
+            self._in_string = not self._in_string
+        brackets = outside.translate(_BRACKETS, _NOT_BRACKETS)
+        passes = 0
+        while b"[]" in brackets:
+            brackets = brackets.replace(b"[]", b"")
+            passes += 1
+            if self._depth + passes > _SCREEN_DEPTH:
+                raise _TooDeep
+        closes = brackets.count(b"]")
+        opens = len(brackets) - closes
+        if self._depth + opens + passes > _SCREEN_DEPTH:
+            raise _TooDeep
+        self._depth = max(0, self._depth - closes) + opens
+
+
+class _CountingReader:
+    """A file wrapper that stops the parser when one entry has read too many bytes,
+    or when the bytes nest far too deep."""
+
+    def __init__(self, raw: IO[bytes], limit: int) -> None:
+        self._raw = raw
+        self._limit = limit + _ENTRY_SLACK_BYTES
+        self._screen = _NestingScreen()
+        self.since_entry = 0
+
+    def read(self, size: int = -1) -> bytes:
+        if size == 0:  # ijson probes read(0) to learn whether the file gives bytes
+            return b""
+        data = self._raw.read(size if size > 0 else _READ_BYTES)
+        self.since_entry += len(data)
+        if self.since_entry > self._limit:
+            raise _EntryTooLarge
+        self._screen.feed(data)
+        return data
+
+
+def is_ndjson(path: Path) -> bool:
+    """Bulk Data files: one resource per line, ``.ndjson`` as ``$export`` writes them."""
+    return path.suffix.lower() in NDJSON_SUFFIXES
+
+
+def check_file_size(path: Path) -> int:
+    """The file's size, or a BundleLoadError when it passes ``MAX_BUNDLE_FILE_BYTES``."""
+    try:
+        size = path.stat().st_size
+    except OSError as error:
+        raise BundleLoadError(path, None, f"cannot read the file ({error.strerror})") from None
+    if size > MAX_BUNDLE_FILE_BYTES:
+        raise BundleLoadError(
+            path,
+            None,
+            f"the file is {size // MIB} MiB, more than the {MAX_BUNDLE_FILE_BYTES // MIB} MiB "
+            "a bundle or NDJSON file may be (MAX_BUNDLE_FILE_BYTES); split it, or raise the "
+            "bound in fhir_client/limits.py",
+        )
+    return size
+
+
+class NotABundle(BundleLoadError):
+    """Valid JSON that is not a FHIR Bundle (Synthea metadata, a module, one resource)."""
+
+
+def _entry_too_large(path: Path, index: int) -> BundleLoadError:
+    return BundleLoadError(
+        path,
+        index,
+        f"the entry is larger than {MAX_ENTRY_BYTES // MIB} MiB (MAX_ENTRY_BYTES), so the "
+        "file was not loaded; remove or shrink that entry",
+    )
+
+
+def _too_deep(path: Path, index: int | None) -> BundleLoadError:
+    return BundleLoadError(
+        path,
+        index,
+        f"the JSON is nested more than {MAX_JSON_DEPTH} levels deep (MAX_JSON_DEPTH); no "
+        "FHIR resource is, so the file is damaged or hostile",
+    )
+
+
+def _lone_surrogate(path: Path) -> BundleLoadError:
+    return BundleLoadError(
+        path,
+        None,
+        "contains text that is not valid Unicode (an escaped lone surrogate such as "
+        "\\ud800); fix or remove that text and load the file again",
+    )
+
+
+def _not_json(path: Path, index: int | None, error: Exception) -> BundleLoadError:
+    """The message never quotes the parser's text: ijson's quotes the bytes around the
+    fault, which are record content."""
+    if isinstance(error, ijson.IncompleteJSONError | ijson.JSONError | UnicodeDecodeError):
+        near = f" near entry {index}" if index is not None else ""
+        reason = f"the file ends early or is malformed{near}"
+        index = None
+    else:
+        reason = str(error)
+    return BundleLoadError(
+        path, index, f"not valid JSON ({reason}); the file may be truncated, regenerate it"
+    )
+
+
+def check_bundle_header(path: Path) -> None:
+    """Check that the file is a JSON object with ``"resourceType": "Bundle"`` and a list
+    (or no) ``entry``, reading only as far as needed.
+
+    Synthea and every server write ``resourceType`` first, so this usually reads a
+    few bytes; otherwise it reads on until it finds it.
+    """
+    check_file_size(path)
+    resource_type: object = None
+    entry_event: str | None = None
+    try:
+        with path.open("rb") as raw:
+            reader = _CountingReader(raw, MAX_BUNDLE_FILE_BYTES)
+            events = ijson.parse(reader, use_float=True)
+            first = next(events, None)
+            if first is None:
+                raise _not_json(path, None, ValueError("the file is empty"))
+            if first[1] != "start_map":
+                for _ in events:  # invalid JSON is unreadable, valid JSON is not ours
+                    pass
+                raise NotABundle(path, None, 'not a FHIR Bundle (no "resourceType": "Bundle")')
+            for prefix, event, value in events:
+                if prefix == "resourceType" and event == "string":
+                    resource_type = value
+                elif prefix == "entry" and event not in ("map_key", "end_map"):
+                    entry_event = entry_event or event
+                if resource_type is not None and entry_event is not None:
+                    break
+    except (ijson.JSONError, ijson.IncompleteJSONError, UnicodeDecodeError) as error:
+        raise _not_json(path, None, error) from None
+    except _TooDeep:
+        raise _too_deep(path, None) from None
+    except _LoneSurrogate:
+        raise _lone_surrogate(path) from None
+    except OSError as error:
+        raise BundleLoadError(path, None, f"cannot read the file ({error.strerror})") from None
+    if resource_type != "Bundle":
+        raise NotABundle(path, None, 'not a FHIR Bundle (no "resourceType": "Bundle")')
+    if entry_event not in (None, "start_array"):
+        raise BundleLoadError(path, None, 'the Bundle\'s "entry" is not a list')
+
+
+def bundle_entries(path: Path) -> Iterator[Entry]:
+    """Each entry of a Bundle file, in order; call :func:`check_bundle_header` first."""
+    index = 0
+    try:
+        with path.open("rb") as raw:
+            reader = _CountingReader(raw, MAX_ENTRY_BYTES)
+            for entry in ijson.items(reader, "entry.item", use_float=True):
+                reader.since_entry = 0
+                _check_entry_depth(path, index, entry)
+                yield index, entry if isinstance(entry, dict) else {"resource": None}
+                index += 1
+    except _EntryTooLarge:
+        raise _entry_too_large(path, index) from None
+    except (ijson.JSONError, ijson.IncompleteJSONError, UnicodeDecodeError) as error:
+        raise _not_json(path, index, error) from None
+    except (_TooDeep, RecursionError):
+        raise _too_deep(path, index) from None
+    except _LoneSurrogate:
+        raise _lone_surrogate(path) from None
+    except OSError as error:
+        raise BundleLoadError(path, None, f"cannot read the file ({error.strerror})") from None
+
+
+def ndjson_entries(path: Path) -> Iterator[Entry]:
+    """Each resource of a Bulk Data NDJSON file (one per line; blank lines skipped)."""
+    check_file_size(path)
+    index = 0
+    try:
+        with path.open("rb") as raw:
+            while True:
+                line = raw.readline(MAX_ENTRY_BYTES + 1)
+                if not line:
+                    return
+                if len(line) > MAX_ENTRY_BYTES and not line.endswith(b"\n"):
+                    raise _entry_too_large(path, index)
+                if not line.strip():
+                    continue
+                try:
+                    resource = loads_json(line)
+                except JsonTooDeep:
+                    raise _too_deep(path, index) from None
+                except ValueError as error:
+                    raise _not_json(path, index, error) from None
+                _check_entry_depth(path, index, resource)
+                yield index, {"resource": resource}
+                index += 1
+    except OSError as error:
+        raise BundleLoadError(path, None, f"cannot read the file ({error.strerror})") from None
+
+
+def file_entries(path: Path) -> Iterator[Entry]:
+    """The entries of ``path``, whichever of the two formats it is."""
+    if is_ndjson(path):
+        return ndjson_entries(path)
+    check_bundle_header(path)
+    return bundle_entries(path)
+
+
+def entry_resource_types(path: Path) -> Generator[str, None, None]:
+    """The ``resourceType`` of each entry, in order, without building the entries.
+
+    For classifying a file: the caller stops at the first answer it needs (Synthea
+    puts the Patient first). Raises BundleLoadError for a file that cannot be read.
+    """
+    if is_ndjson(path):
+        for _, entry in ndjson_entries(path):
+            resource = entry["resource"]
+            if isinstance(resource, dict) and isinstance(resource.get("resourceType"), str):
+                yield resource["resourceType"]
+        return
+    check_bundle_header(path)
+    try:
+        with path.open("rb") as raw:
+            reader = _CountingReader(raw, MAX_BUNDLE_FILE_BYTES)
+            for value in ijson.items(reader, "entry.item.resource.resourceType"):
+                if isinstance(value, str):
+                    yield value
+    except (ijson.JSONError, ijson.IncompleteJSONError, UnicodeDecodeError) as error:
+        raise _not_json(path, None, error) from None
+    except _TooDeep:
+        raise _too_deep(path, None) from None
+    except _LoneSurrogate:
+        raise _lone_surrogate(path) from None
+    except OSError as error:
+        raise BundleLoadError(path, None, f"cannot read the file ({error.strerror})") from None
+
+
+def _check_entry_depth(path: Path, index: int, entry: object) -> None:
+    try:
+        check_depth(entry, MAX_JSON_DEPTH)
+    except JsonTooDeep:
+        raise _too_deep(path, index) from None
+
+
+def file_size(path: Path) -> int:
+    """Size in bytes, 0 when the file cannot be read (the loader reports why later)."""
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return 0
