@@ -227,7 +227,7 @@ async def measure_concurrency(
     base_url: str, levels: list[int], questions: int
 ) -> dict[int, tuple[float, int, int]]:
     """Questions/s, questions and errors of a replay at each concurrency level."""
-    model = load_model(f"openai:{base_url}#gemma-270m", timeout_seconds=600)
+    model = load_model(f"openai:{base_url}#gemma-270m", timeout=600, context_window=2048)
     store = EmbeddedStore(":memory:")
     results: dict[int, tuple[float, int, int]] = {}
     try:
@@ -271,12 +271,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--server-questions", type=int, default=8)
     parser.add_argument("--concurrency", default="1,2,4")
     parser.add_argument("--no-server", action="store_true")
+    parser.add_argument("--server-only", action="store_true", help="only replay --concurrency")
     parser.add_argument("--quick", action="store_true", help="CI size: 1 question, no server")
     args = parser.parse_args(argv)
     if args.quick:
         args.questions, args.no_server = 1, True
-    samples = asyncio.run(measure_variants(args))
-    report_variants(samples, args.questions, args.threads)
+    if not args.server_only:
+        samples = asyncio.run(measure_variants(args))
+        report_variants(samples, args.questions, args.threads)
     if not args.no_server:
         levels = [int(n) for n in args.concurrency.split(",")]
         with llama_server(small_test_model_path(), args.threads, CONFIG["context_window"]) as url:
