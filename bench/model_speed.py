@@ -51,7 +51,7 @@ from agent.models.llama_cpp_backend import LlamaCppModel  # noqa: E402
 from agent.models.spec import load_model, small_test_model_path  # noqa: E402
 from agent.replay.answerer import AgentAnswerer  # noqa: E402
 from agent.replay.concurrent import run_replay_concurrently  # noqa: E402
-from agent.replay.runner import Checkpoint, plan_replay  # noqa: E402
+from agent.replay.runner import Checkpoint, PatientQuestions, plan_replay  # noqa: E402
 from fhir_client.embedded import EmbeddedStore, embedded_client  # noqa: E402
 from fhir_client.loading import load_paths  # noqa: E402
 from tools import make_toolset  # noqa: E402
@@ -239,6 +239,15 @@ async def measure_concurrency(
             trimmed = [
                 type(plan)(plan.patient_id, plan.questions[:questions], plan.record_references)
             ]
+            # Warm-up, not counted: the server's first request pays its cold start.
+            warm = [PatientQuestions(plan.patient_id, plan.questions[:1], plan.record_references)]
+            with tempfile.TemporaryDirectory() as tmp:
+                await run_replay_concurrently(
+                    warm,
+                    AgentAnswerer(client, model),
+                    Checkpoint(Path(tmp) / "w.jsonl", "bench"),
+                    concurrency=1,
+                )
             for level in levels:
                 answerer = AgentAnswerer(client, model)
                 with tempfile.TemporaryDirectory() as tmp:
