@@ -162,3 +162,22 @@ with an error that names the database."""
 KNOWN_PATIENTS_REMEMBERED: Final = 1024
 """Patient ids an Assistant remembers having read, so each turn's check costs no read;
 a chart review touches far fewer patients per process."""
+
+# --- Local model runtime (agent/models/llama_cpp_backend.py) --------------------------
+MAX_PREFIX_STATES: Final = 8
+"""Saved prompt-prefix KV states per loaded model, one per instruction text (planning,
+answering, summary, ...); each is a few MiB, and the graph uses fewer than eight texts."""
+MIN_PREFIX_EXTENSION_TOKENS: Final = 16
+"""A saved prefix is re-saved longer only when prompts share this many more tokens;
+saving costs a copy of the KV cells, which a handful of tokens does not repay."""
+MAX_PROMPT_LOOKUP_TOKENS: Final = 32
+"""Longest prompt-lookup draft; llama.cpp verifies each draft in one batch, and longer
+drafts from a copied line are rejected more often than they save."""
+MAX_REPLAY_CONCURRENCY: Final = 64
+"""Questions in flight in ``replay --concurrency``; beyond a server's parallel slots more
+only queue, and each in-flight question holds a patient's evidence in memory."""
+
+# --- Loading --------------------------------------------------------------------------
+VALIDATION_WORKERS: Final = 1
+"""Worker processes validating resources beside the loader: one keeps a second core
+busy while the loader's own process parses and writes; more would compete with it."""

@@ -41,6 +41,7 @@ from agent.replay.runner import run_replay as run_questions
 from agent.settings import Settings
 from fhir_client.client import FhirClient
 from fhir_client.errors import FhirError, ResourceNotFound
+from fhir_client.limits import MAX_REPLAY_CONCURRENCY
 
 
 class ReplayError(Exception):
@@ -118,10 +119,12 @@ async def _replay(
     model: ChatModel | None,
     checkpoint: Checkpoint,
     threads: str | None = None,
+    concurrency: int = 1,
 ) -> tuple[list[QuestionResult], int]:
     from agent.checkpoints import open_checkpointer
     from agent.graph import build_graph
     from agent.replay.answerer import AgentAnswerer
+    from agent.replay.concurrent import run_replay_concurrently
 
     async with (
         open_fhir_client(settings, notify=rendering.notify) as client,
@@ -135,7 +138,12 @@ async def _replay(
         rendering.notify(f"Replaying {total} questions about {len(plans)} patients.")
         answerer = AgentAnswerer(client, model, build_graph(checkpointer=saver))
         with _progress() as start:
-            results = await run_questions(plans, answerer, checkpoint, start(total))
+            if concurrency == 1:
+                results = await run_questions(plans, answerer, checkpoint, start(total))
+            else:
+                results = await run_replay_concurrently(
+                    plans, answerer, checkpoint, start(total), concurrency=concurrency
+                )
         return results, len(plans)
 
 
@@ -212,6 +220,15 @@ def replay(
             show_default=False,
         ),
     ] = None,
+    concurrency: Annotated[
+        int,
+        typer.Option(
+            "--concurrency",
+            min=1,
+            max=MAX_REPLAY_CONCURRENCY,
+            help="Questions in flight at once (for a model server with parallel slots).",
+        ),
+    ] = 1,
     db: DbOption = None,
     fhir_url: FhirUrlOption = None,
     fhir_token: FhirTokenOption = None,
@@ -239,6 +256,7 @@ def replay(
                 chosen,
                 checkpoint,
                 checkpoint_db,
+                concurrency,
             )
         )
     except KeyboardInterrupt:

@@ -11,6 +11,13 @@ Why these choices:
   is not thread-safe.
 - Output under a schema is constrained by a grammar and then checked, since
   the grammar converter is not airtight (see :mod:`agent.models.grammar`).
+- Cheaper tokens on a CPU (measured by ``bench/model_speed.py``): the KV
+  state of each instruction text's prompt prefix is kept and restored
+  (:mod:`agent.models.llama_prefix_cache`, on by default), and prompt-lookup
+  (speculative) decoding can draft tokens copied from the prompt
+  (``prompt_lookup_tokens``, off by default: llama-cpp-python then keeps
+  logits for every prompt position, which costs more than it saves with
+  Gemma's 262k vocabulary on a CPU; see the bench).
 """
 
 from __future__ import annotations
@@ -34,14 +41,21 @@ from agent.models.base import (
 )
 from agent.models.grammar import grammar_for_schema
 from agent.models.json_output import parse_json_output
+from agent.models.llama_prefix_cache import PrefixCache
 from agent.models.templates import (
     ThinkingFilter,
     chat_format_from_metadata,
     get_template,
     strip_thinking,
 )
+from fhir_client.limits import MAX_PROMPT_LOOKUP_TOKENS
 
-__all__ = ["LlamaCppModel"]
+__all__ = ["ENV_PREFIX_CACHE", "ENV_PROMPT_LOOKUP", "LlamaCppModel"]
+
+ENV_PREFIX_CACHE = "EHR_AGENT_LLAMA_PREFIX_CACHE"
+"""``0`` turns the prompt-prefix KV cache off (default on)."""
+ENV_PROMPT_LOOKUP = "EHR_AGENT_LLAMA_PROMPT_LOOKUP"
+"""Number of tokens to draft by prompt lookup (default 0: off)."""
 
 _FIX_HINT = (
     "Pass the path of a valid .gguf file (a download may be incomplete: fetch it again), "
@@ -61,7 +75,9 @@ class LlamaCppModel:
     ``on_token`` is called from the llama.cpp worker thread, never the event
     loop: make it thread-safe or marshal with ``loop.call_soon_threadsafe``.
     ``timeout_seconds`` bounds each generation (checked per generated token;
-    prompt evaluation itself cannot be interrupted).
+    prompt evaluation itself cannot be interrupted). ``prefix_cache`` and
+    ``prompt_lookup_tokens`` default to the environment variables
+    :data:`ENV_PREFIX_CACHE` and :data:`ENV_PROMPT_LOOKUP` (on and 0).
     """
 
     def __init__(
@@ -74,13 +90,21 @@ class LlamaCppModel:
         n_gpu_layers: int = 0,
         seed: int = 0,
         timeout_seconds: float | None = None,
+        prefix_cache: bool | None = None,
+        prompt_lookup_tokens: int | None = None,
     ) -> None:
         path = Path(model_path).expanduser()
         self.name = f"gguf:{path.name}"
         self.model_path = path
         self.timeout_seconds = timeout_seconds
-        self._llm = _load(path, n_ctx, n_threads, n_gpu_layers, seed)
-        self.context_window: int = int(self._llm.n_ctx())
+        self.prompt_lookup_tokens = _lookup_tokens(prompt_lookup_tokens)
+        self._llm = _load(path, n_ctx, n_threads, n_gpu_layers, seed, self.prompt_lookup_tokens)
+        # Prompt lookup evaluates drafted tokens past the last accepted one (up to the end
+        # of the context, not of max_tokens), and llama-cpp-python writes their logits into
+        # a buffer of n_ctx rows: keep two drafts' worth of the window free, so a full prompt
+        # plus max_tokens never overruns it (one draft's worth did, in bench/model_speed.py).
+        reserve = 2 * (self.prompt_lookup_tokens + 1) if self.prompt_lookup_tokens else 0
+        self.context_window: int = int(self._llm.n_ctx()) - reserve
         self.metadata: dict[str, str] = dict(self._llm.metadata)
         try:
             self.chat_format = chat_format_from_metadata(
@@ -90,6 +114,8 @@ class LlamaCppModel:
             raise ModelError(str(exc)) from exc
         self.template = get_template(self.chat_format)
         self._lock = threading.Lock()
+        use_cache = _flag(ENV_PREFIX_CACHE, default=True) if prefix_cache is None else prefix_cache
+        self.prefix_cache: PrefixCache | None = PrefixCache(self._llm) if use_cache else None
 
     def count_tokens(self, text: str) -> int:
         """Exact count with the model's tokenizer (special tokens count as one).
@@ -101,6 +127,14 @@ class LlamaCppModel:
 
     def prompt_tokens(self, system: str, user: str) -> list[int]:
         """The token ids ``complete`` would feed the model (for tests and budgets)."""
+        return self._prompt(system, user)[0]
+
+    def _prompt(self, system: str, user: str) -> tuple[list[int], int]:
+        """The prompt's token ids and how many of them precede the user text.
+
+        That leading part (turn marker and instructions) is the same for every
+        call with the same ``system``: the prefix cache's key.
+        """
         # Render with placeholders so the template's own markers are tokenized as
         # special tokens while the system and user text are not: a "<end_of_turn>"
         # written inside a patient's note must stay text, never end the user turn.
@@ -109,15 +143,18 @@ class LlamaCppModel:
         # model's BOS only if the GGUF asks for one.
         add_bos = "<bos>" not in prompt[:8]
         tokens: list[int] = []
+        fixed = 0
         for index, piece in enumerate(_SLOTS.split(prompt)):
             if not piece:
                 continue
+            if piece == _USER_SLOT:
+                fixed = len(tokens)
             if piece in (_SYSTEM_SLOT, _USER_SLOT):
                 text = system if piece == _SYSTEM_SLOT else user
                 tokens += self._tokenize(text, add_bos=False, special=False)
             else:
                 tokens += self._tokenize(piece, add_bos=add_bos and index == 0, special=True)
-        return tokens
+        return tokens, fixed
 
     async def complete(
         self,
@@ -130,7 +167,7 @@ class LlamaCppModel:
         on_token: TokenCallback | None = None,
     ) -> Completion:
         """One single-turn generation in a worker thread; see the class docstring."""
-        tokens = self.prompt_tokens(system, user)
+        tokens, fixed = self._prompt(system, user)
         if len(tokens) + max_tokens > self.context_window:
             raise ContextOverflow(
                 f"The prompt needs {len(tokens)} tokens plus max_tokens={max_tokens}, but "
@@ -142,6 +179,7 @@ class LlamaCppModel:
             return await asyncio.to_thread(
                 self._generate,
                 tokens,
+                fixed,
                 json_schema,
                 max_tokens,
                 temperature,
@@ -155,6 +193,7 @@ class LlamaCppModel:
     def _generate(
         self,
         tokens: list[int],
+        fixed: int,
         json_schema: dict[str, Any] | None,
         max_tokens: int,
         temperature: float,
@@ -170,8 +209,14 @@ class LlamaCppModel:
                 state["generated"] += 1
                 if deadline is not None and time.perf_counter() > deadline:
                     state["timed_out"] = True
-                return bool(state["timed_out"]) or cancelled.is_set()
+                # max_tokens enforced here too: with prompt lookup, llama-cpp-python 0.3.x
+                # kept drafting past it to the end of the context and overran its logits
+                # buffer (bench/model_speed.py); stopping here ends generation in time.
+                over = state["generated"] > max_tokens
+                return bool(state["timed_out"]) or cancelled.is_set() or over
 
+            if self.prefix_cache is not None:
+                self.prefix_cache.prepare(tokens, fixed)
             text, finish = self._run(
                 tokens, json_schema, max_tokens, temperature, should_stop, on_token
             )
@@ -211,6 +256,28 @@ class LlamaCppModel:
             "stopping_criteria": StoppingCriteriaList([should_stop]),
             "grammar": None if json_schema is None else grammar_for_schema(json_schema),
         }
+        emitted: list[str] = []
+
+        def forward(piece: str) -> None:
+            emitted.append(piece)
+            if on_token is not None:
+                on_token(piece)
+
+        try:
+            return self._complete(tokens, kwargs, forward if on_token else None)
+        except ValueError:
+            # With prompt lookup, llama-cpp-python 0.3.x can overrun its logits buffer
+            # when it evaluates a prompt on top of a reused prefix (seen in
+            # bench/model_speed.py). If nothing was streamed yet, start cold, once.
+            if not self.prompt_lookup_tokens or emitted:
+                raise
+            self._llm.reset()
+            self._llm._ctx.kv_cache_clear()
+            return self._complete(tokens, kwargs, on_token)
+
+    def _complete(
+        self, tokens: list[int], kwargs: dict[str, Any], on_token: TokenCallback | None
+    ) -> tuple[str, str | None]:
         if on_token is None:
             result = self._llm.create_completion(tokens, **kwargs)
             choice = result["choices"][0]
@@ -240,12 +307,50 @@ def _stream(chunks: Iterator[dict[str, Any]], on_token: TokenCallback) -> tuple[
     return "".join(pieces), finish
 
 
-def _load(path: Path, n_ctx: int, n_threads: int | None, n_gpu_layers: int, seed: int) -> Any:
+def _flag(name: str, *, default: bool) -> bool:
+    value = os.environ.get(name, "").strip().lower()
+    if not value:
+        return default
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off"}:
+        return False
+    raise ModelError(f"{name}={value!r} is not a switch: set it to 1 or 0.")
+
+
+def _lookup_tokens(explicit: int | None) -> int:
+    """Prompt-lookup draft length: the argument, else the environment, else 0 (off)."""
+    if explicit is None:
+        raw = os.environ.get(ENV_PROMPT_LOOKUP, "").strip() or "0"
+        try:
+            explicit = int(raw)
+        except ValueError:
+            raise ModelError(
+                f"{ENV_PROMPT_LOOKUP}={raw!r} is not a number: set it to 0 (off) or a "
+                f"draft length from 1 to {MAX_PROMPT_LOOKUP_TOKENS}."
+            ) from None
+    if not 0 <= explicit <= MAX_PROMPT_LOOKUP_TOKENS:
+        raise ModelError(
+            f"prompt_lookup_tokens={explicit} is out of range: use 0 (off) or 1 to "
+            f"{MAX_PROMPT_LOOKUP_TOKENS}."
+        )
+    return explicit
+
+
+def _load(
+    path: Path,
+    n_ctx: int,
+    n_threads: int | None,
+    n_gpu_layers: int,
+    seed: int,
+    prompt_lookup_tokens: int = 0,
+) -> Any:
     """Open the GGUF, turning every failure into an actionable ModelUnavailable."""
     if not path.is_file():
         raise ModelUnavailable(f"No model file at {path}. {_FIX_HINT}")
     try:
         from llama_cpp import Llama
+        from llama_cpp.llama_speculative import LlamaPromptLookupDecoding
     except ImportError as exc:
         raise ModelUnavailable(
             "llama-cpp-python is not installed, so local GGUF models cannot run. "
@@ -259,6 +364,17 @@ def _load(path: Path, n_ctx: int, n_threads: int | None, n_gpu_layers: int, seed
             n_threads=n_threads or os.cpu_count() or 1,
             n_gpu_layers=n_gpu_layers,
             seed=seed,
+            draft_model=(
+                LlamaPromptLookupDecoding(num_pred_tokens=prompt_lookup_tokens)
+                if prompt_lookup_tokens
+                else None
+            ),
+            # A draft model needs logits for every position; llama-cpp-python 0.3.x turns
+            # that on internally but sizes its logits buffer from this argument (n_batch
+            # rows instead of n_ctx), and overran it on long prompts. The cost is real:
+            # n_ctx x vocabulary floats of address space (2 GiB at 2048 tokens for Gemma's
+            # 262,144-token vocabulary), 1 MiB written per evaluated token.
+            logits_all=bool(prompt_lookup_tokens),
             verbose=False,
         )
     except Exception as exc:  # llama.cpp reports a bad file as ValueError or RuntimeError

@@ -15,6 +15,7 @@ Command line::
 
     python tests/hapi_server/hapi.py build
     python tests/hapi_server/hapi.py start [--port N] [--db DIR]   # background; prints base URL
+    python tests/hapi_server/hapi.py start --postgres DIR   # on a private PostgreSQL in DIR
     python tests/hapi_server/hapi.py status
     python tests/hapi_server/hapi.py stop
 
@@ -225,10 +226,13 @@ def terminate_pid(pid: int, grace: float = DEFAULT_STOP_GRACE) -> bool:
 
 
 class HapiServer:
-    """A HAPI FHIR JPA server child process (R4, H2, 127.0.0.1), usable as a context manager.
+    """A HAPI FHIR JPA server child process (R4, 127.0.0.1), usable as a context manager.
 
     ``db_dir=None`` keeps the database in memory (lost on stop); a directory makes it an
-    H2 file database that survives restarts. ``port=None`` picks a free port.
+    H2 file database that survives restarts. ``jdbc_url`` (``jdbc:postgresql://...``, see
+    ``postgres.py``) puts it on PostgreSQL instead, as user ``db_user``; a password, if the
+    database needs one, goes in ``EHR_AGENT_HAPI_DB_PASSWORD``, never on the command line.
+    ``port=None`` picks a free port.
     """
 
     def __init__(
@@ -241,8 +245,14 @@ class HapiServer:
         log_path: Path | None = None,
         detach: bool = False,
         extra_args: Sequence[str] = (),
+        jdbc_url: str | None = None,
+        db_user: str | None = None,
     ) -> None:
+        if db_dir is not None and jdbc_url is not None:
+            raise HapiServerError("give HapiServer either db_dir (H2) or jdbc_url, not both")
         self.db_dir = db_dir
+        self.jdbc_url = jdbc_url
+        self.db_user = db_user
         self.requested_port = port
         self.heap = heap or os.environ.get(ENV_HEAP) or DEFAULT_HEAP
         self.startup_timeout = startup_timeout
@@ -297,6 +307,10 @@ class HapiServer:
         cmd += ["-jar", str(JAR), "--port", str(port)]
         if self.db_dir is not None:
             cmd += ["--db", str(Path(self.db_dir).resolve())]
+        if self.jdbc_url is not None:
+            cmd += ["--jdbc-url", self.jdbc_url]
+            if self.db_user is not None:
+                cmd += ["--db-user", self.db_user]
         cmd += self.extra_args
         return cmd
 
@@ -490,7 +504,22 @@ def _cmd_start(args: argparse.Namespace) -> int:
         print(f"already running (pid {state.pid})", file=sys.stderr)
         return 0
     db_dir = Path(args.db) if args.db else None
-    server = HapiServer(db_dir=db_dir, port=args.port, startup_timeout=args.timeout, detach=True)
+    jdbc_url = None
+    if args.postgres:
+        from postgres import PostgresCluster  # tests/hapi_server/postgres.py
+
+        cluster = PostgresCluster(Path(args.postgres))
+        cluster.start()
+        cluster.create_database("hapi")
+        jdbc_url = cluster.jdbc_url("hapi")
+        print(f"PostgreSQL {cluster.url('hapi')} (data in {cluster.data})", file=sys.stderr)
+    server = HapiServer(
+        db_dir=db_dir,
+        port=args.port,
+        startup_timeout=args.timeout,
+        detach=True,
+        jdbc_url=jdbc_url,
+    )
     base_url = server.start()
     assert server.pid is not None and server.port is not None
     STATE_FILE.parent.mkdir(parents=True, exist_ok=True)
@@ -556,6 +585,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     p_start = sub.add_parser("start", help="start in the background and print the base URL")
     p_start.add_argument("--port", type=int, default=None, help="default: a free port")
     p_start.add_argument("--db", default=None, help="H2 file database directory (default: memory)")
+    p_start.add_argument(
+        "--postgres",
+        default=None,
+        metavar="DIR",
+        help="run on a private PostgreSQL cluster in DIR (created if missing; left running)",
+    )
     p_start.add_argument("--timeout", type=float, default=DEFAULT_STARTUP_TIMEOUT)
     p_start.set_defaults(func=_cmd_start)
     p_stop = sub.add_parser("stop", help="stop the server started by 'start'")

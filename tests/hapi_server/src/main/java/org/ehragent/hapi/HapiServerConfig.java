@@ -13,6 +13,7 @@ import ca.uhn.fhir.jpa.config.util.HapiEntityManagerFactoryUtil;
 import ca.uhn.fhir.jpa.model.config.PartitionSettings;
 import ca.uhn.fhir.jpa.model.config.SubscriptionSettings;
 import ca.uhn.fhir.jpa.model.dialect.HapiFhirH2Dialect;
+import ca.uhn.fhir.jpa.model.dialect.HapiFhirPostgresDialect;
 import ca.uhn.fhir.jpa.model.entity.StorageSettings;
 import ca.uhn.fhir.jpa.subscription.channel.config.SubscriptionChannelConfig;
 import jakarta.persistence.EntityManagerFactory;
@@ -34,8 +35,11 @@ import java.util.Properties;
  * plus the handful of beans an application must supply (data source, entity manager
  * factory, transaction manager, storage settings).
  *
- * <p>The H2 JDBC URL comes from the system property {@code ehragent.hapi.jdbcUrl}
- * (set by {@link HapiServerMain}).
+ * <p>The JDBC URL comes from the system property {@code ehragent.hapi.jdbcUrl}
+ * (set by {@link HapiServerMain}): H2 (the default, in memory or a file) or PostgreSQL
+ * ({@code jdbc:postgresql://...}), whose user comes from {@code ehragent.hapi.dbUser} and
+ * whose password, if any, from the environment variable {@code EHR_AGENT_HAPI_DB_PASSWORD}
+ * (never the command line, where other users of the machine could read it).
  */
 @Configuration
 @Import({
@@ -50,6 +54,16 @@ import java.util.Properties;
 public class HapiServerConfig {
 
 	public static final String JDBC_URL_PROPERTY = "ehragent.hapi.jdbcUrl";
+	public static final String DB_USER_PROPERTY = "ehragent.hapi.dbUser";
+	public static final String DB_PASSWORD_ENV = "EHR_AGENT_HAPI_DB_PASSWORD";
+
+	static String jdbcUrl() {
+		return System.getProperty(JDBC_URL_PROPERTY, "jdbc:h2:mem:hapi;DB_CLOSE_DELAY=-1");
+	}
+
+	static boolean isPostgres() {
+		return jdbcUrl().startsWith("jdbc:postgresql:");
+	}
 
 	@Bean
 	public JpaStorageSettings storageSettings() {
@@ -92,10 +106,17 @@ public class HapiServerConfig {
 	@Bean(destroyMethod = "close")
 	public BasicDataSource dataSource() {
 		BasicDataSource ds = new BasicDataSource();
-		ds.setDriver(new org.h2.Driver());
-		ds.setUrl(System.getProperty(JDBC_URL_PROPERTY, "jdbc:h2:mem:hapi;DB_CLOSE_DELAY=-1"));
-		ds.setUsername("sa");
-		ds.setPassword("");
+		ds.setUrl(jdbcUrl());
+		if (isPostgres()) {
+			ds.setDriver(new org.postgresql.Driver());
+			ds.setUsername(System.getProperty(DB_USER_PROPERTY, "postgres"));
+			String password = System.getenv(DB_PASSWORD_ENV);
+			ds.setPassword(password == null ? "" : password);
+		} else {
+			ds.setDriver(new org.h2.Driver());
+			ds.setUsername("sa");
+			ds.setPassword("");
+		}
 		ds.setMaxTotal(20);
 		ds.setMaxWait(Duration.ofSeconds(30));
 		return ds;
@@ -113,7 +134,8 @@ public class HapiServerConfig {
 		emf.setPersistenceUnitName("HAPI_PU");
 		emf.setDataSource(theDataSource);
 		Properties p = new Properties();
-		p.put("hibernate.dialect", HapiFhirH2Dialect.class.getName());
+		p.put("hibernate.dialect",
+				(isPostgres() ? HapiFhirPostgresDialect.class : HapiFhirH2Dialect.class).getName());
 		p.put("hibernate.hbm2ddl.auto", "update");
 		p.put("hibernate.format_sql", "false");
 		p.put("hibernate.show_sql", "false");

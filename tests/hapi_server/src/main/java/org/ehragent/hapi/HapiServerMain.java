@@ -24,9 +24,12 @@ import org.springframework.context.annotation.AnnotationConfigApplicationContext
 import java.nio.file.Path;
 
 /**
- * Entry point: {@code java -jar hapi-server.jar [--port N] [--db DIR] [--host 127.0.0.1]}.
+ * Entry point: {@code java -jar hapi-server.jar [--port N] [--db DIR | --jdbc-url URL
+ * [--db-user NAME]] [--host 127.0.0.1]}.
  *
- * <p>Starts HAPI FHIR JPA (R4) on H2 (in memory unless {@code --db DIR} is given) behind an
+ * <p>Starts HAPI FHIR JPA (R4) on H2 (in memory unless {@code --db DIR} is given), or on
+ * PostgreSQL with {@code --jdbc-url jdbc:postgresql://HOST:PORT/DB} (password, if any, in
+ * {@code EHR_AGENT_HAPI_DB_PASSWORD}), behind an
  * embedded Jetty 12 listening on 127.0.0.1 only, with the FHIR base at {@code /fhir}.
  * Prints {@code HAPI-READY http://127.0.0.1:PORT/fhir} on stdout once it serves requests.
  */
@@ -40,6 +43,8 @@ public final class HapiServerMain {
 		int port = 8080;
 		String host = "127.0.0.1";
 		String dbDir = null;
+		String explicitJdbcUrl = null;
+		String dbUser = null;
 		int defaultPageSize = 20;
 		int maxPageSize = 1000;
 		for (int i = 0; i < args.length; i++) {
@@ -48,10 +53,13 @@ public final class HapiServerMain {
 				case "--port" -> port = Integer.parseInt(args[++i]);
 				case "--host" -> host = args[++i];
 				case "--db" -> dbDir = args[++i];
+				case "--jdbc-url" -> explicitJdbcUrl = args[++i];
+				case "--db-user" -> dbUser = args[++i];
 				case "--default-page-size" -> defaultPageSize = Integer.parseInt(args[++i]);
 				case "--max-page-size" -> maxPageSize = Integer.parseInt(args[++i]);
 				case "-h", "--help" -> {
-					System.out.println("usage: hapi-server [--port N] [--db DIR] [--host ADDR]"
+					System.out.println("usage: hapi-server [--port N] [--db DIR | --jdbc-url URL"
+							+ " [--db-user NAME]] [--host ADDR]"
 							+ " [--default-page-size N] [--max-page-size N]");
 					return;
 				}
@@ -61,7 +69,19 @@ public final class HapiServerMain {
 
 		long t0 = System.nanoTime();
 		String jdbcUrl;
-		if (dbDir == null) {
+		if (explicitJdbcUrl != null) {
+			if (dbDir != null) {
+				throw new IllegalArgumentException("give either --db DIR (H2) or --jdbc-url URL, not both");
+			}
+			if (!explicitJdbcUrl.startsWith("jdbc:postgresql:") && !explicitJdbcUrl.startsWith("jdbc:h2:")) {
+				throw new IllegalArgumentException(
+						"--jdbc-url must start with jdbc:postgresql: or jdbc:h2: (got another scheme)");
+			}
+			jdbcUrl = explicitJdbcUrl;
+			if (dbUser != null) {
+				System.setProperty(HapiServerConfig.DB_USER_PROPERTY, dbUser);
+			}
+		} else if (dbDir == null) {
 			jdbcUrl = "jdbc:h2:mem:hapi;DB_CLOSE_DELAY=-1";
 		} else {
 			Path dir = Path.of(dbDir).toAbsolutePath();

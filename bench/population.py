@@ -1,0 +1,233 @@
+"""A population: load rate against HAPI, store size, patient-scoped search and replay throughput.
+
+    nice -n 10 python bench/population.py [--patients 1000] [--cohort 1000] [--hapi-patients 20]
+                                          [--replay-patients 5] [--no-hapi] [--quick]
+
+Why: issue 13 item 3. A clinic's store holds many patients; the embedded store must
+ingest them far faster than a JPA server (goal: 10x HAPI with the loader's validation
+on), stay compact against the raw JSON, and keep patient-scoped searches and the rule
+path's answers fast however many other patients it holds.
+
+What it does, in one run:
+
+1. generates ``--cohort`` Synthea patients with 5 years of history (fixed seed, Synthea
+   3.3.0 from Maven Central through ``bench/synthea_run.py``) into ``.bench-out/``,
+   reused on later runs, never committed; ``--patients N`` loads the first N bundles
+   of it (file-name order), for machines where the whole cohort takes too long;
+2. loads them into a fresh file-backed embedded store with validation on: resources/s,
+   store size against the raw JSON;
+3. loads the hospital/practitioner bundles plus the first ``--hapi-patients`` patients
+   into a fresh embedded store and a fresh HAPI FHIR JPA server (H2, in memory), both
+   with validation on, and prints the ratio (the same files on both sides);
+4. times 5 typical patient-scoped searches (those of ``bench/data_layer.py``) for 20
+   patients of the full store: p50 and p95;
+5. replays ``--replay-patients`` patients through the agent with ``--model none``:
+   questions/s.
+
+``--quick`` (CI): the committed fixtures, no Synthea, no HAPI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import random
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
+sys.path.insert(0, str(REPO / "tests" / "hapi_server"))
+
+import hapi  # noqa: E402
+from data_layer import SEARCHES, percentile  # noqa: E402
+from synthea_run import Cohort, generate  # noqa: E402
+
+from agent.replay.answerer import AgentAnswerer  # noqa: E402
+from agent.replay.runner import Checkpoint, plan_replay, run_replay  # noqa: E402
+from fhir_client import FhirClient  # noqa: E402
+from fhir_client.embedded import EmbeddedStore, embedded_client  # noqa: E402
+from fhir_client.loading import LoadReport, load_paths  # noqa: E402
+from fhir_client.loading.parallel_validation import BackgroundValidation  # noqa: E402
+
+OUT = REPO / ".bench-out"
+FIXTURES = REPO / "synthea_fixtures" / "fhir"
+SEARCH_PATIENTS = 20
+SEARCH_REPEAT = 5
+HAPI_START_TIMEOUT_SECONDS = 900.0  # a busy shared machine needs minutes
+
+
+def split(directory: Path) -> tuple[list[Path], list[Path]]:
+    """(reference-data bundles, patient bundles in file-name order)."""
+    files = sorted(directory.glob("*.json"))
+    reference = [p for p in files if "Information" in p.name]
+    return reference, [p for p in files if "Information" not in p.name]
+
+
+@contextlib.asynccontextmanager
+async def file_store(path: Path) -> AsyncIterator[tuple[EmbeddedStore, FhirClient]]:
+    for stale in path.parent.glob(path.name + "*"):
+        stale.unlink()
+    store = EmbeddedStore(path)
+    try:
+        async with embedded_client(store, timeout=3600) as client:
+            yield store, client
+    finally:
+        store.close()
+
+
+def checked(report: LoadReport, where: str) -> LoadReport:
+    if report.failures:
+        raise SystemExit(f"{where}: {[str(f.error) for f in report.failures][:3]}")
+    return report
+
+
+async def search_latencies(client: FhirClient, patients: Sequence[str]) -> list[float]:
+    samples: list[float] = []
+    for patient in patients:
+        for _, resource_type, params in SEARCHES:
+            query = {"patient": patient, **params}
+            await client.search_bundle(resource_type, query)  # warm
+            for _ in range(SEARCH_REPEAT):
+                started = time.perf_counter()
+                await client.search_bundle(resource_type, query)
+                samples.append((time.perf_counter() - started) * 1000)
+    return samples
+
+
+async def replay_rate(client: FhirClient, patients: Sequence[str]) -> tuple[float, int]:
+    plans = await plan_replay(client, list(patients))
+    with tempfile.TemporaryDirectory() as tmp:
+        started = time.perf_counter()
+        results = await run_replay(
+            plans, AgentAnswerer(client, None), Checkpoint(Path(tmp) / "c.jsonl", "none")
+        )
+        seconds = time.perf_counter() - started
+    return len(results) / seconds, len(results)
+
+
+async def hapi_comparison(reference: list[Path], patients: list[Path]) -> tuple[float, float]:
+    """(embedded, HAPI) resources/s on the same files, validation on."""
+    files = [*reference, *patients]
+    with tempfile.TemporaryDirectory() as tmp:
+        async with file_store(Path(tmp) / "subset.sqlite") as (_, client):
+            ours = checked(await load_paths(client, files), "embedded subset")
+    with hapi.HapiServer(startup_timeout=HAPI_START_TIMEOUT_SECONDS) as server:
+        async with FhirClient(server.base_url, timeout=3600) as remote:
+            theirs = checked(await load_paths(remote, files), "HAPI subset")
+    return (
+        ours.resource_count / ours.elapsed_seconds,
+        theirs.resource_count / theirs.elapsed_seconds,
+    )
+
+
+async def overlapped_rate(files: list[Path]) -> tuple[float, float]:
+    """(validation off, validation in a worker overlapped with the load) resources/s.
+
+    The second is the rate a loader pipelining validation beside its writes would reach
+    (fhir_client/loading/parallel_validation.py): the worker validates every file while
+    the loader writes with its own validation off; the wall time ends when both are done.
+    """
+    with tempfile.TemporaryDirectory() as tmp:
+        async with file_store(Path(tmp) / "off.sqlite") as (_, client):
+            off = checked(await load_paths(client, files, validate=False), "validation off")
+        async with file_store(Path(tmp) / "overlap.sqlite") as (_, client):
+            with BackgroundValidation() as validation:
+                started = time.perf_counter()
+                verdicts = [validation.submit_bundle(str(p)) for p in files]
+                loaded = checked(await load_paths(client, files, validate=False), "overlap")
+                problems = [f.result() for f in verdicts]
+                wall = time.perf_counter() - started
+    if any(problems):
+        raise SystemExit(f"validation problems: {[p for p in problems if p][:3]}")
+    return off.resource_count / off.elapsed_seconds, loaded.resource_count / wall
+
+
+async def run(args: argparse.Namespace) -> None:
+    if args.bundles is not None:
+        source = args.bundles
+        print(f"== Population: the Synthea bundles in {source}")
+    elif args.quick:
+        source = FIXTURES
+        args.no_hapi, args.replay_patients, args.hapi_patients = True, 1, 2
+        print(f"== Population (quick): the committed fixtures in {source.relative_to(REPO)}")
+    else:
+        cohort = Cohort(patients=args.cohort, years_of_history=5, threads=args.synthea_threads)
+        started = time.perf_counter()
+        source = generate(cohort, OUT / f"population-{args.cohort}")
+        print(
+            f"== Population: Synthea {args.cohort} patients, 5 years of history, seed "
+            f"{cohort.seed} ({time.perf_counter() - started:.0f} s to generate or reuse)"
+        )
+    reference, patients = split(source)
+    if args.patients and not args.quick:
+        patients = patients[: args.patients]
+    files = [*reference, *patients]
+    raw_bytes = sum(p.stat().st_size for p in files)
+    store_path = OUT / "population-store.sqlite"
+    OUT.mkdir(exist_ok=True)
+    async with file_store(store_path) as (_, client):
+        report = checked(await load_paths(client, files), "embedded load")
+        rate = report.resource_count / report.elapsed_seconds
+        store_bytes = sum(p.stat().st_size for p in store_path.parent.glob(store_path.name + "*"))
+        print(
+            f"patients loaded: {len(patients)}  resources: {report.resource_count:,}  "
+            f"raw JSON: {raw_bytes / 1e6:,.0f} MB"
+        )
+        print(
+            f"embedded load, validation on: {rate:,.0f} resources/s "
+            f"({report.elapsed_seconds:,.0f} s)"
+        )
+        print(f"store size: {store_bytes / 1e6:,.0f} MB = {store_bytes / raw_bytes:.2f} x raw JSON")
+        ids = sorted(str(p["id"]) for p in await client.search("Patient", {"_count": "1000"}))
+        sample = random.Random(13).sample(ids, min(SEARCH_PATIENTS, len(ids)))
+        latencies = await search_latencies(client, sample)
+        print(
+            f"patient-scoped search ({len(sample)} patients x {len(SEARCHES)} searches x "
+            f"{SEARCH_REPEAT}): p50 {statistics.median(latencies):.2f} ms, "
+            f"p95 {percentile(latencies, 0.95):.2f} ms"
+        )
+        per_s, asked = await replay_rate(client, sample[: args.replay_patients])
+        print(
+            f"replay --model none: {asked} questions about {args.replay_patients} patients, "
+            f"{per_s:.2f} questions/s"
+        )
+    subset = patients[: args.hapi_patients]
+    off, overlapped = await overlapped_rate([*reference, *subset])
+    print(
+        f"same {len(subset)} patients + reference bundles, embedded: validation off "
+        f"{off:,.0f}/s; validation in a worker overlapped with the writes {overlapped:,.0f}/s"
+    )
+    if not args.no_hapi:
+        ours, theirs = await hapi_comparison(reference, subset)
+        print(
+            f"same {len(subset)} patients + reference bundles, validation on: embedded "
+            f"{ours:,.0f}/s, HAPI {theirs:,.0f}/s = {ours / theirs:.1f}x HAPI (goal 10x); "
+            f"with validation overlapped {overlapped / theirs:.1f}x HAPI"
+        )
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak RSS of this process: {peak:,.0f} MB")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cohort", type=int, default=1000, help="patients Synthea generates")
+    parser.add_argument("--patients", type=int, default=0, help="load only the first N")
+    parser.add_argument("--hapi-patients", type=int, default=20)
+    parser.add_argument("--replay-patients", type=int, default=5)
+    parser.add_argument("--synthea-threads", type=int, default=2)
+    parser.add_argument("--bundles", type=Path, help="use these bundles instead of generating")
+    parser.add_argument("--no-hapi", action="store_true")
+    parser.add_argument("--quick", action="store_true", help="CI size: the committed fixtures")
+    asyncio.run(run(parser.parse_args(argv)))
+
+
+if __name__ == "__main__":
+    main()
