@@ -281,14 +281,17 @@ def _yes_no(
     families = set(reading.families) | {c.hint for c in reading.concepts if c.hint}
     current = "medication" in families and _CURRENT_WORDS.search(question.lower())
     if current and reading.status != "all":
-        active = [e for e in items if e.kind.startswith("Medication") and "active" in e.value]
-        if not active and items:
-            latest = max(items, key=lambda e: e.date or "")
+        # Only medication orders answer "is she on ...": a lab that matched the same
+        # words ("sugar" -> glucose) is neither an order nor evidence of one.
+        orders = [e for e in items if e.kind.startswith("Medication")]
+        active = [e for e in orders if "active" in e.value]
+        if not active and orders:
+            latest = max(orders, key=lambda e: e.date or "")
             return [
                 f"No: none of the matching medication orders is active; the most recent "
                 f"was {latest.text} {_ref(latest, cite)}."
             ]
-        items = active or items
+        items = active
     if items:
         unique: dict[str, Evidence] = {}
         for item in sorted(items, key=lambda e: e.date or "", reverse=True):
