@@ -4,6 +4,7 @@ no patient data reaches an error (issue 11, "two processes on one store")."""
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -19,6 +20,7 @@ from sqlalchemy.exc import DBAPIError
 from bench.store_concurrency import BAD_SIGNS, NDJSON, REPO, run_concurrency
 from fhir_client.embedded import EmbeddedStore, StoreBusy
 from fhir_client.embedded import writing as store_writing
+from fhir_client.limits import STORE_BUSY_TIMEOUT_SECONDS
 
 SECRET_NAME = "Zyxwvut-Secret-Name"
 
@@ -145,3 +147,41 @@ def test_two_cli_processes_and_serve_for_a_minute_with_zero_errors(tmp_path: Pat
     result = run_concurrency(float(os.environ.get("EHR_CONCURRENCY_SECONDS", "60")), tmp_path)
     assert result.loader.runs >= 1 and result.mixed.runs >= 2 and result.http.runs >= 3
     assert result.errors == 0, [*result.loader.failures, *result.mixed.failures][:3]
+
+
+def test_a_store_locked_while_opening_is_a_clear_error_not_a_traceback(tmp_path: Path) -> None:
+    """Opening waits (bounded) for another process; past the bound the CLI says what to do."""
+    db = tmp_path / "store.sqlite"
+    # A file still in rollback mode, locked outright by another process: opening it must
+    # switch it to WAL, which cannot happen until that process lets go.
+    with sqlite3.connect(db) as con:
+        con.execute("CREATE TABLE other (a)")
+    holder_script = (
+        "import sqlite3, sys, time\n"
+        "con = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
+        "con.execute('BEGIN EXCLUSIVE')\n"
+        "print('locked', flush=True)\n"
+        "time.sleep(float(sys.argv[2]))\n"
+        "con.rollback()\n"
+    )
+    seconds = STORE_BUSY_TIMEOUT_SECONDS + 4
+    holder = subprocess.Popen(
+        [sys.executable, "-c", holder_script, str(db), str(seconds)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        env = {**os.environ, "EHR_AGENT_DB": str(db), "PYTHONPATH": str(REPO)}
+        env.pop("EHR_AGENT_FHIR_URL", None)
+        done = subprocess.run(
+            [sys.executable, "-m", "agent.cli", "load", str(NDJSON)],
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+    finally:
+        holder.wait(timeout=seconds + 30)
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr and "╭" not in done.stderr
+    assert "kept the store locked" in done.stdout + done.stderr

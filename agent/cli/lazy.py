@@ -10,6 +10,7 @@ imported only when Click asks for that command.
 from __future__ import annotations
 
 import importlib
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -104,6 +105,21 @@ class LazyGroup(typer.core.TyperGroup):
             pretty_exceptions_short=True,
             rich_markup_mode=None,
         )
+
+    def invoke(self, ctx: Any) -> Any:
+        """Run the command; a store another process keeps locked is a clear error.
+
+        The store module is looked up, not imported, so ``--help`` stays fast: if it
+        was never imported, no StoreBusy can have been raised.
+        """
+        try:
+            return super().invoke(ctx)
+        except Exception as error:
+            schema = sys.modules.get("fhir_client.embedded.schema")
+            if schema is not None and isinstance(error, schema.StoreBusy):
+                typer.echo(f"Error: {error}", err=True)
+                raise typer.Exit(1) from None
+            raise
 
     def format_commands(self, ctx: Any, formatter: Any) -> None:
         """List the commands from their summaries, importing none of them."""

@@ -10,6 +10,8 @@ release migrate, or refuse, a database written by an older one.
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -127,6 +129,39 @@ def table(name: str) -> Table:
 INDEX_TABLES = ("idx_token", "idx_ref", "idx_date", "idx_string")
 
 
+class StoreBusy(RuntimeError):
+    """Another process kept the store's lock longer than this process may wait."""
+
+
+def _switch_to_wal(cursor: Any) -> None:
+    """Put the file in WAL mode, waiting (bounded) while another process creates it.
+
+    The mode is stored in the file, so it is normally already WAL and nothing is
+    changed. Changing it needs an exclusive lock, and SQLite answers "database is
+    locked" at once, without its busy handler, while another process holds a
+    lock on a file still in rollback mode (two `load`s on a new store). So the
+    switch is retried until STORE_BUSY_TIMEOUT_SECONDS have passed.
+    """
+    deadline = time.monotonic() + STORE_BUSY_TIMEOUT_SECONDS
+    while True:
+        try:
+            mode = cursor.execute("PRAGMA journal_mode").fetchone()[0]
+            if str(mode).lower() == "wal":
+                return
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error):
+                raise
+            if time.monotonic() >= deadline:
+                raise StoreBusy(
+                    f"Another process kept the store locked for over "
+                    f"{STORE_BUSY_TIMEOUT_SECONDS:g} s while it was being opened; "
+                    "try again when it has finished."
+                ) from None
+            time.sleep(0.05)
+
+
 def make_engine(db_path: str | Path) -> Engine:
     """An engine with pragmas for fast bulk loads and safe use from many threads.
 
@@ -156,7 +191,7 @@ def make_engine(db_path: str | Path) -> Engine:
         if not memory:
             # The busy handler first: switching to WAL may itself wait for a lock.
             cursor.execute(f"PRAGMA busy_timeout={int(STORE_BUSY_TIMEOUT_SECONDS * 1000)}")
-            cursor.execute("PRAGMA journal_mode=WAL")
+            _switch_to_wal(cursor)
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA mmap_size=268435456")
         cursor.execute("PRAGMA temp_store=MEMORY")

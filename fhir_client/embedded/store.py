@@ -25,9 +25,9 @@ from fhir_client.embedded import schema
 from fhir_client.embedded.extract import ALL_REFERENCES
 from fhir_client.embedded.patients import PatientRows, patient_rows
 from fhir_client.embedded.query import SearchQuery
+from fhir_client.embedded.schema import StoreBusy
 from fhir_client.embedded.validation import StoreError, validate_resource
 from fhir_client.embedded.writing import (
-    StoreBusy,
     StoreWriter,
     WriteResult,
     delete_resource,

@@ -37,6 +37,7 @@ from sqlalchemy.exc import OperationalError
 from fhir_client.embedded import schema
 from fhir_client.embedded.dates import DateRange, format_instant, parse_date
 from fhir_client.embedded.extract import IndexRows, all_references, extract
+from fhir_client.embedded.schema import StoreBusy
 from fhir_client.embedded.validation import StoreError, validate_resource
 from fhir_client.limits import STORE_WRITE_WAIT_SECONDS
 
@@ -59,10 +60,6 @@ Row = tuple[Any, ...]
 CHUNK = 500  # SQLite's bound-parameter limit is generous, but keep IN lists small
 _BUSY_CODES = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED})
 _RETRY_PAUSE_SECONDS = 0.05
-
-
-class StoreBusy(RuntimeError):
-    """Another process kept the store's write lock longer than this writer may wait."""
 
 
 @dataclass(frozen=True, slots=True)
