@@ -8,6 +8,7 @@ HTTP as it would to any FHIR server. Expected answers come from the bundle JSON
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -191,9 +192,9 @@ async def test_read_only_mount_refuses_writes_and_says_so(
         await client.execute("", method="post", data={"resourceType": "Bundle", "type": "batch"})
     statement = await client.execute("metadata", method="get")
     rest = statement["rest"][0]
-    assert "interaction" not in rest
+    assert [i["code"] for i in rest["interaction"]] == ["history-system"]
     codes = {i["code"] for r in rest["resource"] for i in r["interaction"]}
-    assert codes == {"read", "vread", "search-type", "history-instance"}
+    assert codes == {"read", "vread", "search-type", "history-instance", "history-type"}
 
 
 async def test_base_is_answered_not_redirected_and_xml_is_406(fhir_base: str) -> None:
@@ -208,3 +209,140 @@ async def test_base_is_answered_not_redirected_and_xml_is_406(fhir_base: str) ->
             response = await http.get(url, headers=headers)
             assert response.status_code == 406
             assert response.headers["content-type"].startswith("application/fhir+json")
+
+
+#: R4 Observation elements marked isSummary (http://hl7.org/fhir/R4/observation.html,
+#: the Σ column), written out here so the test does not share the server's source.
+_OBSERVATION_SUMMARY = {"id", "meta", "implicitRules", "identifier", "basedOn", "partOf"}
+_OBSERVATION_SUMMARY |= {"status", "code", "subject", "focus", "encounter", "issued"}
+_OBSERVATION_SUMMARY |= {"performer", "hasMember", "derivedFrom", "component"}
+_SUMMARY_CHOICES = ("effective", "value")
+
+
+def _r4_observation_summary(observation: Resource) -> Resource:
+    kept = {
+        k: v
+        for k, v in observation.items()
+        if k in _OBSERVATION_SUMMARY or k.startswith(_SUMMARY_CHOICES) or k == "resourceType"
+    }
+    if "component" in kept:  # Observation.component: code and value[x] are Σ, not the rest
+        kept["component"] = [
+            {k: v for k, v in c.items() if k == "code" or k.startswith("value")}
+            for c in kept["component"]
+        ]
+    return kept
+
+
+def _without_tags(resource: Resource) -> Resource:
+    meta = {k: v for k, v in resource.get("meta", {}).items() if k != "tag"}
+    return {**resource, "meta": meta}
+
+
+async def test_summary_views(fhir_base: str, record: tuple[str, list[Resource]]) -> None:
+    pid, resources = record
+    client = AsyncFHIRClient(fhir_base)
+    stored = {
+        o["id"]: o
+        for o in await client.resources("Observation").search(patient=pid).limit(1000).fetch_all()
+    }
+    search = client.resources("Observation").search(patient=pid).limit(1000)
+    summaries = await search.search(_summary="true").fetch_all()
+    assert len(summaries) == len(_of(resources, "Observation"))
+    for summary in summaries:
+        assert "SUBSETTED" in {t["code"] for t in summary["meta"]["tag"]}
+        whole = {**stored[summary["id"]], "meta": stored[summary["id"]]["meta"]}
+        assert _without_tags(summary) == _r4_observation_summary(whole)
+    with_components = [s for s in summaries if "component" in s]
+    assert with_components and all(
+        "referenceRange" not in c for s in with_components for c in s["component"]
+    )
+
+    texts = await search.search(_summary="text").fetch_all()
+    for text in texts:  # text, id, meta and the top-level mandatory elements (status, code)
+        assert set(text) == {"resourceType", "id", "meta", "status", "code"} | (
+            {"text"} & set(stored[text["id"]])
+        )
+    data = await search.search(_summary="data").fetch_all()
+    assert {d["id"]: _without_tags(d) for d in data} == {
+        i: {k: v for k, v in o.items() if k != "text"} for i, o in stored.items()
+    }
+
+    one = summaries[0]["id"]
+    read = await client.execute(f"Observation/{one}", method="get", params={"_summary": "true"})
+    assert _without_tags(read) == _without_tags(next(s for s in summaries if s["id"] == one))
+    with pytest.raises(OperationOutcome, match="_summary must be"):
+        await search.search(_summary="false-ish").fetch()
+    with pytest.raises(OperationOutcome, match="two different subsets"):
+        await search.search(_summary="true").elements("code").fetch()
+
+
+async def test_nested_elements_get_an_explicit_answer(fhir_base: str) -> None:
+    """R4 ``_elements`` names top-level elements only: a nested path is a 400 that says so."""
+    client = AsyncFHIRClient(fhir_base)
+    nested = client.resources("Observation").elements("code", "valueQuantity.value")
+    with pytest.raises(OperationOutcome, match="top-level"):
+        await nested.fetch()
+    excluded = client.resources("Observation").elements("text", exclude=True)
+    with pytest.raises(OperationOutcome, match="_summary=data"):
+        await excluded.fetch()
+
+
+async def _history_pages(
+    client: AsyncFHIRClient, fhir_base: str, path: str, params: dict[str, str]
+) -> tuple[list[Resource], list[Resource]]:
+    """Every page of a ``_history``, following ``next`` links: (bundles, entries)."""
+    bundles: list[Resource] = []
+    while True:
+        bundle = await client.execute(path, method="get", params=params)
+        assert bundle["type"] == "history"
+        bundles.append(bundle)
+        following = next((li["url"] for li in bundle["link"] if li["relation"] == "next"), None)
+        if following is None:
+            return bundles, [e for b in bundles for e in b.get("entry", [])]
+        url = httpx.URL(following)
+        path = url.path.removeprefix(httpx.URL(fhir_base).path).lstrip("/")
+        params = dict(url.params)
+
+
+def _observation_keys(fixtures_dir: Path) -> set[str]:
+    """``Observation/id`` of every Observation in the fixture bundles."""
+    return {
+        f"Observation/{e['resource']['id']}"
+        for path in fixtures_dir.glob("*.json")
+        for e in json.loads(path.read_text())["entry"]
+        if e["resource"]["resourceType"] == "Observation"
+    }
+
+
+async def test_type_and_system_history(fhir_base: str, fixtures_dir: Path) -> None:
+    client = AsyncFHIRClient(fhir_base)
+    expected = _observation_keys(fixtures_dir)
+    bundles, entries = await _history_pages(
+        client, fhir_base, "Observation/_history", {"_count": "1000"}
+    )
+    assert len(bundles) > 1 and bundles[0]["total"] == len(expected)
+    assert (
+        [f"Observation/{e['resource']['id']}" for e in entries]
+        and {f"Observation/{e['resource']['id']}" for e in entries} == expected
+        and len(entries) == len(expected)
+    )
+    stamps = [e["response"]["lastModified"] for e in entries]
+    assert stamps == sorted(stamps, reverse=True)  # newest first
+    assert all(e["request"]["url"].startswith("Observation/") for e in entries)
+
+    since = stamps[len(stamps) // 2]
+    _, newer = await _history_pages(
+        client, fhir_base, "Observation/_history", {"_since": since, "_count": "1000"}
+    )
+    assert {e["fullUrl"] for e in newer} == {
+        e["fullUrl"] for e in entries if e["response"]["lastModified"] >= since
+    }
+
+    system = await client.execute("_history", method="get", params={"_count": "5"})
+    assert system["type"] == "history" and len(system["entry"]) == 5
+    assert system["total"] > len(expected)
+    assert system["entry"][0]["response"]["lastModified"] >= stamps[0]
+    with pytest.raises(OperationOutcome, match="_at"):
+        await client.execute("_history", method="get", params={"_at": "2024"})
+    with pytest.raises(OperationOutcome, match="_since"):
+        await client.execute("Observation/_history", method="get", params={"_since": "yesterday"})

@@ -341,3 +341,103 @@ def test_vread_history_and_etag_behave_as_hapi(servers: LoadedServers, fixtures_
                     assert base.status_code == 400
 
     asyncio.run(run())
+
+
+def _without_meta(resource: dict[str, Any]) -> dict[str, Any]:
+    """A resource without ``meta`` (versions, sources and tag wording differ by server),
+    also in its contained resources."""
+    kept = {k: v for k, v in resource.items() if k != "meta"}
+    if isinstance(kept.get("contained"), list):
+        kept["contained"] = [_without_meta(c) for c in kept["contained"]]
+    return kept
+
+
+def test_summary_views_agree_with_hapi(servers: LoadedServers, fixtures_dir: Path) -> None:
+    """``_summary=true|text|data`` gives HAPI's resources element for element (nested too)."""
+
+    async def run() -> None:
+        async with _both_http(servers) as (embedded, hapi):
+            for path in _fixture_patients(fixtures_dir)[:2]:
+                patient_id, _ = patient_resources(path)
+                for resource_type in (
+                    "Patient",
+                    "Observation",
+                    "Encounter",
+                    "MedicationRequest",
+                    "DiagnosticReport",
+                    "ExplanationOfBenefit",
+                    "Immunization",
+                ):
+                    key = "_id" if resource_type == "Patient" else "patient"
+                    for view in ("true", "text", "data"):
+                        params = {key: patient_id, "_summary": view, "_count": "1000"}
+                        found = []
+                        for server in (embedded, hapi):
+                            bundle = (await server.get(f"/{resource_type}", params=params)).json()
+                            entries = [e["resource"] for e in bundle.get("entry", [])]
+                            assert all(
+                                "SUBSETTED" in {t["code"] for t in r["meta"]["tag"]}
+                                for r in entries
+                            )
+                            found.append({r["id"]: _without_meta(r) for r in entries})
+                        assert found[0] == found[1], (resource_type, view)
+                        assert found[0], (resource_type, view)
+            # Both refuse to pick between two subsets.
+            both = {"_summary": "true", "_elements": "code"}
+            for server in (embedded, hapi):
+                assert (await server.get("/Observation", params=both)).status_code == 400
+
+    asyncio.run(run())
+
+
+def test_type_and_system_history_agree_with_hapi(
+    servers: LoadedServers, fixtures_dir: Path
+) -> None:
+    """Type and system ``_history`` hold the same resources on both servers (HAPI may hold
+    more than one version of a resource; the store keeps one), newest first."""
+
+    async def ids(server: httpx.AsyncClient, path: str, params: dict[str, str]) -> list[str]:
+        found: list[str] = []
+        url: str | None = path
+        while url is not None:
+            bundle = (await server.get(url, params=params)).json()
+            assert bundle["type"] == "history"
+            found += [
+                f"{e['resource']['resourceType']}/{e['resource']['id']}" for e in bundle["entry"]
+            ]
+            url = next((li["url"] for li in bundle["link"] if li["relation"] == "next"), None)
+            params = {}
+        return found
+
+    async def run() -> None:
+        async with _both_http(servers) as (embedded, hapi):
+            for path in ("/Patient/_history", "/Condition/_history"):
+                ours = await ids(embedded, path, {"_count": "1000"})
+                theirs = await ids(hapi, path, {"_count": "1000"})
+                assert len(ours) == len(set(ours)) and set(ours) == set(theirs), path
+            system = [
+                (await server.get("/_history", params={"_count": "1"})).json()["total"]
+                for server in (embedded, hapi)
+            ]
+            assert system[0] == servers.resources_loaded <= system[1]
+            future = {"_since": "2999-01-01T00:00:00Z"}
+            for server in (embedded, hapi):
+                empty = (await server.get("/Observation/_history", params=future)).json()
+                assert empty["type"] == "history" and not empty.get("entry")
+
+    asyncio.run(run())
+
+
+def test_nested_elements_are_refused_where_hapi_extends_r4(servers: LoadedServers) -> None:
+    """R4 ``_elements`` names top-level elements; HAPI also trims to nested paths (its own
+    extension). The embedded store says so with a 400 rather than guess."""
+
+    async def run() -> None:
+        nested = {"_elements": "code,valueQuantity.value", "_count": "1"}
+        async with _both_http(servers) as (embedded, hapi):
+            ours = await embedded.get("/Observation", params=nested)
+            assert ours.status_code == 400
+            assert "top-level" in ours.json()["issue"][0]["diagnostics"]
+            assert (await hapi.get("/Observation", params=nested)).status_code == 200
+
+    asyncio.run(run())

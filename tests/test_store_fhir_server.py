@@ -99,7 +99,7 @@ async def test_read_vread_and_history_serve_the_stored_version(
 
     assert (await http.get("/Patient/nobody/_history")).status_code == 404
     assert (await http.get("/Patient/nobody/_history/1")).status_code == 404
-    assert (await http.get(f"/Patient/{pid}/_history?_since=2020")).status_code == 400
+    assert (await http.get(f"/Patient/{pid}/_history?_at=2020")).status_code == 400
 
 
 async def test_a_new_version_replaces_the_old_one(hiv: SyntheaSet) -> None:
@@ -397,13 +397,17 @@ async def _capabilities(store: EmbeddedStore, *, writable: bool) -> Resource:
 async def test_read_only_capabilities_list_no_writes(store: EmbeddedStore) -> None:
     read_only = await _capabilities(store, writable=False)
     rest = read_only["rest"][0]
-    assert "interaction" not in rest  # no transaction, no batch
+    assert [i["code"] for i in rest["interaction"]] == ["history-system"]  # no transaction
     for resource in rest["resource"]:
         codes = {i["code"] for i in resource["interaction"]}
-        assert codes == {"read", "vread", "search-type", "history-instance"}
+        assert codes == {"read", "vread", "search-type", "history-instance", "history-type"}
         assert "updateCreate" not in resource
     writable = await _capabilities(store, writable=True)
-    assert {i["code"] for i in writable["rest"][0]["interaction"]} == {"transaction", "batch"}
+    assert {i["code"] for i in writable["rest"][0]["interaction"]} == {
+        "history-system",
+        "transaction",
+        "batch",
+    }
     assert {"update", "delete"} <= {
         i["code"] for i in writable["rest"][0]["resource"][0]["interaction"]
     }

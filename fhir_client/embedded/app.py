@@ -36,9 +36,11 @@ from fhir_client.embedded.elements import parse_elements, subset_text
 from fhir_client.embedded.errors import SearchError, UnknownResourceType
 from fhir_client.embedded.formats import JsonOnly
 from fhir_client.embedded.includes import included_rows, truncation_outcome
-from fhir_client.embedded.query import MAX_COUNT, check_type, parse_search
+from fhir_client.embedded.query import MAX_COUNT, check_type, check_views, parse_search
+from fhir_client.embedded.registry import REGISTRY
 from fhir_client.embedded.responses import error_response, fhir_response, page_links, searchset
 from fhir_client.embedded.store import EmbeddedStore, StoreError, validate_resource
+from fhir_client.embedded.summary import parse_summary, summarize_text
 from fhir_client.embedded.transactions import BundleError, process_bundle
 from fhir_client.limits import MAX_PAGE_OFFSET
 
@@ -93,8 +95,11 @@ def create_fhir_app(store: EmbeddedStore, *, writable: bool = True) -> Starlette
         page = store.search(query)
         included, cut = included_rows(store, rtype, page.rows, query.includes)
         rows = page.rows
-        if query.elements:
-            rows = [(t, i, subset_text(text, query.elements)) for t, i, text in rows]
+        if query.elements or query.summary:
+            rows = [
+                (t, i, summarize_text(subset_text(text, query.elements), query.summary))
+                for t, i, text in rows
+            ]
         base = base_url(request)
         links = page_links(
             base,
@@ -111,13 +116,6 @@ def create_fhir_app(store: EmbeddedStore, *, writable: bool = True) -> Starlette
 
     async def read(request: Request) -> Response:
         rtype, rid = request.path_params["type"], request.path_params["id"]
-        if rid == "_history":
-            return error_response(
-                400,
-                f"{rtype}/_history (type history) is not supported: history is served per "
-                f"resource, {rtype}/[id]/_history",
-                "not-supported",
-            )
         return _read_version(request, rtype, rid, None)
 
     async def vread(request: Request) -> Response:
@@ -129,6 +127,8 @@ def create_fhir_app(store: EmbeddedStore, *, writable: bool = True) -> Starlette
         try:
             check_type(rtype)
             elements = parse_elements(rtype, request.query_params.get("_elements", ""))
+            view = parse_summary(request.query_params.get("_summary", "false"))
+            check_views(elements, view)
         except UnknownResourceType as exc:
             return error_response(404, str(exc), "not-supported")
         except SearchError as exc:
@@ -139,27 +139,42 @@ def create_fhir_app(store: EmbeddedStore, *, writable: bool = True) -> Starlette
             return error_response(404, message, "not-found")
         if history.not_modified(stored, request.headers):
             return history.not_modified_response(stored)
-        text = subset_text(stored.text, elements)
+        text = summarize_text(subset_text(stored.text, elements), view)
         return fhir_response(text, extra_headers=history.version_headers(stored))
 
     async def instance_history(request: Request) -> Response:
         rtype, rid = request.path_params["type"], request.path_params["id"]
+        if history.stored_version(store, rtype, rid) is None and rtype in REGISTRY:
+            return error_response(404, f"{rtype}/{rid} is not known to this server", "not-found")
+        return _history(request, rtype, rid)
+
+    async def type_history(request: Request) -> Response:
+        return _history(request, request.path_params["type"], None)
+
+    async def system_history(request: Request) -> Response:
+        return _history(request, None, None)
+
+    def _history(request: Request, rtype: str | None, rid: str | None) -> Response:
+        """Instance, type (``rtype``) or system (neither) ``_history``, one page of it."""
+        items = list(request.query_params.multi_items())
         try:
-            check_type(rtype)
+            if rtype is not None:
+                check_type(rtype)
+            query = history.parse_history(items)
         except UnknownResourceType as exc:
             return error_response(404, str(exc), "not-supported")
-        unsupported = sorted({k for k in request.query_params if k not in ("_format", "_count")})
-        if unsupported:
-            return error_response(
-                400,
-                f"_history does not support {', '.join(unsupported)}: this server keeps one "
-                "version per resource, so the history is that version",
-                "not-supported",
-            )
-        stored = history.stored_version(store, rtype, rid)
-        if stored is None:
-            return error_response(404, f"{rtype}/{rid} is not known to this server", "not-found")
-        return fhir_response(history.history_bundle(base_url(request), rtype, rid, stored))
+        except SearchError as exc:
+            return error_response(400, str(exc), "not-supported")
+        rows, total = store.history_page(
+            resource_type=rtype,
+            resource_id=rid,
+            since=query.since,
+            count=query.count,
+            offset=query.offset,
+        )
+        path = "/".join(part for part in (rtype, rid, "_history") if part)
+        body = history.history_bundle(base_url(request), path, items, query, rows, total)
+        return fhir_response(body)
 
     async def put(request: Request) -> Response:
         rtype, rid = request.path_params["type"], request.path_params["id"]
@@ -259,7 +274,9 @@ def create_fhir_app(store: EmbeddedStore, *, writable: bool = True) -> Starlette
     routes = [
         Route("/metadata", metadata, methods=["GET"]),
         Route("/", root, methods=["GET"]),
+        Route("/_history", system_history, methods=["GET"]),
         Route("/{type}", search, methods=["GET"]),
+        Route("/{type}/_history", type_history, methods=["GET"]),
         Route("/{type}/_search", search_post, methods=["POST"]),
         Route("/{type}/{id}", read, methods=["GET"]),
         Route("/{type}/{id}/_history", instance_history, methods=["GET"]),

@@ -12,7 +12,7 @@ from fhir_client.embedded.query import DEFAULT_COUNT, MAX_COUNT
 from fhir_client.embedded.registry import REGISTRY, ParamKind
 from fhir_client.limits import MAX_INCLUDE_ROUNDS, MAX_INCLUDED_PER_PAGE
 
-_READ_INTERACTIONS = ("read", "vread", "search-type", "history-instance")
+_READ_INTERACTIONS = ("read", "vread", "search-type", "history-instance", "history-type")
 _WRITE_INTERACTIONS = ("update", "delete")
 
 
@@ -92,20 +92,23 @@ def capability_statement(base_url: str, *, writable: bool = True) -> dict[str, A
                     f"_count defaults to {DEFAULT_COUNT} and is capped at {MAX_COUNT}. "
                     "Modifiers: token :missing :not; reference :missing :[type]; "
                     "date :missing; string :missing :exact :contains. Date prefixes: "
-                    "eq ne lt le gt ge sa eb. Result parameters: _sort, _summary=count, "
-                    "_total, _elements (top-level names), _include and _revinclude "
+                    "eq ne lt le gt ge sa eb. Result parameters: _sort, "
+                    "_summary=true|text|data|count|false (on search and read; R4 isSummary "
+                    "flags from fhir.resources' R4B models; not with _elements), _total, "
+                    "_elements (top-level names only, as R4 defines it: a nested path is a "
+                    "400), _include and _revinclude "
                     "(Type:param, Type:param:Target, *; each also :iterate, at most "
                     f"{MAX_INCLUDE_ROUNDS} rounds), at most {MAX_INCLUDED_PER_PAGE} included "
-                    "resources a page. One version per "
-                    "resource is kept (vread and _history serve it). FHIR JSON only: other "
+                    "resources a page. One version per resource is kept: vread and instance, "
+                    "type and system _history serve it (newest first; _count, _offset, "
+                    f"_since; at most {MAX_COUNT} a page; no _at). FHIR JSON only: other "
                     "formats get a 406. Unsupported parameters get a 400."
                 ),
                 "resource": resources,
-                **(
-                    {"interaction": [{"code": "transaction"}, {"code": "batch"}]}
-                    if writable
-                    else {}
-                ),
+                "interaction": [
+                    {"code": "history-system"},
+                    *([{"code": "transaction"}, {"code": "batch"}] if writable else []),
+                ],
             }
         ],
     }

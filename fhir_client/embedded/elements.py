@@ -90,10 +90,18 @@ def parse_elements(resource_type: str, raw: str) -> tuple[str, ...]:
         if not item:
             continue
         name = item.removeprefix(f"{resource_type}.")
+        if name.startswith("-"):
+            raise SearchError(
+                f"_elements item {item!r} excludes an element, which R4 _elements does not "
+                "define (HAPI's extension); name the elements to keep, or use _summary=data "
+                "to leave out text"
+            )
         if not _NAME.match(name):
             raise SearchError(
-                f"_elements item {item!r} is not a top-level element name of {resource_type} "
-                "(nested paths are not supported); e.g. _elements=code,subject"
+                f"_elements item {item!r} is not a top-level element name of {resource_type}: "
+                "FHIR R4 _elements names base (top-level) elements only, so nested paths are "
+                "not supported; ask for the parent (e.g. _elements=code,value) and read the "
+                "part you need from it"
             )
         names.append(name)
     if len(names) > MAX_ELEMENTS:
@@ -110,12 +118,15 @@ def _selected(key: str, names: tuple[str, ...]) -> bool:
 
 def subset(resource: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
     """The resource cut down to ``names`` (plus the mandatory keys), tagged SUBSETTED."""
-    kept = {key: value for key, value in resource.items() if _selected(key, names)}
-    meta = dict(kept.get("meta") or {})
+    return mark_subsetted({key: value for key, value in resource.items() if _selected(key, names)})
+
+
+def mark_subsetted(resource: dict[str, Any]) -> dict[str, Any]:
+    """``resource`` with the SUBSETTED tag in its meta (once): it is not the whole resource."""
+    meta = dict(resource.get("meta") or {})
     tags = [t for t in meta.get("tag") or [] if t.get("code") != "SUBSETTED"]
     meta["tag"] = [*tags, SUBSETTED]
-    kept["meta"] = meta
-    return kept
+    return {**resource, "meta": meta}
 
 
 def subset_text(text: str, names: tuple[str, ...]) -> str:

@@ -1,7 +1,9 @@
-"""Versions as HTTP sees them: vread, instance ``_history``, ETag and Last-Modified.
+"""Versions as HTTP sees them: vread, ``_history``, ETag and Last-Modified.
 
 The store keeps one version of each resource (a reload replaces it and bumps
-``meta.versionId``), so ``_history`` is that one version and a vread of any other
+``meta.versionId``), so an instance ``_history`` is that one version, a type or system
+``_history`` is the stored version of every resource (newest first, paged like a
+search, ``_since`` as a lower bound on ``meta.lastUpdated``), and a vread of any other
 version is a 404 that says which one is kept. Reads carry ``ETag: W/"<version>"`` and
 ``Last-Modified``, and answer ``If-None-Match`` / ``If-Modified-Since`` with a 304, so a
 client can cache the record and revalidate it cheaply.
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
@@ -19,8 +22,12 @@ from typing import Any
 from starlette.datastructures import Headers
 from starlette.responses import Response
 
-from fhir_client.embedded.dates import format_instant
+from fhir_client.embedded.dates import format_instant, parse_date
+from fhir_client.embedded.errors import SearchError
+from fhir_client.embedded.query import DEFAULT_COUNT, MAX_COUNT
+from fhir_client.embedded.responses import page_links
 from fhir_client.embedded.store import EmbeddedStore
+from fhir_client.limits import MAX_PAGE_OFFSET
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,29 +96,102 @@ def not_modified_response(stored: StoredVersion) -> Response:
     return Response(status_code=304, headers=version_headers(stored))
 
 
-def history_bundle(base: str, resource_type: str, resource_id: str, stored: StoredVersion) -> str:
-    """An R4 ``history`` Bundle holding the one stored version, as JSON text."""
-    full_url = f"{base}/{resource_type}/{resource_id}"
+@dataclass(frozen=True, slots=True)
+class HistoryQuery:
+    """A parsed ``_history`` request: page size, offset and the ``_since`` bound."""
+
+    count: int
+    offset: int
+    since: str | None
+
+
+def parse_history(items: Sequence[tuple[str, str]]) -> HistoryQuery:
+    """``_count``, ``_offset`` and ``_since`` of a ``_history`` request; SearchError otherwise.
+
+    ``_since`` is an instant in R4; a date or dateTime is taken from its start, as HAPI
+    does. ``_at`` and ``_list`` ask for versions this store does not keep or lists it does
+    not hold, so they are refused by name rather than ignored.
+    """
+    count, offset, since = DEFAULT_COUNT, 0, None
+    for name, value in items:
+        if name == "_count":
+            count = _bounded_int(name, value, MAX_COUNT)
+        elif name == "_offset":
+            offset = _bounded_int(name, value, None)
+            if offset > MAX_PAGE_OFFSET:
+                raise SearchError(f"_offset must be 0 to {MAX_PAGE_OFFSET}, got {offset}")
+        elif name == "_since":
+            try:
+                low_ms = parse_date(value, as_point=True).low_ms
+            except ValueError as exc:
+                raise SearchError(
+                    f"_since must be a FHIR instant such as 2024-01-31T00:00:00Z: {exc}"
+                ) from None
+            since = format_instant(datetime.fromtimestamp(low_ms / 1000, UTC))
+        elif name != "_format":
+            raise SearchError(
+                f"_history does not support {name!r}; supported: _count, _offset, _since "
+                "(this server keeps one version per resource, so _at has nothing to choose from)"
+            )
+    return HistoryQuery(count, offset, since)
+
+
+def _bounded_int(name: str, raw: str, high: int | None) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SearchError(f"{name} must be an integer, got {raw!r}") from None
+    if value < 0:
+        raise SearchError(f"{name} must be >= 0, got {value}")
+    return value if high is None else min(value, high)
+
+
+def history_bundle(
+    base: str,
+    path: str,
+    items: Sequence[tuple[str, str]],
+    query: HistoryQuery,
+    rows: Sequence[tuple[str, str, int, str, str]],
+    total: int,
+) -> str:
+    """An R4 ``history`` Bundle of stored versions (newest first), as JSON text.
+
+    ``path`` is what was asked (``_history``, ``Observation/_history``, ``Patient/1/_history``);
+    the self/next/previous links repeat it with another ``_offset``.
+    """
+    links = page_links(
+        base,
+        path,
+        items,
+        count=query.count,
+        offset=query.offset,
+        returned=len(rows),
+        total=total,
+    )
     head: dict[str, Any] = {
         "resourceType": "Bundle",
         "id": str(uuid.uuid4()),
         "meta": {"lastUpdated": format_instant(datetime.now(UTC))},
         "type": "history",
-        "total": 1,
-        "link": [{"relation": "self", "url": f"{full_url}/_history"}],
+        "total": total,
+        "link": links,
     }
-    entry_tail = json.dumps(
-        {
-            "request": {"method": "PUT", "url": f"{resource_type}/{resource_id}"},
-            "response": {
-                "status": "200 OK" if stored.version > 1 else "201 Created",
-                "etag": etag(stored.version),
-                "lastModified": stored.last_updated,
-            },
-        }
-    )[1:-1]
-    entry = f'{{"fullUrl":{json.dumps(full_url)},"resource":{stored.text},{entry_tail}}}'
-    return json.dumps(head, ensure_ascii=False)[:-1] + f',"entry":[{entry}]}}'
+    entries = []
+    for rtype, rid, version, last_updated, text in rows:
+        tail = json.dumps(
+            {
+                "request": {"method": "PUT", "url": f"{rtype}/{rid}"},
+                "response": {
+                    "status": "200 OK" if version > 1 else "201 Created",
+                    "etag": etag(version),
+                    "lastModified": last_updated,
+                },
+            }
+        )[1:-1]
+        full_url = json.dumps(f"{base}/{rtype}/{rid}")
+        entries.append(f'{{"fullUrl":{full_url},"resource":{text},{tail}}}')
+    prefix = json.dumps(head, ensure_ascii=False)[:-1]
+    return f'{prefix},"entry":[{",".join(entries)}]}}' if entries else prefix + "}"
 
 
 def unknown_version_message(

@@ -31,6 +31,7 @@ from fhir_client.embedded.registry import (
     SearchParam,
     date_params,
 )
+from fhir_client.embedded.summary import SummaryView, parse_summary
 
 DEFAULT_COUNT = 50
 MAX_COUNT = 1000
@@ -70,6 +71,7 @@ class SearchQuery:
     include_total: bool = True
     includes: list[Include] = field(default_factory=list)
     elements: tuple[str, ...] = ()
+    summary: SummaryView | None = None
 
 
 def check_type(resource_type: str) -> None:
@@ -130,7 +132,17 @@ def parse_search(resource_type: str, items: Sequence[tuple[str, str]]) -> Search
                 f"Unknown or unsupported search parameter {raw_name!r} for {resource_type}. "
                 f"Supported: {', '.join(supported)}"
             )
+    check_views(query.elements, query.summary)
     return query
+
+
+def check_views(elements: tuple[str, ...], summary: SummaryView | None) -> None:
+    """Refuse ``_elements`` with a ``_summary`` view: R4 does not say which one wins."""
+    if elements and summary is not None:
+        raise SearchError(
+            f"_elements and _summary={summary} ask for two different subsets; "
+            "send one of them (or _summary=false with _elements)"
+        )
 
 
 def _result_param(query: SearchQuery, name: str, raw: str) -> None:
@@ -139,9 +151,8 @@ def _result_param(query: SearchQuery, name: str, raw: str) -> None:
     elif name == "_offset":
         query.offset = _int("_offset", raw, low=0, high=2**63 - 1)  # SQLite INTEGER max
     elif name == "_summary":
-        if raw not in ("count", "false"):
-            raise SearchError(f"_summary={raw} is not supported; use _summary=count or omit it")
         query.summary_count = raw == "count"
+        query.summary = None if query.summary_count else parse_summary(raw)
     elif name == "_total":
         if raw not in ("accurate", "estimate", "none"):
             raise SearchError(f"_total must be accurate, estimate or none, got {raw!r}")

@@ -310,6 +310,58 @@ class EmbeddedStore:
             return None
         return int(row[0]), str(row[1]), str(row[2])
 
+    def history_page(
+        self,
+        *,
+        resource_type: str | None,
+        resource_id: str | None = None,
+        since: str | None,
+        count: int,
+        offset: int,
+    ) -> tuple[list[tuple[str, str, int, str, str]], int]:
+        """One page of type, system or instance ``_history``, newest first, and its total.
+
+        Rows are ``(type, id, version, last_updated, json_text)``: the store keeps one
+        version per resource, so a history is the stored versions changed at or after
+        ``since`` (an instant in the store's own ``last_updated`` form, which sorts as text).
+        """
+        conditions: list[str] = []
+        args: list[object] = []
+        if resource_type is not None:
+            conditions.append("res_type = ?")
+            args.append(resource_type)
+        if resource_id is not None:
+            conditions.append("res_id = ?")
+            args.append(resource_id)
+        if since is not None:
+            conditions.append("last_updated >= ?")
+            args.append(since)
+        where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
+        with self._reading() as conn:
+            total = int(
+                conn.exec_driver_sql(f"SELECT COUNT(*) FROM resource {where}", tuple(args)).scalar()
+                or 0
+            )
+            rids = [
+                rid
+                for (rid,) in conn.exec_driver_sql(
+                    f"SELECT rid FROM resource {where} "
+                    "ORDER BY last_updated DESC, rid DESC LIMIT ? OFFSET ?",
+                    (*args, count, offset),
+                )
+            ]
+            if not rids:
+                return [], total
+            found = {
+                rid: (str(t), str(i), int(v), str(u), str(j))
+                for rid, t, i, v, u, j in conn.exec_driver_sql(
+                    "SELECT rid, res_type, res_id, version, last_updated, json_text "
+                    f"FROM resource WHERE rid IN ({', '.join('?' * len(rids))})",
+                    tuple(rids),
+                )
+            }
+        return [found[rid] for rid in rids if rid in found], total
+
     def rows_matching(
         self, condition: str, args: Sequence[object], limit: int
     ) -> list[tuple[str, str, str]]:
