@@ -96,6 +96,12 @@ def test_help_load_patients_and_ask_on_the_core_install(core_venv: Path, tmp_pat
     assert asked.returncode == 1
     assert "pip install 'ehr-agent[agent]'" in asked.stderr
     assert "Traceback" not in asked.stderr
+    # Every door that runs the agent says the same, none with a traceback (replay did).
+    for door in (["chat", "-p", patient["id"]], ["replay", "--all"]):
+        refused = _cli(core_venv, *door, env=env)
+        assert refused.returncode == 1, door
+        assert "pip install 'ehr-agent[agent]'" in refused.stderr, door
+        assert "Traceback" not in refused.stderr and "Error" in refused.stderr, door
 
 
 def _free_port() -> int:

@@ -22,6 +22,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from agent.cli import rendering
+from agent.cli.agent_extra import require_agent_extra
 from agent.cli.options import DbOption, FhirTokenOption, FhirUrlOption, settings_from_options
 from agent.models.base import ChatModel, ModelError
 from agent.models.spec import ENV_MODEL
@@ -234,6 +235,7 @@ def replay(
     fhir_token: FhirTokenOption = None,
 ) -> None:
     """Replay test patients: questions with answers from the record, scored, and a report."""
+    require_agent_extra("replay")
     settings = settings_from_options(db, fhir_url, fhir_token)
     spec = model or os.environ.get(ENV_MODEL) or "none"
     checkpoint = Checkpoint(checkpoint_path(report), spec)

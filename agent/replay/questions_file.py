@@ -21,8 +21,6 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
-import yaml  # type: ignore[import-untyped]
-
 from agent.replay.model import ANSWER_KINDS, ExpectedAnswer, Question, make_question
 
 __all__ = ["QuestionsFileError", "load_questions_file"]
@@ -109,6 +107,10 @@ def _require_fields(where: str, expected: ExpectedAnswer) -> None:
 
 def load_questions_file(path: Path) -> list[Question]:
     """The questions in ``path``; raises :class:`QuestionsFileError` on the first problem."""
+    # Imported here: PyYAML comes with the agent extra, and `ehr-agent replay` on the core
+    # install must get as far as saying so.
+    import yaml  # type: ignore[import-untyped]
+
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as error:
