@@ -24,7 +24,7 @@ from tools.concepts import (
     resolve,
 )
 from tools.concepts.search import RecordSearch
-from tools.declare import DateText, Name, tool
+from tools.declare import DateText, Name, Phrasing, tool
 from tools.evidence import Evidence, ToolResult
 from tools.fhir_text import reference_of, resource_date
 from tools.formatting import format_resource
@@ -102,7 +102,7 @@ class RecordTools:
         search: RecordSearch = state["search"]
         return search
 
-    @tool(noun="records")
+    @tool(noun="records", kind="text", record_wide=True)
     async def search_record(
         self,
         name: Annotated[str, Field(min_length=1, max_length=120)],
@@ -237,7 +237,14 @@ class RecordTools:
         medication = record.resolve(reference_of(resource.get("medicationReference")))
         return format_resource(resource, medication=medication)
 
-    @tool(noun="records")
+    @tool(
+        noun="records",
+        kind="concept",
+        record_wide=True,
+        phrasing=Phrasing(
+            listed="matching records", counted=("matching record", "matching records")
+        ),
+    )
     async def find_concept(
         self,
         name: Name,
