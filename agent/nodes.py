@@ -133,15 +133,7 @@ async def route(state: AgentState, runtime: Runtime[RunContext]) -> Update:
         "reading": reading.model_dump(mode="json"),
         "declined": declined,
         "pending": pending,
-        "pending_source": "rules",
         "planning_done": how not in ("model", "rules"),
-        "planning_failures": 0,
-        "draft": "",
-        "problems": [],
-        "attempts": 0,
-        "answer": "",
-        "citations": [],
-        "fallback": False,
         "notes": notes,  # appended to the list the turn's start emptied
         "usage": usage,
     }

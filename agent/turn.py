@@ -31,6 +31,8 @@ CLEARED_EACH_TURN: dict[str, Any] = {
     "notes": Overwrite([]),
     "steps": Overwrite([]),
     "pending": [],
+    "pending_source": "rules",
+    "planning_failures": 0,
     "attempts": 0,
 }
 """The outcome keys of a turn, as they read before the turn has any outcome (the lists
