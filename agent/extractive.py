@@ -124,7 +124,7 @@ def count_sentence(step: StepRecord, result: ToolResult, cite: Cite, reading: Re
     window), else the number of records returned; when more were counted than can be
     cited, the sentence says how many it cites.
     """
-    one, many = _spec(step).phrasing.counted or ("record", "records")
+    one, many = _spec(step).count_nouns or ("record", "records")
     qualifier = _qualifier(step)
     if qualifier:
         one, many = f"{qualifier} {one}", f"{qualifier} {many}"
@@ -186,7 +186,7 @@ def _step_sentences(step: StepRecord, cite: Cite, reading: Reading) -> list[str]
     spec = _spec(step)
     if "since" not in step["arguments"] and spec.kind == "list":
         result = _windowed(result, reading)  # a list the planner asked for whole
-    if reading.asks == "count" and spec.phrasing.counted is not None:
+    if reading.asks == "count" and spec.count_nouns is not None:
         listing = _listing(step, result, cite)[1:] if result.items else []
         return [count_sentence(step, result, cite, reading), *listing]
     if not result.items:

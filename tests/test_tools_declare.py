@@ -120,7 +120,8 @@ def test_what_the_agent_knows_of_a_tool_is_on_its_spec() -> None:
     assert {t for s in TOOLS.values() for t in s.mark.topics} | {"plavix"} == every
     assert failed_topics("billing", {}) == ("billing",)  # no topics: its name
     # The extractive answer's nouns: a count of visits, of vaccine doses.
-    assert TOOLS["encounters"].phrasing.counted == ("encounter", "encounters")
-    assert TOOLS["immunizations"].phrasing.counted == ("vaccine dose", "vaccine doses")
+    assert TOOLS["encounters"].count_nouns == ("encounter", "encounters")
+    assert TOOLS["immunizations"].count_nouns == ("vaccine dose", "vaccine doses")
+    assert TOOLS["allergies"].count_nouns is None  # "how many allergies" lists them
     assert TOOLS["clinical_notes"].listed == "matching clinical notes"
     assert TOOLS["care_plans"].listed == "care plans"  # derived from the name

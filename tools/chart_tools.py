@@ -44,7 +44,7 @@ class ChartTools(ToolsetBase):
         kind="list",
         topics=("condition", "problem", "diagnos"),
         family="condition",
-        phrasing=Phrasing(counted=("condition", "conditions"), searched="conditions"),
+        phrasing=Phrasing(counts=True, searched="conditions"),
     )
     async def conditions(
         self,
@@ -90,9 +90,7 @@ class ChartTools(ToolsetBase):
         kind="list",
         topics=("medication", "medicine", "drug", "prescri"),
         family="medication",
-        phrasing=Phrasing(
-            counted=("medication order", "medication orders"), searched="medication orders"
-        ),
+        phrasing=Phrasing(counts=True, searched="medication orders"),
     )
     async def medications(
         self,
@@ -185,12 +183,12 @@ class ChartTools(ToolsetBase):
         )
 
     @tool(
-        noun="immunizations",
+        noun="vaccine doses",
         kind="event",
         topics=("vaccin", "immuni", "shot"),
         family="immunization",
         phrasing=Phrasing(
-            counted=("vaccine dose", "vaccine doses"),
+            counts=True,
             searched="immunizations",
             newest="immunization",
         ),

@@ -106,9 +106,10 @@ class Phrasing:
     listed: str = ""
     """In a listing or "No ... match" ("matching clinical notes"); empty: the tool's name
     with spaces."""
-    counted: tuple[str, str] | None = None
-    """A count's noun, singular and plural ("vaccine dose", "vaccine doses"), when a count
-    question is answered by counting its items; None: it is not."""
+    counts: bool = False
+    """A count question is answered by counting its items: "N <noun>" (``ToolMark.noun``)."""
+    one: str = ""
+    """The noun's singular ("vaccine dose"); empty: the noun without its final "s"."""
     searched: str | None = None
     """The noun of "none of the N ... in this record mentions X" when its list is the
     family a concept was looked for in; None: its list is not read that way."""
@@ -122,7 +123,7 @@ class ToolMark:
     """What the agent needs to know of a tool beyond its signature."""
 
     noun: str
-    """What its items are called in a count ("conditions", "visits")."""
+    """What its items are called in a count, plural ("vaccine doses", "encounters")."""
     enabled_by_default: bool = True
     kind: ToolKind = "single"
     topics: tuple[str, ...] = ()

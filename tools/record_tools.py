@@ -238,12 +238,10 @@ class RecordTools:
         return format_resource(resource, medication=medication)
 
     @tool(
-        noun="records",
+        noun="matching records",
         kind="concept",
         record_wide=True,
-        phrasing=Phrasing(
-            listed="matching records", counted=("matching record", "matching records")
-        ),
+        phrasing=Phrasing(listed="matching records", counts=True),
     )
     async def find_concept(
         self,

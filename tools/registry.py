@@ -84,6 +84,14 @@ class ToolSpec:
         return self.mark.phrasing
 
     @property
+    def count_nouns(self) -> tuple[str, str] | None:
+        """(singular, plural) of a count of its items; None when counts are not its."""
+        if not self.mark.phrasing.counts:
+            return None
+        one = self.mark.phrasing.one or self.noun.removesuffix("s")
+        return one, self.noun
+
+    @property
     def listed(self) -> str:
         """How the extractive answer names the items (the name with spaces by default)."""
         return self.mark.phrasing.listed or self.name.replace("_", " ")

@@ -83,7 +83,7 @@ class PatientToolset(ChartTools):
         kind="observation",
         topics=("lab", "result", "test"),
         family="lab",
-        phrasing=Phrasing(counted=("result", "results")),
+        phrasing=Phrasing(counts=True),
     )
     async def lab_results(
         self,
@@ -117,7 +117,7 @@ class PatientToolset(ChartTools):
         kind="observation",
         topics=("vital", "blood pressure", "weight", "pulse"),
         family="vital",
-        phrasing=Phrasing(counted=("measurement", "measurements")),
+        phrasing=Phrasing(counts=True),
     )
     async def vital_signs(
         self,
@@ -147,13 +147,11 @@ class PatientToolset(ChartTools):
         )
 
     @tool(
-        noun="visits",
+        noun="encounters",
         kind="event",
         topics=("encounter", "visit"),
         family="encounter",
-        phrasing=Phrasing(
-            counted=("encounter", "encounters"), searched="encounters", newest="encounter"
-        ),
+        phrasing=Phrasing(counts=True, searched="encounters", newest="encounter"),
     )
     async def encounters(
         self,
@@ -192,7 +190,7 @@ class PatientToolset(ChartTools):
         kind="event",
         topics=("procedure", "surger", "operation"),
         family="procedure",
-        phrasing=Phrasing(counted=("procedure", "procedures"), searched="procedures"),
+        phrasing=Phrasing(counts=True, searched="procedures"),
     )
     async def procedures(
         self,
@@ -215,12 +213,10 @@ class PatientToolset(ChartTools):
         )
 
     @tool(
-        noun="notes",
+        noun="matching notes",
         kind="text",
         topics=("note",),
-        phrasing=Phrasing(
-            listed="matching clinical notes", counted=("matching note", "matching notes")
-        ),
+        phrasing=Phrasing(listed="matching clinical notes", counts=True),
     )
     async def clinical_notes(
         self,
