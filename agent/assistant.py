@@ -32,13 +32,14 @@ import logging
 import uuid
 import weakref
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 from agent.audit import (
     AccessNote,
+    AuditedTurn,
     AuditLog,
     attach,
     audited_access,
@@ -57,7 +58,8 @@ from agent.checkpoints import (
 from agent.configuration import RunContext, register_resources, unregister_resources
 from agent.events import AgentEvent, ask, new_thread_id, stream_answer
 from agent.graph import AgentGraph, build_graph
-from agent.models.base import ChatModel, ModelError
+from agent.model_slot import ModelChoice, ModelLoader, ModelSlot
+from agent.models.base import ChatModel
 from agent.models.spec import load_model
 from agent.output import AgentOutput
 from agent.patients import PatientListing, list_patients
@@ -86,13 +88,6 @@ __all__ = [
     "ThreadConflict",
     "UnknownPatient",
 ]
-
-ModelChoice = str | ChatModel | None
-"""A spec to load on first use (``"none"``, ``"medgemma"``, a path, ``openai:...``), or a
-model already loaded (``None`` is the rule-based path)."""
-
-ModelLoader = Callable[[str], ChatModel | None]
-"""Turns a spec into a model (:func:`agent.models.spec.load_model`; tests pass their own)."""
 
 logger = logging.getLogger(__name__)
 
@@ -128,11 +123,7 @@ class Assistant:
         self._thread_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = (
             weakref.WeakValueDictionary()
         )
-        self._spec = model if isinstance(model, str) else _spec_of(model)
-        self._model: ChatModel | None = None if isinstance(model, str) else model
-        self._loaded = not isinstance(model, str) or model.strip().lower() == "none"
-        self._load_lock = asyncio.Lock()
-        self._loader = loader
+        self._slot = ModelSlot(model, loader)
         self._known_patients: OrderedDict[str, dict[str, Any]] = OrderedDict()
         register_resources(self.key, self)
 
@@ -195,64 +186,47 @@ class Assistant:
             stack.callback(unregister_resources, assistant.key, assistant)
             yield assistant
 
-    # The model ---------------------------------------------------------------------------
+    # The model (held by a ModelSlot) ------------------------------------------------------
     @property
     def model(self) -> ChatModel | None:
         """The loaded model (``None``: rule-based, or not loaded yet; see ``ensure_model``)."""
-        return self._model
+        return self._slot.model
 
     @property
     def model_spec(self) -> str:
-        return self._spec
+        return self._slot.spec
 
     @property
     def model_loaded(self) -> bool:
-        return self._loaded
+        return self._slot.loaded
 
     @property
     def model_name(self) -> str:
-        return self._model.name if self._model is not None else self._spec
+        return self._slot.name
 
     async def ensure_model(self) -> ChatModel | None:
         """Load the chosen model once, off the event loop (a GGUF takes seconds)."""
-        async with self._load_lock:
-            if not self._loaded:
-                self._model = await asyncio.to_thread(self._loader, self._spec)
-                self._loaded = True
-        return self._model
+        return await self._slot.ensure()
 
     def choose_model(self, spec: str) -> None:
         """Use the model ``spec`` names from the next turn on, loading it then."""
-        self._spec, self._model = spec, None
-        self._loaded = spec.strip().lower() == "none"
+        self._slot.choose(spec)
 
     async def use_model(self, spec: str) -> ChatModel | None:
         """Switch to the model ``spec`` names now; on failure the current one stays."""
-        model = await asyncio.to_thread(self._loader, spec)
-        async with self._load_lock:
-            self._spec, self._model, self._loaded = spec, model, True
-        return model
+        return await self._slot.use(spec)
 
     # RunResources: what the graph's nodes look up from the run context ----------------
     def toolset(self, patient_id: str) -> PatientToolset:
         return make_toolset(self.client, patient_id)
 
     def chat_model(self, spec: str) -> ChatModel | None:
-        if spec == self._spec or (self._model is not None and spec == self._model.name):
-            if not self._loaded:
-                raise ModelError(f"model {spec!r} is not loaded yet; call ensure_model() first")
-            return self._model
-        if spec.strip().lower() == "none":
-            return None
-        raise ModelError(
-            f"this assistant runs model {self._spec!r}, not {spec!r}; "
-            "switch it with use_model() (the chat's /model) or start it with that model"
-        )
+        return self._slot.chat_model(spec)
 
     def context(self, patient_id: str, **budgets: Any) -> RunContext:
         """The JSON run context for one turn about ``patient_id`` with this model."""
         return RunContext(
-            patient_id=patient_id, model_spec=self._spec, resources=self.key, **budgets
+            patient_id=patient_id, model_spec=self._slot.spec, resources=self.key, **budgets
         )
 
     # Checks ------------------------------------------------------------------------------
@@ -348,7 +322,7 @@ class Assistant:
                     lock = asyncio.Lock()
                     self._thread_locks[claim.key] = lock
                 await stack.enter_async_context(lock)
-            if self._model is not None:
+            if self._slot.model is not None:
                 await stack.enter_async_context(self.model_lock)
             yield
             if self.saver is not None and self.threads is not None:
@@ -377,6 +351,28 @@ class Assistant:
         await self.ensure_model()
         return claim
 
+    @asynccontextmanager
+    async def _question(
+        self,
+        patient_id: str,
+        question: str,
+        thread_id: str | None,
+        channel: str,
+        check: bool,
+        claim: ThreadClaim | None,
+        caller: str | None,
+    ) -> AsyncIterator[tuple[ThreadClaim, RunContext, AuditedTurn]]:
+        """What ``ask`` and ``stream`` share: the checks, the thread's claim, the audit
+        of the question's reads, and the turn held (lease, model lock, then the trim)."""
+        claim = await self._prepare(patient_id, thread_id, check, claim, caller)
+        async with (
+            audited_question(
+                self.audit, channel, claim.public_id, patient_id, question, caller=claim.caller
+            ) as turn,
+            self.turn(claim),
+        ):
+            yield claim, self.context(patient_id), turn
+
     # Answers -----------------------------------------------------------------------------
     async def ask(
         self,
@@ -396,16 +392,12 @@ class Assistant:
         before a stream opens; it passes ``check=False`` too, having read the patient).
         The answer carries the thread id the caller chose, never the stored key.
         """
-        claim = await self._prepare(patient_id, thread_id, check, claim, caller)
-        context = self.context(patient_id)
-        async with audited_question(
-            self.audit, channel, claim.public_id, patient_id, question, caller=claim.caller
-        ) as turn:
-            async with self.turn(claim):
-                output = await ask(
-                    self.graph, context, question, thread_id=claim.key, configurable=configurable
-                )
-            output.thread_id = claim.public_id
+        asked = self._question(patient_id, question, thread_id, channel, check, claim, caller)
+        async with asked as (held, context, turn):
+            output = await ask(
+                self.graph, context, question, thread_id=held.key, configurable=configurable
+            )
+            output.thread_id = held.public_id
             turn.answered(output)
         return output
 
@@ -423,20 +415,14 @@ class Assistant:
     ) -> AsyncIterator[AgentEvent]:
         """Step events for one answer, ending with ``done`` or ``error``; audited (see
         :meth:`ask` for ``claim``).  A thread that stays busy raises :class:`ThreadBusy`."""
-        claim = await self._prepare(patient_id, thread_id, check, claim, caller)
-        context = self.context(patient_id)
-        async with (
-            audited_question(
-                self.audit, channel, claim.public_id, patient_id, question, caller=claim.caller
-            ) as turn,
-            self.turn(claim),
-        ):
+        asked = self._question(patient_id, question, thread_id, channel, check, claim, caller)
+        async with asked as (held, context, turn):
             async for event in stream_answer(
-                self.graph, context, question, thread_id=claim.key, configurable=configurable
+                self.graph, context, question, thread_id=held.key, configurable=configurable
             ):
                 if event.type == "done":
                     output = AgentOutput.model_validate(event.data["output"])
-                    output.thread_id = claim.public_id
+                    output.thread_id = held.public_id
                     event.data["output"] = output.model_dump()
                     turn.answered(output)
                 elif event.type == "error":
@@ -453,10 +439,6 @@ class Assistant:
     ) -> PatientListing:
         """A page of patients with resource counts (as ``ehr-agent patients`` lists them)."""
         return await list_patients(self.client, name=name, count=count, offset=offset)
-
-
-def _spec_of(model: ChatModel | None) -> str:
-    return model.name if model is not None else "none"
 
 
 def _ignore(_message: str) -> None:

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 
 from agent.claims import claim_problems, thread_vocabulary
 from tools.inert_text import LOW_QUOTES, strip_special_tokens
+from tools.registry import TOOLS, spec_of
 
 __all__ = [
     "DROPPED_NOTE",
@@ -224,34 +225,24 @@ _RETRIEVAL_FAILED = re.compile(
 )
 
 
-# Words by which an answer names what each tool retrieves (lower-case stems).
-_TOOL_TOPICS: dict[str, tuple[str, ...]] = {
-    "allergies": ("allerg",),
-    "medications": ("medication", "medicine", "drug", "prescri"),
-    "conditions": ("condition", "problem", "diagnos"),
-    "immunizations": ("vaccin", "immuni", "shot"),
-    "lab_results": ("lab", "result", "test"),
-    "vital_signs": ("vital", "blood pressure", "weight", "pulse"),
-    "encounters": ("encounter", "visit"),
-    "procedures": ("procedure", "surger", "operation"),
-    "clinical_notes": ("note",),
-    "care_plans": ("care plan", "plan"),
-    "goals": ("goal",),
-}
-
-
-# Tools that look through the patient's whole record index, every family at once.
-_RECORD_WIDE_TOOLS = frozenset({"find_concept", "search_record"})
+# The stems every tool's spec names its retrieval with (``ToolMark.topics``): what an
+# answer may call absent only when a search of it ran.
+_KNOWN_TOPICS = frozenset(stem for spec in TOOLS.values() for stem in spec.mark.topics)
 
 
 def failed_topics(tool: str, arguments: Mapping[str, object]) -> tuple[str, ...]:
-    """How an answer would name what ``tool`` (called with ``arguments``) looked for."""
+    """How an answer would name what ``tool`` (called with ``arguments``) looked for.
+
+    A record-wide tool looked through every family, so it names every tool's topics.
+    """
     named = arguments.get("name") or arguments.get("vaccine")
     extra = (named.lower(),) if isinstance(named, str) and named else ()
-    if tool in _RECORD_WIDE_TOOLS:
-        every = tuple(topic for topics in _TOOL_TOPICS.values() for topic in topics)
+    spec = spec_of(tool)
+    if spec is not None and spec.record_wide:
+        every = tuple(topic for other in TOOLS.values() for topic in other.mark.topics)
         return every + extra
-    return _TOOL_TOPICS.get(tool, (tool.replace("_", " "),)) + extra
+    own = spec.topics if spec is not None else (tool.replace("_", " "),)
+    return own + extra
 
 
 def _denies_failed_topic(sentence: str, failed_topics: Iterable[str]) -> str | None:
@@ -314,8 +305,7 @@ def verify_answer(
     vocabulary = thread_vocabulary(evidence)
     unsearched: frozenset[str] | None = None
     if searched_topics is not None:
-        known = {stem for stems in _TOOL_TOPICS.values() for stem in stems}
-        unsearched = frozenset(known - set(searched_topics) - set(failed_topics))
+        unsearched = frozenset(_KNOWN_TOPICS - set(searched_topics) - set(failed_topics))
     checks: dict[str, CitationCheck] = {}
     removed_checks: dict[str, CitationCheck] = {}
     problems: list[str] = []

@@ -17,6 +17,7 @@ from agent.reading.decline import stored_reading
 from agent.results import result_from_json, thread_aliases
 from agent.state import AgentState, StepRecord
 from tools.evidence import Evidence, EvidenceSeries, ToolResult
+from tools.registry import ToolSpec, spec_of
 from tools.vocabulary import normalize_name
 
 __all__ = ["FALLBACK_NOTE", "MAX_COUNT_CITATIONS", "count_sentence", "extractive_answer"]
@@ -28,34 +29,6 @@ FALLBACK_NOTE = (
 
 Cite = Callable[[str], str]
 
-_WHAT = {
-    "medications": "medications",
-    "allergies": "allergies",
-    "conditions": "conditions",
-    "procedures": "procedures",
-    "care_plans": "care plans",
-    "goals": "goals",
-    "clinical_notes": "matching clinical notes",
-    "billing": "billing records",
-    "encounters": "encounters",
-    "immunizations": "immunizations",
-    "patient_overview": "patient details",
-    "find_concept": "matching records",
-}
-# What a count counts, per tool: (singular, plural).
-_COUNTED = {
-    "encounters": ("encounter", "encounters"),
-    "procedures": ("procedure", "procedures"),
-    "immunizations": ("vaccine dose", "vaccine doses"),
-    "lab_results": ("result", "results"),
-    "vital_signs": ("measurement", "measurements"),
-    "medications": ("medication order", "medication orders"),
-    "conditions": ("condition", "conditions"),
-    "clinical_notes": ("matching note", "matching notes"),
-    "find_concept": ("matching record", "matching records"),
-}
-# Tools that take no date window: the answer keeps the window's items itself.
-_UNWINDOWED = ("medications", "conditions", "allergies", "care_plans", "goals")
 # Citations one count sentence carries at most; a larger count says how many it cites.
 MAX_COUNT_CITATIONS = 60
 
@@ -100,7 +73,7 @@ def _dated_event(step: StepRecord, result: ToolResult, cite: Cite, reading: Read
     if latest_asked and items and items[0].date:
         first = items[0]
         before = "Before that, the" if step["arguments"].get("until") else "The"
-        noun = "immunization" if step["tool"] == "immunizations" else "encounter"
+        noun = _spec(step).phrasing.newest or "record"
         return [
             f"{before} most recent {noun}{_for(step)} was on {first.date}: "
             f"{first.undated_text} {_ref(first, cite)}."
@@ -113,9 +86,14 @@ def _for(step: StepRecord) -> str:
     return f" ({qualifier})" if qualifier else ""
 
 
-def _what(step: StepRecord) -> str:
+def _spec(step: StepRecord) -> ToolSpec:
+    """The step's tool spec (an unknown name gets a bare spec: listed by its name)."""
     tool = step["tool"] or ""
-    return _WHAT.get(tool, tool.replace("_", " "))
+    return spec_of(tool) or ToolSpec(tool, "", {})
+
+
+def _what(step: StepRecord) -> str:
+    return _spec(step).listed
 
 
 def _listing(step: StepRecord, result: ToolResult, cite: Cite) -> list[str]:
@@ -146,8 +124,7 @@ def count_sentence(step: StepRecord, result: ToolResult, cite: Cite, reading: Re
     window), else the number of records returned; when more were counted than can be
     cited, the sentence says how many it cites.
     """
-    tool = step["tool"] or ""
-    one, many = _COUNTED.get(tool, ("record", "records"))
+    one, many = _spec(step).count_nouns or ("record", "records")
     qualifier = _qualifier(step)
     if qualifier:
         one, many = f"{qualifier} {one}", f"{qualifier} {many}"
@@ -167,7 +144,7 @@ def _empty(step: StepRecord, result: ToolResult) -> str:
     """No match, said about what was searched (the tool's own note names it)."""
     if result.notes:
         return result.notes[0]
-    if step["tool"] in ("lab_results", "vital_signs"):
+    if _spec(step).kind == "observation":
         name = step["arguments"].get("name", "such")
         return f"No {name} result was found among this patient's observations."
     what = _what(step)
@@ -206,20 +183,21 @@ def _step_sentences(step: StepRecord, cite: Cite, reading: Reading) -> list[str]
     if step.get("result") is None:
         return []
     result = result_from_json(step["result"])  # type: ignore[arg-type]
-    if "since" not in step["arguments"] and tool in _UNWINDOWED:
-        result = _windowed(result, reading)
-    if reading.asks == "count" and tool in _COUNTED:
+    spec = _spec(step)
+    if "since" not in step["arguments"] and spec.kind == "list":
+        result = _windowed(result, reading)  # a list the planner asked for whole
+    if reading.asks == "count" and spec.count_nouns is not None:
         listing = _listing(step, result, cite)[1:] if result.items else []
         return [count_sentence(step, result, cite, reading), *listing]
     if not result.items:
         return [_empty(step, result)]
-    if tool == "medications" and step["arguments"].get("mode") == "first":
-        return _first_orders(result, cite)
+    if spec.kind == "list" and step["arguments"].get("mode") == "first":
+        return _first_orders(result, cite)  # medications' first order of each drug
     if is_latest_few(step) and reading.follow_up != "before":
         return latest_sentences(result, reading, cite)
-    if tool in ("lab_results", "vital_signs"):
+    if spec.kind == "observation":
         return _observation(step, result, cite)
-    if tool in ("immunizations", "encounters"):
+    if spec.phrasing.newest is not None:
         return _dated_event(step, result, cite, reading)
     return _listing(step, result, cite)
 

@@ -18,13 +18,13 @@ from agent.reading import Reading
 from agent.results import result_from_json
 from agent.state import StepRecord
 from tools.evidence import Evidence, ToolResult
+from tools.registry import ToolSpec, spec_of
 from tools.vocabulary import normalize_name
 
 __all__ = ["Retrieved", "compose_by_kind", "is_latest_few", "latest_sentences", "retrieved"]
 
 Cite = Callable[[str], str]
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
-_OBSERVATION_TOOLS = ("lab_results", "vital_signs")
 _CURRENT_WORDS = re.compile(r"\b(?:on|taking|take|takes|currently|current|prescribed)\b")
 _SHOWN = 8
 _YES_LISTED = 30  # a "yes, these" answer lists the matches up to here, then counts the rest
@@ -46,6 +46,11 @@ class Retrieved:
     @property
     def tool(self) -> str:
         return self.step["tool"] or ""
+
+    @property
+    def spec(self) -> ToolSpec:
+        """The step's tool spec (a tool of another toolset gets a bare one)."""
+        return spec_of(self.tool) or ToolSpec(self.tool, "", {})
 
 
 def retrieved(steps: list[StepRecord]) -> list[Retrieved]:
@@ -80,7 +85,7 @@ def _observations(found: list[Retrieved], reading: Reading) -> list[Evidence]:
     items = [
         e
         for r in found
-        if r.tool in _OBSERVATION_TOOLS
+        if r.spec.kind == "observation"
         for e in r.result.evidence
         if _number(e) is not None and _in_period(e, reading)
     ]
@@ -101,7 +106,7 @@ def _extreme(found: list[Retrieved], reading: Reading, cite: Cite) -> list[str] 
     word = "lowest" if reading.extreme == "lowest" else "highest"
     label = top[0].label or "result"
     stated = " and ".join(f"{e.value} on {e.date} {_ref(e, cite)}" for e in top)
-    more = any(r.result.truncated for r in found if r.tool in _OBSERVATION_TOOLS)
+    more = any(r.result.truncated for r in found if r.spec.kind == "observation")
     scope = f"the {len(items)}{' most recent' if more else ''} {label} results{_when(reading)}"
     return [f"The {word} {label} was {stated}, among {scope}."]
 
@@ -109,7 +114,7 @@ def _extreme(found: list[Retrieved], reading: Reading, cite: Cite) -> list[str] 
 def _threshold(found: list[Retrieved], reading: Reading, cite: Cite) -> list[str] | None:
     threshold = reading.threshold
     items = _observations(found, reading)
-    if threshold is None or not any(r.tool in _OBSERVATION_TOOLS for r in found):
+    if threshold is None or not any(r.spec.kind == "observation" for r in found):
         return None
     if not items:
         return None
@@ -117,7 +122,7 @@ def _threshold(found: list[Retrieved], reading: Reading, cite: Cite) -> list[str
     label = items[0].label or "result"
     refs = "".join(_ref(e, cite) for e in hits)
     verb = "was" if len(hits) == 1 else "were"
-    more = any(r.result.truncated for r in found if r.tool in _OBSERVATION_TOOLS)
+    more = any(r.result.truncated for r in found if r.spec.kind == "observation")
     head = (
         f"{len(hits)} of the {len(items)}{' most recent' if more else ''} {label} "
         f"results{_when(reading)} {verb} "
@@ -141,16 +146,6 @@ def _compare(found: list[Retrieved], reading: Reading, cite: Cite) -> list[str] 
         f"The last {len(last)} {label} results: {stated}.",
         f"The most recent is {change} the earliest of these.",
     ]
-
-
-_NOUNS = {
-    "conditions": "conditions",
-    "medications": "medication orders",
-    "encounters": "encounters",
-    "procedures": "procedures",
-    "immunizations": "immunizations",
-    "allergies": "allergies",
-}
 
 
 def _words(text: str) -> list[str]:
@@ -178,11 +173,10 @@ def _relevant(found: list[Retrieved], reading: Reading) -> list[Evidence]:
     """
     items: list[Evidence] = []
     for r in found:
-        if r.tool in ("clinical_notes", "search_record"):
+        if r.spec.kind == "text":
             continue
-        direct = r.tool in ("find_concept", *_OBSERVATION_TOOLS) or (
-            r.tool == "immunizations" and "vaccine" in r.step["arguments"]
-        )
+        # Only immunizations take a vaccine: doses fetched by its name count whole.
+        direct = r.spec.kind in ("concept", "observation") or "vaccine" in r.step["arguments"]
         kept = r.result.evidence
         if reading.concepts and not direct:
             kept = [e for e in kept if _mentions(e, reading)]
@@ -208,7 +202,7 @@ def _first_item(found: list[Retrieved], reading: Reading, cite: Cite) -> list[st
 
 
 def _timeline(found: list[Retrieved], cite: Cite) -> list[str] | None:
-    visits = [e for r in found if r.tool == "encounters" for e in r.result.evidence]
+    visits = [e for r in found if r.spec.family == "encounter" for e in r.result.evidence]
     if not visits:
         return None
     visit = max(visits, key=lambda e: e.date or "")
@@ -218,7 +212,7 @@ def _timeline(found: list[Retrieved], cite: Cite) -> list[str] | None:
     same_day = [
         e
         for r in found
-        if r.tool != "encounters"
+        if r.spec.family != "encounter"
         for e in r.result.evidence
         if e.date == visit.date
     ]
@@ -252,9 +246,9 @@ def _absence(found: list[Retrieved], reading: Reading) -> str | None:
             return concept.absence
     for r in found:
         for note in r.result.notes:
-            if note.startswith("No ") and r.tool == "find_concept":
+            if note.startswith("No ") and r.spec.kind == "concept":
                 return note
-    lists = [r for r in found if r.tool in _NOUNS]
+    lists = [r for r in found if r.spec.phrasing.searched is not None]
     if lists and reading.concepts:
         r = lists[0]
         total = r.result.total_available
@@ -268,7 +262,7 @@ def _absence(found: list[Retrieved], reading: Reading) -> str | None:
             else ""
         )
         return (
-            f"None of the {total} {which}{_NOUNS[r.tool]} in this record mentions "
+            f"None of the {total} {which}{r.spec.phrasing.searched} in this record mentions "
             f"'{concept.phrase}'{caveat}."
         )
     return None
@@ -317,8 +311,10 @@ def _yes_no(
 def is_latest_few(step: StepRecord) -> bool:
     """A lab/vital step that fetched the newest few results to answer "the latest"."""
     arguments = step["arguments"]
+    spec = spec_of(step["tool"])
     return (
-        step["tool"] in _OBSERVATION_TOOLS
+        spec is not None
+        and spec.kind == "observation"
         and arguments.get("mode") == "series"
         and int(arguments.get("limit") or 0) <= _LATEST_FEW
     )
@@ -367,7 +363,7 @@ def compose_by_kind(
         return _timeline(found, cite)
     if reading.asks == "why":
         return _why(found, reading, cite)
-    observation = any(r.tool in _OBSERVATION_TOOLS for r in found)
+    observation = any(r.spec.kind == "observation" for r in found)
     by_tool = any(r.step["arguments"].get("mode") == "first" for r in found)
     if reading.ordinal == "first" and not observation and not by_tool:
         return _first_item(found, reading, cite)

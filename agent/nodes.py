@@ -129,24 +129,12 @@ async def route(state: AgentState, runtime: Runtime[RunContext]) -> Update:
     return {
         "patient_id": context.patient_id,
         "turn": state.get("turn", 0) + 1,
-        "turns": state.get("turns", []),
-        "evidence": state.get("evidence", {}),
-        "aliases": state.get("aliases", []),
         "route": how,
         "reading": reading.model_dump(mode="json"),
         "declined": declined,
         "pending": pending,
-        "pending_source": "rules",
-        "steps": [],
         "planning_done": how not in ("model", "rules"),
-        "planning_failures": 0,
-        "draft": "",
-        "problems": [],
-        "attempts": 0,
-        "answer": "",
-        "citations": [],
-        "fallback": False,
-        "notes": notes,
+        "notes": notes,  # appended to the list the turn's start emptied
         "usage": usage,
     }
 
@@ -186,7 +174,7 @@ async def plan(state: AgentState, runtime: Runtime[RunContext]) -> Update:
             f"The step budget of {settings.max_tool_calls} tool calls was used up; "
             "the answer uses the evidence retrieved so far."
         )
-        return {"planning_done": True, "notes": [*state.get("notes", []), note]}
+        return {"planning_done": True, "notes": [note]}
     runtime.stream_writer({"type": "planning", "route": "model", "calls": []})
     outcome = await plan_with_model(
         model,
@@ -209,7 +197,7 @@ async def plan(state: AgentState, runtime: Runtime[RunContext]) -> Update:
         "error": "; ".join(outcome.errors) or None,
         "result": None,
     }
-    notes = list(state.get("notes", []))
+    notes: list[str] = []
     if outcome.failed:
         step["arguments"] = {"action": "invalid"}
         calls = _rule_calls(state) if used == 0 else []
@@ -235,7 +223,7 @@ async def plan(state: AgentState, runtime: Runtime[RunContext]) -> Update:
         update["planning_done"] = True
     else:
         update.update(pending=[outcome.call], pending_source="model")
-    update["steps"] = [*state.get("steps", []), step]
+    update["steps"] = [step]
     update["notes"] = notes
     return update
 
@@ -278,8 +266,9 @@ async def act(state: AgentState, runtime: Runtime[RunContext]) -> Update:
         "error": None,
         "result": None,
     }
-    evidence = dict(state.get("evidence", {}))
-    aliases = list(state.get("aliases", []))
+    known = state.get("evidence", {})
+    evidence: dict[str, EvidenceRecord] = {}  # new or changed records (merged by the state)
+    aliases: list[str] = []  # references to append (the state skips those it has)
     try:
         result = await run_tool(runtime.context.toolset, call["tool"], call["arguments"])
     except (FhirError, ValueError) as error:
@@ -289,7 +278,8 @@ async def act(state: AgentState, runtime: Runtime[RunContext]) -> Update:
         step["count"] = len(result.evidence)
         turn = state.get("turn", 1)
         for item in result.evidence:
-            if item.reference not in evidence:
+            earlier = evidence.get(item.reference) or known.get(item.reference)
+            if earlier is None:
                 record: EvidenceRecord = {
                     "reference": item.reference,
                     "text": item.text,
@@ -300,18 +290,17 @@ async def act(state: AgentState, runtime: Runtime[RunContext]) -> Update:
                 evidence[item.reference] = record
             else:
                 evidence[item.reference] = {
-                    **evidence[item.reference],
-                    "text": _joined_text(evidence[item.reference]["text"], item.text),
+                    **earlier,
+                    "text": _joined_text(earlier["text"], item.text),
                     "turn": turn,
                 }
-            if item.reference not in aliases:
-                aliases.append(item.reference)
+            aliases.append(item.reference)
     runtime.stream_writer(
         {"type": "evidence", "tool": call["tool"], "count": step["count"], "error": step["error"]}
     )
     return {
         "pending": pending,
-        "steps": [*state.get("steps", []), step],
+        "steps": [step],
         "evidence": evidence,
         "aliases": aliases,
     }
@@ -365,7 +354,7 @@ async def answer(state: AgentState, runtime: Runtime[RunContext]) -> Update:
             "draft_source": "extractive",
             "attempts": attempts,
             "fallback": True,
-            "notes": [*state.get("notes", []), note],
+            "notes": [note],
         }
     return {
         "draft": completion.text.strip(),
@@ -422,7 +411,7 @@ async def verify(state: AgentState) -> Update:
     """Check the draft; ask for one repair; else fall back to the extractive answer."""
     draft = state.get("draft", "")
     checked = _verify(state, draft)
-    notes = list(state.get("notes", []))
+    notes: list[str] = []  # appended to the turn's notes
     citations = _citations(checked)
     text = checked.text
     fallback = bool(state.get("fallback"))
@@ -467,7 +456,7 @@ async def verify(state: AgentState) -> Update:
         "fallback": fallback,
         "notes": notes,
         "problems": [],
-        "turns": [*state.get("turns", []), turn_record],
+        "turns": [turn_record],
     }
 
 

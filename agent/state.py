@@ -4,12 +4,17 @@ A checkpointer stores this dict after every node, keyed by thread id, so it must
 plain JSON: no FHIR client, no model, no dataclasses.  Those arrive per run through
 :class:`agent.configuration.AgentContext`.  Evidence and the alias list persist across
 turns so a follow-up can cite what an earlier turn retrieved; per-turn fields (steps,
-pending calls, drafts) are reset by the route node at the start of each turn.
+pending calls, drafts) are reset at the start of each turn (``agent.turn``).
+
+LangGraph owns the growing fields: ``steps``, ``notes`` and ``turns`` are appended to,
+``evidence`` merged and ``aliases`` extended by reducers, so a node returns only what it
+adds; a turn's start replaces a per-turn list with ``langgraph.types.Overwrite``.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import operator
+from typing import Annotated, Any, Literal
 
 # typing_extensions' TypedDict, not typing's: pydantic (which derives the JSON schemas
 # LangGraph's server shows) refuses typing.TypedDict on Python < 3.12.
@@ -25,6 +30,8 @@ __all__ = [
     "TurnRecord",
     "Usage",
     "empty_usage",
+    "extend_aliases",
+    "merge_evidence",
 ]
 
 Route = Literal["rules", "model", "reuse", "decline"]
@@ -82,6 +89,23 @@ class Usage(TypedDict):
     model_seconds: float
 
 
+def merge_evidence(
+    known: dict[str, EvidenceRecord], new: dict[str, EvidenceRecord]
+) -> dict[str, EvidenceRecord]:
+    """The thread's evidence with ``new`` records added or replacing theirs."""
+    return {**known, **new}
+
+
+def extend_aliases(known: list[str], new: list[str]) -> list[str]:
+    """The alias list with the references not yet in it appended (keys never move)."""
+    out, seen = list(known), set(known)
+    for reference in new:
+        if reference not in seen:
+            seen.add(reference)
+            out.append(reference)
+    return out
+
+
 def empty_usage() -> Usage:
     return {"llm_calls": 0, "prompt_tokens": 0, "completion_tokens": 0, "model_seconds": 0.0}
 
@@ -92,7 +116,7 @@ class AgentState(TypedDict, total=False):
     patient_id: str
     question: str
     turn: int
-    turns: list[TurnRecord]
+    turns: Annotated[list[TurnRecord], operator.add]
     route: Route
     reading: dict[str, Any]
     """This turn's :class:`agent.reading.Reading` (``model_dump``), made once by ``route``."""
@@ -100,9 +124,9 @@ class AgentState(TypedDict, total=False):
     """Why the question is declined, as the answer says it (route ``decline``)."""
     pending: list[ToolCall]
     pending_source: str
-    steps: list[StepRecord]
-    evidence: dict[str, EvidenceRecord]
-    aliases: list[str]
+    steps: Annotated[list[StepRecord], operator.add]
+    evidence: Annotated[dict[str, EvidenceRecord], merge_evidence]
+    aliases: Annotated[list[str], extend_aliases]
     planning_done: bool
     planning_failures: int
     draft: str
@@ -112,7 +136,7 @@ class AgentState(TypedDict, total=False):
     answer: str
     citations: list[dict[str, Any]]
     fallback: bool
-    notes: list[str]
+    notes: Annotated[list[str], operator.add]
     usage: Usage
 
 

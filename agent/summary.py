@@ -26,6 +26,7 @@ from agent.summary_flags import result_notes
 from fhir_client.errors import FhirError
 from tools import PatientToolset, ToolResult, run_tool
 from tools.concepts import is_social_condition
+from tools.declare import ToolName
 from tools.evidence import Evidence, EvidenceSeries, Item
 
 __all__ = ["SummaryItem", "SummaryOutput", "SummarySection", "patient_summary"]
@@ -34,7 +35,7 @@ _KEY_LABS = ("HbA1c", "LDL", "eGFR", "creatinine", "potassium", "hemoglobin")
 _KEY_VITALS = ("blood pressure", "weight", "BMI")
 _SOCIAL_TITLE = "Social history"
 _MAX_SOCIAL = 6
-_SECTIONS: tuple[tuple[str, str, dict[str, Any]], ...] = (
+_SECTIONS: tuple[tuple[str, ToolName, dict[str, Any]], ...] = (
     ("Problems", "conditions", {"status": "active", "limit": 200}),
     ("Medications", "medications", {"status": "active"}),
     ("Allergies", "allergies", {"status": "active"}),
@@ -148,9 +149,13 @@ async def patient_summary(
 ) -> SummaryOutput:
     """Build the summary with every tool call running concurrently."""
     started = time.perf_counter()
-    labs = [("lab_results", {"name": n, "mode": "series", "limit": 5}) for n in _KEY_LABS]
-    vitals = [("vital_signs", {"name": n, "mode": "series", "limit": 5}) for n in _KEY_VITALS]
-    calls = [
+    labs: list[tuple[ToolName, dict[str, Any]]] = [
+        ("lab_results", {"name": n, "mode": "series", "limit": 5}) for n in _KEY_LABS
+    ]
+    vitals: list[tuple[ToolName, dict[str, Any]]] = [
+        ("vital_signs", {"name": n, "mode": "series", "limit": 5}) for n in _KEY_VITALS
+    ]
+    calls: list[tuple[ToolName, dict[str, Any]]] = [
         ("patient_overview", {}),
         *((tool, args) for _, tool, args in _SECTIONS),
         *labs,

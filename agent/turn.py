@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from langgraph.runtime import Runtime
+from langgraph.types import Overwrite
 
 from agent.configuration import RunContext
 from agent.state import AgentState
@@ -27,19 +28,25 @@ CLEARED_EACH_TURN: dict[str, Any] = {
     "draft": "",
     "problems": [],
     "fallback": False,
-    "notes": [],
-    "steps": [],
+    "notes": Overwrite([]),
+    "steps": Overwrite([]),
     "pending": [],
+    "pending_source": "rules",
+    "planning_failures": 0,
     "attempts": 0,
 }
-"""The outcome keys of a turn, as they read before the turn has any outcome."""
+"""The outcome keys of a turn, as they read before the turn has any outcome (the lists
+that reducers append to are replaced with LangGraph's ``Overwrite``)."""
 
 CONTEXT_EXAMPLE = '{"patient_id": "<Patient id>", "model_spec": "none"}'
 
 
 async def start_turn(state: AgentState) -> dict[str, Any]:
     """Clear the previous turn's outcome (see the module doc); never fails."""
-    return dict(CLEARED_EACH_TURN)
+    return {
+        key: Overwrite([]) if isinstance(value, Overwrite) else value
+        for key, value in CLEARED_EACH_TURN.items()
+    }
 
 
 async def check_run(state: AgentState, runtime: Runtime[RunContext]) -> dict[str, Any]:

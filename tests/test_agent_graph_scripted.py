@@ -229,6 +229,33 @@ async def test_follow_up_in_the_same_thread_searches_before_the_earlier_answer(
     assert "no earlier results" in other.answer
 
 
+async def test_the_state_s_reducers_keep_the_thread_and_reset_the_turn(
+    client: Any, record: PatientRecord
+) -> None:
+    """Nodes return only what they add: the thread's evidence, aliases and turns grow
+    across turns (aliases never move), and each turn's steps and notes start empty."""
+    async with open_checkpointer(":memory:") as saver:
+        graph = build_graph(checkpointer=saver)
+        ctx = context(client, record, None)
+        config = {"configurable": {"thread_id": "t"}}
+        await ask(graph, ctx, "What was the most recent HbA1c?", thread_id="t")
+        first = (await graph.aget_state(config)).values
+        await ask(graph, ctx, "Any allergies?", thread_id="t")
+        second = (await graph.aget_state(config)).values
+    assert [t["question"] for t in second["turns"]] == [
+        "What was the most recent HbA1c?",
+        "Any allergies?",
+    ]
+    assert second["aliases"][: len(first["aliases"])] == first["aliases"]
+    assert len(second["aliases"]) == len(set(second["aliases"]))
+    assert set(second["evidence"]) == set(second["aliases"])
+    assert first["steps"] and all(s["tool"] == "lab_results" for s in first["steps"])
+    assert second["steps"] and all(s["tool"] == "allergies" for s in second["steps"])
+    act_steps = [s for s in second["steps"] if s["node"] == "act"]
+    assert all(second["evidence"][r]["turn"] == 2 for r in second["turns"][-1]["references"])
+    assert len(act_steps) == len(second["turns"][-1]["calls"])
+
+
 async def test_follow_up_answer_may_cite_evidence_from_an_earlier_turn(
     client: Any, record: PatientRecord
 ) -> None:

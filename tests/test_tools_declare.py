@@ -15,12 +15,13 @@ from typing import Annotated, Any, get_args
 import pytest
 from pydantic import Field, ValidationError
 
+from agent.citations import failed_topics
 from agent.planner.schema import planning_schema
 from fhir_client.embedded import embedded_client
 from tests.tools_datasets import Dataset, load_dataset
 from tools import TOOLS, PatientToolset, ToolArgumentError, ToolResult
-from tools.declare import DateText, tool
-from tools.registry import run_tool, tool_specs, validate_arguments
+from tools.declare import DateText, ToolName, tool
+from tools.registry import check_tool_names, run_tool, spec_of, tool_specs, validate_arguments
 from tools.toolset import VitalChoice
 from tools.vocabulary import vital_sign_names
 
@@ -91,3 +92,36 @@ async def test_direct_calls_are_validated_too(dataset: Dataset, fhir: Any) -> No
 
 def test_vital_names_are_the_vocabulary_s() -> None:
     assert list(get_args(VitalChoice)) == vital_sign_names()
+
+
+def test_a_tool_named_nowhere_else_is_refused_at_import() -> None:
+    # The product's tools and ToolName agree (tools.registry checked this on import) ...
+    assert set(get_args(ToolName)) == set(TOOLS)
+    check_tool_names(TOOLS)
+    # ... and a toolset with a tool ToolName does not name is refused, saying which.
+    with pytest.raises(ImportError, match=r"only in the toolset \['visit_count'\]"):
+        check_tool_names(tool_specs(WithVisitCount))
+    assert spec_of("encounterz") is None and spec_of(None) is None
+
+
+def test_what_the_agent_knows_of_a_tool_is_on_its_spec() -> None:
+    for name, spec in TOOLS.items():
+        properties = spec.parameters["properties"]
+        if spec.kind == "observation":  # latest/first/series of one named value
+            assert {"name", "mode", "limit"} <= properties.keys(), name
+        if spec.kind == "event":  # dated, windowed, the planner asks for whole windows
+            assert {"since", "until", "limit"} <= properties.keys(), name
+            assert properties["limit"]["maximum"] >= 200, name
+        assert all(t == t.lower() and t for t in spec.mark.topics), name
+    # The verifier's words come from the specs: a failed allergy search bounds "no
+    # allergies"; a record-wide search counts as a search of every tool's topics.
+    assert failed_topics("allergies", {}) == TOOLS["allergies"].mark.topics == ("allerg",)
+    every = set(failed_topics("find_concept", {"name": "Plavix"}))
+    assert {t for s in TOOLS.values() for t in s.mark.topics} | {"plavix"} == every
+    assert failed_topics("billing", {}) == ("billing",)  # no topics: its name
+    # The extractive answer's nouns: a count of visits, of vaccine doses.
+    assert TOOLS["encounters"].count_nouns == ("encounter", "encounters")
+    assert TOOLS["immunizations"].count_nouns == ("vaccine dose", "vaccine doses")
+    assert TOOLS["allergies"].count_nouns is None  # "how many allergies" lists them
+    assert TOOLS["clinical_notes"].listed == "matching clinical notes"
+    assert TOOLS["care_plans"].listed == "care plans"  # derived from the name

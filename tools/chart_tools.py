@@ -6,11 +6,12 @@ match when it shows fewer.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
-from tools.declare import DateText, DrugName, Name, tool
+from tools.declare import DateText, DrugName, Name, Phrasing, ToolName, tool
 from tools.evidence import Evidence, Item, ToolResult, collapse_series
 from tools.fhir_text import first_code
 from tools.formatting import format_resource, medication_name
@@ -38,7 +39,13 @@ __all__ = ["ChartTools"]
 class ChartTools(ToolsetBase):
     """Problems, drugs, allergies, vaccines, plans and goals of the bound patient."""
 
-    @tool(noun="conditions")
+    @tool(
+        noun="conditions",
+        kind="list",
+        topics=("condition", "problem", "diagnos"),
+        family="condition",
+        phrasing=Phrasing(counts=True, searched="conditions"),
+    )
     async def conditions(
         self,
         status: Literal["active", "resolved", "all"] | None = None,
@@ -78,7 +85,13 @@ class ChartTools(ToolsetBase):
             empty_note=f"No {status} condition matches in this record.",
         )
 
-    @tool(noun="medication orders")
+    @tool(
+        noun="medication orders",
+        kind="list",
+        topics=("medication", "medicine", "drug", "prescri"),
+        family="medication",
+        phrasing=Phrasing(counts=True, searched="medication orders"),
+    )
     async def medications(
         self,
         status: Literal["active", "stopped", "all"] | None = None,
@@ -140,7 +153,13 @@ class ChartTools(ToolsetBase):
             empty_note="No medication order matches in this record.",
         )
 
-    @tool(noun="allergies")
+    @tool(
+        noun="allergies",
+        kind="list",
+        topics=("allerg",),
+        family="allergy",
+        phrasing=Phrasing(searched="allergies"),
+    )
     async def allergies(
         self,
         status: Literal["active", "all"] = "active",
@@ -150,23 +169,30 @@ class ChartTools(ToolsetBase):
         """Allergies and intolerances with substance, category, criticality and reactions.
         status: active (default) or all (includes inactive/resolved).
         since/until: YYYY[-MM[-DD]], recorded in that period."""
-        dated = _dated_in(since, until)
 
-        def keep(r: Resource) -> bool:
-            active = status == "all" or first_code(r.get("clinicalStatus")) in ("", "active")
-            return active and dated(r)
+        def active(r: Resource) -> bool:
+            return status == "all" or first_code(r.get("clinicalStatus")) in ("", "active")
 
-        resources, truncated = await self._scan("AllergyIntolerance", None, keep)
-        return self._result(
+        return await self._dated_list(
             "allergies",
-            f"Allergies ({status}{_window_words(since, until)})",
-            [format_resource(r) for r in resources],
-            truncated=truncated,
-            total=len(resources),
+            "Allergies",
+            "AllergyIntolerance",
+            (status, since, until),
+            keep=active,
             empty_note="No allergies are recorded (absence of a record is not proof of none).",
         )
 
-    @tool(noun="immunizations")
+    @tool(
+        noun="vaccine doses",
+        kind="event",
+        topics=("vaccin", "immuni", "shot"),
+        family="immunization",
+        phrasing=Phrasing(
+            counts=True,
+            searched="immunizations",
+            newest="immunization",
+        ),
+    )
     async def immunizations(
         self,
         vaccine: Name | None = None,
@@ -215,7 +241,7 @@ class ChartTools(ToolsetBase):
             empty_note="No matching immunization is recorded.",
         )
 
-    @tool(noun="care plans")
+    @tool(noun="care plans", kind="list", topics=("care plan", "plan"))
     async def care_plans(
         self,
         status: Literal["active", "all"] = "active",
@@ -225,18 +251,17 @@ class ChartTools(ToolsetBase):
     ) -> ToolResult:
         """Care plans with category, status and planned activities. status: active or all.
         since/until: YYYY[-MM[-DD]], plans started in that period."""
-        params = {"status": "active"} if status == "active" else None
-        resources, truncated = await self._scan("CarePlan", params, _dated_in(since, until))
-        return self._result(
+        return await self._dated_list(
             "care_plans",
-            f"Care plans ({status}{_window_words(since, until)})",
-            [format_resource(r) for r in resources[:limit]],
-            truncated=truncated or len(resources) > limit,
-            total=len(resources),
+            "Care plans",
+            "CarePlan",
+            (status, since, until),
+            params={"status": "active"} if status == "active" else None,
+            limit=limit,
             empty_note="No care plan is recorded.",
         )
 
-    @tool(noun="goals")
+    @tool(noun="goals", kind="list", topics=("goal",))
     async def goals(
         self,
         status: Literal["active", "all"] = "active",
@@ -246,18 +271,46 @@ class ChartTools(ToolsetBase):
     ) -> ToolResult:
         """Patient goals (e.g. HbA1c target, weight loss) with lifecycle status.
         since/until: YYYY[-MM[-DD]], goals started in that period."""
-        dated = _dated_in(since, until)
 
-        def keep(r: Resource) -> bool:
-            active = status == "all" or r.get("lifecycleStatus") in ("active", "accepted", None)
-            return active and dated(r)
+        def active(r: Resource) -> bool:
+            return status == "all" or r.get("lifecycleStatus") in ("active", "accepted", None)
 
-        resources, truncated = await self._scan("Goal", None, keep)
-        return self._result(
+        return await self._dated_list(
             "goals",
-            f"Goals ({status}{_window_words(since, until)})",
-            [format_resource(r) for r in resources[:limit]],
-            truncated=truncated or len(resources) > limit,
-            total=len(resources),
+            "Goals",
+            "Goal",
+            (status, since, until),
+            keep=active,
+            limit=limit,
             empty_note="No goals are recorded.",
+        )
+
+    async def _dated_list(
+        self,
+        tool: ToolName,
+        title: str,
+        resource_type: str,
+        asked: tuple[str, str | None, str | None],
+        *,
+        params: dict[str, Any] | None = None,
+        keep: Callable[[Resource], bool] | None = None,
+        limit: int | None = None,
+        empty_note: str,
+    ) -> ToolResult:
+        """A status list of one type started in the window, newest first: the shape that
+        allergies, care plans and goals share.  ``asked`` is (status, since, until);
+        ``params`` the server-side filter, ``keep`` the client-side one; ``limit`` None
+        shows every match."""
+        status, since, until = asked
+        dated = _dated_in(since, until)
+        resources, truncated = await self._scan(
+            resource_type, params, lambda r: dated(r) and (keep is None or keep(r))
+        )
+        return self._result(
+            tool,
+            f"{title} ({status}{_window_words(since, until)})",
+            [format_resource(r) for r in resources[:limit]],
+            truncated=truncated or (limit is not None and len(resources) > limit),
+            total=len(resources),
+            empty_note=empty_note,
         )

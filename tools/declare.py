@@ -12,7 +12,11 @@ the shared ``DateText``/``Name`` types below) give pydantic everything to
 - validate direct Python calls too (``validate_call``), so no tool restates its bounds.
 
 The small spec beside it (``ToolMark``) carries what the rest of the agent needs to know
-and the signature cannot say: the noun a count uses, whether the tool is offered by default.
+and the signature cannot say: the noun a count uses, whether the tool is offered by default,
+the words an answer names its retrieval with (for the verifier), whether it searches the
+whole record, the reading family it lists, its kind (which planning and answering rules
+apply), and how the extractive answer phrases it.  Nothing else keeps a table keyed by a
+tool's name: the agent reads these from ``tools.registry.TOOLS``.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Annotated, Any, TypeVar, get_type_hints
+from typing import Annotated, Any, Literal, TypeVar, get_type_hints
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, validate_call
 
@@ -30,8 +34,11 @@ __all__ = [
     "DateText",
     "DrugName",
     "Name",
+    "Phrasing",
     "ToolArgumentError",
+    "ToolKind",
     "ToolMark",
+    "ToolName",
     "arguments_model",
     "json_schema",
     "tool",
@@ -58,21 +65,104 @@ class ToolArgumentError(ValueError):
     """A tool was called with arguments its signature does not allow (message says which)."""
 
 
+ToolName = Literal[
+    "patient_overview",
+    "lab_results",
+    "vital_signs",
+    "encounters",
+    "procedures",
+    "clinical_notes",
+    "billing",
+    "conditions",
+    "medications",
+    "allergies",
+    "immunizations",
+    "care_plans",
+    "goals",
+    "search_record",
+    "visit",
+    "find_concept",
+]
+"""The product's tool names, for the type checker: code that names a tool (a planner rule,
+a summary section, a tool's own result) takes a ``ToolName``, so mypy rejects a typo;
+``tools.registry`` refuses to import when this list and the toolset's tools disagree."""
+
+ToolKind = Literal["observation", "event", "list", "concept", "text", "single"]
+"""What shape of answer a tool gives, which decides the planning and answering rules:
+
+- ``observation``: values of one named lab or vital (latest, first, a series);
+- ``event``: dated events, newest first, in a date window (visits, vaccines, procedures);
+- ``list``: a status list of one family (problems, drugs, allergies, plans, goals);
+- ``concept``: every record matched to a resolved concept (all of it is about the concept);
+- ``text``: a search of free text (a snippet may mention what was ruled out);
+- ``single``: anything else (demographics, billing, one visit).
+"""
+
+
+@dataclass(frozen=True)
+class Phrasing:
+    """How the extractive answer (``agent.extractive*``) names a tool's items."""
+
+    listed: str = ""
+    """In a listing or "No ... match" ("matching clinical notes"); empty: the tool's name
+    with spaces."""
+    counts: bool = False
+    """A count question is answered by counting its items: "N <noun>" (``ToolMark.noun``)."""
+    one: str = ""
+    """The noun's singular ("vaccine dose"); empty: the noun without its final "s"."""
+    searched: str | None = None
+    """The noun of "none of the N ... in this record mentions X" when its list is the
+    family a concept was looked for in; None: its list is not read that way."""
+    newest: str | None = None
+    """The noun of "the most recent ... was on" when a latest-question is answered by its
+    newest dated item ("encounter"); None: it lists instead."""
+
+
 @dataclass(frozen=True)
 class ToolMark:
     """What the agent needs to know of a tool beyond its signature."""
 
     noun: str
-    """What its items are called in a count ("conditions", "visits")."""
+    """What its items are called in a count, plural ("vaccine doses", "encounters")."""
     enabled_by_default: bool = True
+    kind: ToolKind = "single"
+    topics: tuple[str, ...] = ()
+    """Lower-case stems by which an answer names what the tool retrieves ("allerg"): the
+    verifier refuses "no allergies" when this tool failed or did not run.  Empty: the
+    name with spaces, and the tool bounds no statement of absence."""
+    record_wide: bool = False
+    """It looks through the whole record index, every family at once: having run, it
+    counts as a search of every topic."""
+    family: str | None = None
+    """The reading family (``agent.reading.Family``) whose list this tool gives, when a
+    resolved concept of that family makes its whole list redundant for the rule planner."""
+    phrasing: Phrasing = Phrasing()
 
 
-def tool(*, noun: str, enabled_by_default: bool = True) -> Callable[[F], F]:
+def tool(
+    *,
+    noun: str,
+    enabled_by_default: bool = True,
+    kind: ToolKind = "single",
+    topics: tuple[str, ...] = (),
+    record_wide: bool = False,
+    family: str | None = None,
+    phrasing: Phrasing = Phrasing(),
+) -> Callable[[F], F]:
     """Mark a toolset coroutine as a tool and validate every call against its signature."""
+    spec = ToolMark(
+        noun,
+        enabled_by_default,
+        kind=kind,
+        topics=topics,
+        record_wide=record_wide,
+        family=family,
+        phrasing=phrasing,
+    )
 
     def mark(function: F) -> F:
         checked: F = validate_call(config=ConfigDict(strict=True))(function)
-        checked.__tool__ = ToolMark(noun, enabled_by_default)  # type: ignore[attr-defined]
+        checked.__tool__ = spec  # type: ignore[attr-defined]
         return checked
 
     return mark

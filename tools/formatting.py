@@ -8,7 +8,6 @@ stay short (about 25 tokens) yet never hide that a result was preliminary or can
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from datetime import date
 from typing import Any
@@ -20,13 +19,13 @@ from tools.fhir_text import (
     date_text,
     first_code,
     format_number,
-    format_quantity,
     resource_date,
     resource_date_text,
     short_date,
 )
 from tools.inert_text import inert_field, resource_id_text, resource_type_text
-from tools.vocabulary import CVX, LOINC, label_for_code, vaccine_group_for_code
+from tools.observation_text import coding_codes, observation_label, observation_value, truncate
+from tools.vocabulary import CVX, vaccine_group_for_code
 
 __all__ = [
     "age_on",
@@ -37,13 +36,6 @@ __all__ = [
     "observation_value",
 ]
 
-_MAX_TEXT = 60
-_BRACKETED = re.compile(r"\s*\[[^\]]*\]")
-_LOINC_NOISE = re.compile(
-    r"\s+(?:by automated count|by test strip|in serum or plasma|in blood|in serum"
-    r"|- reported|by calculation|by coagulation assay)\b",
-    re.IGNORECASE,
-)
 _USUAL_STATUS = {
     "Observation": {"final", "amended", "corrected"},
     "DiagnosticReport": {"final", "amended", "corrected"},
@@ -54,14 +46,9 @@ _USUAL_STATUS = {
     "Claim": {"active"},
     "ExplanationOfBenefit": {"active"},
 }
-_INTERPRETATION = {"H": "H", "HH": "HH", "L": "L", "LL": "LL", "A": "abnormal", "AA": "critical"}
 
 
 _MAX_CODE = 40  # a status, category or class code: FHIR codes are short tokens
-
-
-def _truncate(text: str, limit: int = _MAX_TEXT) -> str:
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def _code(value: Any) -> str:
@@ -75,109 +62,6 @@ def _unusual_status(resource: dict[str, Any]) -> str:
         return ""
     usual = _USUAL_STATUS.get(str(resource.get("resourceType")), set())
     return "" if status in usual else _code(status)
-
-
-def coding_codes(concept: Any, system: str | None = None) -> list[str]:
-    """Codes in a CodeableConcept, optionally only those of one system."""
-    codes: list[str] = []
-    if isinstance(concept, dict):
-        for coding in concept.get("coding") or []:
-            if not isinstance(coding, dict) or not isinstance(coding.get("code"), str):
-                continue
-            if system is None or coding.get("system") == system:
-                codes.append(coding["code"])
-    return codes
-
-
-def observation_label(code: Any) -> str:
-    """A short name for an observation code: table label, else its trimmed display."""
-    for loinc in coding_codes(code, LOINC):
-        label = label_for_code(loinc)
-        if label:
-            return label
-    # LOINC's "[Mass/volume]" annotations go before the text is made inert (which turns
-    # every bracket into a parenthesis).
-    raw = _raw_concept_text(code)
-    text = clean_display(_LOINC_NOISE.sub("", _BRACKETED.sub("", raw)).strip())
-    return _truncate(text or "Observation", 40)
-
-
-def _raw_concept_text(concept: Any) -> str:
-    """A CodeableConcept's text or first display as written (callers make it inert)."""
-    if not isinstance(concept, dict):
-        return ""
-    candidates = [concept.get("text")]
-    codings = concept.get("coding")
-    if isinstance(codings, list):
-        candidates += [c.get("display") for c in codings if isinstance(c, dict)]
-    for candidate in candidates:
-        if isinstance(candidate, str) and candidate.strip():
-            return candidate
-    return concept_text(concept)
-
-
-def _element_value(element: dict[str, Any]) -> str:
-    if "valueQuantity" in element:
-        return format_quantity(element["valueQuantity"])
-    if "valueCodeableConcept" in element:
-        return _truncate(concept_text(element["valueCodeableConcept"]))
-    if isinstance(element.get("valueString"), str):
-        return _truncate(inert_field(element["valueString"]))
-    if isinstance(element.get("valueBoolean"), bool):
-        return "yes" if element["valueBoolean"] else "no"
-    if isinstance(element.get("valueInteger"), int):
-        return str(element["valueInteger"])
-    if "valueDateTime" in element:
-        return date_text(element["valueDateTime"]) or ""
-    if "valueRange" in element and isinstance(element["valueRange"], dict):
-        low = format_quantity(element["valueRange"].get("low"))
-        high = format_quantity(element["valueRange"].get("high"))
-        return f"{low}-{high}"
-    if "dataAbsentReason" in element:
-        return "no value (" + concept_text(element["dataAbsentReason"]) + ")"
-    return ""
-
-
-def _blood_pressure(components: list[Any]) -> str:
-    values: dict[str, dict[str, Any]] = {}
-    for component in components:
-        if isinstance(component, dict):
-            for code in coding_codes(component.get("code"), LOINC):
-                if isinstance(component.get("valueQuantity"), dict):
-                    values[code] = component["valueQuantity"]
-    systolic, diastolic = values.get("8480-6"), values.get("8462-4")
-    if not systolic or not diastolic:
-        return ""
-    return f"{format_number(systolic.get('value'))}/{format_number(diastolic.get('value'))} mmHg"
-
-
-def _interpretation(resource: dict[str, Any]) -> str:
-    flags = []
-    for concept in resource.get("interpretation") or []:
-        code = first_code(concept)
-        if code in _INTERPRETATION:
-            flags.append(_INTERPRETATION[code])
-        elif code and code != "N":
-            flags.append(concept_text(concept) or code)
-    return f"({', '.join(flags)})" if flags else ""
-
-
-def observation_value(resource: dict[str, Any]) -> str:
-    """The value part of an Observation line, e.g. ``6.4 % (H)`` or ``128/82 mmHg``."""
-    components = resource.get("component")
-    value = _element_value(resource)
-    if not value and isinstance(components, list) and components:
-        value = _blood_pressure(components)
-        if not value:
-            parts = []
-            for component in components[:4]:
-                if isinstance(component, dict):
-                    name = observation_label(component.get("code"))
-                    parts.append(f"{_truncate(name, 30)}: {_element_value(component)}")
-            more = f" +{len(components) - 4} more" if len(components) > 4 else ""
-            value = "; ".join(parts) + more
-    flag = _interpretation(resource)
-    return f"{value} {flag}".strip()
 
 
 def _join(*parts: str | None) -> str:
@@ -199,7 +83,7 @@ def _condition(resource: dict[str, Any], when: str | None) -> tuple[str, str, st
     verification = first_code(resource.get("verificationStatus"))
     if verification and verification != "confirmed":
         status = _join(status, verification)
-    return _join(when, _truncate(name), status), name, status
+    return _join(when, truncate(name), status), name, status
 
 
 def _medication_name(resource: dict[str, Any]) -> str:
@@ -218,7 +102,7 @@ def medication_name(resource: dict[str, Any], medication: dict[str, Any] | None 
 def _medication_request(
     resource: dict[str, Any], when: str | None, medication: dict[str, Any] | None = None
 ) -> tuple[str, str, str]:
-    name = _truncate(medication_name(resource, medication))
+    name = truncate(medication_name(resource, medication))
     status = _code(resource.get("status"))
     dosage = resource.get("dosageInstruction")
     as_needed = (
@@ -232,7 +116,7 @@ def _medication_request(
 
 
 def _allergy(resource: dict[str, Any], when: str | None) -> tuple[str, str, str]:
-    name = _truncate(concept_text(resource.get("code")) or "allergy")
+    name = truncate(concept_text(resource.get("code")) or "allergy")
     categories = resource.get("category")
     category = categories[0] if isinstance(categories, list) and categories else ""
     category = _code(category)
@@ -248,7 +132,7 @@ def _allergy(resource: dict[str, Any], when: str | None) -> tuple[str, str, str]
             if isinstance(reaction.get("severity"), str):
                 reactions.append(_code(reaction["severity"]))
     if reactions:
-        details.append("reaction " + _truncate(", ".join(r for r in reactions if r), 50))
+        details.append("reaction " + truncate(", ".join(r for r in reactions if r), 50))
     status = first_code(resource.get("clinicalStatus"))
     if status and status != "active":
         details.append(status)
@@ -266,7 +150,7 @@ def _immunization(resource: dict[str, Any], when: str | None) -> tuple[str, str,
     if group is not None:
         name = f"{group.label} vaccine"
     else:
-        name = _truncate(concept_text(resource.get("vaccineCode")) or "vaccine", 50)
+        name = truncate(concept_text(resource.get("vaccineCode")) or "vaccine", 50)
     status = _unusual_status(resource)
     return _join(when, name, status), name, status
 
@@ -277,7 +161,7 @@ def _reason(resource: dict[str, Any]) -> str:
         if isinstance(ref, dict) and isinstance(ref.get("display"), str):
             reasons.append(clean_display(ref["display"]))
     reasons = [r for r in reasons if r]
-    return "for " + _truncate(", ".join(reasons), 50) if reasons else ""
+    return "for " + truncate(", ".join(reasons), 50) if reasons else ""
 
 
 def _encounter(resource: dict[str, Any], when: str | None) -> tuple[str, str, str]:
@@ -285,7 +169,7 @@ def _encounter(resource: dict[str, Any], when: str | None) -> tuple[str, str, st
     name = concept_text(types[0]) if isinstance(types, list) and types else ""
     encounter_class = resource.get("class")
     class_code = _code(encounter_class.get("code")) if isinstance(encounter_class, dict) else ""
-    name = _truncate(name or "Encounter", 45)
+    name = truncate(name or "Encounter", 45)
     period = resource.get("period") if isinstance(resource.get("period"), dict) else {}
     end = date_text(period.get("end")) if isinstance(period, dict) else None
     until = f"to {end}" if end and when and end != when else ""
@@ -294,13 +178,13 @@ def _encounter(resource: dict[str, Any], when: str | None) -> tuple[str, str, st
 
 
 def _procedure(resource: dict[str, Any], when: str | None) -> tuple[str, str, str]:
-    name = _truncate(concept_text(resource.get("code")) or "Procedure")
+    name = truncate(concept_text(resource.get("code")) or "Procedure")
     value = _join(_reason(resource), _unusual_status(resource))
     return _join(when, name, value), name, value
 
 
 def _diagnostic_report(resource: dict[str, Any], when: str | None) -> tuple[str, str, str]:
-    name = _truncate(observation_label(resource.get("code")), 45)
+    name = truncate(observation_label(resource.get("code")), 45)
     results = resource.get("result")
     count = f"{len(results)} results" if isinstance(results, list) and results else ""
     value = _join(count, _unusual_status(resource))
@@ -308,14 +192,14 @@ def _diagnostic_report(resource: dict[str, Any], when: str | None) -> tuple[str,
 
 
 def _document(resource: dict[str, Any], when: str | None) -> tuple[str, str, str]:
-    name = _truncate(concept_text(resource.get("type")) or "Note", 45)
+    name = truncate(concept_text(resource.get("type")) or "Note", 45)
     return _join(when, name, _unusual_status(resource)), name, ""
 
 
 def _care_plan(resource: dict[str, Any], when: str | None) -> tuple[str, str, str]:
     categories = resource.get("category") or []
     names = [concept_text(c) for c in categories if concept_text(c) != "assess-plan"]
-    name = _truncate(names[-1] if names else concept_text(resource.get("title")) or "Care plan")
+    name = truncate(names[-1] if names else concept_text(resource.get("title")) or "Care plan")
     activities = []
     for activity in resource.get("activity") or []:
         if isinstance(activity, dict) and isinstance(activity.get("detail"), dict):
@@ -323,19 +207,19 @@ def _care_plan(resource: dict[str, Any], when: str | None) -> tuple[str, str, st
             if text and text not in activities:
                 activities.append(text)
     status = _code(resource.get("status"))
-    value = _join(status, ("- " + _truncate(", ".join(activities), 70)) if activities else "")
+    value = _join(status, ("- " + truncate(", ".join(activities), 70)) if activities else "")
     return _join(when, "Care plan:", name, value), name, value
 
 
 def _goal(resource: dict[str, Any], when: str | None) -> tuple[str, str, str]:
-    name = _truncate(concept_text(resource.get("description")) or "Goal", 70)
+    name = truncate(concept_text(resource.get("description")) or "Goal", 70)
     status = _code(resource.get("lifecycleStatus"))
     return _join(when, "Goal:", name, status), name, status
 
 
 def _billing(resource: dict[str, Any], when: str | None) -> tuple[str, str, str]:
     kind = str(resource.get("resourceType"))
-    name = _truncate(concept_text(resource.get("type")) or kind, 30)
+    name = truncate(concept_text(resource.get("type")) or kind, 30)
     total = resource.get("total")
     if isinstance(total, list):  # ExplanationOfBenefit.total is a list of amounts.
         total = next((t.get("amount") for t in total if isinstance(t, dict)), None)
@@ -396,7 +280,7 @@ def _generic(resource: dict[str, Any], when: str | None) -> tuple[str, str, str]
         name = concept_text(supplied["itemCodeableConcept"])
     status = resource.get("status")
     value = _code(status) if isinstance(status, str) and status not in _GENERIC_USUAL else ""
-    return _join(when, _GENERIC_NAMES.get(kind, kind), _truncate(name), value), name or kind, value
+    return _join(when, _GENERIC_NAMES.get(kind, kind), truncate(name), value), name or kind, value
 
 
 _GENERIC_USUAL = {"active", "completed", "available", "final"}

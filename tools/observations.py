@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from tools.declare import ToolName
 from tools.evidence import Item, ToolResult, collapse_series
 from tools.formatting import format_resource
 from tools.matching import concept_matches, date_params
@@ -101,7 +102,7 @@ async def find_observations(
     until: str | None,
     limit: int,
     scan_limit: int,
-    tool: str,
+    tool: ToolName,
     above: float | None = None,
     below: float | None = None,
 ) -> ToolResult:
@@ -173,7 +174,7 @@ async def _compared(
     until: str | None,
     limit: int,
     scan_limit: int,
-    tool: str,
+    tool: ToolName,
     above: float | None,
     below: float | None,
 ) -> ToolResult:

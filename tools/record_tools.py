@@ -24,7 +24,7 @@ from tools.concepts import (
     resolve,
 )
 from tools.concepts.search import RecordSearch
-from tools.declare import DateText, Name, tool
+from tools.declare import DateText, Name, Phrasing, ToolName, tool
 from tools.evidence import Evidence, ToolResult
 from tools.fhir_text import reference_of, resource_date
 from tools.formatting import format_resource
@@ -102,7 +102,7 @@ class RecordTools:
         search: RecordSearch = state["search"]
         return search
 
-    @tool(noun="records")
+    @tool(noun="records", kind="text", record_wide=True)
     async def search_record(
         self,
         name: Annotated[str, Field(min_length=1, max_length=120)],
@@ -162,7 +162,7 @@ class RecordTools:
             )
         how = "" if every_word or not items else " (no resource has every word; any word)"
         return ToolResult(
-            tool="search_record",
+            tool=_checked("search_record"),
             summary=f"Record search '{name}'{how}{': ' + grouped if grouped else ''}: "
             f"{len(items)} item(s)",
             items=tuple(items),
@@ -208,7 +208,9 @@ class RecordTools:
                     f"'{encounter_type}' is not a kind of visit this record or the "
                     "vocabularies know; try emergency, inpatient, ambulatory or wellness."
                 )
-            return ToolResult(tool="visit", summary=f"Visit: {what}: 0 item(s)", notes=(note,))
+            return ToolResult(
+                tool=_checked("visit"), summary=f"Visit: {what}: 0 item(s)", notes=(note,)
+            )
         head = self._line(encounter, record)
         texts, reason_conditions = encounter_reasons(encounter, record)
         items: list[Evidence] = [head]
@@ -224,7 +226,7 @@ class RecordTools:
         shown = attached[: max(0, limit - len(items))]
         contents = ", ".join(f"{n} {kind}" for kind, n in counts.items()) or "nothing attached"
         return ToolResult(
-            tool="visit",
+            tool=_checked("visit"),
             summary=f"Visit: {what}, {head.date or 'undated'} ({contents}): "
             f"{len(items) + len(shown)} item(s)",
             items=tuple(items + shown),
@@ -237,7 +239,12 @@ class RecordTools:
         medication = record.resolve(reference_of(resource.get("medicationReference")))
         return format_resource(resource, medication=medication)
 
-    @tool(noun="records")
+    @tool(
+        noun="matching records",
+        kind="concept",
+        record_wide=True,
+        phrasing=Phrasing(listed="matching records", counts=True),
+    )
     async def find_concept(
         self,
         name: Name,
@@ -285,7 +292,7 @@ class RecordTools:
             notes.append(_nothing_note(resolution, since, until))
         families = ", ".join(resolution.families) or "none"
         return ToolResult(
-            tool="find_concept",
+            tool=_checked("find_concept"),
             summary=(
                 f"Concept '{resolution.label}' ({resolution.status}; families: {families}): "
                 f"{min(len(unique), limit)} item(s)"
@@ -295,6 +302,11 @@ class RecordTools:
             total_available=len(unique),
             notes=tuple(notes),
         )
+
+
+def _checked(name: ToolName) -> ToolName:
+    """A tool's own name in its result, spelled so the type checker checks it."""
+    return name
 
 
 def _negated(day: str | None) -> tuple[int, ...]:

@@ -2,9 +2,15 @@
 
 Every coroutine of ``PatientToolset`` marked ``@tool`` (``tools.declare``) is a tool: its
 name is the method's, its description the docstring, its argument schema and validation
-come from the signature through pydantic.  Adding a tool is one edit: a marked method.
-``billing`` is marked off by default: claims and explanations of benefit are bulk a
-clinical answer rarely needs, so the agent offers it only on request.
+come from the signature through pydantic.  Adding a tool is a marked method (with its
+small spec in the mark) plus its name in ``ToolName``.  ``billing`` is marked off by
+default: claims and explanations of benefit are bulk a clinical answer rarely needs, so
+the agent offers it only on request.
+
+``ToolName`` (``tools.declare``) spells the product's tool names for the type checker;
+this module refuses to import when it and the toolset's tools disagree.  What the agent
+knows of a tool beyond its signature is on its ``ToolSpec`` (from the ``@tool`` mark
+beside the method); code asks the spec, never a table keyed by name.
 """
 
 from __future__ import annotations
@@ -12,15 +18,35 @@ from __future__ import annotations
 import inspect
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, get_args
 
 from pydantic import BaseModel
 
-from tools.declare import ToolArgumentError, arguments_model, json_schema, tool_mark, validate
+from tools.declare import (
+    Phrasing,
+    ToolArgumentError,
+    ToolKind,
+    ToolMark,
+    ToolName,
+    arguments_model,
+    json_schema,
+    tool_mark,
+    validate,
+)
 from tools.evidence import ToolResult
 from tools.toolset import PatientToolset
 
-__all__ = ["DEFAULT_TOOLS", "TOOLS", "ToolSpec", "run_tool", "tool_specs", "validate_arguments"]
+__all__ = [
+    "DEFAULT_TOOLS",
+    "TOOLS",
+    "ToolName",
+    "ToolSpec",
+    "check_tool_names",
+    "run_tool",
+    "spec_of",
+    "tool_specs",
+    "validate_arguments",
+]
 
 
 @dataclass(frozen=True)
@@ -33,6 +59,42 @@ class ToolSpec:
     enabled_by_default: bool = True
     noun: str = ""
     arguments: type[BaseModel] | None = field(default=None, repr=False, compare=False)
+    mark: ToolMark = field(default_factory=lambda: ToolMark(""), repr=False)
+    """The rest of the spec declared beside the method (``tools.declare.ToolMark``)."""
+
+    @property
+    def kind(self) -> ToolKind:
+        return self.mark.kind
+
+    @property
+    def record_wide(self) -> bool:
+        return self.mark.record_wide
+
+    @property
+    def family(self) -> str | None:
+        return self.mark.family
+
+    @property
+    def topics(self) -> tuple[str, ...]:
+        """The words an answer names this tool's retrieval with (the name by default)."""
+        return self.mark.topics or (self.name.replace("_", " "),)
+
+    @property
+    def phrasing(self) -> Phrasing:
+        return self.mark.phrasing
+
+    @property
+    def count_nouns(self) -> tuple[str, str] | None:
+        """(singular, plural) of a count of its items; None when counts are not its."""
+        if not self.mark.phrasing.counts:
+            return None
+        one = self.mark.phrasing.one or self.noun.removesuffix("s")
+        return one, self.noun
+
+    @property
+    def listed(self) -> str:
+        """How the extractive answer names the items (the name with spaces by default)."""
+        return self.mark.phrasing.listed or self.name.replace("_", " ")
 
     def bind(self, toolset: PatientToolset) -> Callable[..., Awaitable[ToolResult]]:
         """The tool's coroutine function on a given patient's toolset."""
@@ -61,6 +123,7 @@ def tool_specs(toolset_class: type[PatientToolset]) -> dict[str, ToolSpec]:
                 enabled_by_default=mark.enabled_by_default,
                 noun=mark.noun,
                 arguments=arguments_model(member),
+                mark=mark,
             )
     return specs
 
@@ -68,6 +131,27 @@ def tool_specs(toolset_class: type[PatientToolset]) -> dict[str, ToolSpec]:
 TOOLS: dict[str, ToolSpec] = tool_specs(PatientToolset)
 
 DEFAULT_TOOLS: tuple[str, ...] = tuple(n for n, spec in TOOLS.items() if spec.enabled_by_default)
+
+
+def check_tool_names(specs: dict[str, ToolSpec]) -> None:
+    """Refuse a toolset whose tools and ``ToolName`` disagree, saying what to change."""
+    named = set(get_args(ToolName))
+    if named != set(specs):
+        raise ImportError(
+            "tools.declare.ToolName and the toolset's @tool methods disagree: "
+            f"only in ToolName {sorted(named - set(specs))}, "
+            f"only in the toolset {sorted(set(specs) - named)}; "
+            "name every tool in ToolName (and nothing else)"
+        )
+
+
+check_tool_names(TOOLS)
+
+
+def spec_of(tool: str | None) -> ToolSpec | None:
+    """The spec of the product tool named ``tool`` (None for no tool or an unknown one,
+    such as a name a model made up: callers treat it as no known tool)."""
+    return TOOLS.get(tool) if tool else None
 
 
 def validate_arguments(

@@ -18,7 +18,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BeforeValidator, Field
 
 from tools.chart_tools import ChartTools
-from tools.declare import DateText, Name, Threshold, tool
+from tools.declare import DateText, Name, Phrasing, Threshold, tool
 from tools.evidence import Evidence, ToolResult
 from tools.formatting import format_resource
 from tools.matching import (
@@ -70,7 +70,7 @@ class PatientToolset(ChartTools):
     cannot express portably.
     """
 
-    @tool(noun="patients")
+    @tool(noun="patients", phrasing=Phrasing(listed="patient details"))
     async def patient_overview(self) -> ToolResult:
         """Demographics of the patient: name, sex, birth date, age, and whether deceased."""
         patient = await self.scope.read_patient()
@@ -78,7 +78,13 @@ class PatientToolset(ChartTools):
             raise ValueError("the server returned a different Patient than the one requested")
         return self._result("patient_overview", "Patient overview", [format_resource(patient)])
 
-    @tool(noun="results")
+    @tool(
+        noun="results",
+        kind="observation",
+        topics=("lab", "result", "test"),
+        family="lab",
+        phrasing=Phrasing(counts=True),
+    )
     async def lab_results(
         self,
         name: Name,
@@ -106,7 +112,13 @@ class PatientToolset(ChartTools):
             below=below,
         )
 
-    @tool(noun="measurements")
+    @tool(
+        noun="measurements",
+        kind="observation",
+        topics=("vital", "blood pressure", "weight", "pulse"),
+        family="vital",
+        phrasing=Phrasing(counts=True),
+    )
     async def vital_signs(
         self,
         name: VitalName,
@@ -134,7 +146,13 @@ class PatientToolset(ChartTools):
             below=below,
         )
 
-    @tool(noun="visits")
+    @tool(
+        noun="encounters",
+        kind="event",
+        topics=("encounter", "visit"),
+        family="encounter",
+        phrasing=Phrasing(counts=True, searched="encounters", newest="encounter"),
+    )
     async def encounters(
         self,
         encounter_type: Name | None = None,
@@ -167,7 +185,13 @@ class PatientToolset(ChartTools):
             empty_note="No matching encounter in this record.",
         )
 
-    @tool(noun="procedures")
+    @tool(
+        noun="procedures",
+        kind="event",
+        topics=("procedure", "surger", "operation"),
+        family="procedure",
+        phrasing=Phrasing(counts=True, searched="procedures"),
+    )
     async def procedures(
         self,
         name: Name | None = None,
@@ -188,7 +212,12 @@ class PatientToolset(ChartTools):
             empty_note="No matching procedure in this record.",
         )
 
-    @tool(noun="notes")
+    @tool(
+        noun="matching notes",
+        kind="text",
+        topics=("note",),
+        phrasing=Phrasing(listed="matching clinical notes", counts=True),
+    )
     async def clinical_notes(
         self,
         keywords: Keywords | None = None,
@@ -215,7 +244,11 @@ class PatientToolset(ChartTools):
             empty_note="No note text matches; try other words or a wider date window.",
         )
 
-    @tool(noun="billing records", enabled_by_default=False)
+    @tool(
+        noun="billing records",
+        enabled_by_default=False,
+        phrasing=Phrasing(listed="billing records"),
+    )
     async def billing(
         self,
         since: DateText | None = None,

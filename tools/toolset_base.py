@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from tools.declare import ToolName
 from tools.evidence import Evidence, Item, ToolResult
 from tools.fhir_text import resource_date
 from tools.matching import (
@@ -90,7 +91,7 @@ class ToolsetBase(RecordTools):
 
     def _result(
         self,
-        tool: str,
+        tool: ToolName,
         summary: str,
         evidence: list[Evidence] | list[Item],
         *,

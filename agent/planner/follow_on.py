@@ -13,16 +13,18 @@ from typing import Any
 from agent.reading import Reading
 from agent.results import result_from_json
 from agent.state import StepRecord, ToolCall
+from tools.declare import ToolName
 
 __all__ = ["follow_on_calls"]
 
-_ATTACHED = ("procedures", "immunizations")
+_VISITS: ToolName = "encounters"
+_ATTACHED: tuple[ToolName, ...] = ("procedures", "immunizations")
 _MAX_ATTACHED = 50
 
 
 def _visit_day(steps: list[StepRecord]) -> str | None:
     for step in steps:
-        if step["node"] != "act" or step["tool"] != "encounters" or not step.get("result"):
+        if step["node"] != "act" or step["tool"] != _VISITS or not step.get("result"):
             continue
         result = result_from_json(step["result"])  # type: ignore[arg-type]
         days = sorted((e.date for e in result.evidence if e.date), reverse=True)

@@ -14,9 +14,11 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any, Literal
 
-from agent.reading import Concept, Family, Reading, read_question
+from agent.reading import Concept, Reading, read_question
 from agent.reading.periods import find_period
 from agent.state import ToolCall
+from tools.declare import ToolKind, ToolName
+from tools.registry import spec_of
 from tools.schemas import TOOL_SCHEMAS
 from tools.vocabulary import normalize_name
 
@@ -92,7 +94,7 @@ class RulePlan:
     confident: bool = False
 
 
-def _call(tool: str, **arguments: Any) -> ToolCall:
+def _call(tool: ToolName, **arguments: Any) -> ToolCall:
     return {"tool": tool, "arguments": {k: v for k, v in arguments.items() if v is not None}}
 
 
@@ -172,8 +174,6 @@ def _day_before(day: str) -> str | None:
         return None
 
 
-_DATED_TOOLS = ("lab_results", "vital_signs", "immunizations", "encounters", "procedures")
-_LISTED_TOOLS = ("immunizations", "encounters", "procedures")
 # Enough for every visit/procedure/dose of a window; the tool reports a larger total.
 _WHOLE_WINDOW = 200
 _MED_FIRST = (
@@ -191,21 +191,18 @@ _MED_FIRST = (
 _MAX_DRUG = 120
 _WHOLE_SERIES = 50
 _LATEST_FEW = 3
-# Tools without since/until: asked for everything, and the answer keeps the window.
-_UNWINDOWED_LISTS: dict[str, dict[str, Any]] = {
-    "medications": {"status": "all", "limit": 200},
-    "conditions": {"status": "all", "limit": 200},
-}
-_TOOL_FAMILY: dict[str, Family] = {
-    "medications": "medication",
-    "conditions": "condition",
-    "allergies": "allergy",
-    "immunizations": "immunization",
-    "encounters": "encounter",
-    "procedures": "procedure",
-    "lab_results": "lab",
-    "vital_signs": "vital",
-}
+
+
+def _kind(tool: str) -> ToolKind | None:
+    """The kind of a tool (``tools.declare.ToolKind``) from its spec; None if unknown."""
+    spec = spec_of(tool)
+    return spec.kind if spec is not None else None
+
+
+def _whole_window_fits(tool: str) -> bool:
+    """Whether the tool's ``limit`` reaches a whole window (its schema's maximum)."""
+    limit = TOOL_SCHEMAS.get(tool, {}).get("properties", {}).get("limit", {})
+    return int(limit.get("maximum", 0)) >= _WHOLE_WINDOW
 
 
 def _before(previous: list[ToolCall], earliest: dict[str, str]) -> list[ToolCall]:
@@ -214,10 +211,10 @@ def _before(previous: list[ToolCall], earliest: dict[str, str]) -> list[ToolCall
     for call in previous:
         found = earliest.get(call["tool"])
         until = _day_before(found) if found else None
-        if call["tool"] not in _DATED_TOOLS or until is None:
+        if _kind(call["tool"]) not in ("observation", "event") or until is None:
             continue
         arguments = {k: v for k, v in call["arguments"].items() if k not in ("since", "until")}
-        if call["tool"] in ("lab_results", "vital_signs"):
+        if _kind(call["tool"]) == "observation":
             arguments["mode"] = "latest"
         calls.append({"tool": call["tool"], "arguments": {**arguments, "until": until}})
     return calls
@@ -240,13 +237,11 @@ def _with_period(calls: list[ToolCall], reading: Reading) -> list[ToolCall]:
                 arguments["until"] = period.until
             if arguments.get("status") == "active" and reading.status != "active":
                 arguments["status"] = "all"  # "prescribed in 2019" includes stopped orders
-            if tool in ("medications", "conditions"):
+            if _kind(tool) == "list" and _whole_window_fits(tool):
                 arguments["limit"] = _WHOLE_WINDOW
-        elif period is not None and tool in _UNWINDOWED_LISTS:
-            arguments.update(_UNWINDOWED_LISTS[tool])
-        if tool in _LISTED_TOOLS and (counting or (period and "limit" not in arguments)):
+        if _kind(tool) == "event" and (counting or (period and "limit" not in arguments)):
             arguments["limit"] = _WHOLE_WINDOW
-        if tool in ("lab_results", "vital_signs") and counting:
+        if _kind(tool) == "observation" and counting:
             arguments.update(mode="series", limit=_WHOLE_SERIES)
         out.append({"tool": tool, "arguments": arguments})
     return out
@@ -272,7 +267,7 @@ def _first_prescribed(question: str) -> ToolCall | None:
 
 
 def _observation_call(concept: Concept, reading: Reading) -> ToolCall:
-    tool = "vital_signs" if concept.family == "vital" else "lab_results"
+    tool: ToolName = "vital_signs" if concept.family == "vital" else "lab_results"
     if reading.asks in ("extreme", "count") or (reading.asks == "trend" and reading.period):
         return _call(tool, name=concept.name, mode="series", limit=_WHOLE_SERIES)
     if reading.asks == "compare":
@@ -304,15 +299,19 @@ def _concept_calls(concept: Concept, reading: Reading) -> list[ToolCall]:
     return calls
 
 
+def _family(tool: str) -> str | None:
+    """The reading family whose list the tool gives (its spec's ``family``)."""
+    spec = spec_of(tool)
+    return spec.family if spec is not None else None
+
+
 def _family_calls(reading: Reading, text: str, mode: Mode) -> list[ToolCall]:
     """Calls for families the question names without a concept ("active medications")."""
     covered = {c.family for c in reading.concepts if c.family is not None}
     calls = [
-        call
-        for call in _topic_calls(text, mode, reading)
-        if _TOOL_FAMILY.get(call["tool"]) not in covered
+        call for call in _topic_calls(text, mode, reading) if _family(call["tool"]) not in covered
     ]
-    if reading.asks == "timeline" and not any(c["tool"] == "encounters" for c in calls):
+    if reading.asks == "timeline" and not any(_family(c["tool"]) == "encounter" for c in calls):
         calls.append(_call("encounters", limit=1))
     return calls
 
@@ -357,9 +356,7 @@ def plan_reading(
     calls = list({_key(c): c for c in _with_period(calls, reading)}.values())
     referring = reading.follow_up == "refers"
     # Concept lookups and the last-resort record search do not make a new topic.
-    named = [
-        c for c in calls if c["tool"] not in ("find_concept", "clinical_notes", "search_record")
-    ]
+    named = [c for c in calls if _kind(c["tool"]) not in ("concept", "text")]
     same_topic = {c["tool"] for c in named} <= {c["tool"] for c in previous}
     follow_up = referring or raw.lstrip().startswith("and ") or reading.follow_up == "before"
     if (previous and referring and same_topic) or (not calls and follow_up):
@@ -383,7 +380,7 @@ def for_extractive(calls: list[ToolCall], *, follow_up: bool = False) -> list[To
     for call in calls:
         arguments = call["arguments"]
         latest = arguments.get("mode", "latest") == "latest" and not follow_up
-        if call["tool"] in ("lab_results", "vital_signs") and latest:
+        if _kind(call["tool"]) == "observation" and latest:
             arguments = {**arguments, "mode": "series", "limit": _LATEST_FEW}
         out.append({"tool": call["tool"], "arguments": arguments})
     return out

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Literal, get_args
 
+from tools.declare import ToolName
+
 __all__ = ["FAMILIES", "FAMILY_NOUNS", "FAMILY_TOOLS", "FAMILY_TYPES", "Family"]
 
 Family = Literal[
@@ -83,7 +85,7 @@ FAMILY_NOUNS: dict[Family, str] = {
 }
 
 #: The tool that lists a family (None: only the concept and record searches reach it).
-FAMILY_TOOLS: dict[Family, str | None] = {
+FAMILY_TOOLS: dict[Family, ToolName | None] = {
     "conditions": "conditions",
     "social_history": "conditions",
     "medications": "medications",
