@@ -39,7 +39,7 @@ from agent.models.base import (
     ModelUnavailable,
     TokenCallback,
 )
-from agent.models.grammar import grammar_for_schema
+from agent.models.grammar import grammar_for_schema, longest_output, narrow_schema
 from agent.models.json_output import parse_json_output
 from agent.models.llama_prefix_cache import PrefixCache
 from agent.models.templates import (
@@ -166,7 +166,17 @@ class LlamaCppModel:
         temperature: float = 0.0,
         on_token: TokenCallback | None = None,
     ) -> Completion:
-        """One single-turn generation in a worker thread; see the class docstring."""
+        """One single-turn generation in a worker thread; see the class docstring.
+
+        Under a schema, ``max_tokens`` is raised to the longest output the grammar admits
+        (:func:`~agent.models.grammar.longest_output`) when that is known: an object cut
+        off by the budget is invalid whatever the model meant, and the grammar itself
+        bounds the generation (it admits nothing after the closing brace).
+        """
+        if json_schema is not None:
+            longest = longest_output(narrow_schema(json_schema))
+            if longest is not None:
+                max_tokens = max(max_tokens, longest)
         tokens, fixed = self._prompt(system, user)
         if len(tokens) + max_tokens > self.context_window:
             raise ContextOverflow(

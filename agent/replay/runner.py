@@ -35,8 +35,9 @@ __all__ = [
 ]
 
 CHECKPOINT_VERSION = 1
-PLANNING_NODES = frozenset({"plan", "read"})
-"""Steps in which a model fills a form under a grammar (tool call; question reading)."""
+PLANNING_NODES = frozenset({"plan"})
+"""Steps in which a model fills a form under a grammar (a tool call, or the reading form:
+``{"action": "read"}``)."""
 
 
 class Answerer(Protocol):
