@@ -96,6 +96,7 @@ async def route(state: AgentState, runtime: Runtime[RunContext]) -> Update:
     reading = read_question(question)
     declined = await decline_reason(reading, context.toolset, has_model=context.model is not None)
     usage = empty_usage()
+    steps: list[StepRecord] = []
     # Only a question the rules could not read at all costs a model call here.
     weak = reading.asks == "unknown" and not (reading.concepts or reading.families)
     if context.model is not None and not declined and weak:
@@ -103,6 +104,8 @@ async def route(state: AgentState, runtime: Runtime[RunContext]) -> Update:
         filled = await read_with_model(context.model, question, reading)
         reading = filled.reading
         usage = _add_usage(usage, filled.completions)
+        if filled.error is not None:  # the rules' reading stands; the failure is counted
+            steps.append(_rejected_reading(filled.error))
     if not declined:
         reading = await resolve_reading(reading, context.toolset)
     rules = plan_reading(reading, question, previous, earliest)
@@ -133,9 +136,23 @@ async def route(state: AgentState, runtime: Runtime[RunContext]) -> Update:
         "reading": reading.model_dump(mode="json"),
         "declined": declined,
         "pending": pending,
+        "steps": steps,  # appended to the list the turn's start emptied
         "planning_done": how not in ("model", "rules"),
         "notes": notes,  # appended to the list the turn's start emptied
         "usage": usage,
+    }
+
+
+def _rejected_reading(error: str) -> StepRecord:
+    """A planning step for a reading form the model filled invalidly (replay counts it)."""
+    return {
+        "node": "plan",
+        "tool": None,
+        "arguments": {"action": "read"},
+        "count": 0,
+        "source": "model",
+        "error": f"reading form: {error}",
+        "result": None,
     }
 
 

@@ -2,6 +2,7 @@
 
     python bench/model_speed.py [--questions 4] [--threads 1] [--quick]
                                 [--server-questions 8] [--concurrency 1,2,4] [--no-server]
+                                [--workload single|thread] [--variants today,prefix-cache]
 
 Why: on a CPU, decode speed is bounded by memory bandwidth, so the levers are fewer
 tokens evaluated and cheaper ones. Measured in ONE run, the variants interleaved
@@ -17,6 +18,11 @@ question by question so the shared machine's noise hits them alike:
 
 Every variant answers the same questions through the real graph (route, plan, tools over
 the embedded store, answer, verify), so "seconds per answer" is what a user waits.
+``--workload single`` asks each question in a fresh thread (mostly rule-routed: the model
+only answers); ``--workload thread`` asks open questions and follow-ups in one thread per
+variant, so the model reads, plans and answers in turn: the repeated-prefix case the
+prefix cache is for (its instruction texts alternate, and the tool list and the growing
+conversation digest repeat).
 Printed: seconds per answer (median), prompt tokens evaluated per answer, generated
 tokens/s, and the ratio to ``today``. Greedy decoding makes the variants' answers
 identical (checked here too, and in tests/test_models_llama_speed_options.py).
@@ -45,6 +51,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 import httpx  # noqa: E402
+from langgraph.checkpoint.memory import InMemorySaver  # noqa: E402
 
 from agent import AgentContext, ask, build_graph  # noqa: E402
 from agent.models.llama_cpp_backend import LlamaCppModel  # noqa: E402
@@ -65,6 +72,14 @@ QUESTIONS = (
     "What are the active problems?",
     "Is the diabetes well controlled?",
     "What was the latest blood pressure?",
+)
+THREAD_QUESTIONS = (
+    "Is the diabetes well controlled?",
+    "How is the kidney function doing?",
+    "and before that?",
+    "Anything notable about cardiovascular risk?",
+    "Summarize the recent lab work.",
+    "What happened at the most recent hospital stay?",
 )
 CONFIG = {"answer_max_tokens": 64, "plan_max_tokens": 96, "context_window": 2048}
 VARIANTS: dict[str, dict[str, object]] = {
@@ -95,24 +110,38 @@ def _fixture_files() -> list[Path]:
 
 async def measure_variants(args: argparse.Namespace) -> dict[str, Samples]:
     gguf = small_test_model_path()
+    variants = {name: VARIANTS[name] for name in args.variants.split(",")}
     models = {
         name: LlamaCppModel(gguf, n_ctx=CONFIG["context_window"], n_threads=args.threads, **opts)  # type: ignore[arg-type]
-        for name, opts in VARIANTS.items()
+        for name, opts in variants.items()
     }
-    samples = {name: Samples() for name in VARIANTS}
+    samples = {name: Samples() for name in variants}
     store = EmbeddedStore(":memory:")
-    graph = build_graph()
+    thread = args.workload == "thread"
+    graph = build_graph(checkpointer=InMemorySaver() if thread else None)
+    questions = (THREAD_QUESTIONS if thread else QUESTIONS)[: args.questions]
     try:
         async with embedded_client(store, timeout=600) as client:
             report = await load_paths(client, _fixture_files(), validate=False)
             assert not report.failures, [str(f.error) for f in report.failures]
             patient = str(next(iter(await client.search("Patient")))["id"])
-            for question in QUESTIONS[: args.questions]:
+            # Warm-up, not counted: the first call of a process compiles the planning
+            # grammar (cached for every variant after), which would bill whichever ran first.
+            for model in models.values():
+                context = AgentContext(toolset=make_toolset(client, patient), model=model)
+                await ask(graph, context, questions[0], configurable=CONFIG)
+            for question in questions:
                 for name, model in models.items():
                     evaluated_before = _evaluated(model)
                     started, cpu = time.perf_counter(), time.process_time()
                     context = AgentContext(toolset=make_toolset(client, patient), model=model)
-                    output = await ask(graph, context, question, configurable=CONFIG)
+                    output = await ask(
+                        graph,
+                        context,
+                        question,
+                        thread_id=f"bench-{name}" if thread else None,
+                        configurable=CONFIG,
+                    )
                     sample = samples[name]
                     sample.seconds.append(time.perf_counter() - started)
                     sample.cpu_seconds.append(time.process_time() - cpu)
@@ -139,10 +168,15 @@ def _evaluated(model: LlamaCppModel) -> int:
     return model.prefix_cache.stats.reused_tokens if model.prefix_cache else 0
 
 
-def report_variants(samples: dict[str, Samples], questions: int, threads: int) -> None:
+def report_variants(
+    samples: dict[str, Samples], questions: int, threads: int, workload: str = "single"
+) -> None:
     base = samples["today"]
     base_cpu = sum(base.cpu_seconds)
-    print(f"\n== Model speed: Gemma 3 270M Q4_K_M, {questions} questions, {threads} thread(s)")
+    print(
+        f"\n== Model speed: Gemma 3 270M Q4_K_M, {questions} questions ({workload}), "
+        f"{threads} thread(s)"
+    )
     print(
         f"{'variant':15}{'s/answer p50':>13}{'CPU s/answer':>13}{'CPU vs today':>13}"
         f"{'prompt tok':>11}{'evaluated':>10}{'gen tok':>8}{'gen tok/CPU s':>14}"
@@ -282,12 +316,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-server", action="store_true")
     parser.add_argument("--server-only", action="store_true", help="only replay --concurrency")
     parser.add_argument("--quick", action="store_true", help="CI size: 1 question, no server")
+    parser.add_argument("--workload", choices=("single", "thread"), default="single")
+    parser.add_argument(
+        "--variants", default=",".join(VARIANTS), help="comma-separated; 'today' is required"
+    )
     args = parser.parse_args(argv)
+    if "today" not in args.variants.split(","):
+        parser.error("--variants must include 'today' (the baseline every ratio is against)")
     if args.quick:
         args.questions, args.no_server = 1, True
     if not args.server_only:
         samples = asyncio.run(measure_variants(args))
-        report_variants(samples, args.questions, args.threads)
+        report_variants(samples, args.questions, args.threads, args.workload)
     if not args.no_server:
         levels = [int(n) for n in args.concurrency.split(",")]
         with llama_server(small_test_model_path(), args.threads, CONFIG["context_window"]) as url:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import date
 
 import pytest
@@ -226,3 +227,24 @@ def test_vaccine_history_asks_for_every_vaccine() -> None:
     assert plan_question("Which vaccines has the patient received?").calls == [
         {"tool": "immunizations", "arguments": {}}
     ]
+
+
+def test_the_grammar_writes_only_real_dates_and_bounded_thresholds() -> None:
+    schema = planning_schema(DEFAULT_TOOLS)
+    labs = next(o for o in schema["oneOf"] if o["properties"]["action"]["const"] == "lab_results")
+    arguments = labs["properties"]["arguments"]["properties"]
+    since = arguments["since"]["pattern"]
+    for good in ("2024", "1999-12", "2024-02-29", "2031-10-31"):
+        assert re.match(since, good), good
+    for bad in ("2024-00", "2024-13", "2024-01-00", "2024-01-32", "0024", "2024-1"):
+        assert not re.match(since, bad), bad  # "[0-9]{2}" admitted these
+    above = arguments["above"]
+    assert above["type"] == "string" and not re.match(above["pattern"], "1e9999")
+    call = parse_plan(
+        '{"action": "lab_results", "arguments": {"name": "HbA1c", "above": "7.5"}}', schema
+    )
+    assert call == {"tool": "lab_results", "arguments": {"name": "HbA1c", "above": 7.5}}
+    # The largest threshold the grammar admits is inside the tool's own bounds.
+    assert parse_plan(
+        '{"action": "lab_results", "arguments": {"name": "x", "below": "-99999.99"}}', schema
+    )

@@ -16,7 +16,13 @@ import re
 import threading
 from typing import Any
 
-__all__ = ["MAX_ENUM_RANGE", "gbnf_for_schema", "grammar_for_schema", "narrow_schema"]
+__all__ = [
+    "MAX_ENUM_RANGE",
+    "gbnf_for_schema",
+    "grammar_for_schema",
+    "longest_output",
+    "narrow_schema",
+]
 
 MAX_ENUM_RANGE = 64
 """Integer ranges up to this many values become an enum; wider ones are post-checked."""
@@ -73,3 +79,55 @@ def grammar_for_schema(schema: dict[str, Any]) -> Any:
     with _cache_lock:
         _cache.setdefault(key, grammar)
     return grammar
+
+
+_SPACE = 1
+"""The converter's ``space ::= " "?``: at most one character per slot."""
+_NUMBER_CHARS = 1 + 16 + 1 + 16 + 2 + 16
+"""The converter's number rule: sign, 16 integral digits, point, 16 decimals, exponent."""
+
+
+def longest_output(schema: Any) -> int | None:
+    """The most characters the grammar for ``schema`` lets a model write, or ``None``.
+
+    Why: under a grammar every character of the output is at least one token, so a
+    ``max_tokens`` at least this large can never cut a valid object off (an output cut
+    off is invalid whatever the model meant).  ``None`` when some part is unbounded (a
+    string without ``maxLength``, an array without ``maxItems``) or not understood: then
+    no bound is claimed.  Strings are counted as their characters plus quotes, which
+    holds for the printable, quote-free classes our schemas use.
+    """
+    if not isinstance(schema, dict):
+        return None
+    for keyword in ("oneOf", "anyOf"):
+        if keyword in schema:
+            options = [longest_output(option) for option in schema[keyword]]
+            return None if None in options else max(o for o in options if o is not None)
+    if "const" in schema:
+        return len(json.dumps(schema["const"])) + _SPACE
+    if "enum" in schema:
+        return max(len(json.dumps(value)) for value in schema["enum"]) + _SPACE
+    kind = schema.get("type")
+    if kind == "object":
+        total = 2 + 2 * _SPACE  # braces
+        for key, item in (schema.get("properties") or {}).items():
+            value = longest_output(item)
+            if value is None:
+                return None
+            total += len(json.dumps(key)) + 2 * _SPACE + 1 + value + 1 + _SPACE  # "k": v,
+        return total
+    if kind == "array":
+        items, count = longest_output(schema.get("items")), schema.get("maxItems")
+        if items is None or not isinstance(count, int):
+            return None
+        return 2 + 2 * _SPACE + count * (items + 1 + _SPACE)
+    if kind == "string":
+        length = schema.get("maxLength")
+        return None if not isinstance(length, int) else length + 2 + _SPACE
+    if kind in ("number", "integer"):
+        return _NUMBER_CHARS + _SPACE
+    if kind == "boolean":
+        return len("false") + _SPACE
+    if kind == "null":
+        return len("null") + _SPACE
+    return None

@@ -13,7 +13,11 @@ Why these choices:
   the grammar converter is not airtight (see :mod:`agent.models.grammar`).
 - Cheaper tokens on a CPU (measured by ``bench/model_speed.py``): the KV
   state of each instruction text's prompt prefix is kept and restored
-  (:mod:`agent.models.llama_prefix_cache`, on by default), and prompt-lookup
+  (:mod:`agent.models.llama_prefix_cache`, on by default: 1.07x less CPU per
+  answer, identical answers, 9% fewer prompt tokens evaluated, on the 270M model
+  with open questions and follow-ups in one thread, ``--workload thread``; about
+  1.0x on single rule-routed questions, where llama.cpp's own reuse of the
+  previous prompt already covers it), and prompt-lookup
   (speculative) decoding can draft tokens copied from the prompt
   (``prompt_lookup_tokens``, off by default: llama-cpp-python then keeps
   logits for every prompt position, which costs more than it saves with
@@ -39,7 +43,7 @@ from agent.models.base import (
     ModelUnavailable,
     TokenCallback,
 )
-from agent.models.grammar import grammar_for_schema
+from agent.models.grammar import grammar_for_schema, longest_output, narrow_schema
 from agent.models.json_output import parse_json_output
 from agent.models.llama_prefix_cache import PrefixCache
 from agent.models.templates import (
@@ -166,7 +170,17 @@ class LlamaCppModel:
         temperature: float = 0.0,
         on_token: TokenCallback | None = None,
     ) -> Completion:
-        """One single-turn generation in a worker thread; see the class docstring."""
+        """One single-turn generation in a worker thread; see the class docstring.
+
+        Under a schema, ``max_tokens`` is raised to the longest output the grammar admits
+        (:func:`~agent.models.grammar.longest_output`) when that is known: an object cut
+        off by the budget is invalid whatever the model meant, and the grammar itself
+        bounds the generation (it admits nothing after the closing brace).
+        """
+        if json_schema is not None:
+            longest = longest_output(narrow_schema(json_schema))
+            if longest is not None:
+                max_tokens = max(max_tokens, longest)
         tokens, fixed = self._prompt(system, user)
         if len(tokens) + max_tokens > self.context_window:
             raise ContextOverflow(

@@ -4,11 +4,15 @@ One object per allowed tool (``{"action": <tool>, "arguments": {...}}``) plus
 ``{"action": "answer"}``, combined with ``oneOf``.  llama-cpp-python's schema-to-grammar
 converter handles ``oneOf``, ``const``, ``enum``, ``maxLength`` and simple character-class
 patterns, but not ``\\d`` in patterns (it emits a literal) nor integer bounds (it emits an
-unbounded integer).  So the tool schemas are rewritten for the grammar: dates use
-``[0-9]``, integers become a short ``enum`` of values within their bounds, and every free
-string gets a printable character class and a length bound (the default grammar admits
-control characters, and an unbounded string lets a small model generate forever).
-Everything the grammar admits is also valid for ``tools.validate_arguments``.
+unbounded integer).  So the tool schemas are rewritten for the grammar: dates are
+calendar forms (years 1900-2099, months 01-12, days 01-31; ``[0-9]{2}`` admitted
+``2024-00``), integers become a short ``enum`` of values within their bounds, numbers
+(thresholds) travel as a short decimal string that :func:`parse_plan` turns back into a
+number (the converter's number rule admits ``1e9999``, out of every tool's range), and
+every free string gets a printable character class and a length bound (the default
+grammar admits control characters, and an unbounded string lets a small model generate
+forever).  Everything the grammar admits is also valid for ``tools.validate_arguments``;
+``tests/test_agent_planner.py`` walks the schema to keep it so.
 """
 
 from __future__ import annotations
@@ -25,7 +29,9 @@ __all__ = ["PlanningError", "parse_plan", "planning_schema", "validate_against_s
 Schema = dict[str, Any]
 
 ANSWER = "answer"
-_DATE_PATTERN = "^[0-9]{4}(-[0-9]{2}(-[0-9]{2})?)?$"
+_DATE_PATTERN = "^(19|20)[0-9]{2}(-(0[1-9]|1[0-2])(-(0[1-9]|[12][0-9]|3[01]))?)?$"
+_NUMBER_PATTERN = "^-?[0-9]{1,5}([.][0-9]{1,2})?$"
+"""A threshold as the grammar writes it: within every tool's numeric bounds."""
 _LIMIT_CHOICES = (1, 3, 5, 10, 20, 50)
 _MAX_NAME = 40
 
@@ -53,8 +59,8 @@ def _for_grammar(schema: Schema) -> Schema:
             "items": _for_grammar(schema["items"]),
             "maxItems": schema.get("maxItems", 5),
         }
-    if kind == "number":  # thresholds ("above 7"): a bounded JSON number
-        return {"type": "number"}
+    if kind == "number":  # thresholds ("above 7"): a bounded decimal, see the module doc
+        return {"type": "string", "pattern": _NUMBER_PATTERN, "maxLength": 9}
     if kind == "integer":
         low, high = schema.get("minimum", 1), schema.get("maximum", 50)
         return {"type": "integer", "enum": [v for v in _LIMIT_CHOICES if low <= v <= high]}
@@ -153,6 +159,16 @@ def validate_against_schema(value: Any, schema: Schema, where: str = "plan") -> 
         raise PlanningError(f"{where} must be a number")
 
 
+def _numbers(tool: str, arguments: dict[str, Any]) -> dict[str, Any]:
+    """Number arguments the grammar wrote as decimal strings, as numbers again."""
+    properties = TOOLS[tool].parameters.get("properties", {})
+    converted = dict(arguments)
+    for key, item in arguments.items():
+        if properties.get(key, {}).get("type") == "number" and isinstance(item, str):
+            converted[key] = float(item)
+    return converted
+
+
 def parse_plan(text: str, schema: Schema) -> ToolCall | None:
     """The tool call in the model's text, or ``None`` for the ``answer`` action.
 
@@ -168,7 +184,7 @@ def parse_plan(text: str, schema: Schema) -> ToolCall | None:
     if action == ANSWER:
         return None
     try:
-        arguments = validate_arguments(action, value["arguments"])
+        arguments = validate_arguments(action, _numbers(action, value["arguments"]))
     except ToolArgumentError as error:
         raise PlanningError(f"{action}: {error}") from error
     return {"tool": action, "arguments": arguments}

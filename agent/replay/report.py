@@ -3,13 +3,18 @@
 JSON shape (stable, so ``--compare`` can read reports of earlier runs)::
 
     {"meta": {...}, "overall": {questions, answer_correct, evidence_recall,
-     citation_validity, citation_recall, uncited, errors, latency_p50, latency_p95,
-     prompt_tokens, completion_tokens}, "by_category": {name: {same keys}},
+     citation_validity, citation_recall, uncited, errors, fallbacks, invalid_plans,
+     unverified_citations, latency_p50, latency_p95, prompt_tokens, completion_tokens},
+     "by_category": {name: {same keys}},
      "questions": [{id, patient_id, category, text, expected, expected_references,
                     actual: {answer, citations, evidence, ...}, score, latency_seconds}]}
 
 ``citation_validity`` averages only answers that cite something (``uncited`` counts the
-others), so an answer that cites nothing never inflates it.
+others), so an answer that cites nothing never inflates it.  With a model, three counts
+say where it failed and the product degraded: ``invalid_plans`` (planning steps whose
+grammar-constrained output was rejected), ``fallbacks`` (answers replaced by the
+extractive one) and ``unverified_citations`` (citations not verified by the agent or not
+naming a resource of the record; the target is zero).
 """
 
 from __future__ import annotations
@@ -64,6 +69,9 @@ def summarize(results: Sequence[QuestionResult]) -> dict[str, Any]:
         "citation_recall": _mean([r.score.citation_recall for r in results]),
         "uncited": sum(1 for r in results if r.score.citations == 0),
         "errors": sum(1 for r in results if r.error is not None),
+        "fallbacks": sum(1 for r in results if r.fallback),
+        "invalid_plans": sum(r.invalid_plans for r in results),
+        "unverified_citations": sum(len(r.score.invalid_citations) for r in results),
         "false_absence": sum(1 for r in results if r.score.false_absence),
         "different_person": sum(1 for r in results if r.score.different_person),
         "latency_p50": _percentile(latencies, 0.5),
@@ -114,6 +122,13 @@ def markdown_summary(report: dict[str, Any], *, failures_shown: int = 30) -> str
             + f" | {stats['uncited']} | {_cell(stats['latency_p50'])} "
             f"| {_cell(stats['latency_p95'])} |"
         )
+    overall = report["overall"]
+    lines += [
+        "",
+        f"Invalid plans: {overall.get('invalid_plans', '-')}; fallbacks to the extractive "
+        f"answer: {overall.get('fallbacks', '-')}; unverified citations: "
+        f"{overall.get('unverified_citations', '-')}.",
+    ]
     wrong = [q for q in report["questions"] if not q["score"]["answer_correct"]]
     if wrong:
         lines += ["", f"## Wrong answers ({len(wrong)})", ""]

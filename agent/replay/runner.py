@@ -35,6 +35,9 @@ __all__ = [
 ]
 
 CHECKPOINT_VERSION = 1
+PLANNING_NODES = frozenset({"plan"})
+"""Steps in which a model fills a form under a grammar (a tool call, or the reading form:
+``{"action": "read"}``)."""
 
 
 class Answerer(Protocol):
@@ -65,6 +68,8 @@ class QuestionResult:
     tokens: dict[str, int] = field(default_factory=dict)
     model: str = ""
     error: str | None = None
+    fallback: bool = False
+    invalid_plans: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -75,6 +80,8 @@ class QuestionResult:
                 "evidence": self.evidence,
                 "model": self.model,
                 "error": self.error,
+                "fallback": self.fallback,
+                "invalid_plans": self.invalid_plans,
             },
             "score": self.score.to_json(),
             "latency_seconds": round(self.latency_seconds, 4),
@@ -94,6 +101,8 @@ class QuestionResult:
             tokens={k: int(v) for k, v in (data.get("tokens") or {}).items()},
             model=str(actual.get("model", "")),
             error=actual.get("error"),
+            fallback=bool(actual.get("fallback", False)),
+            invalid_plans=int(actual.get("invalid_plans", 0)),
         )
 
 
@@ -239,6 +248,22 @@ async def ask_one(
         latency_seconds=seconds,
         tokens={k: int(v) for k, v in tokens.items() if isinstance(v, int | float)},
         model=str(output.get("model") or ""),
+        fallback=bool(output.get("fallback")),
+        invalid_plans=invalid_plans(output),
+    )
+
+
+def invalid_plans(output: dict[str, Any]) -> int:
+    """How many planning steps of ``output`` had a model output rejected.
+
+    A plan step carries the reasons its output was refused (not JSON, outside the schema,
+    arguments the tool rejects) in ``error``, whether a retry then succeeded or the rules
+    took over; each such step is one invalid plan.
+    """
+    return sum(
+        1
+        for step in output.get("steps") or []
+        if isinstance(step, dict) and step.get("node") in PLANNING_NODES and step.get("error")
     )
 
 
