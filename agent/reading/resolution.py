@@ -82,7 +82,9 @@ def _resolved(concept: Concept, resolution: Any) -> list[Concept]:
         return [concept.model_copy(update={"found": status, "absence": (absence or "")[:400]})]
     families = [f for m in resolution.matches if (f := _FAMILIES.get(m.family))]
     ranked = sorted(set(families), key=_PREFERENCE.index)
-    family = ranked[0]
+    # The question's shape ("salt level": a result) outranks the default preference.
+    hinted = [f for f in ranked if f == concept.hint or {f, concept.hint} <= {"lab", "vital"}]
+    family = (hinted or ranked)[0]
     matches = [m for m in resolution.matches if _FAMILIES.get(m.family) == family]
     if family in ("lab", "vital"):
         names = list(dict.fromkeys(_observation_name(m) for m in matches))[:4]
