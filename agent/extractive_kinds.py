@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from agent.reading import Reading
+from agent.reading.shorthand import expand_shorthand
 from agent.results import result_from_json
 from agent.state import StepRecord
 from tools.evidence import Evidence, ToolResult
@@ -279,7 +280,7 @@ def _yes_no(
 ) -> list[str] | None:
     items = _relevant(found, reading)
     families = set(reading.families) | {c.hint for c in reading.concepts if c.hint}
-    current = "medication" in families and _CURRENT_WORDS.search(question.lower())
+    current = "medication" in families and _CURRENT_WORDS.search(expand_shorthand(question).lower())
     if current and reading.status != "all":
         # Only medication orders answer "is she on ...": a lab that matched the same
         # words ("sugar" -> glucose) is neither an order nor evidence of one.

@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from agent.reading import Concept, Family, Reading, read_question
 from agent.reading.periods import find_period
+from agent.reading.shorthand import expand_shorthand
 from agent.state import ToolCall
 from tools.schemas import TOOL_SCHEMAS
 from tools.vocabulary import normalize_name
@@ -335,6 +336,7 @@ def plan_reading(
     "before that?" follow-up searches back from)."""
     if reading.language != "en":
         return RulePlan([], "decline", confident=True)
+    question = expand_shorthand(question)  # as the reading saw it: "appts" are visits
     raw = question.lower()
     previous = previous_calls or []
     if previous and reading.follow_up == "before":

@@ -193,11 +193,11 @@ def _asks(raw: str, text: str, reading: dict[str, object]) -> Asks:
 
 
 _CONDITION_SHAPE = re.compile(
-    r"\b(?:have|has|had|history of|hx of|diagnosed|diagnosis|suffer|suffers)\b"
+    r"\b(?:have|has|had|history of|hx of|diagnosed|diagnosis|suffer|suffers|known)\b"
 )
 _MEDICATION_SHAPE = re.compile(r"\b(?:on|taking|take|takes|prescribed|using)\b")
 _WH = re.compile(r"\b(?:what|when|which|who|how|show|list|give|tell|why|where)\b")
-_LAY_CONDITION = re.compile(r"\bhigh\s+(?:blood pressure|cholesterol|blood sugar|sugar)\b")
+_LAY_CONDITION = re.compile(r"\bhigh\s+(?:blood pressure|bp|cholesterol|blood sugar|sugar)\b")
 
 
 _MEASURE_SHAPE = re.compile(r"\b(?:level|levels|reading|readings|numbers|value|values)\b")
