@@ -117,3 +117,21 @@ def test_more_languages_are_declined(question: str) -> None:
 @pytest.mark.parametrize("question", ["hx MI?", "BG last", "any hx of MI?", "Na?"])
 def test_shorthand_stays_english(question: str) -> None:
     assert is_english(question)
+
+
+def test_a_concept_found_only_in_families_without_a_reading_family_does_not_crash() -> None:
+    import asyncio
+    from types import SimpleNamespace
+
+    from agent.reading.resolution import resolve_reading
+
+    match = SimpleNamespace(family="devices", role="code", name="Glucose monitor", codes=())
+    resolution = SimpleNamespace(status="found", matches=[match], label="glucose monitor")
+
+    class Resolver:
+        async def resolve_concept(self, text: str) -> object:
+            return resolution
+
+    reading = asyncio.run(resolve_reading(read_question("glucose monitor?"), Resolver()))
+    assert reading.concepts and reading.concepts[0].family is None
+    assert reading.concepts[0].found == "found"

@@ -91,6 +91,10 @@ def _resolved(concept: Concept, resolution: Any) -> list[Concept]:
         return [concept.model_copy(update={"found": status, "absence": (absence or "")[:400]})]
     families = [f for m in resolution.matches if (f := _family_of(m))]
     ranked = sorted(set(families), key=_PREFERENCE.index)
+    if not ranked:
+        # Only families no tool of the reading lists (devices, imaging, supplies): the
+        # record-wide search answers it; never an index error, never an absence.
+        return [concept.model_copy(update={"found": "found"})]
     # The question's shape ("salt level": a result) outranks the default preference.
     hinted = [f for f in ranked if f == concept.hint or {f, concept.hint} <= {"lab", "vital"}]
     family = (hinted or ranked)[0]
