@@ -36,7 +36,7 @@ _LAY_CONDITIONS = (
 )
 _SHORT_CONDITIONS = (
     ("h/o HTN?", ("hypertension",)),
-    ("T2DM?", ("diabetes mellitus type 2",)),
+    ("T2DM?", ("diabetes mellitus type 2", "type 2 diabetes")),
     ("CKD hx?", ("chronic kidney disease",)),
     ("hx CAD?", ("coronary",)),
     ("OA?", ("osteoarthritis",)),
