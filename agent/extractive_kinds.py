@@ -255,6 +255,19 @@ def _absence(found: list[Retrieved], reading: Reading) -> str | None:
         for note in r.result.notes:
             if note.startswith("No ") and r.tool == "find_concept":
                 return note
+    for r in found:
+        for note in r.result.notes:
+            if (
+                r.tool == "search_record"
+                and note.startswith("No text in the record")
+                and not (r.step["arguments"].get("since") or r.step["arguments"].get("until"))
+            ):
+                # Every word of the whole record (codes, values, notes) was searched:
+                # that absence can be stated, with the caveat that a synonym is missed.
+                return (
+                    note.rstrip(".") + "; the term is not in the vocabularies, so a synonym "
+                    "would be missed."
+                )
     lists = [r for r in found if r.tool in _NOUNS]
     if lists and reading.concepts:
         r = lists[0]
