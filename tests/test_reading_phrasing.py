@@ -91,6 +91,7 @@ def test_lay_and_shorthand_lab_words_are_in_the_vocabularies() -> None:
     [
         ("Gregoria Douglas a1c?", "Gregoria Douglas"),
         ("Milton Ortiz - meds?", "Milton Ortiz"),
+        ("Alethea Lubowitz's date of birth?", "Alethea Lubowitz"),
         ("Heart Rate?", None),
         ("Blood Pressure last", None),
         ("Chronic Kidney Disease?", None),

@@ -56,7 +56,8 @@ def named_person(question: str) -> str | None:
     """The person a question names ("Milton Ortiz"), or ``None``."""
     leading = _LEADING.match(question)
     if leading:
-        words = re.sub(r"\d+", "", leading.group("name")).split()
+        name = re.sub(r"(?:'s|\u2019s)\b", "", leading.group("name"))  # "Ortiz's"
+        words = re.sub(r"\d+", "", name).split()
         if not any(w.lower() in _NOT_NAMES or _clinical_word(w) for w in words):
             return " ".join(words)
     for pattern in _PATTERNS:
