@@ -161,6 +161,13 @@ def _observation_concepts(text: str) -> list[Concept]:
     return found
 
 
+def _encounter_setting(text: str) -> str | None:
+    """A care setting named in several words ("inpatient stays", "ER visits"): the
+    phrase the resolver maps to an encounter class (one-word names stay generic)."""
+    names = sorted(vocabularies().encounter_class_names, key=len, reverse=True)
+    return next((n for n in names if len(n.split()) >= 2 and _has(text, n)), None)
+
+
 def _vaccine(text: str) -> Concept | None:
     for group in VACCINE_GROUPS:
         for name in (*group.names, group.label):
@@ -267,6 +274,9 @@ def read_question(question: str, today: date | None = None) -> Reading:
         # resolver reads the whole phrase, the known name is the fallback.
         hinted = concepts[0]
         concepts = [Concept(phrase=_concept_phrase(norm), name=hinted.name, hint=hinted.family)]
+    setting = _encounter_setting(norm)
+    if setting and not concepts:
+        concepts = [Concept(phrase=setting)]  # "inpatient stays": resolved to its class
     vaccine = _vaccine(norm)
     if vaccine is not None and _has(norm, *_VACCINE_WORDS):
         concepts = [vaccine]

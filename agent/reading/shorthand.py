@@ -38,6 +38,7 @@ _REWRITES: tuple[tuple[str, str], ...] = (
     (r"\bprev\b", "previous"),
     (r"\brecap\b", "summarize"),
     (r"\bstill\b", "currently"),
+    (r"\b(?:come|came|comes|coming) in\b", "visit"),
     (r"\bwhat'?s\b", "what is"),
     (r"\bwhy'?s\b", "why is"),
     (r"\bhow'?s\b", "how is"),
