@@ -95,8 +95,10 @@ def _resolved(concept: Concept, resolution: Any) -> list[Concept]:
         # Only families no tool of the reading lists (devices, imaging, supplies): the
         # record-wide search answers it; never an index error, never an absence.
         return [concept.model_copy(update={"found": "found"})]
-    # The question's shape ("salt level": a result) outranks the default preference.
-    hinted = [f for f in ranked if f == concept.hint or {f, concept.hint} <= {"lab", "vital"}]
+    # The question's shape ("salt level": a result) outranks the default preference; a
+    # hint that only says a lab name is inside the phrase ("sodium fluoride") does not.
+    shape = concept.hint if not concept.name else None
+    hinted = [f for f in ranked if f == shape or {f, shape} <= {"lab", "vital"}]
     family = (hinted or ranked)[0]
     matches = [m for m in resolution.matches if _family_of(m) == family]
     if family in ("lab", "vital"):

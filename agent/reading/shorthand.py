@@ -30,6 +30,7 @@ _REWRITES: tuple[tuple[str, str], ...] = (
     (r"\bdx'?d\b", "diagnosed"),
     (r"\bdxed\b", "diagnosed"),
     (r"\bdx\b", "diagnosis"),
+    (r"^\s*(?P<what>[^?]+?)\s+(?:hx|h/o)\s*\?\s*$", r"history of \g<what>?"),
     (r"\bhx\b(?!\s+of)", "history of"),
     (r"\batm\b", "currently"),
     (r"\bchkd\b", "checked"),
