@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from agent.claims import claim_problems, thread_vocabulary
+from agent.reading.periods import MONTH_NUMBERS
 from tools.inert_text import LOW_QUOTES, strip_special_tokens
 from tools.registry import TOOLS, spec_of
 
@@ -44,26 +45,7 @@ __all__ = [
 
 _BRACKET = re.compile(r"\s?\[([^\[\]\n]{1,200})\]")
 _KEY = re.compile(r"^(?:\d{1,4}|[A-Z][A-Za-z]{1,40}/[A-Za-z0-9\-.]{1,64})$")
-_MONTHS = {
-    m: i + 1
-    for i, names in enumerate(
-        [
-            ("january", "jan"),
-            ("february", "feb"),
-            ("march", "mar"),
-            ("april", "apr"),
-            ("may",),
-            ("june", "jun"),
-            ("july", "jul"),
-            ("august", "aug"),
-            ("september", "sep", "sept"),
-            ("october", "oct"),
-            ("november", "nov"),
-            ("december", "dec"),
-        ]
-    )
-    for m in names
-}
+_MONTHS = MONTH_NUMBERS  # one table of month words, owned by the reading's periods
 _MONTH = r"(?P<month>" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")\.?"
 _DATE_FORMS = (
     re.compile(r"\b(?P<y>\d{4})-(?P<m>\d{1,2})(?:-(?P<d>\d{1,2}))?(?:T[\d:.+\-Z]*)?\b"),

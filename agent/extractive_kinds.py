@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from agent.reading import Reading
+from agent.reading.shorthand import expand_shorthand
 from agent.results import result_from_json
 from agent.state import StepRecord
 from tools.evidence import Evidence, ToolResult
@@ -248,6 +249,19 @@ def _absence(found: list[Retrieved], reading: Reading) -> str | None:
         for note in r.result.notes:
             if note.startswith("No ") and r.spec.kind == "concept":
                 return note
+    for r in found:
+        for note in r.result.notes:
+            if (
+                r.tool == "search_record"
+                and note.startswith("No text in the record")
+                and not (r.step["arguments"].get("since") or r.step["arguments"].get("until"))
+            ):
+                # Every word of the whole record (codes, values, notes) was searched:
+                # that absence can be stated, with the caveat that a synonym is missed.
+                return (
+                    note.rstrip(".") + "; the term is not in the vocabularies, so a synonym "
+                    "would be missed."
+                )
     lists = [r for r in found if r.spec.phrasing.searched is not None]
     if lists and reading.concepts:
         r = lists[0]
@@ -273,7 +287,7 @@ def _yes_no(
 ) -> list[str] | None:
     items = _relevant(found, reading)
     families = set(reading.families) | {c.hint for c in reading.concepts if c.hint}
-    current = "medication" in families and _CURRENT_WORDS.search(question.lower())
+    current = "medication" in families and _CURRENT_WORDS.search(expand_shorthand(question).lower())
     if current and reading.status != "all":
         # Only medication orders answer "is she on ...": a lab that matched the same
         # words ("sugar" -> glucose) is neither an order nor evidence of one.

@@ -128,7 +128,10 @@ class ChartTools(ToolsetBase):
             items,
             truncated=truncated or len(evidence) > limit,
             total=len(evidence),
-            empty_note=f"No {status} medication orders match in this record.",
+            empty_note=(
+                f"No {'' if status == 'all' else status + ' '}medication orders match in "
+                f"this record{_window_words(since, until).replace(',', ' for', 1)}."
+            ),
         )
 
     async def _first_orders(self, name: str | None, limit: int) -> ToolResult:

@@ -117,6 +117,7 @@ async def _replay(
     extra: list[Question],
     templates: bool,
     freeform: bool,
+    heldout: bool,
     model: ChatModel | None,
     checkpoint: Checkpoint,
     threads: str | None = None,
@@ -132,7 +133,9 @@ async def _replay(
         open_checkpointer(threads or ":memory:") as saver,
     ):
         ids = await _patient_ids(client, patients, all_patients) if patients or all_patients else []
-        plans = await plan_replay(client, ids, extra, templates=templates, freeform=freeform)
+        plans = await plan_replay(
+            client, ids, extra, templates=templates, freeform=freeform, heldout=heldout
+        )
         total = sum(len(p.questions) for p in plans)
         if total == 0:
             raise ReplayError("No questions to ask: the records support no template question.")
@@ -204,6 +207,13 @@ def replay(
             help="Also ask the free-form set (paraphrase, yes/no, periods, other persons...).",
         ),
     ] = False,
+    heldout: Annotated[
+        bool,
+        typer.Option(
+            "--heldout/--no-heldout",
+            help="Also ask the held-out free-form set (wordings written after the rules).",
+        ),
+    ] = False,
     report: Annotated[
         Path, typer.Option("--report", help="Where to write the JSON report (+ .md summary).")
     ] = Path("replay-report.json"),
@@ -255,6 +265,7 @@ def replay(
                 extra,
                 templates,
                 freeform,
+                heldout,
                 chosen,
                 checkpoint,
                 checkpoint_db,

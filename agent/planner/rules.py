@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from agent.reading import Concept, Reading, read_question
 from agent.reading.periods import find_period
+from agent.reading.shorthand import expand_shorthand
 from agent.state import ToolCall
 from tools.declare import ToolKind, ToolName
 from tools.registry import spec_of
@@ -334,6 +335,7 @@ def plan_reading(
     "before that?" follow-up searches back from)."""
     if reading.language != "en":
         return RulePlan([], "decline", confident=True)
+    question = expand_shorthand(question)  # as the reading saw it: "appts" are visits
     raw = question.lower()
     previous = previous_calls or []
     if previous and reading.follow_up == "before":

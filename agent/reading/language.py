@@ -3,7 +3,8 @@ rather than guess at a question it cannot parse.
 
 Deliberately small: a question in another script (Cyrillic, CJK, ...) is not English;
 a Latin-script question is not English when it holds more function words of Spanish,
-French, German, Italian, Portuguese or Dutch than of English (two at least, or one with
+French, German, Italian, Portuguese, Dutch, Polish, Swedish/Danish or Turkish
+than of English (two at least, or one with
 a letter English does not use, such as "é" or "ñ").  Clinical tokens (HbA1c,
 LDL) are neutral, so "HbA1c?" stays English.
 """
@@ -27,11 +28,14 @@ _FOREIGN_TEXT = (
     "el los las del que cual cuál qué su sus fue una tiene cuáles cuándo cómo le les "
     "des du est sa son quelle quel quels avec pour une quand comment der das ist war "
     "hat und mit für ein eine wie hoch des welche wann il lo gli della è qual quale "
-    "di quando os do da são quais quando het een welke op dit wanneer"
+    "di quando os do da são quais quando het een welke op dit wanneer foi qual última "
+    "ultima tem avuto nel quante jakie jaki jaka leki przyjmuje pacjent czy ma jest "
+    "har patienten vilka vilken är och hur senaste hvad hvilke hastanın hastanin "  # noqa: RUF001
+    "nedir kan şekeri var mı"  # noqa: RUF001
 )
 _FOREIGN = frozenset(_FOREIGN_TEXT.split())
 # Letters with diacritics that English words do not carry.
-_DIACRITICS = frozenset("áéíóúñüöäßçãõèàìòâêîôûëïœ¿¡")
+_DIACRITICS = frozenset("áéíóúñüöäßçãõèàìòâêîôûëïœ¿¡ıışğąęśźżńłåøæ")
 _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
 
 

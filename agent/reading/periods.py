@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-__all__ = ["Period", "find_period", "is_count_question"]
+__all__ = ["MONTH_NUMBERS", "Period", "find_period", "is_count_question"]
 
 _MONTH_NAMES = [
     *("january", "february", "march", "april", "may", "june"),
@@ -23,6 +23,9 @@ _MONTH_NAMES = [
 ]
 _MONTH_ABBREVIATIONS = {name[:3]: i + 1 for i, name in enumerate(_MONTH_NAMES)} | {"sept": 9}
 _MONTH_INDEX = {name: i + 1 for i, name in enumerate(_MONTH_NAMES)} | _MONTH_ABBREVIATIONS
+#: Every English month name and abbreviation -> its number: the one table of month words
+#: (the verifier reads "March 2, 2024" in answers with it).
+MONTH_NUMBERS: dict[str, int] = dict(_MONTH_INDEX)
 _MONTH = r"(?P<month>" + "|".join(sorted(_MONTH_INDEX, key=len, reverse=True)) + r")\.?"
 _YEAR = r"(?P<year>(?:19|20)\d{2})(?![\d-])"
 _NUMBER_WORDS = {

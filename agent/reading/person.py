@@ -23,6 +23,8 @@ _PATTERNS = (
     re.compile(_NAME + _AFTER),
     re.compile(r"\b(?:for|about|of|patient|pt)\s+" + _NAME + r"\b"),
 )
+# "Gregoria Douglas a1c?": a name opening a terse question, before what is asked.
+_LEADING = re.compile(r"^\s*" + _NAME + r"(?=\s*(?:[?:,\-]|\s+[a-z0-9#]|$))")
 # Capitalised words that start a question or name a clinical thing, never a person.
 _NOT_NAMES_TEXT = (
     "what when which who how does did do is was were are has have had show tell give "
@@ -36,8 +38,28 @@ def _words(name: str) -> list[str]:
     return [w for w in re.sub(r"\d+", " ", name).lower().split() if w]
 
 
+def _clinical_word(word: str) -> bool:
+    """A word the vocabularies know ("Blood", "Heart", "Lipitor"): not part of a name."""
+    from tools.concepts.vocabularies import vocabularies
+    from tools.vocabulary import find_observation_concept
+
+    vocab = vocabularies()
+    key = word.lower()
+    return (
+        key in vocab.words
+        or vocab.is_known_phrase(key)
+        or find_observation_concept(key) is not None
+    )
+
+
 def named_person(question: str) -> str | None:
     """The person a question names ("Milton Ortiz"), or ``None``."""
+    leading = _LEADING.match(question)
+    if leading:
+        name = re.sub(r"(?:'s|\u2019s)\b", "", leading.group("name"))  # "Ortiz's"
+        words = re.sub(r"\d+", "", name).split()
+        if not any(w.lower() in _NOT_NAMES or _clinical_word(w) for w in words):
+            return " ".join(words)
     for pattern in _PATTERNS:
         for match in pattern.finditer(question):
             words = match.group("name").split()

@@ -72,6 +72,15 @@ def _observation_name(match: Any) -> str:
     return name if len(name) <= _MAX_NAME else name[:_MAX_NAME].rsplit(" ", 1)[0]
 
 
+def _family_of(match: Any) -> Family | None:
+    """The reading's family of one match; social history by what carries it (a smoking
+    status Observation is a result to report, an employment finding a condition)."""
+    if match.family == "social_history":
+        observed = any(str(r).startswith("Observation/") for r in match.references)
+        return "lab" if observed else "condition"
+    return _FAMILIES.get(match.family)
+
+
 def _resolved(concept: Concept, resolution: Any) -> list[Concept]:
     status = str(resolution.status)
     if status != "found" and concept.name and concept.hint in ("lab", "vital"):
@@ -80,12 +89,23 @@ def _resolved(concept: Concept, resolution: Any) -> list[Concept]:
     if status != "found":
         absence = resolution.absence() if status == "none_found" else ""
         return [concept.model_copy(update={"found": status, "absence": (absence or "")[:400]})]
-    families = [f for m in resolution.matches if (f := _FAMILIES.get(m.family))]
+    families = [f for m in resolution.matches if (f := _family_of(m))]
     ranked = sorted(set(families), key=_PREFERENCE.index)
-    family = ranked[0]
-    matches = [m for m in resolution.matches if _FAMILIES.get(m.family) == family]
+    if not ranked:
+        # Only families no tool of the reading lists (devices, imaging, supplies): the
+        # record-wide search answers it; never an index error, never an absence.
+        return [concept.model_copy(update={"found": "found"})]
+    # The question's shape ("salt level": a result) outranks the default preference; a
+    # hint that only says a lab name is inside the phrase ("sodium fluoride") does not.
+    shape = concept.hint if not concept.name else None
+    hinted = [f for f in ranked if f == shape or {f, shape} <= {"lab", "vital"}]
+    family = (hinted or ranked)[0]
+    matches = [m for m in resolution.matches if _family_of(m) == family]
     if family in ("lab", "vital"):
-        names = list(dict.fromkeys(_observation_name(m) for m in matches))[:4]
+        # A result is looked up by what was measured ("Tobacco smoking status"), not by
+        # a value it took ("Never smoked tobacco").
+        coded = [m for m in matches if m.role != "value"] or matches
+        names = list(dict.fromkeys(_observation_name(m) for m in coded))[:4]
         vitals = set(vital_sign_names())
         return [
             concept.model_copy(
@@ -122,6 +142,12 @@ async def resolve_reading(reading: Reading, resolver: ConceptResolver | None) ->
     asks = reading.asks
     if reading.bare and families and set(families) <= {"condition", "medication", "allergy"}:
         asks = "yes_no"  # "AFib?", "plavix?": is it there
+    elif reading.bare and concepts and all(c.found == "none_found" for c in concepts):
+        asks = "yes_no"  # "Xarelto?" known to the vocabularies, absent here: say no
+    if asks == "yes_no" and concepts and concepts[0].family in ("lab", "vital"):
+        # "does she smoke?", "is her a1c ok?": the answer is the latest result, not a
+        # yes that a "Never smoked tobacco" finding would make false.
+        asks = "value"
     return reading.model_copy(
         update={"concepts": concepts[:4], "families": families[:6], "asks": asks}
     )

@@ -19,6 +19,9 @@ from agent.reading.language import is_english
 from agent.reading.model import Asks, Concept, Family, Reading, ReadingPeriod, Threshold
 from agent.reading.periods import find_period, is_count_question
 from agent.reading.person import named_person
+from agent.reading.purpose import purpose_class
+from agent.reading.shorthand import expand_shorthand
+from tools.concepts.vocabularies import vocabularies
 from tools.vocabulary import (
     OBSERVATION_CONCEPTS,
     VACCINE_GROUPS,
@@ -43,11 +46,15 @@ _FIRST = ("first", "earliest", "initial", "oldest")
 _LATEST = ("latest", "last", "most recent", "current", "newest", "recent", "lately")
 _TREND = ("trend", "over time", "changed", "history of", "all of", "every", "progress")
 _YES_NO_START = re.compile(
-    r"^\s*(?:is|are|was|were|does|do|did|has|have|had|any|ever|can|pt|hx|has there)\b"
+    r"^\s*(?:is|are|was|were|does|do|did|has|have|had|any|ever|can|pt|hx|has there|"
+    r"history of|known|currently on|currently taking|on)\b"
 )
-_WHY = re.compile(r"^\s*why\b|\breason for\b|\bwhat (?:is|was) (?:the )?.+ for\??$")
+_WHY = re.compile(r"^\s*why\b|\breason\b|\bindication\b|\bwhat (?:is|was) (?:the )?.+ for\??$")
 _TIMELINE = re.compile(
     r"\bwhat happened\b|\bwhat was done\b|\bsummari[sz]e the (?:last|latest|most recent)\b"
+    r"|\b(?:summari[sz]e|summary|details?|what did (?:they|we|you|he|she|i) do)\b"
+    r".*\b(?:visit|encounter|appointment)s?\b"
+    r"|\b(?:visit|encounter|appointment)s?\b.*\b(?:details?|summary|what happened)\b"
 )
 _BEFORE = ("before that", "before this", "prior to that", "previous one", "the one before")
 _REFERRING = ("those", "these", "them", "of it", "that one", "which one", "which of")
@@ -62,7 +69,8 @@ _SCAFFOLD_TEXT = (
     "please can you pull up result results value values reading readings level levels "
     "like yes no seen see us get got given hx date dob earliest initial oldest newest "
     "recently lately check checked on record ever been all every since between better "
-    "worse go went up down did vs versus trend over changed change s"
+    "worse go went up down did vs versus trend over changed change s known came come "
+    "details atm"
 )
 # Words the planner reads as a family's status, kind or view, not as a concept.
 _GENERIC_TEXT = (
@@ -71,7 +79,8 @@ _GENERIC_TEXT = (
     "receive gotten taken given severe recorded documented mentioned happen well "
     "controlled control uncontrolled managed under before earlier prior then one therapy "
     "treatment diagnosed diagnose prescribed prescription history explain describe "
-    "summary overview about status say says said mention mentions wrote written"
+    "summary overview about status say says said mention mentions wrote written "
+    "started start new begun diagnosis diagnoses indication indications"
 )
 _GENERIC = frozenset(_GENERIC_TEXT.split())
 _SCAFFOLD = frozenset(_SCAFFOLD_TEXT.split())
@@ -82,6 +91,7 @@ _FAMILY_WORDS: dict[str, Family] = {
     **dict.fromkeys(("shot", "shots", "vaccinations", "jab", "jabs"), "immunization"),
     **dict.fromkeys(("visit", "visits", "encounter", "encounters"), "encounter"),
     **dict.fromkeys(("appointment", "appointments", "admission", "admissions"), "encounter"),
+    **dict.fromkeys(("stay", "stays"), "encounter"),
     **dict.fromkeys(("allergy", "allergies", "allergic"), "allergy"),
     **dict.fromkeys(("condition", "conditions", "problem", "problems"), "condition"),
     **dict.fromkeys(("diagnosis", "diagnoses", "diagnosed"), "condition"),
@@ -138,7 +148,10 @@ def _observation_concepts(text: str) -> list[Concept]:
     )
     for name, concept in names:
         key = normalize_name(name)
-        if concept.label in taken or len(key) < 2 or key in _AMBIGUOUS or not _has(text, key):
+        plural = len(key) > 2 and _has(text, key + "s")  # "eGFRs", "LDLs"
+        if concept.label in taken or len(key) < 2 or key in _AMBIGUOUS:
+            continue
+        if not _has(text, key) and not plural:
             continue
         if any(key in normalize_name(other.phrase) for other in found):
             continue  # "blood pressure" already read; "pressure" is part of it
@@ -146,6 +159,13 @@ def _observation_concepts(text: str) -> list[Concept]:
         family: Family = "vital" if concept.kind == "vital" else "lab"
         found.append(Concept(phrase=key, family=family, name=concept.names[0]))
     return found
+
+
+def _encounter_setting(text: str) -> str | None:
+    """A care setting named in several words ("inpatient stays", "ER visits"): the
+    phrase the resolver maps to an encounter class (one-word names stay generic)."""
+    names = sorted(vocabularies().encounter_class_names, key=len, reverse=True)
+    return next((n for n in names if len(n.split()) >= 2 and _has(text, n)), None)
 
 
 def _vaccine(text: str) -> Concept | None:
@@ -167,7 +187,8 @@ def _asks(raw: str, text: str, reading: dict[str, object]) -> Asks:
     if reading.get("extreme"):
         return "extreme"
     if (
-        _has(text, "compare", "comparison", "better or worse", "go up or down")
+        _has(text, "compare", "comparison", "better or worse", "go up or down", "up or down")
+        or _has(text, "vs", "versus", "previous and current", "the one before")
         or int(str(reading.get("last_n") or 0)) > 1
     ):
         return "compare"
@@ -179,17 +200,22 @@ def _asks(raw: str, text: str, reading: dict[str, object]) -> Asks:
 
 
 _CONDITION_SHAPE = re.compile(
-    r"\b(?:have|has|had|history of|hx of|diagnosed|diagnosis|suffer|suffers)\b"
+    r"\b(?:have|has|had|history of|hx of|diagnosed|diagnosis|suffer|suffers|known)\b"
 )
 _MEDICATION_SHAPE = re.compile(r"\b(?:on|taking|take|takes|prescribed|using)\b")
 _WH = re.compile(r"\b(?:what|when|which|who|how|show|list|give|tell|why|where)\b")
-_LAY_CONDITION = re.compile(r"\bhigh\s+(?:blood pressure|cholesterol|blood sugar|sugar)\b")
+_LAY_CONDITION = re.compile(r"\bhigh\s+(?:blood pressure|bp|cholesterol|blood sugar|sugar)\b")
+
+
+_MEASURE_SHAPE = re.compile(r"\b(?:level|levels|reading|readings|numbers|value|values)\b")
 
 
 def _shape_hint(raw: str, asks: str) -> Family | None:
     """The family a question's shape points to, for a concept nobody can place."""
     if _CONDITION_SHAPE.search(raw):
         return "condition"
+    if _MEASURE_SHAPE.search(raw) and asks != "yes_no":
+        return "lab"
     if asks == "yes_no" and _MEDICATION_SHAPE.search(raw):
         return "medication"
     return None
@@ -209,9 +235,10 @@ def _concept_phrase(text: str) -> str:
 
 def read_question(question: str, today: date | None = None) -> Reading:
     """The rules' reading of ``question`` (see the module docstring)."""
-    raw = question.lower()
     if not is_english(question):
         return Reading(language="other")
+    question = expand_shorthand(question)
+    raw = question.lower()
     period = find_period(question, today)
     text = _cut(raw, period.span) if period else raw
     person = named_person(question)
@@ -247,22 +274,38 @@ def read_question(question: str, today: date | None = None) -> Reading:
         # resolver reads the whole phrase, the known name is the fallback.
         hinted = concepts[0]
         concepts = [Concept(phrase=_concept_phrase(norm), name=hinted.name, hint=hinted.family)]
+    setting = _encounter_setting(norm)
+    if setting and not concepts:
+        concepts = [Concept(phrase=setting)]  # "inpatient stays": resolved to its class
     vaccine = _vaccine(norm)
     if vaccine is not None and _has(norm, *_VACCINE_WORDS):
         concepts = [vaccine]
     families = list(dict.fromkeys(f for w in norm.split() if (f := _FAMILY_WORDS.get(w))))
+    if asks == "why" and period is not None and period.since == period.until and not concepts:
+        families = families or ["encounter"]  # "reason she came in on 2019-11-12"
     if not concepts:
         phrase = _concept_phrase(norm)
         leftover = [w for w in phrase.split() if w not in _FAMILY_WORDS]
         if leftover:
             concepts = [Concept(phrase=phrase, hint=_shape_hint(raw, asks))]
+    purpose = purpose_class(raw)
+    if purpose is not None:
+        # "meds for her sugar": the class taken for it, answered yes/no over the orders.
+        name = vocabularies().drug_classes[purpose].names[0]
+        concepts, families, asks = (
+            [Concept(phrase=name, hint="medication")],
+            ["medication"],
+            "yes_no",
+        )
     status = None
     if _has(norm, "stopped", "discontinued", "past", "previous"):
         status = "stopped"
     if _has(norm, "ever", "history", "all") or period is not None:
         status = "all"
     follow_up = "none"
-    if any(p in raw for p in _BEFORE):
+    if asks == "compare":
+        pass  # "latest vs the one before" names its own pair
+    elif any(p in raw for p in _BEFORE):
         follow_up = "before"
     elif any(p in f" {raw} " for p in _REFERRING) or raw.startswith("and "):
         follow_up = "refers"

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from agent.replay.freeform import freeform_questions, person_name
+from agent.replay.freeform.heldout import heldout_questions
 from agent.replay.ground_truth import generate_questions
 from agent.replay.model import Question
 from agent.replay.record import PatientRecord, RecordSource, fetch_record, reference
@@ -169,19 +170,23 @@ async def plan_replay(
     *,
     templates: bool = True,
     freeform: bool = False,
+    heldout: bool = False,
     today: date | None = None,
 ) -> list[PatientQuestions]:
     """Fetch each patient's record and generate its questions (plus the file's extras).
 
     ``freeform`` adds the free-form set (:mod:`agent.replay.freeform`), whose
-    wrong-person questions name the other patients of the run.
+    wrong-person questions name the other patients of the run; ``heldout`` adds the
+    held-out free-form set (:mod:`agent.replay.freeform.heldout`).
     """
     extras: dict[str, list[Question]] = {}
     for question in extra_questions:
         extras.setdefault(question.patient_id, []).append(question)
     ordered = list(dict.fromkeys([*patient_ids, *extras]))
     records = [await fetch_record(source, patient_id) for patient_id in ordered]
-    return plan_records(records, extras, templates=templates, freeform=freeform, today=today)
+    return plan_records(
+        records, extras, templates=templates, freeform=freeform, heldout=heldout, today=today
+    )
 
 
 def plan_records(
@@ -190,6 +195,7 @@ def plan_records(
     *,
     templates: bool = True,
     freeform: bool = False,
+    heldout: bool = False,
     today: date | None = None,
 ) -> list[PatientQuestions]:
     """The questions of records already in hand (e.g. read from bundle files)."""
@@ -202,6 +208,8 @@ def plan_records(
         questions = generate_questions(record) if templates else []
         if freeform:
             questions += freeform_questions(record, names, today)
+        if heldout:
+            questions += heldout_questions(record, names, today)
         questions += (extras or {}).get(record.id, [])
         plans.append(PatientQuestions(record.id, questions, refs))
     return plans

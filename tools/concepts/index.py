@@ -152,6 +152,22 @@ def _medication_concept(resource: Resource, record: PatientRecord) -> dict[str, 
     return code if isinstance(code, dict) else None
 
 
+def _reasons(resource: Resource, record: PatientRecord) -> Iterator[Any]:
+    """Every stated reason: ``reasonCode``, and each ``reasonReference`` as the text of the
+    Condition it names (a reference without a display still says why)."""
+    yield from _concepts(resource.get("reasonCode"))
+    for item in resource.get("reasonReference") or []:
+        if not isinstance(item, dict):
+            continue
+        target = record.resolve(
+            item.get("reference") if isinstance(item.get("reference"), str) else None
+        )
+        if target is not None and isinstance(target.get("code"), dict):
+            yield target["code"]
+        elif isinstance(item.get("display"), str):
+            yield {"text": item["display"]}
+
+
 def _named(resource: Resource, record: PatientRecord) -> Iterator[tuple[Family, Role, Any]]:
     """(family, role, CodeableConcept) for every askable name of one resource."""
     kind = resource.get("resourceType")
@@ -160,7 +176,7 @@ def _named(resource: Resource, record: PatientRecord) -> Iterator[tuple[Family, 
         yield family, "code", resource.get("code")
     elif kind in ("MedicationRequest", "MedicationStatement", "MedicationAdministration"):
         yield "medications", "code", _medication_concept(resource, record)
-        for reason in _concepts(resource.get("reasonCode")):
+        for reason in _reasons(resource, record):
             yield "medications", "reason", reason
     elif kind == "Observation":
         family = observation_family(resource)
@@ -172,7 +188,7 @@ def _named(resource: Resource, record: PatientRecord) -> Iterator[tuple[Family, 
             yield family, "value", value
     elif kind == "Procedure":
         yield "procedures", "code", resource.get("code")
-        for reason in _concepts(resource.get("reasonCode")):
+        for reason in _reasons(resource, record):
             yield "procedures", "reason", reason
     elif kind == "Immunization":
         yield "immunizations", "code", resource.get("vaccineCode")
@@ -180,7 +196,7 @@ def _named(resource: Resource, record: PatientRecord) -> Iterator[tuple[Family, 
         for concept in _concepts(resource.get("type")):
             yield "encounters", "code", concept
         yield "encounters", "class", _class_concept(resource.get("class"))
-        for reason in _concepts(resource.get("reasonCode")):
+        for reason in _reasons(resource, record):
             yield "encounters", "reason", reason
         for concept in _concepts(resource.get("serviceType")):
             yield "encounters", "category", concept

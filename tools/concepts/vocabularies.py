@@ -45,6 +45,9 @@ class DrugClass:
     atc: tuple[str, ...]
     ingredients: tuple[str, ...]
     rxnorm_ingredients: tuple[str, ...]
+    indications: tuple[str, ...] = ()
+    """What the class is taken for, as clinicians say it ("pressure", "sugar"): "what is
+    he taking for his pressure" asks for this class (normalised)."""
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,8 @@ class Vocabularies:
     drug_classes: dict[str, DrugClass]
     class_names: dict[str, str]
     """Normalised class name -> class key."""
+    indication_classes: dict[str, str]
+    """Normalised indication ("blood pressure", "sugar") -> the class taken for it."""
     lab_panels: dict[str, LabPanel]
     panel_names: dict[str, str]
     encounter_classes: dict[str, EncounterClass]
@@ -141,6 +146,9 @@ def _drug_classes(sources: dict[str, str]) -> tuple[dict[str, DrugClass], dict[s
             atc=_strings(entry.get("atc", []), key),
             ingredients=tuple(normalize_name(i) for i in _strings(entry["ingredients"], key)),
             rxnorm_ingredients=_strings(entry.get("rxnorm_ingredients", []), key),
+            indications=tuple(
+                normalize_name(i) for i in _strings(entry.get("indications", []), key)
+            ),
         )
         classes[key] = drug_class
         for label in (*drug_class.names, drug_class.label, key.replace("_", " ")):
@@ -211,6 +219,9 @@ def vocabularies() -> Vocabularies:
         phrases=phrases,
         drug_classes=drug_classes,
         class_names=class_names,
+        indication_classes={
+            indication: c.key for c in drug_classes.values() for indication in c.indications
+        },
         lab_panels=lab_panels,
         panel_names=panel_names,
         encounter_classes=encounter_classes,

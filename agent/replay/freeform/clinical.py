@@ -111,7 +111,9 @@ def _drugs(asker: Asker) -> None:
     if orders:
         name, _ = rng.choice(orders)
         drug = drug_words(name).lower()
-        matched = _ingredient_orders(orders, (drug,))
+        # The drug as the question names it, compared word for word ("insulin isophane
+        # human" is "Insulin Isophane, Human ..."): a substring test missed the comma.
+        matched = [(n, o) for n, o in orders if drug_words(n).lower() == drug]
         index, text = asker.pick(_ON, drug=drug)
         _yes_no(asker, "yes_no", f"on.{index}", {"drug": drug}, text, matched)
     text = _record_text(asker)

@@ -1,0 +1,40 @@
+"""Purpose phrasing: "meds for her sugar", "what is he taking for his pressure".
+
+The question names what the drug is for, not the drug: it asks for the drug class
+taken for that indication (``indications`` in ``tools/concepts/data/drug_classes.toml``),
+read as a yes/no over the patient's medication orders so that "nothing" is said about
+the class that was searched, naming it.
+"""
+
+from __future__ import annotations
+
+import re
+
+from tools.concepts.vocabularies import vocabularies
+from tools.vocabulary import normalize_name
+
+__all__ = ["purpose_class"]
+
+_PURPOSE = re.compile(
+    r"\b(?:meds?|medications?|medicines?|drugs?|pills?|rx|treatment|tx|taking|take|takes|"
+    r"on|anything|something|prescribed|given)\s+(?:for|to treat|to control|to manage)\s+"
+    r"(?:(?:his|her|their|the|pt's|pts|patient's|this|that)\s+)?(?P<what>[a-z0-9' ]+?)\s*\??\s*$"
+)
+
+
+def purpose_class(question: str) -> str | None:
+    """The drug class key a purpose question asks about ("antihypertensive"), or ``None``."""
+    match = _PURPOSE.search(question.lower())
+    if match is None:
+        return None
+    what = normalize_name(match.group("what"))
+    classes = vocabularies().indication_classes
+    if what in classes:
+        return classes[what]
+    words = what.split()
+    for size in range(len(words), 0, -1):  # "his pressure lately" -> "pressure"
+        for start in range(len(words) - size + 1):
+            key = " ".join(words[start : start + size])
+            if key in classes:
+                return classes[key]
+    return None

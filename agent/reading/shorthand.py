@@ -1,0 +1,59 @@
+"""Ward shorthand in a question's scaffolding, rewritten to plain words before reading.
+
+Clinicians type "h/o HTN?", "T2DM? y/n", "# encounters 2023", "1st visit?", "on X atm?",
+"when was it first dx'd", "pt w/ AF?".  These marks shape the question (history of,
+yes or no, how many, first, currently) but the reading's patterns are written for
+plain words, and left in place they become part of the concept ("w atrial
+fibrillation", "migraine y n").  Concept abbreviations (HTN, AF, BG) are not touched
+here: they are resolved with the curated vocabularies against the record.
+
+Source: common English clinical chart and messaging shorthand; each rewrite is the
+plain phrase the abbreviation stands for.
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["expand_shorthand"]
+
+# (pattern, replacement), applied in order, case-insensitively.
+_REWRITES: tuple[tuple[str, str], ...] = (
+    (r"\by\s*/\s*n\b", " yes or no "),
+    (r"\bh\s*/\s*o\b", " history of "),
+    (r"\bs\s*/\s*p\b", " history of "),
+    (r"\bw\s*/\s*o\b", " without "),
+    (r"\bw\s*/(?=\s|\w)", " with "),
+    (r"(?:^|(?<=\s))#\s*(?:of\s+)?", " number of "),
+    (r"\b1st\b", "first"),
+    (r"\b2nd\b", "second"),
+    (r"\bdx'?d\b", "diagnosed"),
+    (r"\bdxed\b", "diagnosed"),
+    (r"\bdx\b", "diagnosis"),
+    (r"^\s*(?P<what>[^?]+?)\s+(?:hx|h/o)\s*\?\s*$", r"history of \g<what>?"),
+    (r"\bhx\b(?!\s+of)", "history of"),
+    (r"\batm\b", "currently"),
+    (r"\bchkd\b", "checked"),
+    (r"\bappts?\b", "visit"),
+    (r"\benc\b", "encounter"),
+    (r"\bprev\b", "previous"),
+    (r"\brecap\b", "summarize"),
+    (r"\bstill\b", "currently"),
+    (r"\b(?:come|came|comes|coming) in\b", "visit"),
+    (r"\bwhat'?s\b", "what is"),
+    (r"\bwhy'?s\b", "why is"),
+    (r"\bhow'?s\b", "how is"),
+)
+_COMPILED = tuple((re.compile(p, re.IGNORECASE), r) for p, r in _REWRITES)
+# "encounters since 2023 count", "visits in 2020 - how many": the count asked last.
+_TRAILING_COUNT = re.compile(r"[\s\-\u2013:,]+(?:count|how many|total)\s*\??\s*$", re.IGNORECASE)
+
+
+def expand_shorthand(question: str) -> str:
+    """``question`` with its shorthand scaffolding in plain words (spacing collapsed)."""
+    text = question
+    if _TRAILING_COUNT.search(text):
+        text = "how many " + _TRAILING_COUNT.sub("", text) + "?"
+    for pattern, replacement in _COMPILED:
+        text = pattern.sub(replacement, text)
+    return " ".join(text.split())

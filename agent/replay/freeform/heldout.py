@@ -1,0 +1,267 @@
+"""The held-out free-form set: fresh wordings, and asks the main set does not make.
+
+Why a second set: the main set (:func:`agent.replay.freeform.freeform_questions`) was
+written while the rule path was being built, so a score on it says how well the rules
+fit the phrasings they were fixed against.  This set was written afterwards, in the
+style clinicians type (ward shorthand, lay words, typos, terse fragments, time scoping),
+and measured before any fix; it is the figure for phrasing nobody tuned for.  Its ids
+start with ``freeform.<kind>.heldout`` so the two sets never share a question.
+
+Ground truth comes from the raw JSON through the referee's own readers
+(:mod:`agent.replay.freeform.facts`) and vocabulary, exactly as the main set's.  The
+asks that need the record's visits, orders and people are in
+:mod:`agent.replay.freeform.heldout_visits`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+
+from agent.replay.freeform.base import KINDS, Asker
+from agent.replay.freeform.facts import Result, person_name, results
+from agent.replay.freeform.heldout_people import heldout_people_questions
+from agent.replay.freeform.heldout_visits import heldout_visit_questions
+from agent.replay.freeform.vocabulary import MEASURES, Measure, measure
+from agent.replay.model import ExpectedAnswer, Question
+from agent.replay.record import PatientRecord, clean_name, codes_of, display_of, moment, reference
+
+__all__ = ["heldout_questions"]
+
+_LATEST = (
+    "{name} - most recent?",
+    "pls give me the last {name} w/ date",
+    "whats the newest {name}",
+    "recent {name} result?",
+    "{name} today? or whenever last done",
+    "remind me of {poss} last {name}",
+)
+# (measure, lay phrase) pairs written for this set; the phrase is the whole question
+# or is put into a short frame.
+_LAY = (
+    ("sodium", "salt level"),
+    ("glucose", "sugar reading"),
+    ("hba1c", "3 month sugar"),
+    ("egfr", "kidney numbers"),
+    ("creat", "kidney numbers"),
+    ("weight", "how heavy is {pronoun}"),
+    ("spo2", "oxygen"),
+    ("bp", "pressure reading"),
+    ("chol", "cholesterol level"),
+    ("hr", "heart rate"),
+    ("tg", "blood fats"),
+)
+_LAY_FRAME = ("what's {poss} {lay} lately?", "{lay} last time?", "how was {poss} {lay} last chkd")
+_SHORT = (
+    ("glucose", "BG"),
+    ("sodium", "Na"),
+    ("potassium", "K"),
+    ("creat", "Cr"),
+    ("hgb", "Hgb"),
+    ("weight", "wt"),
+    ("spo2", "SpO2"),
+    ("bp", "BP"),
+    ("hba1c", "A1C"),
+    ("ldl", "LDL"),
+    ("bmi", "BMI"),
+    ("hr", "HR"),
+)
+_SHORT_FRAME = ("{abbr}?", "latest {abbr} pls", "{abbr} last", "last {abbr} + date")
+_HIGH = (
+    "highest ever {name}",
+    "what's the max {name} we have on file",
+    "{name} peak value + date",
+    "worst (highest) {name}?",
+)
+_LOW = ("lowest {name} recorded", "min {name}? when", "what was the lowest {name} ever")
+_OVER = (
+    "{name} ever over {t}? how many times",
+    "count of {name} > {t}",
+    "how often was {poss} {name} above {t}",
+    "# of {name} readings over {t}",
+)
+_UNDER = ("how often was {name} under {t}", "{name} < {t} how many times?")
+_COMPARE = (
+    "last 2 {name}s - trend?",
+    "{name}: latest vs the one before",
+    "is {name} going up or down? last two",
+    "prev and current {name}",
+)
+_FIRST = ("first ever {name}", "oldest {name} on file", "{name} baseline (first one)?")
+_THRESHOLDS = {
+    "hba1c": ("above", (8, 7, 6.5)),
+    "glucose": ("above", (110, 126, 100)),
+    "ldl": ("above", (130, 100)),
+    "chol": ("above", (240, 200)),
+    "bmi": ("above", (30, 27, 35)),
+    "egfr": ("below", (60, 90)),
+    "bp": ("above", (140, 130, 120)),
+    "hr": ("above", (100, 90, 80)),
+    "weight": ("above", (100, 90, 80)),
+}
+_SMOKING = "72166-2"
+_SMOKE = ("does {pronoun} smoke?", "smoker?", "tobacco use?", "is {pronoun} a smoker")
+
+
+def _single_latest(found: list[Result]) -> Result | None:
+    newest = found[-1]
+    return newest if sum(1 for r in found if r.day == newest.day) == 1 else None
+
+
+def _value(result: Result) -> ExpectedAnswer:
+    return ExpectedAnswer("value_date", value=result.stated, date=result.day)
+
+
+def _name(m: Measure) -> str:
+    return "systolic BP" if m.key == "bp" else m.name
+
+
+def _latest(asker: Asker, available: dict[str, list[Result]]) -> None:
+    rng = asker.rng
+    keys = sorted(available)
+    for key in rng.sample(keys, min(2, len(keys))):
+        latest = _single_latest(available[key])
+        if latest is None:
+            continue
+        index, text = asker.pick(_LATEST, name=measure(key).name)
+        ref = [latest.reference]
+        asker.ask("paraphrase", f"heldout.latest.{index}", {"m": key}, text, _value(latest), ref)
+    lay = [(k, p) for k, p in _LAY if k in available]
+    for key, phrase in rng.sample(lay, min(2, len(lay))):
+        latest = _single_latest(available[key])
+        if latest is None:
+            continue
+        if "{pronoun}" in phrase:
+            index, text = -1, phrase.format(pronoun=asker.pronoun) + "?"
+        else:
+            index, text = asker.pick(_LAY_FRAME, lay=phrase)
+        params = {"m": key, "phrase": phrase}
+        asker.ask(
+            "lay_terms", f"heldout.lay.{index}", params, text, _value(latest), [latest.reference]
+        )
+    short = [(k, a) for k, a in _SHORT if k in available]
+    for key, abbreviation in rng.sample(short, min(2, len(short))):
+        latest = _single_latest(available[key])
+        if latest is None:
+            continue
+        index, text = asker.pick(_SHORT_FRAME, abbr=abbreviation)
+        params = {"m": key, "abbr": abbreviation}
+        asker.ask(
+            "abbreviations",
+            f"heldout.abbr.{index}",
+            params,
+            text,
+            _value(latest),
+            [latest.reference],
+        )
+
+
+def _extremes(asker: Asker, available: dict[str, list[Result]]) -> None:
+    many = sorted(k for k, f in available.items() if len(f) >= 3)
+    for key in asker.rng.sample(many, min(2, len(many))):
+        found = available[key]
+        highest = asker.rng.random() < 0.55 or key == "bp"
+        best = max(r.number for r in found) if highest else min(r.number for r in found)
+        at = [r for r in found if r.number == best]
+        if len({r.day for r in at}) != 1 or len({r.stated for r in at}) != 1:
+            continue
+        index, text = asker.pick(_HIGH if highest else _LOW, name=_name(measure(key)))
+        template = f"heldout.{'high' if highest else 'low'}.{index}"
+        asker.ask("extreme", template, {"m": key}, text, _value(at[0]), [r.reference for r in at])
+
+
+def _thresholds(asker: Asker, available: dict[str, list[Result]]) -> None:
+    usable = sorted(k for k, f in available.items() if k in _THRESHOLDS and len(f) >= 2)
+    for key in asker.rng.sample(usable, min(2, len(usable))):
+        found = available[key]
+        direction, candidates = _THRESHOLDS[key]
+        for threshold in candidates:
+            if direction == "above":
+                hits = [r for r in found if r.number > threshold]
+            else:
+                hits = [r for r in found if r.number < threshold]
+            if 0 < len(hits) < len(found) or threshold == candidates[-1]:
+                break
+        wordings = _OVER if direction == "above" else _UNDER
+        name = _name(measure(key))
+        if key == "hba1c":
+            name = asker.rng.choice(("a1c", "HbA1c", "A1C"))
+        index, text = asker.pick(wordings, name=name, t=f"{threshold:g}")
+        asker.ask(
+            "threshold",
+            f"heldout.{direction}.{index}",
+            {"m": key, "t": threshold},
+            text,
+            ExpectedAnswer("count", value=len(hits)),
+            [r.reference for r in hits],
+        )
+
+
+def _compare_and_first(asker: Asker, available: dict[str, list[Result]]) -> None:
+    usable = sorted(k for k, f in available.items() if len(f) >= 2 and not measure(k).components)
+    for key in asker.rng.sample(usable, min(1, len(usable))):
+        found = available[key]
+        if len({r.day for r in found[-3:]}) < min(3, len(found)):
+            continue
+        last = found[-2:]
+        index, text = asker.pick(_COMPARE, name=measure(key).name)
+        points = tuple((r.day, r.number) for r in last)
+        asker.ask(
+            "compare",
+            f"heldout.last2.{index}",
+            {"m": key},
+            text,
+            ExpectedAnswer("series", points=points),
+            [r.reference for r in last],
+        )
+    keys = sorted(available)
+    for key in asker.rng.sample(keys, min(1, len(keys))):
+        oldest = available[key][0]
+        if sum(1 for r in available[key] if r.day == oldest.day) != 1:
+            continue
+        index, text = asker.pick(_FIRST, name=measure(key).name)
+        asker.ask(
+            "first", f"heldout.first.{index}", {"m": key}, text, _value(oldest), [oldest.reference]
+        )
+
+
+def _smoking(asker: Asker) -> None:
+    """Social history asked in lay words: the latest tobacco smoking status."""
+    found = [o for o in asker.record.of("Observation") if _SMOKING in codes_of(o.get("code"))]
+    if not found:
+        return
+    found.sort(key=moment)
+    latest = found[-1]
+    status = clean_name(display_of(latest.get("valueCodeableConcept")))
+    same = [o for o in found if moment(o) == moment(latest)]
+    if not status or len(same) != 1:
+        return
+    index, text = asker.pick(_SMOKE)
+    asker.ask(
+        "lay_terms",
+        f"heldout.smoke.{index}",
+        {},
+        text,
+        ExpectedAnswer("text_contains", value=status),
+        [reference(latest)],
+    )
+
+
+def heldout_questions(
+    record: PatientRecord, other_people: Sequence[str] = (), today: date | None = None
+) -> list[Question]:
+    """Every held-out question this record supports, in a stable order (by kind)."""
+    own = person_name(record.patient)
+    asker = Asker(record, today or date.today(), [p for p in other_people if p != own], own)
+    asker.rng.seed(f"heldout:{record.id}")
+    available = {m.key: found for m in MEASURES if (found := results(record, m))}
+    if available:
+        _latest(asker, available)
+        _extremes(asker, available)
+        _thresholds(asker, available)
+        _compare_and_first(asker, available)
+    _smoking(asker)
+    heldout_visit_questions(asker)
+    heldout_people_questions(asker)
+    order = {kind: index for index, kind in enumerate(KINDS)}
+    return sorted(asker.questions, key=lambda q: order[q.category])

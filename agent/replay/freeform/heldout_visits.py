@@ -1,0 +1,404 @@
+"""The held-out set's asks about conditions, orders, visits, periods and people.
+
+Fresh wordings for the asks of :mod:`agent.replay.freeform.clinical`,
+:mod:`~agent.replay.freeform.visits` and :mod:`~agent.replay.freeform.people`, plus
+purpose phrasing ("meds for her sugar": the drug class for that indication).  Ground
+truth from the raw JSON through the referee's readers, as the main set's.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+from agent.replay.freeform.base import Asker
+from agent.replay.freeform.facts import (
+    active_orders,
+    condition_names,
+    conditions_matching,
+    drug_name,
+    drug_words,
+    encounters,
+)
+from agent.replay.freeform.vocabulary import BRANDS, DRUG_CLASSES
+from agent.replay.ground_truth_lists import vaccine_item
+from agent.replay.model import ExpectedAnswer, ExpectedItem
+from agent.replay.record import Resource, clean_name, codes_of, day, display_of, moment, reference
+
+__all__ = ["heldout_visit_questions"]
+
+_LAY_CONDITIONS = (
+    ("sugar problems?", ("diabetes mellitus", "prediabetes", "diabetic")),
+    ("any heart trouble?", ("heart", "cardiac", "coronary", "myocardial")),
+    ("does {pronoun} have kidney disease", ("kidney",)),
+    ("high BP problem?", ("hypertension",)),
+    ("is {pronoun} overweight?", ("obesity", "overweight", "body mass index 30")),
+)
+_SHORT_CONDITIONS = (
+    ("h/o HTN?", ("hypertension",)),
+    ("T2DM?", ("diabetes mellitus type 2", "type 2 diabetes")),
+    ("CKD hx?", ("chronic kidney disease",)),
+    ("hx CAD?", ("coronary",)),
+    ("OA?", ("osteoarthritis",)),
+    ("pt w/ AF?", ("atrial fibrillation",)),
+)
+_HAS = ("{condition}? y/n", "is there a dx of {condition}", "known {condition}?", "hx {condition}?")
+_NEVER = ("glaucoma", "migraine", "hypothyroidism", "psoriasis", "celiac")
+_ON = (
+    "still taking {drug}?",
+    "{drug} on the med list?",
+    "on {drug} atm?",
+    "is {pronoun} on {drug}",
+)
+_NEVER_DRUGS = ("furosemide", "prednisone", "tamsulosin", "citalopram", "allopurinol")
+_CLASS = (
+    ("blood_thinner", ("any anticoagulants?", "on a blood thinner?", "anticoag?")),
+    ("statin", ("on a statin?", "statins?", "is {pronoun} on any statin")),
+    ("opioid", ("any opioids on the list?", "narcotics?", "on opiates?")),
+    ("bp_meds", ("on antihypertensives?", "any BP meds?")),
+)
+# Purpose phrasing: what the drug is for, said the way a clinician asks.
+_PURPOSE = (
+    ("diabetes", "meds for {poss} sugar?"),
+    ("diabetes", "what is {pronoun} taking for {poss} diabetes"),
+    ("bp_meds", "what is {pronoun} taking for {poss} pressure?"),
+    ("bp_meds", "meds for HTN?"),
+    ("statin", "anything for {poss} cholesterol?"),
+)
+_DIABETES_DRUGS = (
+    "metformin",
+    "insulin",
+    "glipizide",
+    "glyburide",
+    "glimepiride",
+    "sitagliptin",
+    "linagliptin",
+    "liraglutide",
+    "semaglutide",
+    "dulaglutide",
+    "empagliflozin",
+    "canagliflozin",
+    "dapagliflozin",
+    "pioglitazone",
+    "exenatide",
+)
+_BRAND = ("still on {brand}?", "{brand}?", "does {pronoun} take {brand} still")
+_VISITS_YEAR = ("how many appts in {year}", "# encounters {year}?", "visits in {year} - how many")
+_VISITS_SINCE = ("how many visits since {year}?", "encounters since {year} count")
+_VISITS_PAST = ("how many visits in the past 12 months?", "# of encounters in the last yr")
+_VACCINES = ("shots given in {year}?", "which immunizations in {year}", "vaccines {year}?")
+_STARTED = ("what meds were started in {year}?", "new prescriptions {year}?")
+_FIRST_VISIT = ("when did {pronoun} first come in", "first ever encounter date?", "1st visit?")
+_DIAGNOSED = (
+    "when was {condition} first dx'd?",
+    "date of {condition} diagnosis",
+    "onset of {condition}?",
+)
+_LAST_VISIT = (
+    "what happened last appt",
+    "most recent enc - details?",
+    "recap of last visit pls",
+    "what did they do at the last encounter",
+)
+_WHY_DRUG = ("what's the {drug} for", "indication for {drug}?", "why's {pronoun} taking {drug}")
+_WHY_VISIT = ("what was the visit on {date} for?", "reason {pronoun} came in on {date}")
+_ER = ("# of ED visits", "how many A&E visits?", "ER visits - how many?")
+_HOSPITAL = ("any inpatient stays?", "has {pronoun} been admitted before?")
+_MAX_SET = 6
+
+
+def _text(asker: Asker) -> str:
+    if not asker.record_text:
+        resources = [r for items in asker.record.by_type.values() for r in items]
+        asker.record_text = json.dumps([asker.record.patient, *resources]).lower()
+    return asker.record_text
+
+
+def _yes_no(
+    asker: Asker,
+    kind: str,
+    template: str,
+    params: dict[str, str],
+    text: str,
+    matched: list[tuple[str, Resource]],
+) -> None:
+    items = tuple(dict.fromkeys(ExpectedItem(name) for name, _ in matched))
+    answer = ExpectedAnswer("yes_no", value="yes" if matched else "no", items=items)
+    asker.ask(kind, f"heldout.{template}", params, text, answer, [reference(r) for _, r in matched])
+
+
+def _matching(
+    orders: list[tuple[str, Resource]], words: tuple[str, ...]
+) -> list[tuple[str, Resource]]:
+    return [(n, o) for n, o in orders if any(w in n.lower() for w in words)]
+
+
+def _conditions(asker: Asker) -> None:
+    rng = asker.rng
+    for kind, table in (("lay_terms", _LAY_CONDITIONS), ("abbreviations", _SHORT_CONDITIONS)):
+        index = rng.randrange(len(table))
+        wording, words = table[index]
+        matched = conditions_matching(asker.record, *words)
+        _yes_no(
+            asker, kind, f"condition.{index}", {}, wording.format(pronoun=asker.pronoun), matched
+        )
+    active = [
+        (n, c)
+        for n, c in condition_names(asker.record)
+        if "active" in codes_of(c.get("clinicalStatus")) and len(n) < 40
+    ]
+    if active:
+        condition = rng.choice(sorted({n for n, _ in active}))
+        matched = [(n, c) for n, c in active if n == condition]
+        index, text = asker.pick(_HAS, condition=condition.lower())
+        _yes_no(asker, "yes_no", f"has.{index}", {"condition": condition}, text, matched)
+    absent = [c for c in _NEVER if c not in _text(asker)]
+    if absent:
+        condition = rng.choice(absent)
+        index, text = asker.pick(_HAS, condition=condition)
+        _yes_no(asker, "yes_no", f"has_not.{index}", {"condition": condition}, text, [])
+
+
+def _drugs(asker: Asker) -> None:
+    rng = asker.rng
+    orders = active_orders(asker.record)
+    if orders:
+        name, _ = rng.choice(orders)
+        drug = drug_words(name).lower()
+        index, text = asker.pick(_ON, drug=drug)
+        matched = [(n, o) for n, o in orders if drug_words(n).lower() == drug]
+        _yes_no(asker, "yes_no", f"on.{index}", {"drug": drug}, text, matched)
+    never = [d for d in _NEVER_DRUGS if d not in _text(asker)]
+    if never:
+        drug = rng.choice(never)
+        index, text = asker.pick(_ON, drug=drug)
+        _yes_no(asker, "yes_no", f"on_not.{index}", {"drug": drug}, text, [])
+    classes = {c.key: c for c in DRUG_CLASSES}
+    key, wordings = _CLASS[rng.randrange(len(_CLASS))]
+    index, text = asker.pick(wordings)
+    matched = _matching(orders, classes[key].ingredients)
+    _yes_no(asker, "drug_class", f"class.{key}.{index}", {"class": key}, text, matched)
+    index = rng.randrange(len(_PURPOSE))
+    purpose, wording = _PURPOSE[index]
+    ingredients = _DIABETES_DRUGS if purpose == "diabetes" else classes[purpose].ingredients
+    text = wording.format(pronoun=asker.pronoun, poss=asker.possessive)
+    _yes_no(asker, "drug_class", f"purpose.{index}", {}, text, _matching(orders, ingredients))
+    every = [drug_name(asker.record, o).lower() for o in asker.record.of("MedicationRequest")]
+    taken = [b for b, i in BRANDS.items() if _matching(orders, (i,))]
+    pool = taken or [b for b, i in BRANDS.items() if not any(i in n for n in every)]
+    if pool:
+        brand = rng.choice(sorted(pool))
+        index, text = asker.pick(_BRAND, brand=brand)
+        matched = _matching(orders, (BRANDS[brand],))
+        _yes_no(asker, "drug_class", f"brand.{index}", {"brand": brand}, text, matched)
+
+
+def _periods(asker: Asker) -> None:
+    record, rng = asker.record, asker.rng
+    visits = encounters(record)
+    if visits:
+        year = int(day(rng.choice(visits))[:4])
+        found = [v for v in visits if day(v)[:4] == str(year)]
+        index, text = asker.pick(_VISITS_YEAR, year=year)
+        count = ExpectedAnswer("count", value=len(found))
+        asker.ask(
+            "time_scoped",
+            f"heldout.visits_year.{index}",
+            {"y": year},
+            text,
+            count,
+            [reference(v) for v in found],
+        )
+        since = int(day(visits[-min(len(visits), 6)])[:4])
+        found = [v for v in visits if day(v)[:4] >= str(since)]
+        index, text = asker.pick(_VISITS_SINCE, year=since)
+        count = ExpectedAnswer("count", value=len(found))
+        asker.ask(
+            "time_scoped",
+            f"heldout.visits_since.{index}",
+            {"y": since},
+            text,
+            count,
+            [reference(v) for v in found],
+        )
+        start = (asker.today - timedelta(days=365)).isoformat()
+        found = [v for v in visits if start <= day(v) <= asker.today.isoformat()]
+        index, text = asker.pick(_VISITS_PAST)
+        count = ExpectedAnswer("count", value=len(found))
+        asker.ask(
+            "time_scoped",
+            f"heldout.visits_past.{index}",
+            {"since": start},
+            text,
+            count,
+            [reference(v) for v in found],
+        )
+    immunizations = record.of("Immunization")
+    if immunizations:
+        year = int(day(rng.choice(immunizations))[:4])
+        given = sorted((r for r in immunizations if day(r)[:4] == str(year)), key=moment)
+        index, text = asker.pick(_VACCINES, year=year)
+        vaccines = tuple(dict.fromkeys(vaccine_item(r) for r in given))
+        asker.ask(
+            "time_scoped",
+            f"heldout.vaccines.{index}",
+            {"y": year},
+            text,
+            ExpectedAnswer("set", items=vaccines),
+            [reference(r) for r in given],
+        )
+    orders = record.of("MedicationRequest")
+    if orders:
+        year = int(day(rng.choice(orders))[:4])
+        found = sorted((o for o in orders if day(o)[:4] == str(year)), key=moment)
+        names = [n for n in dict.fromkeys(drug_name(record, o) for o in found) if n]
+        if len(names) <= _MAX_SET:
+            index, text = asker.pick(_STARTED, year=year)
+            items = tuple(ExpectedItem(n) for n in names)
+            asker.ask(
+                "time_scoped",
+                f"heldout.started.{index}",
+                {"y": year},
+                text,
+                ExpectedAnswer("set", items=items),
+                [reference(o) for o in found],
+            )
+
+
+def _firsts_and_last(asker: Asker) -> None:
+    visits = encounters(asker.record)
+    if visits:
+        index, text = asker.pick(_FIRST_VISIT)
+        asker.ask(
+            "first",
+            f"heldout.first_visit.{index}",
+            {},
+            text,
+            ExpectedAnswer("date", date=day(visits[0])),
+            [reference(visits[0])],
+        )
+    by_name: dict[str, list[Resource]] = {}
+    for name, condition in condition_names(asker.record):
+        by_name.setdefault(name, []).append(condition)
+    if by_name:
+        name = asker.rng.choice(sorted(by_name))
+        onset = by_name[name][0]
+        index, text = asker.pick(_DIAGNOSED, condition=name.lower())
+        asker.ask(
+            "first",
+            f"heldout.diagnosed.{index}",
+            {"c": name},
+            text,
+            ExpectedAnswer("date", date=day(onset)),
+            [reference(onset)],
+        )
+    if not visits or (len(visits) > 1 and moment(visits[-1]) == moment(visits[-2])):
+        return
+    last = visits[-1]
+    target = reference(last)
+    kind = clean_name(display_of((last.get("type") or [{}])[0]))
+    attached = [
+        p
+        for p in asker.record.of("Procedure")
+        if (p.get("encounter") or {}).get("reference") == target
+    ]
+    names = dict.fromkeys([kind, *(clean_name(display_of(p.get("code"))) for p in attached)])
+    items = tuple(ExpectedItem(n) for n in list(names)[:3] if n)
+    index, text = asker.pick(_LAST_VISIT)
+    asker.ask(
+        "last_visit",
+        f"heldout.last_visit.{index}",
+        {},
+        text,
+        ExpectedAnswer("set", items=items, date=day(last)),
+        [target, *(reference(p) for p in attached)],
+    )
+
+
+def _reasons(asker: Asker) -> None:
+    record, rng = asker.record, asker.rng
+    conditions = {reference(c): c for c in record.of("Condition")}
+    reasoned: dict[str, tuple[Resource, Resource]] = {}
+    for order in sorted(record.of("MedicationRequest"), key=moment, reverse=True):
+        targets = [r.get("reference") for r in order.get("reasonReference") or []]
+        found = [conditions[t] for t in targets if t in conditions]
+        name = drug_name(record, order)
+        if found and name:
+            reasoned.setdefault(name, (order, found[0]))
+    if reasoned:
+        name = rng.choice(sorted(reasoned))
+        order, condition = reasoned[name]
+        index, text = asker.pick(_WHY_DRUG, drug=drug_words(name).lower())
+        reason = clean_name(display_of(condition.get("code")))
+        asker.ask(
+            "reasoning",
+            f"heldout.why_drug.{index}",
+            {"d": name},
+            text,
+            ExpectedAnswer("set", items=(ExpectedItem(reason),)),
+            [reference(order), reference(condition)],
+        )
+    visits = encounters(record)
+    days = [day(v) for v in visits]
+    unique = [v for v in visits if v.get("reasonCode") and days.count(day(v)) == 1]
+    if unique:
+        visit = rng.choice(unique)
+        reason = clean_name(display_of(visit["reasonCode"][0]))
+        index, text = asker.pick(_WHY_VISIT, date=day(visit))
+        asker.ask(
+            "reasoning",
+            f"heldout.why_visit.{index}",
+            {"date": day(visit)},
+            text,
+            ExpectedAnswer("set", items=(ExpectedItem(reason),)),
+            [reference(visit)],
+        )
+
+
+def _classes(asker: Asker) -> None:
+    visits = encounters(asker.record)
+    emergency = [v for v in visits if (v.get("class") or {}).get("code") == "EMER"]
+    index, text = asker.pick(_ER)
+    asker.ask(
+        "abbreviations",
+        f"heldout.er.{index}",
+        {},
+        text,
+        ExpectedAnswer("count", value=len(emergency)),
+        [reference(v) for v in emergency],
+    )
+    inpatient = [v for v in visits if (v.get("class") or {}).get("code") in ("IMP", "ACUTE")]
+    admission_types = [
+        v
+        for v in visits
+        if any(
+            w in display_of((v.get("type") or [{}])[0]).lower() for w in ("admission", "hospital")
+        )
+    ]
+    if not inpatient and admission_types:
+        return  # an "admission" outside the inpatient class: no one definite answer
+    names = dict.fromkeys(clean_name(display_of((v.get("type") or [{}])[0])) for v in inpatient)
+    answer = ExpectedAnswer(
+        "yes_no",
+        value="yes" if inpatient else "no",
+        items=tuple(ExpectedItem(n) for n in names if n),
+    )
+    index, text = asker.pick(_HOSPITAL)
+    asker.ask(
+        "lay_terms",
+        f"heldout.inpatient.{index}",
+        {},
+        text,
+        answer,
+        [reference(v) for v in inpatient],
+    )
+
+
+def heldout_visit_questions(asker: Asker) -> None:
+    """Conditions, orders, purposes, periods, firsts, the last visit, reasons."""
+    _conditions(asker)
+    _drugs(asker)
+    _periods(asker)
+    _firsts_and_last(asker)
+    _reasons(asker)
+    _classes(asker)
