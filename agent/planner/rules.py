@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from agent.reading import Concept, Reading, read_question
 from agent.reading.periods import find_period
+from agent.reading.rules import ENCOUNTER_KINDS
 from agent.reading.shorthand import expand_shorthand
 from agent.state import ToolCall
 from tools.declare import ToolKind, ToolName
@@ -121,8 +122,7 @@ def question_mode(text: str) -> Mode:
 
 
 def _encounter_call(text: str, mode: Mode, reading: Reading) -> ToolCall:
-    kinds = ("emergency", "inpatient", "wellness", "ambulatory", "urgent", "outpatient")
-    kind = next((k for k in kinds if _has(text, k)), None)
+    kind = next((k for k in ENCOUNTER_KINDS if _has(text, k)), None)
     latest = mode == "latest" and _has(text, "last", "latest", "recent")
     if reading.asks == "timeline" or (latest and reading.asks not in ("count", "list")):
         limit: int | None = 1

@@ -161,9 +161,16 @@ def _observation_concepts(text: str) -> list[Concept]:
     return found
 
 
+ENCOUNTER_KINDS = ("emergency", "inpatient", "wellness", "ambulatory", "urgent", "outpatient")
+"""Kinds of visit the planner passes straight to ``encounters(encounter_type=...)``."""
+
+
 def _encounter_setting(text: str) -> str | None:
-    """A care setting named in several words ("inpatient stays", "ER visits"): the
-    phrase the resolver maps to an encounter class (one-word names stay generic)."""
+    """A care setting named in several words ("hospital stays", "ER visits"): the
+    phrase the resolver maps to an encounter class (one-word names stay generic, and
+    a phrase with a kind word the planner passes on itself needs no resolving)."""
+    if _has(text, *ENCOUNTER_KINDS):
+        return None
     names = sorted(vocabularies().encounter_class_names, key=len, reverse=True)
     return next((n for n in names if len(n.split()) >= 2 and _has(text, n)), None)
 
