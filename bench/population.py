@@ -36,6 +36,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import random
 import resource
 import statistics
@@ -118,9 +119,19 @@ async def replay_rate(client: FhirClient, patients: Sequence[str]) -> tuple[floa
 
 
 async def hapi_comparison(
-    reference: list[Path], patients: list[Path], rounds: int, hapi_url: str | None
-) -> list[tuple[float, float]]:
-    """(embedded, HAPI) resources/s per round, validation on, the same files on both sides.
+    reference: list[Path],
+    patients: list[Path],
+    rounds: int,
+    hapi_url: str | None,
+    hapi_pid: int | None,
+) -> list[tuple[float, float, float | None]]:
+    """(embedded, HAPI) resources/s per round, validation on, the same files on both sides,
+    and the ratio of CPU seconds the whole system spent per round (None without HAPI's pid).
+
+    The CPU ratio is what a saturated shared machine cannot distort: the wall-clock rate
+    of a single-threaded loader against a JVM with dozens of threads mostly measures how
+    the scheduler shares the cores. Embedded: this process's CPU time. HAPI: this
+    process's (the loader parses, validates and sends) plus the HAPI JVM's.
 
     The reference bundles go in first (untimed); then ``rounds`` disjoint slices of
     ``patients`` are loaded one after the other into the same embedded store and the
@@ -129,11 +140,12 @@ async def hapi_comparison(
     """
     size = max(1, len(patients) // rounds)
     slices = [patients[i * size : (i + 1) * size] for i in range(rounds)]
-    samples: list[tuple[float, float]] = []
+    samples: list[tuple[float, float, float | None]] = []
     with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
         if hapi_url is None:
             server = hapi.HapiServer(startup_timeout=HAPI_START_TIMEOUT_SECONDS)
             hapi_url = stack.enter_context(server).base_url
+            hapi_pid = server.pid
         async with (
             file_store(Path(tmp) / "subset.sqlite") as (_, ours_client),
             FhirClient(hapi_url, timeout=3600) as theirs_client,
@@ -141,15 +153,35 @@ async def hapi_comparison(
             checked(await load_paths(ours_client, reference), "embedded reference")
             checked(await load_paths(theirs_client, reference), "HAPI reference")
             for part in slices:
+                cpu = time.process_time()
                 ours = checked(await load_paths(ours_client, part), "embedded subset")
+                ours_cpu = time.process_time() - cpu
+                cpu, jvm = time.process_time(), process_cpu_seconds(hapi_pid)
                 theirs = checked(await load_paths(theirs_client, part), "HAPI subset")
+                jvm_after = process_cpu_seconds(hapi_pid)
+                theirs_cpu = time.process_time() - cpu
+                cpu_ratio = None
+                if jvm is not None and jvm_after is not None:
+                    cpu_ratio = (theirs_cpu + jvm_after - jvm) / ours_cpu
                 samples.append(
                     (
                         ours.resource_count / ours.elapsed_seconds,
                         theirs.resource_count / theirs.elapsed_seconds,
+                        cpu_ratio,
                     )
                 )
     return samples
+
+
+def process_cpu_seconds(pid: int | None) -> float | None:
+    """User + system CPU seconds of a process, all its threads (Linux /proc)."""
+    if pid is None:
+        return None
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def validation_rates(files: list[Path]) -> tuple[float, float, float]:
@@ -201,15 +233,25 @@ async def run(args: argparse.Namespace) -> None:
     if not args.hapi_only:
         await embedded_figures(args, files, patients, subset, reference)
     if not args.no_hapi:
-        samples = await hapi_comparison(reference, subset, args.hapi_rounds, args.hapi_url)
-        ratios = [ours / theirs for ours, theirs in samples]
+        samples = await hapi_comparison(
+            reference, subset, args.hapi_rounds, args.hapi_url, args.hapi_pid
+        )
+        ratios = [ours / theirs for ours, theirs, _ in samples]
         print(
             f"same {len(subset)} patients in {len(samples)} rounds, validation on: embedded "
-            f"median {statistics.median(o for o, _ in samples):,.0f}/s, HAPI median "
-            f"{statistics.median(t for _, t in samples):,.0f}/s; ratio per round "
+            f"median {statistics.median(o for o, _, _ in samples):,.0f}/s, HAPI median "
+            f"{statistics.median(t for _, t, _ in samples):,.0f}/s; wall-clock ratio per round "
             f"{', '.join(f'{r:.1f}' for r in ratios)}: median "
             f"{statistics.median(ratios):.1f}x HAPI (goal 10x)"
         )
+        cpu_ratios = [c for _, _, c in samples if c is not None]
+        if cpu_ratios:
+            print(
+                f"CPU seconds per resource, HAPI (loader + JVM) / embedded, per round "
+                f"{', '.join(f'{r:.1f}' for r in cpu_ratios)}: median "
+                f"{statistics.median(cpu_ratios):.1f}x (the rate ratio on idle cores)"
+            )
+        print(f"load average: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS of this process: {peak:,.0f} MB")
 
@@ -272,6 +314,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--hapi-patients", type=int, default=21)
     parser.add_argument("--hapi-rounds", type=int, default=3, help="samples of the ratio")
     parser.add_argument("--hapi-url", help="an empty HAPI server already running")
+    parser.add_argument("--hapi-pid", type=int, help="its process id, for its CPU time")
     parser.add_argument("--replay-patients", type=int, default=5)
     parser.add_argument("--synthea-threads", type=int, default=2)
     parser.add_argument("--bundles", type=Path, help="use these bundles instead of generating")
