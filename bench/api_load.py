@@ -73,6 +73,10 @@ MIX = (
     ("GET /fhir/Observation", 2),
 )
 MAX_ERROR_MESSAGES = 5
+FHIR_READS_ONLY = False
+"""``--fhir-reads``: the /fhir requests (mix and reader) become ``GET /fhir/Patient/{id}``,
+for an API whose record source is a remote server (its /fhir then serves reads only).
+The labels keep their names; the output's header says which ran."""
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
 
@@ -175,6 +179,8 @@ async def _client_loop(
                     thread = (patient, str(response.json()["thread_id"]))
             elif label.startswith("GET /patients"):
                 await _timed(stats[label], client, "GET", f"/patients/{patient}/summary")
+            elif FHIR_READS_ONLY:
+                await _timed(stats[label], client, "GET", f"/fhir/Patient/{patient}")
             else:
                 url = f"/fhir/Observation?patient={patient}&_count=50"
                 await _timed(stats[label], client, "GET", url)
@@ -190,6 +196,8 @@ async def _reader_loop(
             patient = patients[turn % len(patients)]
             turn += 1
             url = f"/fhir/Observation?patient={patient}&category=vital-signs&_count=20"
+            if FHIR_READS_ONLY:
+                url = f"/fhir/Patient/{patient}"
             await _timed(stats, client, "GET", url)
 
 
@@ -315,7 +323,14 @@ def main() -> int:
     parser.add_argument("--url", help="use this running server (loopback only)")
     parser.add_argument("--db", type=Path, help="a filled embedded store to serve (copied)")
     parser.add_argument("--seed", type=int, default=0, help="for the request mix")
+    parser.add_argument(
+        "--fhir-reads", action="store_true", help="/fhir requests are Patient reads (remote source)"
+    )
     args = parser.parse_args()
+    if args.fhir_reads:
+        global FHIR_READS_ONLY
+        FHIR_READS_ONLY = True
+        print("/fhir requests: GET /fhir/Patient/{id} reads (labels keep their names)")
     if args.url:
         result = asyncio.run(run_load(args.url, args.clients, args.seconds, seed=args.seed))
     else:

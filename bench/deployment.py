@@ -209,6 +209,7 @@ def drive(url: str, clients: int, seconds: float) -> tuple[str, int]:
             str(clients),
             "--seconds",
             str(seconds),
+            "--fhir-reads",  # with a remote record source the API's /fhir serves reads only
         ],
         capture_output=True,
         text=True,

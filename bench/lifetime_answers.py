@@ -12,7 +12,9 @@ The record: the largest patient bundle in ``--bundles`` (default: the lifetime c
 datalayer's ``bench/lifetime.py`` if present in ``.bench-out/lifetime``, else 3 elderly
 patients, ages 75-90, whole life kept (``years_of_history=0``), generated here with
 Synthea, fixed seed, into ``.bench-out/``). It is loaded with its hospital and
-practitioner bundles into a fresh file-backed embedded store; then every question runs
+practitioner bundles into a fresh file-backed embedded store by the streaming loader in a
+child process (validation on, as ``ehr-agent load``), whose peak RSS is printed beside
+the file's size and its largest entry's; then every question runs
 ``--repeat`` times through the real graph (no model) and the summary ``--repeat`` times.
 ``--profile`` writes pyinstrument HTML profiles of the slowest question and of the
 summary to ``.bench-out/lifetime-profiles/``, to route hot spots to their owners.
@@ -29,17 +31,20 @@ import sys
 import time
 from pathlib import Path
 
+import orjson
+
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
+from lifetime import load_in_child  # noqa: E402
 from synthea_run import Cohort, generate  # noqa: E402
 
 from agent import AgentContext, ask, build_graph  # noqa: E402
 from agent.summary import patient_summary  # noqa: E402
 from fhir_client import FhirClient  # noqa: E402
 from fhir_client.embedded import EmbeddedStore, embedded_client  # noqa: E402
-from fhir_client.loading import load_paths  # noqa: E402
+from fhir_client.loading.sources import file_entries  # noqa: E402
 from tools import make_toolset  # noqa: E402
 
 OUT = REPO / ".bench-out"
@@ -73,6 +78,11 @@ def lifetime_bundles(explicit: Path | None, quick: bool) -> Path:
     return generate(
         Cohort(patients=3, years_of_history=0, ages="75-90", seed=7), OUT / "lifetime-3"
     )
+
+
+def largest_entry_bytes(path: Path) -> int:
+    """The largest entry of a bundle, as compact JSON (streamed, never the whole file)."""
+    return max(len(orjson.dumps(entry)) for _, entry in file_entries(path))
 
 
 def record_files(directory: Path) -> tuple[list[Path], Path]:
@@ -144,17 +154,25 @@ async def run(args: argparse.Namespace) -> None:
     OUT.mkdir(exist_ok=True)
     for stale in OUT.glob(store_path.name + "*"):
         stale.unlink()
+    # The streaming loader in a fresh interpreter (validation on, as `ehr-agent load`),
+    # so its peak RSS is the load's alone.
+    loaded = await asyncio.to_thread(load_in_child, store_path, [*reference, largest])
+    if loaded["failures"]:
+        raise SystemExit(f"load failed: {loaded['failures']}")
+    print(
+        f"== Lifetime record: {largest.name} ({largest.stat().st_size / 1e6:.0f} MB = "
+        f"{largest.stat().st_size / 2**20:.0f} MiB, {loaded['resources']:,} resources with "
+        f"reference data); largest entry {largest_entry_bytes(largest) / 1e6:.1f} MB"
+    )
+    print(
+        f"streaming load, validation on: {loaded['seconds']:.0f} s, peak RSS of the loading "
+        f"process {loaded['peak_rss_mib']:.0f} MiB (the file: "
+        f"{largest.stat().st_size / 2**20:.0f} MiB)"
+    )
     store = EmbeddedStore(store_path)
     try:
         async with embedded_client(store, timeout=3600) as client:
-            report = await load_paths(client, [*reference, largest], validate=False)
-            if report.failures:
-                raise SystemExit([str(f.error) for f in report.failures][:3])
             patient = largest.stem.rsplit("_", 1)[-1]
-            print(
-                f"== Lifetime record: {largest.name} ({largest.stat().st_size / 1e6:.0f} MB, "
-                f"{report.resource_count:,} resources with reference data)"
-            )
             times = await timed_questions(client, patient, args.repeat)
             summary = await timed_summary(client, patient, args.repeat)
             everything = [t for samples in times.values() for t in samples]

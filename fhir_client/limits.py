@@ -105,6 +105,12 @@ MAX_NAME_QUERY_CHARS: Final = 100
 REMOTE_COUNT_CONCURRENCY: Final = 8
 """Concurrent `_summary=count` requests to a remote server while counting a page's records."""
 
+REMOTE_COUNT_BATCH_ENTRIES: Final = 200
+"""`_summary=count` searches per FHIR batch request when counting a page's records on a
+remote server: ten patients' twenty record types each. Small enough that a slow server
+answers one batch well within the request deadline, large enough that a page of 50
+takes five requests instead of a thousand."""
+
 # --- Conversation threads and checkpoints (agent/threads.py, agent/checkpoints.py) -----
 TURN_LEASE_SECONDS: Final = 30.0
 """How long a turn's lease on its thread lasts unless renewed (renewed every third of it).

@@ -32,7 +32,14 @@ def _run(script: str, *args: str) -> str:
 
 def test_population_quick_prints_rate_size_search_and_replay() -> None:
     out = _run("population.py")
-    for promised in ("resources/s", "x raw JSON", "patient-scoped search", "questions/s"):
+    for promised in (
+        "resources/s",
+        "x raw JSON",
+        "patient-scoped search",
+        "questions/s",
+        "`ehr-agent patients` median",
+        "in a worker (load --background-validation)",
+    ):
         assert promised in out, out
 
 
@@ -40,6 +47,7 @@ def test_lifetime_answers_quick_prints_both_targets() -> None:
     out = _run("lifetime_answers.py")
     assert "ask --model none, all questions: p50" in out, out
     assert "summary: p50" in out, out
+    assert "peak RSS of the loading process" in out, out
 
 
 def test_model_speed_quick_compares_every_variant_with_today() -> None:

@@ -19,10 +19,18 @@ from typer.testing import CliRunner
 from agent.cli import app
 from agent.cli.rendering import patient_rows, patients_table
 from agent.patients import PatientSummary, summarize_patient
-from fhir_client.directory import PatientEntry, patient_page
-from fhir_client.embedded import EmbeddedStore, embedded_client
+from fhir_client import FhirClient
+from fhir_client.directory import REMOTE_COUNTED_TYPES, PatientEntry, patient_page
+from fhir_client.embedded import (
+    EMBEDDED_BASE_URL,
+    EmbeddedStore,
+    embedded_asgi_app,
+    embedded_client,
+    store_of,
+)
 from fhir_client.embedded.registry import PATIENT_COMPARTMENT
-from fhir_client.limits import MAX_PATIENT_PAGE
+from fhir_client.limits import MAX_PATIENT_PAGE, REMOTE_COUNT_BATCH_ENTRIES
+from fhir_client.observe import RequestObservation
 from tests.api_server import fixture_patients, running_server, store_copy
 
 
@@ -180,3 +188,55 @@ def test_the_api_pages_searches_and_counts(api: httpx.Client) -> None:
     ]
     assert searched.json() == [] and searched.headers["X-Total-Count"] == "0"
     assert refused.status_code == 422
+
+
+async def test_a_server_without_batch_searches_is_counted_one_search_at_a_time(
+    db: Path,
+) -> None:
+    """The embedded facade's batch takes writes only: a remote client over it gets the
+    counts one ``_summary=count`` at a time, tries the batch once, and the counts are
+    the store's own."""
+    seen: list[RequestObservation] = []
+    store = EmbeddedStore(db)
+    try:
+        transport = httpx.ASGITransport(app=embedded_asgi_app(store))
+        async with FhirClient(EMBEDDED_BASE_URL, transport=transport) as client:
+            assert store_of(client) is None  # the remote path, not the store's index
+            client.add_observer(seen.append)
+            pages = [await patient_page(client, count=2, offset=o) for o in (0, 2)]
+    finally:
+        store.close()
+    truth = fixture_patients()
+    listed = [str(e.patient["id"]) for p in pages for e in p.entries]
+    assert len(set(listed)) == 4 and set(listed) <= set(truth)  # the facade's own order
+    for page in pages:
+        for entry in page.entries:
+            assert entry.resource_counts == _compartment_counts(truth[str(entry.patient["id"])])
+    assert [o.method for o in seen].count("POST") == 1
+
+
+@pytest.mark.slow
+async def test_hapi_answers_a_page_of_counts_in_a_few_batch_requests(
+    hapi_with_fixtures: str,
+) -> None:
+    """Against HAPI: the page's counts arrive in ceil(searches / batch size) requests,
+    and each is what the server answers to the same ``_summary=count`` asked alone."""
+    seen: list[RequestObservation] = []
+    async with FhirClient(hapi_with_fixtures, timeout=600) as client:
+        client.add_observer(seen.append)
+        page = await patient_page(client, count=MAX_PATIENT_PAGE)
+        client.remove_observer(seen.append)
+        some = page.entries[:2]
+        alone = {
+            (str(e.patient["id"]), rtype): await client.count(rtype, {"patient": e.patient["id"]})
+            for e in some
+            for rtype in REMOTE_COUNTED_TYPES
+        }
+    patients = len(page.entries)
+    assert patients == len(fixture_patients())
+    searches = patients * len(REMOTE_COUNTED_TYPES)
+    assert len(seen) == 1 + -(-searches // REMOTE_COUNT_BATCH_ENTRIES)
+    assert all(o.status == 200 for o in seen)
+    for entry in some:
+        expected = {r: n for (p, r), n in alone.items() if p == str(entry.patient["id"]) and n}
+        assert entry.resource_counts == {**expected, "Patient": 1}

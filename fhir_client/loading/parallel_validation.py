@@ -19,18 +19,24 @@ from __future__ import annotations
 import multiprocessing
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 import orjson
 
 from fhir_client.limits import VALIDATION_WORKERS
+from fhir_client.loading.errors import BundleLoadError
+from fhir_client.loading.sources import file_entries
 from fhir_client.loading.validation import resource_problem
 
-__all__ = ["BackgroundValidation", "first_problem", "first_problem_in_bundle"]
+__all__ = ["UNREADABLE", "BackgroundValidation", "first_problem", "first_problem_in_bundle"]
 
 Problem = tuple[int, str]
 """(index of the resource in the submitted batch, what is wrong with it)."""
+
+UNREADABLE = -1
+"""The index of a problem about the whole file rather than one entry."""
 
 
 def first_problem(payload: bytes) -> Problem | None:
@@ -43,17 +49,22 @@ def first_problem(payload: bytes) -> Problem | None:
 
 
 def first_problem_in_bundle(path: str) -> Problem | None:
-    """The first invalid resource of a bundle file, by entry index (runs in the worker).
+    """The first invalid resource of a bundle (or NDJSON) file, by entry index (runs in
+    the worker).
 
-    Validating before references are rewritten gives the same verdicts: R4B
-    checks a reference's type (a string), not its target.
+    The file is streamed entry by entry, as the loader reads it, so the worker's memory
+    follows the largest entry, not the file. Validating before references are rewritten
+    gives the same verdicts: R4B checks a reference's type (a string), not its target.
+    A file the worker cannot read is a problem too (index ``UNREADABLE``), never a pass.
     """
-    with open(path, "rb") as handle:
-        entries = orjson.loads(handle.read()).get("entry") or []
-    for index, entry in enumerate(entries):
-        problem = resource_problem((entry or {}).get("resource") or {})
-        if problem is not None:
-            return index, problem
+    try:
+        for index, entry in file_entries(Path(path)):
+            resource = entry.get("resource")
+            problem = resource_problem(resource if isinstance(resource, dict) else {})
+            if problem is not None:
+                return index, problem
+    except BundleLoadError as error:
+        return UNREADABLE, f"the validation worker could not read it: {error.message}"
     return None
 
 
@@ -66,7 +77,9 @@ class BackgroundValidation:
 
     def __init__(self, workers: int = VALIDATION_WORKERS) -> None:
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["fhir_client.loading.validation"])
+        context.set_forkserver_preload(
+            ["fhir_client.loading.validation", "fhir_client.loading.sources"]
+        )
         self._pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
 
     def submit(self, resources: Sequence[Mapping[str, Any]]) -> Future[Problem | None]:
