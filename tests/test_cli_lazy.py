@@ -37,3 +37,20 @@ def test_help_imports_no_agent_no_web_framework(argv: list[str]) -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True
     )
     assert "HEAVY []" in result.stdout, result.stdout[-2000:]
+
+
+def test_listing_patients_imports_no_loader_no_validation_no_jwt() -> None:
+    """``patients`` never loads, validates or signs: those imports cost it start-up."""
+    probe = (
+        "import sys; from agent.cli import app\n"
+        "try:\n    app(['patients', '--help'], standalone_mode=False)\n"
+        "except SystemExit:\n    pass\n"
+        "import agent.record_source, agent.audit, fhir_client\n"
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in "
+        "{'fhir', 'jwt', 'cryptography'} or m.startswith('fhir_client.loading'))\n"
+        "print('HEAVY', heavy)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    )
+    assert "HEAVY []" in result.stdout, result.stdout[-2000:]
