@@ -25,6 +25,7 @@ from agent.threads import ThreadClaim
 from fhir_client.directory import PatientEntry, patient_page
 from fhir_client.embedded.responses import fhir_response
 from fhir_client.errors import FhirError, ResourceNotFound
+from fhir_client.ids import ID_PATH_PATTERN, TYPE_PATH_PATTERN
 from fhir_client.limits import (
     DEFAULT_PATIENT_PAGE,
     MAX_NAME_QUERY_CHARS,
@@ -39,14 +40,10 @@ router = APIRouter()
 
 PatientId = Annotated[
     str,
-    Path(pattern=r"^[A-Za-z0-9\-.]{1,64}$", description="The patient's FHIR id."),
+    Path(pattern=ID_PATH_PATTERN, description="The patient's FHIR id."),
 ]
-ResourceType = Annotated[
-    str, Path(pattern=r"^[A-Z][A-Za-z]{1,63}$", description="A FHIR resource type.")
-]
-ResourceId = Annotated[
-    str, Path(pattern=r"^[A-Za-z0-9\-.]{1,64}$", description="The resource's FHIR id.")
-]
+ResourceType = Annotated[str, Path(pattern=TYPE_PATH_PATTERN, description="A FHIR resource type.")]
+ResourceId = Annotated[str, Path(pattern=ID_PATH_PATTERN, description="The resource's FHIR id.")]
 _ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorOut, "description": "No such patient."},
     502: {"model": ErrorOut, "description": "The FHIR server failed."},
