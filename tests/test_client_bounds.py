@@ -109,8 +109,8 @@ def hostile() -> Iterator[str]:
 
 def test_the_defaults_are_the_named_bounds() -> None:
     client = FhirClient("http://127.0.0.1:9")
-    assert client.deadline_seconds == REQUEST_DEADLINE_SECONDS
-    assert client.max_response_bytes == MAX_RESPONSE_BYTES
+    assert client.retry_policy.deadline_seconds == REQUEST_DEADLINE_SECONDS
+    assert client.retry_policy.max_response_bytes == MAX_RESPONSE_BYTES
 
 
 async def test_a_huge_body_is_cut_off_at_the_bound_not_read_whole(hostile: str) -> None:
