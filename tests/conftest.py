@@ -1,4 +1,5 @@
-"""Shared fixtures: the committed Synthea fixtures and a real HAPI FHIR server.
+"""Shared fixtures: the committed Synthea fixtures, Synthea datasets in an embedded store,
+and a real HAPI FHIR server.
 
 HAPI needs Java and Maven. Where they are missing the HAPI tests skip with
 the reason, except when ``EHR_AGENT_REQUIRE_HAPI=1`` (set by ``.ci/run``),
@@ -11,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -23,7 +24,9 @@ sys.path.insert(0, str(TESTS_DIR / "hapi_server"))
 import hapi  # noqa: E402  (tests/hapi_server/hapi.py, not an installed package)
 
 from fhir_client import FhirClient  # noqa: E402
+from fhir_client.embedded import embedded_client  # noqa: E402
 from fhir_client.loading import load_paths  # noqa: E402
+from tests.tools_datasets import Dataset, load_dataset  # noqa: E402
 
 
 def _skip_or_fail(reason: str) -> None:
@@ -68,3 +71,30 @@ def hapi_with_fixtures(hapi_base_url: str, fixtures_dir: Path) -> str:
 
     asyncio.run(load())
     return hapi_base_url
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A module's ``DATASETS`` names the Synthea sets its ``dataset`` fixture loads.
+
+    Each name is one module-scoped parameter (``test_x[hiv]``), so a module states what it
+    runs on in one line and the loading below is written once.
+    """
+    names = getattr(metafunc.module, "DATASETS", None)
+    if names is not None and "dataset" in metafunc.fixturenames:
+        metafunc.parametrize("dataset", names, indirect=True, scope="module")
+
+
+@pytest.fixture(scope="module")
+def dataset(request: pytest.FixtureRequest) -> Iterator[Dataset]:
+    """A Synthea set (the module's ``DATASETS``, else our fixtures) loaded by the project's
+    loader into a fresh in-memory embedded store, with its JSON for ground truth."""
+    loaded = load_dataset(getattr(request, "param", "fixtures"))
+    yield loaded
+    loaded.store.close()
+
+
+@pytest.fixture
+async def fhir(dataset: Dataset) -> AsyncIterator[FhirClient]:
+    """A client of the real FHIR facade over the dataset's store."""
+    async with embedded_client(dataset.store) as client:
+        yield client

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,16 +12,9 @@ from agent.cli import app
 from agent.output import AgentOutput
 from agent.summary import SummaryOutput
 from tests import agent_truth as truth
-from tests.tools_datasets import Dataset, PatientRecord, load_dataset
+from tests.tools_datasets import Dataset, PatientRecord
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope="module")
-def dataset() -> Iterator[Dataset]:
-    loaded = load_dataset("fixtures")  # the JSON ground truth only; the CLI has its own store
-    yield loaded
-    loaded.store.close()
 
 
 @pytest.fixture(scope="module")

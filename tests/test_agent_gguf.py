@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 
 import pytest
 
@@ -22,7 +21,7 @@ from agent.planner.schema import validate_against_schema
 from fhir_client.embedded import embedded_client
 from tests import agent_truth as truth
 from tests.models_helpers import RecordingModel
-from tests.tools_datasets import Dataset, load_dataset
+from tests.tools_datasets import Dataset
 from tools import make_toolset
 
 pytestmark = pytest.mark.slow
@@ -41,13 +40,6 @@ QUESTIONS = (
     "Summarize the recent lab work.",
 )
 CONFIG = {"answer_max_tokens": 64, "plan_max_tokens": 160, "context_window": 4096}
-
-
-@pytest.fixture(scope="module")
-def dataset() -> Iterator[Dataset]:
-    loaded = load_dataset("fixtures")
-    yield loaded
-    loaded.store.close()
 
 
 @pytest.fixture(scope="module")

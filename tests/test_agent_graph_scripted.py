@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -20,17 +20,10 @@ from agent.extractive import FALLBACK_NOTE
 from agent.models.scripted import ScriptedModel
 from fhir_client.embedded import embedded_client
 from tests import agent_truth as truth
-from tests.tools_datasets import Dataset, PatientRecord, load_dataset
+from tests.tools_datasets import Dataset, PatientRecord
 from tools import make_toolset
 
 COMPLEX = "Is her diabetes well controlled?"  # not a single fact: the model plans
-
-
-@pytest.fixture(scope="module")
-def dataset() -> Iterator[Dataset]:
-    loaded = load_dataset("fixtures")
-    yield loaded
-    loaded.store.close()
 
 
 @pytest.fixture(scope="module")

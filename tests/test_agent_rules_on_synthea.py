@@ -8,7 +8,7 @@ every patient, and compares with answers computed from the bundle JSON
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -16,15 +16,11 @@ import pytest
 from agent import AgentContext, AgentOutput, ask, build_graph
 from fhir_client.embedded import embedded_client
 from tests import agent_truth as truth
-from tests.tools_datasets import Dataset, PatientRecord, load_dataset
+from tests.tools_datasets import Dataset, PatientRecord
 from tools import make_toolset
 
-
-@pytest.fixture(scope="module", params=["fixtures", "hiv", "spezi"])
-def dataset(request: pytest.FixtureRequest) -> Iterator[Dataset]:
-    loaded = load_dataset(request.param)
-    yield loaded
-    loaded.store.close()
+DATASETS = ("fixtures", "hiv", "spezi")
+"""The Synthea sets the ``dataset`` fixture (tests/conftest.py) loads, one run each."""
 
 
 @pytest.fixture

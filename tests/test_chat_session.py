@@ -12,7 +12,7 @@ import asyncio
 import io
 import os
 import signal
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -29,7 +29,7 @@ from agent.models.spec import load_model
 from fhir_client.client import FhirClient
 from fhir_client.embedded import embedded_client
 from tests import agent_truth as truth
-from tests.tools_datasets import Dataset, PatientRecord, load_dataset
+from tests.tools_datasets import Dataset, PatientRecord
 
 Entry = str | type[BaseException]
 
@@ -67,13 +67,6 @@ class NeverFinishes:
         self.started.set()
         await asyncio.Event().wait()
         raise AssertionError("unreachable")
-
-
-@pytest.fixture(scope="module")
-def dataset() -> Iterator[Dataset]:
-    loaded = load_dataset("fixtures")
-    yield loaded
-    loaded.store.close()
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import copy
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -31,17 +31,8 @@ SOCIAL_WORDS = (
 )  # fmt: skip
 
 
-@pytest.fixture(scope="module", params=("fixtures", "spezi"))
-def dataset(request: pytest.FixtureRequest) -> Iterator[Dataset]:
-    loaded = load_dataset(request.param)
-    yield loaded
-    loaded.store.close()
-
-
-@pytest.fixture
-async def fhir(dataset: Dataset) -> AsyncIterator[Any]:
-    async with embedded_client(dataset.store) as client:
-        yield client
+DATASETS = ("fixtures", "spezi")
+"""The Synthea sets the ``dataset`` fixture (tests/conftest.py) loads, one run each."""
 
 
 def ref(resource: Resource) -> str:

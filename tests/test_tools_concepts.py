@@ -10,32 +10,15 @@ record has none, that it says what it searched with the record's own counts.
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-import pytest
-
-from fhir_client.embedded import embedded_client
-from tests.tools_datasets import Dataset, PatientRecord, load_dataset
+from tests.tools_datasets import Dataset, PatientRecord
 from tools import make_toolset, run_tool
 from tools.concepts import vocabularies
 
 Resource = dict[str, Any]
 DATASETS = ("fixtures", "hiv", "spezi")
 MEDICATION_TYPES = ("MedicationRequest", "MedicationStatement", "MedicationAdministration")
-
-
-@pytest.fixture(scope="module", params=DATASETS)
-def dataset(request: pytest.FixtureRequest) -> Iterator[Dataset]:
-    loaded = load_dataset(request.param)
-    yield loaded
-    loaded.store.close()
-
-
-@pytest.fixture
-async def fhir(dataset: Dataset) -> AsyncIterator[Any]:
-    async with embedded_client(dataset.store) as client:
-        yield client
 
 
 def ref(resource: Resource) -> str:

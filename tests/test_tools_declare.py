@@ -9,15 +9,13 @@ on a real Synthea record in the embedded store.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator
 from typing import Annotated, Any, get_args
 
 import pytest
 from pydantic import Field, ValidationError
 
 from agent.planner.schema import planning_schema
-from fhir_client.embedded import embedded_client
-from tests.tools_datasets import Dataset, load_dataset
+from tests.tools_datasets import Dataset
 from tools import TOOLS, PatientToolset, ToolArgumentError, ToolResult
 from tools.declare import DateText, tool
 from tools.registry import run_tool, tool_specs, validate_arguments
@@ -39,17 +37,8 @@ class WithVisitCount(PatientToolset):
         return await self.encounters(since=since, until=until, limit=limit)
 
 
-@pytest.fixture(scope="module")
-def dataset() -> Iterator[Dataset]:
-    loaded = load_dataset("spezi")
-    yield loaded
-    loaded.store.close()
-
-
-@pytest.fixture
-async def fhir(dataset: Dataset) -> AsyncIterator[Any]:
-    async with embedded_client(dataset.store) as client:
-        yield client
+DATASETS = ("spezi",)
+"""The Synthea sets the ``dataset`` fixture (tests/conftest.py) loads, one run each."""
 
 
 async def test_a_tool_added_in_one_edit_is_planned_validated_and_run(

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import base64
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import date
 from typing import Any
 
@@ -21,19 +21,12 @@ import pytest
 
 from fhir_client.client import FhirClient
 from fhir_client.embedded import embedded_client
-from tests.tools_datasets import Dataset, PatientRecord, load_dataset
+from tests.tools_datasets import Dataset, PatientRecord
 from tools import EvidenceSeries, PatientToolset, ToolResult, make_toolset, run_tool
 
 Resource = dict[str, Any]
 
 DATASETS = ("fixtures", "hiv", "spezi")
-
-
-@pytest.fixture(scope="module", params=DATASETS)
-def dataset(request: pytest.FixtureRequest) -> Iterator[Dataset]:
-    loaded = load_dataset(request.param)
-    yield loaded
-    loaded.store.close()
 
 
 BACKENDS = ["embedded", pytest.param("hapi", marks=pytest.mark.hapi)]

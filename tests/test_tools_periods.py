@@ -9,29 +9,18 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
 
-from fhir_client.embedded import embedded_client
-from tests.tools_datasets import Dataset, PatientRecord, load_dataset
+from tests.tools_datasets import Dataset, PatientRecord
 from tools import make_toolset, run_tool
 
 Resource = dict[str, Any]
 
 
-@pytest.fixture(scope="module", params=("fixtures", "hiv"))
-def dataset(request: pytest.FixtureRequest) -> Iterator[Dataset]:
-    loaded = load_dataset(request.param)
-    yield loaded
-    loaded.store.close()
-
-
-@pytest.fixture
-async def fhir(dataset: Dataset) -> AsyncIterator[Any]:
-    async with embedded_client(dataset.store) as client:
-        yield client
+DATASETS = ("fixtures", "hiv")
+"""The Synthea sets the ``dataset`` fixture (tests/conftest.py) loads, one run each."""
 
 
 def ref(resource: Resource) -> str:
