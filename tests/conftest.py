@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import sys
+import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -22,6 +24,7 @@ FIXTURES_DIR = TESTS_DIR.parent / "synthea_fixtures" / "fhir"
 
 sys.path.insert(0, str(TESTS_DIR / "hapi_server"))
 import hapi  # noqa: E402  (tests/hapi_server/hapi.py, not an installed package)
+import postgres  # noqa: E402  (tests/hapi_server/postgres.py, beside it)
 
 from fhir_client import FhirClient  # noqa: E402
 from fhir_client.embedded import embedded_client  # noqa: E402
@@ -98,3 +101,25 @@ async def fhir(dataset: Dataset) -> AsyncIterator[FhirClient]:
     """A client of the real FHIR facade over the dataset's store."""
     async with embedded_client(dataset.store) as client:
         yield client
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[postgres.PostgresCluster]:
+    """A throwaway PostgreSQL cluster for the session (``tests/hapi_server/postgres.py``).
+
+    Without Debian's binaries the tests that need it skip, except under
+    ``EHR_AGENT_REQUIRE_POSTGRES=1`` (set by ``.ci/run``), where that is a failure.  Not
+    under pytest's temp root: that is private to root, and the cluster runs as ``postgres``.
+    Each module makes its own database (:meth:`~postgres.PostgresCluster.create_database`).
+    """
+    if not postgres.available():
+        reason = "PostgreSQL is not installed (apt-get install postgresql; .ci/run does)"
+        if os.environ.get("EHR_AGENT_REQUIRE_POSTGRES") == "1":
+            pytest.fail(f"{reason} (EHR_AGENT_REQUIRE_POSTGRES=1 makes this a failure)")
+        pytest.skip(reason)
+    root = Path(tempfile.mkdtemp(prefix="ehr-agent-pg-"))
+    try:
+        with postgres.PostgresCluster(root, fsync=False) as cluster:
+            yield cluster
+    finally:
+        shutil.rmtree(root, ignore_errors=True)

@@ -11,40 +11,24 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from postgres import PostgresCluster  # tests/hapi_server/postgres.py
 from typer.testing import CliRunner
 
 from agent.cli import app
 from tests.api_server import FIXTURES_DIR, hba1c_patient, running_server, store_copy
-from tests.postgres_server import PostgresServer, find_postgres_bin
 
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="session")
-def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServer]:
-    required = os.environ.get("EHR_AGENT_REQUIRE_POSTGRES") == "1"  # set by .ci/run
-    bin_dir = find_postgres_bin()
-    if bin_dir is None:
-        message = "PostgreSQL is not installed (apt-get install postgresql; .ci/run does)"
-        if required:
-            pytest.fail(message)
-        pytest.skip(message)
-    # Not under pytest's temp root: that is private to root, and the cluster is not.
-    root = Path(tempfile.mkdtemp(prefix="ehr-agent-pg-"))
-    server = PostgresServer(root, bin_dir)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-        shutil.rmtree(root, ignore_errors=True)
+@pytest.fixture(scope="module")
+def checkpoint_db(postgres_cluster: PostgresCluster) -> str:
+    """This module's database in the session's cluster (tests/conftest.py)."""
+    postgres_cluster.create_database("checkpoints")
+    return postgres_cluster.url("checkpoints")
 
 
 @pytest.fixture
@@ -62,7 +46,7 @@ def _env(store: Path, tmp_path: Path) -> dict[str, str]:
 
 
 def test_ask_and_chat_keep_a_thread_in_postgres(
-    postgres: PostgresServer, store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    checkpoint_db: str, store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
     before = set(os.listdir(tmp_path))
@@ -80,7 +64,7 @@ def test_ask_and_chat_keep_a_thread_in_postgres(
             "--thread",
             "pg-1",
             "--checkpoint-db",
-            postgres.url,
+            checkpoint_db,
         ],
         env=env,
     )
@@ -96,7 +80,7 @@ def test_ask_and_chat_keep_a_thread_in_postgres(
             "--thread",
             "pg-1",
             "--checkpoint-db",
-            postgres.url,
+            checkpoint_db,
         ],
         env=env,
     )
@@ -114,7 +98,7 @@ def test_ask_and_chat_keep_a_thread_in_postgres(
             "--thread",
             "pg-1",
             "--checkpoint-db",
-            postgres.url,
+            checkpoint_db,
             "--no-history",
         ],
         input="what was the first of those?\n/quit\n",
@@ -126,21 +110,21 @@ def test_ask_and_chat_keep_a_thread_in_postgres(
 
 
 def test_the_api_survives_a_postgres_restart_and_health_tells(
-    postgres: PostgresServer, store: Path
+    postgres_cluster: PostgresCluster, checkpoint_db: str, store: Path
 ) -> None:
     patient = hba1c_patient()
-    with running_server(store, checkpoint=postgres.url) as base:
+    with running_server(store, checkpoint=checkpoint_db) as base:
         first = httpx.post(
             f"{base}/patients/{patient}/ask", json={"question": "Show the HbA1c trend"}, timeout=120
         )
         assert first.status_code == 200, first.text
         thread = first.json()["thread_id"]
-        postgres.stop()
+        postgres_cluster.stop()
         try:
             down = httpx.get(f"{base}/health", timeout=60)
             assert down.status_code == 503 and down.json()["status"] == "degraded"
         finally:
-            postgres.start()
+            postgres_cluster.start()
         assert httpx.get(f"{base}/health", timeout=60).json()["status"] == "ok"
         follow = httpx.post(
             f"{base}/patients/{patient}/ask",
@@ -151,7 +135,7 @@ def test_the_api_survives_a_postgres_restart_and_health_tells(
         assert follow.json()["steps"] == []  # the thread came back from Postgres
 
 
-def test_replay_takes_a_postgres_url(postgres: PostgresServer, store: Path, tmp_path: Path) -> None:
+def test_replay_takes_a_postgres_url(checkpoint_db: str, store: Path, tmp_path: Path) -> None:
     runner = CliRunner()
     result = runner.invoke(
         app,
@@ -161,7 +145,7 @@ def test_replay_takes_a_postgres_url(postgres: PostgresServer, store: Path, tmp_
             "--report",
             str(tmp_path / "r.json"),
             "--checkpoint-db",
-            postgres.url,
+            checkpoint_db,
         ],
         env=_env(store, tmp_path),
     )

@@ -1,33 +1,32 @@
 """Thread ownership, turn leases and checkpoint retention on a real PostgreSQL.
 
 The same registry as on SQLite (:mod:`agent.threads`), over a throwaway Debian PostgreSQL
-cluster (:mod:`tests.postgres_server`), behind a real server whose checkpointer is
-LangGraph's ``AsyncPostgresSaver``.
+cluster (the ``postgres_cluster`` fixture, tests/conftest.py), behind a real server whose
+checkpointer is LangGraph's ``AsyncPostgresSaver``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from postgres import PostgresCluster  # tests/hapi_server/postgres.py
 
 from agent.checkpoints import enforce_retention, open_checkpointer
 from agent.threads import ThreadBusy, ThreadConflict, open_thread_registry, thread_key
 from tests.api_server import fixture_patients, running_server, store_copy
-from tests.postgres_server import postgres_url
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def database() -> Iterator[str]:
+def database(postgres_cluster: PostgresCluster) -> str:
     pytest.importorskip("langgraph.checkpoint.postgres.aio")
-    with postgres_url() as url:
-        yield url
+    postgres_cluster.create_database("threads")
+    return postgres_cluster.url("threads")
 
 
 async def test_claims_race_to_one_owner_and_leases_order_turns(database: str) -> None:
