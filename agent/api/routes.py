@@ -19,7 +19,6 @@ from agent.api.runtime import AgentRuntime, ApiError, public_model_name, public_
 from agent.api.schemas import AnswerOut, AskRequest, ErrorOut, PatientOut
 from agent.api.security import caller_of, token_of
 from agent.events import new_thread_id
-from agent.patients import display_name
 from agent.summary import SummaryOutput
 from agent.threads import ThreadClaim
 from fhir_client.directory import PatientEntry, patient_page
@@ -32,6 +31,7 @@ from fhir_client.limits import (
     MAX_PATIENT_OFFSET,
     MAX_PATIENT_PAGE,
 )
+from fhir_client.names import display_name
 from tools.scope import SHARED_TYPES, PatientScope
 
 __all__ = ["router"]

@@ -11,10 +11,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from agent.patients import display_name
 from fhir_client.client import FhirClient
 from fhir_client.errors import ResourceNotFound
 from fhir_client.ids import is_fhir_id
+from fhir_client.names import display_name
 
 __all__ = ["PatientChoice", "find_patients", "list_patient_choices"]
 
