@@ -209,3 +209,24 @@ def test_scoped_tokens_open_their_citations_and_nothing_else(served: tuple[str, 
         assert patient_b not in smuggled.text
         other = client.get(f"/patients/{patient_b}/resources/Condition/{foreign['id']}")
         assert other.status_code == 403
+
+
+def test_openapi_shows_the_bearer_scheme_on_every_route_that_reads_the_record(
+    tmp_path: Path,
+) -> None:
+    """Authorization is FastAPI security dependencies, so the schema says who needs what."""
+    from agent.api.app import create_app
+
+    tokens = TokenRegistry.load(_tokens_file(tmp_path), key=KEY)
+    schema = create_app(tokens=tokens).openapi()
+    assert schema["components"]["securitySchemes"]["ApiToken"]["scheme"] == "bearer"
+    guarded = {
+        (path, method)
+        for path, methods in schema["paths"].items()
+        for method, operation in methods.items()
+        if {"ApiToken": []} in operation.get("security", [])
+    }
+    every = {(path, method) for path, methods in schema["paths"].items() for method in methods}
+    assert every - guarded == {("/health", "get")}
+    summary = schema["paths"]["/patients/{patient_id}/summary"]["get"]
+    assert [p["name"] for p in summary["parameters"] if p["in"] == "path"] == ["patient_id"]

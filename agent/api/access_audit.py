@@ -21,7 +21,7 @@ from urllib.parse import parse_qsl
 from starlette.routing import Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from agent.api.security import caller_of, is_public_path
+from agent.api.security import identify_caller, is_public_path
 from agent.audit import AccessRecord, AuditLog, query_shape, store_access
 from fhir_client.ids import is_fhir_id
 
@@ -153,7 +153,9 @@ class AccessAuditMiddleware:
                 if patient is None and status == 200 and len(response_body) < _MAX_PEEK_BYTES:
                     patient = _owner_in(bytes(response_body))
             row = AccessRecord(
-                caller=caller_of(scope),
+                caller=identify_caller(
+                    scope, getattr(getattr(outer_app, "state", None), "tokens", None)
+                ),
                 channel="api",
                 action=f"{method} {template}",
                 patient_id=str(patient) if patient is not None else None,

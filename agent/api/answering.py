@@ -15,7 +15,8 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import AsyncIterator
-from typing import Any
+from contextlib import aclosing
+from typing import TYPE_CHECKING, Any, cast
 
 from agent.api.runtime import AgentRuntime, ApiError, api_error
 from agent.api.schemas import AnswerOut
@@ -25,6 +26,11 @@ from agent.output import AgentOutput
 from agent.refusals import AssistantError
 from agent.threads import ThreadClaim
 from fhir_client.errors import FhirError
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncGenerator
+
+    from agent.events import AgentEvent
 
 __all__ = ["answer_events", "answer_question", "sse"]
 
@@ -75,20 +81,23 @@ async def answer_events(
 ) -> AsyncIterator[str]:
     """The SSE stream of one turn (see the module doc for the events)."""
     try:
-        events = runtime.stream(claim.patient_id, question, channel="api", check=False, claim=claim)
-        async for event in events:
-            if event.type == "done":
-                output = AgentOutput.model_validate(event.data["output"])
-                answer = await _with_series(runtime, output)
-                yield sse("done", answer.model_dump_json())
-                return
-            if event.type == "error":
-                yield sse("error", event.data)
-                return
-            if event.type == "token":
-                yield sse("token", event.data)
-            elif event.type in _STEP_TYPES:
-                yield sse("step", {"type": event.type, **event.data})
+        # aclosing: the turn's own cleanup (its audit row, its thread lease) runs before
+        # the stream ends, not whenever the abandoned generator is garbage-collected.
+        stream = runtime.stream(claim.patient_id, question, channel="api", check=False, claim=claim)
+        async with aclosing(cast("AsyncGenerator[AgentEvent]", stream)) as events:
+            async for event in events:
+                if event.type == "done":
+                    output = AgentOutput.model_validate(event.data["output"])
+                    answer = await _with_series(runtime, output)
+                    yield sse("done", answer.model_dump_json())
+                    return
+                if event.type == "error":
+                    yield sse("error", event.data)
+                    return
+                if event.type == "token":
+                    yield sse("token", event.data)
+                elif event.type in _STEP_TYPES:
+                    yield sse("step", {"type": event.type, **event.data})
     except AssistantError as error:  # e.g. the thread stayed busy
         refusal = api_error(error)
         yield sse("error", {"message": refusal.detail, "kind": refusal.kind})

@@ -17,7 +17,7 @@ from agent.api.access_audit import note_thread
 from agent.api.answering import answer_events, answer_question
 from agent.api.runtime import AgentRuntime, ApiError, public_model_name, public_source
 from agent.api.schemas import AnswerOut, AskRequest, ErrorOut, PatientOut
-from agent.api.security import caller_of, token_of
+from agent.api.security import Caller, GrantedPatient, caller_of
 from agent.events import new_thread_id
 from agent.summary import SummaryOutput
 from agent.threads import ThreadClaim
@@ -38,10 +38,6 @@ __all__ = ["router"]
 
 router = APIRouter()
 
-PatientId = Annotated[
-    str,
-    Path(pattern=ID_PATH_PATTERN, description="The patient's FHIR id."),
-]
 ResourceType = Annotated[str, Path(pattern=TYPE_PATH_PATTERN, description="A FHIR resource type.")]
 ResourceId = Annotated[str, Path(pattern=ID_PATH_PATTERN, description="The resource's FHIR id.")]
 _ERRORS: dict[int | str, dict[str, Any]] = {
@@ -85,7 +81,7 @@ async def health(rt: Runtime, response: Response) -> dict[str, str]:
 @router.get("/patients", response_model=list[PatientOut], tags=["patients"], responses=_ERRORS)
 async def list_patients(
     rt: Runtime,
-    request: Request,
+    token: Caller,
     response: Response,
     name: Annotated[
         str | None,
@@ -101,7 +97,6 @@ async def list_patients(
     page: the store's index (or ``_summary=count`` on a remote server), never whole
     records.
     """
-    token = token_of(request.scope)
     only = None if token is None or token.patients is None else token.patients
     try:
         page = await patient_page(
@@ -133,7 +128,7 @@ def _patient_out(entry: PatientEntry, counts: bool) -> PatientOut:
     responses=_ERRORS,
 )
 async def summary(
-    patient_id: PatientId,
+    patient_id: GrantedPatient,
     rt: Runtime,
     max_tokens: Annotated[int, Query(ge=128, le=16384)] = 2048,
 ) -> SummaryOutput:
@@ -159,7 +154,9 @@ async def _prepare(
     tags=["ask"],
     responses=_ASK_ERRORS,
 )
-async def ask(patient_id: PatientId, body: AskRequest, rt: Runtime, request: Request) -> AnswerOut:
+async def ask(
+    patient_id: GrantedPatient, body: AskRequest, rt: Runtime, request: Request
+) -> AnswerOut:
     """Answer one question; reuse the returned ``thread_id`` to ask a follow-up."""
     claim = await _prepare(rt, request, patient_id, body)
     return await answer_question(rt, claim, body.question)
@@ -177,7 +174,7 @@ async def ask(patient_id: PatientId, body: AskRequest, rt: Runtime, request: Req
     },
 )
 async def ask_stream(
-    patient_id: PatientId, body: AskRequest, rt: Runtime, request: Request
+    patient_id: GrantedPatient, body: AskRequest, rt: Runtime, request: Request
 ) -> StreamingResponse:
     """The same answer as Server-Sent Events, so a page can show progress and tokens."""
     claim = await _prepare(rt, request, patient_id, body)
@@ -197,7 +194,7 @@ async def ask_stream(
     },
 )
 async def patient_resource(
-    patient_id: PatientId, resource_type: ResourceType, resource_id: ResourceId, rt: Runtime
+    patient_id: GrantedPatient, resource_type: ResourceType, resource_id: ResourceId, rt: Runtime
 ) -> Response:
     """One resource of this patient's record: what a citation links to.
 
