@@ -25,8 +25,8 @@ class _BreakingGraph:
 
 
 async def _collect(runtime: AgentRuntime, claim: ThreadClaim) -> list[tuple[str, Any]]:
-    chunks = [chunk async for chunk in answer_events(runtime, claim, "Any allergies?")]
-    return sse_events("".join(chunks))
+    chunks = [event.encode() async for event in answer_events(runtime, claim, "Any allergies?")]
+    return sse_events(b"".join(chunks).decode())
 
 
 async def test_unexpected_failure_ends_the_stream_with_error() -> None:
@@ -46,6 +46,6 @@ async def test_unexpected_failure_ends_the_stream_with_error() -> None:
 
 
 def test_sse_messages_are_single_line_json() -> None:
-    message = sse("token", {"text": "line one\nline two"})
+    message = sse("token", {"text": "line one\nline two"}).encode().decode()
     assert message.count("\n") == 3 and message.endswith("\n\n")
     assert json.loads(message.split("data: ", 1)[1]) == {"text": "line one\nline two"}

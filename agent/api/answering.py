@@ -18,6 +18,8 @@ from collections.abc import AsyncIterator
 from contextlib import aclosing
 from typing import TYPE_CHECKING, Any, cast
 
+from sse_starlette import ServerSentEvent
+
 from agent.api.runtime import AgentRuntime, ApiError, api_error
 from agent.api.schemas import AnswerOut
 from agent.api.series import answer_series
@@ -32,17 +34,22 @@ if TYPE_CHECKING:
 
     from agent.events import AgentEvent
 
-__all__ = ["answer_events", "answer_question", "sse"]
+__all__ = ["SSE_SEPARATOR", "answer_events", "answer_question", "sse"]
 
 logger = logging.getLogger(__name__)
 
 _STEP_TYPES = frozenset({"planning", "tool_call", "evidence"})
 
 
-def sse(event: str, data: dict[str, Any] | str) -> str:
-    """One SSE message; the JSON is compact, so it never spans lines."""
+SSE_SEPARATOR = "\n"
+"""Line ends of the stream: plain ``\n`` (sse-starlette's default is ``\r\n``), which every
+SSE parser accepts and the dashboard's splits on."""
+
+
+def sse(event: str, data: dict[str, Any] | str) -> ServerSentEvent:
+    """One SSE message (framed by sse-starlette); the JSON is compact, so it is one line."""
     payload = data if isinstance(data, str) else json.dumps(data, separators=(",", ":"))
-    return f"event: {event}\ndata: {payload}\n\n"
+    return ServerSentEvent(data=payload, event=event, sep=SSE_SEPARATOR)
 
 
 async def _with_series(runtime: AgentRuntime, output: AgentOutput) -> AnswerOut:
@@ -78,7 +85,7 @@ async def answer_question(runtime: AgentRuntime, claim: ThreadClaim, question: s
 
 async def answer_events(
     runtime: AgentRuntime, claim: ThreadClaim, question: str
-) -> AsyncIterator[str]:
+) -> AsyncIterator[ServerSentEvent]:
     """The SSE stream of one turn (see the module doc for the events)."""
     try:
         # aclosing: the turn's own cleanup (its audit row, its thread lease) runs before

@@ -11,10 +11,10 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
-from fastapi.responses import StreamingResponse
+from sse_starlette import EventSourceResponse
 
 from agent.api.access_audit import note_thread
-from agent.api.answering import answer_events, answer_question
+from agent.api.answering import SSE_SEPARATOR, answer_events, answer_question
 from agent.api.runtime import AgentRuntime, ApiError, public_model_name, public_source
 from agent.api.schemas import AnswerOut, AskRequest, ErrorOut, PatientOut
 from agent.api.security import Caller, GrantedPatient, caller_of
@@ -175,14 +175,12 @@ async def ask(
 )
 async def ask_stream(
     patient_id: GrantedPatient, body: AskRequest, rt: Runtime, request: Request
-) -> StreamingResponse:
+) -> EventSourceResponse:
     """The same answer as Server-Sent Events, so a page can show progress and tokens."""
     claim = await _prepare(rt, request, patient_id, body)
-    return StreamingResponse(
-        answer_events(rt, claim, body.question),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )
+    # sse-starlette frames the events, pings an idle stream (a comment every 15 s, so
+    # proxies keep it open while a CPU model thinks) and stops on a client disconnect.
+    return EventSourceResponse(answer_events(rt, claim, body.question), sep=SSE_SEPARATOR)
 
 
 @router.get(
