@@ -19,7 +19,7 @@ Every variant answers the same questions through the real graph (route, plan, to
 the embedded store, answer, verify), so "seconds per answer" is what a user waits.
 Printed: seconds per answer (median), prompt tokens evaluated per answer, generated
 tokens/s, and the ratio to ``today``. Greedy decoding makes the variants' answers
-identical (checked here too, and in tests/test_models_llama_speed_options.py).
+identical (checked here too, and in tests/models/test_models_llama_speed_options.py).
 
 Then ``replay --concurrency N`` against llama-cpp-python's OpenAI-compatible server
 (``python -m llama_cpp.server``) with the same GGUF: questions/s against N.

@@ -23,7 +23,7 @@ from fhir_client.loading import load_paths
 
 pytestmark = [pytest.mark.hapi, pytest.mark.slow]
 
-FIXTURES = Path(__file__).resolve().parents[1] / "synthea_fixtures" / "fhir"
+FIXTURES = Path(__file__).resolve().parents[2] / "synthea_fixtures" / "fhir"
 
 
 def _skip_or_fail(reason: str) -> None:

@@ -21,7 +21,7 @@ from fhir_client.embedded import EmbeddedStore, embedded_client
 from fhir_client.loading import load_paths
 from tools import make_toolset
 
-FIXTURES = Path(__file__).resolve().parents[1] / "synthea_fixtures" / "fhir"
+FIXTURES = Path(__file__).resolve().parents[2] / "synthea_fixtures" / "fhir"
 PATIENT_FILE = "Dee580_Nitzsche158_6f4bf0aa-d2b4-4e48-0578-00f9c96728aa.json"
 
 

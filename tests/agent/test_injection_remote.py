@@ -26,8 +26,7 @@ from agent.cli import app as cli
 from agent.models.base import ChatModel
 from fhir_client import FhirClient
 from fhir_client.embedded import embedded_asgi_app
-from tests.injection_cases import CASES, InjectionCase, World
-from tests.test_injection_agent import (
+from tests.agent.test_injection_agent import (
     CASE_IDS,
     assert_record_text_inert,
     assert_safe,
@@ -35,6 +34,7 @@ from tests.test_injection_agent import (
     planted_reference,
     world,
 )
+from tests.injection_cases import CASES, InjectionCase, World
 from tools import make_toolset
 
 __all__ = ["world"]  # the shared module-scoped fixture: two patients, every case planted

@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent / "hapi_server"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "hapi_server"))
 import hapi  # tests/hapi_server/hapi.py (not an installed package)
 
 FHIR_JSON = "application/fhir+json"

@@ -17,7 +17,7 @@ from agent.cli import app
 from fhir_client.embedded.registry import PATIENT_COMPARTMENT
 from tests.shared_data import synthea_external
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 PATIENT_FILES = [
     "Bob965_Keeling57_3f6fd0bb-6cd3-eb3f-4401-cd38ace25f2b.json",
     "Cecelia952_Romaguera67_f1731e33-dc55-4ee8-72d7-cece2e49bedd.json",

@@ -27,7 +27,7 @@ from tests.api_server import (
     store_copy,
 )
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _served_graph(spec: str) -> Any:

@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "synthea_fixtures" / "fhir"
 INSTALL_TIMEOUT_SECONDS = 900
 

@@ -35,7 +35,7 @@ from tests.api_server import (
 pytestmark = pytest.mark.slow
 langgraph_sdk = pytest.importorskip("langgraph_sdk")
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 GRAPH = "ehr_agent"
 ENV_CLI = "EHR_AGENT_LANGGRAPH_CLI"
 START_TIMEOUT_SECONDS = 180

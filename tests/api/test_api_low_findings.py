@@ -4,7 +4,7 @@ HTTP 500 on a ``"\\ud800"`` JSON escape, on a non-UTF-8 form body to ``/fhir/...
 and on a huge ``_offset`` to ``$everything`` (now clear 4xx); a query-string token written
 to the access log (now redacted); one-character tokens accepted and stored as unsalted
 hashes (now a named minimum and HMAC under a per-install key).  SMART discovery's token
-endpoint checks are in ``tests/test_client_auth.py``.
+endpoint checks are in ``tests/fhir_client/test_client_auth.py``.
 """
 
 from __future__ import annotations

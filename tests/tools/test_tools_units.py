@@ -206,7 +206,7 @@ def test_same_day_records_share_one_dated_line_and_aliases_resolve() -> None:
 
 def test_benchmark_measures_every_non_billing_resource(tmp_path: Path) -> None:
     spec = importlib.util.spec_from_file_location(
-        "evidence_tokens", Path(__file__).resolve().parents[1] / "bench" / "evidence_tokens.py"
+        "evidence_tokens", Path(__file__).resolve().parents[2] / "bench" / "evidence_tokens.py"
     )
     assert spec is not None and spec.loader is not None
     bench = importlib.util.module_from_spec(spec)

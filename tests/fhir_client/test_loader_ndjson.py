@@ -15,7 +15,7 @@ from agent.cli import app
 from fhir_client.embedded import EmbeddedStore, embedded_client
 from fhir_client.loading import BundleKind, load_paths, plan_load
 
-NDJSON_DIR = Path(__file__).resolve().parents[1] / "synthea_fixtures" / "ndjson"
+NDJSON_DIR = Path(__file__).resolve().parents[2] / "synthea_fixtures" / "ndjson"
 
 
 def _lines(path: Path) -> list[dict[str, object]]:

@@ -2,7 +2,7 @@
 
 Runs in-process (httpx over ASGI) against genuine Synthea output from another project
 (tests/data/synthea-external). Every expected answer is computed from the bundle JSON
-(tests/test_store_support.py), never from the store under test.
+(tests/fhir_client/test_store_support.py), never from the store under test.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ import pytest
 
 from tests.api_server import store_copy
 
-BENCH = Path(__file__).resolve().parents[1] / "bench" / "api_load.py"
+BENCH = Path(__file__).resolve().parents[2] / "bench" / "api_load.py"
 CLIENTS = 20
 SECONDS = 8.0
 

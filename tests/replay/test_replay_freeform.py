@@ -27,7 +27,7 @@ from agent.replay.runner import Checkpoint, plan_records, run_replay
 from agent.replay.scoring import score_answer
 from tests.tools_datasets import DATASET_DIRECTORIES, load_dataset
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 FREEFORM = REPO / "agent" / "replay" / "freeform"
 TODAY = date(2025, 6, 15)
 

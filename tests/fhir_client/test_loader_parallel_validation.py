@@ -8,7 +8,7 @@ from pathlib import Path
 from fhir_client.loading.parallel_validation import BackgroundValidation, first_problem
 from fhir_client.loading.validation import resource_problem
 
-FIXTURES = Path(__file__).resolve().parents[1] / "synthea_fixtures" / "fhir"
+FIXTURES = Path(__file__).resolve().parents[2] / "synthea_fixtures" / "fhir"
 
 
 def _resources() -> list[dict[str, object]]:

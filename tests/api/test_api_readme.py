@@ -12,7 +12,7 @@ import pytest
 
 from tests.api_server import FIXTURES_DIR, store_copy
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_readme_python_example_runs(

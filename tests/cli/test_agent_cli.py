@@ -14,7 +14,7 @@ from agent.summary import SummaryOutput
 from tests import agent_truth as truth
 from tests.tools_datasets import Dataset, PatientRecord
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")

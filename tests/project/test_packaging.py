@@ -20,14 +20,17 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "synthea_fixtures" / "fhir"
 
 pytestmark = pytest.mark.slow
 
 #: Tests that run from the unpacked sdist: fast, and covering the store, the client and
 #: the HAPI harness's own checks (no server started).
-SDIST_SUBSET = ("tests/test_store_fhir_server.py", "tests/test_client_paging.py")
+SDIST_SUBSET = (
+    "tests/fhir_client/test_store_fhir_server.py",
+    "tests/fhir_client/test_client_paging.py",
+)
 
 
 @pytest.fixture(scope="module")

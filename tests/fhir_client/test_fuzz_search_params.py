@@ -29,7 +29,7 @@ from hypothesis import strategies as st
 from fhir_client.embedded import EmbeddedStore, embedded_asgi_app, embedded_client
 from fhir_client.loading import load_paths
 
-FIXTURES_DIR = Path(__file__).resolve().parents[1] / "synthea_fixtures" / "fhir"
+FIXTURES_DIR = Path(__file__).resolve().parents[2] / "synthea_fixtures" / "fhir"
 PATIENT_FILE = "Gregoria352_Douglas31_9cd1c047-7dfd-3c0f-1e5b-37e2d2ce7d9c.json"
 OTHER_FILE = "Antonina346_Ladawn167_Haag279_ac639121-48f5-13e2-de98-9e782323a070.json"
 PATIENT = PATIENT_FILE.removesuffix(".json").split("_")[-1]
