@@ -8,7 +8,6 @@ counts come from the model's own tokenizer.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -16,11 +15,11 @@ from agent.citations import clean_draft
 from agent.prompts import ANSWER_SYSTEM, answer_user, repair_user
 from agent.results import result_from_json, thread_aliases
 from agent.state import AgentState
+from fhir_client.ids import CITATION
 
 __all__ = ["AnswerPrompt", "build_answer_prompt", "conversation_digest", "evidence_lines"]
 
 _SAFETY_TOKENS = 32
-_FULL_REFERENCE = re.compile(r"\[([A-Z][A-Za-z]+/[A-Za-z0-9\-.]+)\]")
 _DIGEST_ANSWER_CHARS = 400
 
 
@@ -61,7 +60,7 @@ def conversation_digest(state: AgentState) -> str:
     aliases = thread_aliases(state.get("aliases", []))
     parts: list[str] = []
     for turn in state.get("turns", [])[-3:]:
-        answer = _FULL_REFERENCE.sub(lambda m: f"[{aliases.cite(m.group(1))}]", turn["answer"])
+        answer = CITATION.sub(lambda m: f"[{aliases.cite(m.group(1))}]", turn["answer"])
         if len(answer) > _DIGEST_ANSWER_CHARS:
             answer = answer[:_DIGEST_ANSWER_CHARS].rsplit(" ", 1)[0] + " ..."
         parts.append(f"Q: {turn['question']}\nA: {answer}")

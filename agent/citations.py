@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 
 from agent.claims import claim_problems, thread_vocabulary
 from agent.reading.periods import MONTH_NUMBERS
+from fhir_client.ids import REFERENCE_PATTERN
 from tools.inert_text import LOW_QUOTES, strip_special_tokens
 from tools.registry import TOOLS, spec_of
 
@@ -44,7 +45,7 @@ __all__ = [
 ]
 
 _BRACKET = re.compile(r"\s?\[([^\[\]\n]{1,200})\]")
-_KEY = re.compile(r"^(?:\d{1,4}|[A-Z][A-Za-z]{1,40}/[A-Za-z0-9\-.]{1,64})$")
+_KEY = re.compile(rf"\d{{1,4}}|{REFERENCE_PATTERN}")
 _MONTHS = MONTH_NUMBERS  # one table of month words, owned by the reading's periods
 _MONTH = r"(?P<month>" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")\.?"
 _DATE_FORMS = (
@@ -165,7 +166,7 @@ class Verification:
 
 def _keys(inner: str) -> list[str] | None:
     keys = [k.strip() for k in re.split(r"[,;]", inner) if k.strip()]
-    return keys if keys and all(_KEY.match(k) for k in keys) else None
+    return keys if keys and all(_KEY.fullmatch(k) for k in keys) else None
 
 
 def _shown(keys: Iterable[str]) -> str:

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from agent.models.base import ChatModel
+from fhir_client.ids import ID_PATH_PATTERN
 from tools import PatientToolset
 
 if TYPE_CHECKING:  # the type only: this module must import without LangGraph
@@ -44,9 +45,6 @@ __all__ = [
 
 DEFAULT_RESOURCES = "default"
 """The key a context names when it does not say which resources serve it."""
-
-FHIR_ID_PATTERN = r"^[A-Za-z0-9\-.]{1,64}$"
-"""A FHIR logical id (R4 ``id`` datatype); the patient id must be one."""
 
 BUDGETS = {
     "max_tool_calls": "max_tool_calls",
@@ -94,7 +92,7 @@ class RunContext(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", protected_namespaces=())
 
     patient_id: str = Field(
-        pattern=FHIR_ID_PATTERN, description="The FHIR id of the one patient this run is about."
+        pattern=ID_PATH_PATTERN, description="The FHIR id of the one patient this run is about."
     )
     model_spec: str = Field(
         default="none",

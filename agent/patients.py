@@ -10,12 +10,12 @@ list patients.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from fhir_client.client import FhirClient
 from fhir_client.directory import PatientEntry, patient_page
+from fhir_client.names import display_name
 
 
 @dataclass(frozen=True)
@@ -44,20 +44,6 @@ class PatientSummary:
             "resource_counts": self.resource_counts,
             "resource_total": self.resource_total,
         }
-
-
-def display_name(patient: Mapping[str, Any]) -> str:
-    """The official name (else the first) as "Given Family"; empty if unnamed."""
-    names = [n for n in patient.get("name") or [] if isinstance(n, dict)]
-    if not names:
-        return ""
-    chosen = next((n for n in names if n.get("use") == "official"), names[0])
-    if isinstance(chosen.get("text"), str) and not chosen.get("family"):
-        return str(chosen["text"])
-    parts = [str(given) for given in chosen.get("given") or []]
-    if chosen.get("family"):
-        parts.append(str(chosen["family"]))
-    return " ".join(parts)
 
 
 def summarize_patient(entry: PatientEntry) -> PatientSummary:

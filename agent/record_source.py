@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from agent.settings import Settings
 from fhir_client.auth import BearerTokenAuth
@@ -25,7 +26,9 @@ from fhir_client.limits import (
     READ_TIMEOUT_SECONDS,
     REQUEST_DEADLINE_SECONDS,
 )
-from fhir_client.loading import LoadReport, load_paths
+
+if TYPE_CHECKING:  # the loader is imported on first fill only: listing never needs it
+    from fhir_client.loading import LoadReport
 
 __all__ = [
     "LOAD_REQUEST_DEADLINE_SECONDS",
@@ -77,6 +80,8 @@ async def fill_from_fixtures(
         )
         return None
     notify(f"The embedded store is empty; loading the Synthea fixtures from {fixtures_dir} once.")
+    from fhir_client.loading import load_paths  # once per store: not on every command's path
+
     async with embedded_client(
         store, timeout=LOAD_TIMEOUT_SECONDS, deadline_seconds=LOAD_REQUEST_DEADLINE_SECONDS
     ) as client:

@@ -6,7 +6,7 @@
 Why: the dashboard is one server answering many browser tabs (and scripts) at once,
 over one embedded SQLite store and one checkpointer.  Issue 7's target is 0 errors at
 20 concurrent clients, with the store still serving plain FHIR reads while the agent
-is busy; this script is how that is measured, and ``tests/test_load_api.py`` runs a
+is busy; this script is how that is measured, and ``tests/project/test_load_api.py`` runs a
 short version of it.
 
 Without ``--url`` it starts ``ehr-agent serve`` in a subprocess (its own interpreter,

@@ -9,7 +9,9 @@ store within +0.3 s of a bare interpreter, ``ask --model none`` within +1.0 s, e
 (process start to exit).  The store holds the smallest fixture patient, loaded once into
 a temporary directory.  CPU time (user + system) is printed beside the wall time: on a
 shared, loaded machine the wall time is mostly waiting for the disk, the CPU time is
-what the command itself costs.  ``--python`` picks the environment (another checkout's venv gives
+what the command itself costs.  Under each command, the same figures for importing only
+the third-party libraries it needs (:data:`FLOORS`): the floor our own code cannot go
+under.  ``--python`` picks the environment (another checkout's venv gives
 a before/after comparison on the same machine, in one run).
 """
 
@@ -30,6 +32,18 @@ REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "synthea_fixtures" / "fhir"
 TARGETS = {"--help": 0.3, "patients": 0.3, "ask --model none": 1.0}
 """Allowed wall time above ``python -c pass``, in seconds."""
+FLOORS = {
+    "--help": "import typer",
+    "patients": "import typer, rich.table, httpx, sqlmodel, sqlalchemy.ext.asyncio, aiosqlite",
+    "ask --model none": "import typer, rich.table, httpx, sqlmodel, sqlalchemy.ext.asyncio, "
+    "aiosqlite, langgraph.graph, langgraph.checkpoint.sqlite.aio",
+}
+"""The third-party libraries each command cannot run without, imported and nothing else:
+what the command would cost if our own code took no time.  The store and the audit log are
+SQLModel tables over SQLAlchemy (async through aiosqlite); the FHIR client is httpx; the
+answer is a LangGraph graph, whose import pulls langchain-core, langsmith and
+langgraph-sdk unconditionally (``langchain_core.tracers.schemas`` imports
+``langsmith.RunTree`` at module level; no setting defers it)."""
 
 
 def _smallest_patient_bundle() -> Path:
@@ -44,7 +58,12 @@ def _run(command: list[str], env: dict[str, str]) -> tuple[float, float]:
     # cwd: the scratch directory, so ``-m agent.cli`` imports the environment's install,
     # never a checkout that happens to be the current directory.
     subprocess.run(
-        command, env=env, check=True, stdout=subprocess.DEVNULL, cwd=env["XDG_DATA_HOME"]
+        command,
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        cwd=env["XDG_DATA_HOME"],
     )
     wall = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -110,6 +129,11 @@ def main() -> int:
                 f"{cpu:6.3f} s CPU (+{cpu - baseline_cpu:.3f} s)"
             )
             missed += verdict != "ok"
+            floor, floor_cpu = _median([python, "-c", FLOORS[name]], env, args.runs)
+            print(
+                f"  its libraries alone      {floor:6.3f} s wall (+{floor - baseline:.3f} s), "
+                f"{floor_cpu:6.3f} s CPU (+{floor_cpu - baseline_cpu:.3f} s): {FLOORS[name]}"
+            )
     return 1 if missed else 0
 
 

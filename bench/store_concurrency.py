@@ -14,7 +14,7 @@ and concurrent ``ask`` runs failed at close. Here, for the whole duration:
 
 Printed: runs and failures per process, HTTP requests and non-200 answers, and
 whether any output held "Traceback" or "database is locked". The same function
-is the slow test ``tests/test_store_concurrency.py``.
+is the slow test ``tests/fhir_client/test_store_concurrency.py``.
 """
 
 from __future__ import annotations

@@ -18,6 +18,7 @@ import logging
 import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
@@ -114,53 +115,72 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
     return max(0.0, (when - current).total_seconds())
 
 
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How one client sends every request: retries, waits, the deadline, the size bound.
+
+    One value, checked once when the client is made, so the send loop takes it whole
+    instead of each layer restating five parameters.  ``max_retries`` counts retries
+    after the first attempt; ``deadline_seconds`` bounds the whole exchange, retries and
+    waits included; ``sleep`` is swapped in tests to wait without waiting.
+    """
+
+    max_retries: int = 3
+    backoff_seconds: float = 0.5
+    sleep: SleepFn = asyncio.sleep
+    deadline_seconds: float = REQUEST_DEADLINE_SECONDS
+    max_response_bytes: int = MAX_RESPONSE_BYTES
+
+    def __post_init__(self) -> None:
+        if self.max_retries < 0:
+            raise ValueError(f"max_retries must be 0 or more, got {self.max_retries}")
+        if self.backoff_seconds < 0 or self.deadline_seconds <= 0:
+            raise ValueError(
+                "deadline_seconds must be positive and backoff_seconds must not be negative"
+            )
+        if self.max_response_bytes < 1:
+            raise ValueError(
+                f"max_response_bytes must be at least 1, got {self.max_response_bytes}"
+            )
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """One request as the client means it, before any attempt is made.
+
+    ``path`` (relative to ``base_url``, no query string) is what logs and errors show;
+    ``idempotent`` says whether a request the server may have seen can be repeated.
+    """
+
+    method: str
+    url: str
+    path: str
+    base_url: str
+    params: list[tuple[str, str]] | None = None
+    content: bytes | BodyFactory | None = None
+    extra_headers: Mapping[str, str] | None = None
+    idempotent: bool = True
+
+
 async def send_with_retries(
-    http: httpx.AsyncClient,
-    method: str,
-    url: str,
-    *,
-    path: str,
-    base_url: str,
-    params: list[tuple[str, str]] | None,
-    content: bytes | BodyFactory | None,
-    extra_headers: Mapping[str, str] | None,
-    idempotent: bool,
-    max_retries: int,
-    backoff_seconds: float,
-    sleep: SleepFn,
-    deadline_seconds: float = REQUEST_DEADLINE_SECONDS,
-    max_response_bytes: int = MAX_RESPONSE_BYTES,
+    http: httpx.AsyncClient, exchange: Exchange, policy: RetryPolicy
 ) -> httpx.Response:
     """Send one request with retries; return a 2xx response or raise a typed error.
 
-    ``path`` (relative to the base, no query string) is what logs and errors show.
     The whole exchange, retries and waits included, must finish within
-    ``deadline_seconds``: httpx's timeout is per read, so a server trickling a byte
-    every few seconds would otherwise never be cut off. Bodies are streamed and
-    refused past ``max_response_bytes``, never read whole.
+    ``policy.deadline_seconds``: httpx's timeout is per read, so a server trickling a
+    byte every few seconds would otherwise never be cut off. Bodies are streamed and
+    refused past ``policy.max_response_bytes``, never read whole.
     """
     try:
-        async with asyncio.timeout(deadline_seconds):
-            return await _send_loop(
-                http,
-                method,
-                url,
-                path=path,
-                base_url=base_url,
-                params=params,
-                content=content,
-                extra_headers=extra_headers,
-                idempotent=idempotent,
-                max_retries=max_retries,
-                backoff_seconds=backoff_seconds,
-                sleep=sleep,
-                max_response_bytes=max_response_bytes,
-            )
+        async with asyncio.timeout(policy.deadline_seconds):
+            return await _send_loop(http, exchange, policy)
     except TimeoutError:
         raise RequestDeadlineExceeded(
-            f"{method} {path} failed: no complete response from {base_url} within "
-            f"{deadline_seconds:.0f} s (retries included). The server is too slow or is "
-            "sending its answer very slowly; try again later or check the server"
+            f"{exchange.method} {exchange.path} failed: no complete response from "
+            f"{exchange.base_url} within {policy.deadline_seconds:.0f} s (retries included). "
+            "The server is too slow or is sending its answer very slowly; try again later "
+            "or check the server"
         ) from None
 
 
@@ -215,22 +235,12 @@ def _too_large(method: str, path: str, max_bytes: int) -> ResponseTooLarge:
 
 
 async def _send_loop(
-    http: httpx.AsyncClient,
-    method: str,
-    url: str,
-    *,
-    path: str,
-    base_url: str,
-    params: list[tuple[str, str]] | None,
-    content: bytes | BodyFactory | None,
-    extra_headers: Mapping[str, str] | None,
-    idempotent: bool,
-    max_retries: int,
-    backoff_seconds: float,
-    sleep: SleepFn,
-    max_response_bytes: int,
+    http: httpx.AsyncClient, exchange: Exchange, policy: RetryPolicy
 ) -> httpx.Response:
-    headers = dict(extra_headers or {})
+    method, path, idempotent = exchange.method, exchange.path, exchange.idempotent
+    max_retries, backoff_seconds = policy.max_retries, policy.backoff_seconds
+    content, params = exchange.content, exchange.params
+    headers = dict(exchange.extra_headers or {})
     if content is not None:
         headers["Content-Type"] = FHIR_JSON
     attempt = 0
@@ -239,23 +249,25 @@ async def _send_loop(
         try:
             request = http.build_request(
                 method,
-                url,
+                exchange.url,
                 params=tuple(params) if params else None,
                 content=content() if callable(content) else content,
                 headers=headers,
             )
-            response = await read_bounded(http, request, path=path, max_bytes=max_response_bytes)
+            response = await read_bounded(
+                http, request, path=path, max_bytes=policy.max_response_bytes
+            )
         except httpx.TransportError as exc:
             if attempt < max_retries and is_retryable_error(exc, idempotent=idempotent):
                 delay = backoff_delay(attempt, backoff_seconds)
                 logger.debug(
                     "%s %s: %s, retrying in %.2f s", method, path, type(exc).__name__, delay
                 )
-                await sleep(delay)
+                await policy.sleep(delay)
                 attempt += 1
                 continue
             raise FhirConnectionError(
-                f"{method} {path} failed: could not get a response from {base_url} "
+                f"{method} {path} failed: could not get a response from {exchange.base_url} "
                 f"after {attempt + 1} attempt(s) ({type(exc).__name__}: {exc}). Check the "
                 "base URL, that the server is running, and the network; for slow servers "
                 "raise the timeout"
@@ -283,7 +295,7 @@ async def _send_loop(
                 retry_after if retry_after is not None else backoff_delay(attempt, backoff_seconds)
             )
             logger.debug("%s %s: HTTP %d, retrying in %.2f s", method, path, status, delay)
-            await sleep(delay)
+            await policy.sleep(delay)
             attempt += 1
             continue
         hint = None

@@ -8,13 +8,10 @@ URL's own origin, because the client attaches its bearer token to every request.
 
 from __future__ import annotations
 
-import re
-
 import httpx
 
-_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
-# FHIR resource type names are PascalCase ASCII letters (e.g. "Patient", "MedicationRequest").
-_TYPE = re.compile(r"[A-Z][A-Za-z]{0,63}")
+from fhir_client.ids import is_fhir_id, is_resource_type
+
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
@@ -34,7 +31,7 @@ def normalise_base_url(base_url: str) -> str:
 
 def check_resource_type(resource_type: str) -> str:
     """Validate a resource type name before it becomes a path segment."""
-    if not isinstance(resource_type, str) or not _TYPE.fullmatch(resource_type):
+    if not is_resource_type(resource_type):
         raise ValueError(
             f"{resource_type!r} is not a FHIR resource type name "
             "(expected letters only, starting with a capital, e.g. 'Observation')"
@@ -44,11 +41,7 @@ def check_resource_type(resource_type: str) -> str:
 
 def check_resource_id(resource_id: str) -> str:
     """Validate a logical id against FHIR's id grammar (and refuse '.'/'..' segments)."""
-    if (
-        not isinstance(resource_id, str)
-        or not _ID.fullmatch(resource_id)
-        or set(resource_id) == {"."}
-    ):
+    if not is_fhir_id(resource_id) or set(resource_id) == {"."}:
         raise ValueError(
             f"{resource_id!r} is not a valid FHIR id "
             "(1-64 characters from A-Z, a-z, 0-9, '-' and '.')"

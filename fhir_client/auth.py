@@ -18,13 +18,9 @@ import logging
 import secrets
 import time
 from collections.abc import AsyncGenerator, Callable, Collection, Generator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
-import jwt
-from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from fhir_client.errors import (
     AuthenticationFailed,
@@ -33,6 +29,9 @@ from fhir_client.errors import (
     body_snippet,
     error_for_status,
 )
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 __all__ = [
     "BearerTokenAuth",
@@ -188,6 +187,8 @@ class SmartBackendServicesAuth(httpx.Auth):
         headers: dict[str, Any] = {"typ": "JWT"}
         if self.key_id is not None:
             headers["kid"] = self.key_id
+        import jwt  # only SMART backend services signs: bearer-token users never pay for it
+
         return jwt.encode(claims, self._key, algorithm=self.algorithm, headers=headers)
 
     async def _fetch_token(self) -> tuple[str, float]:
@@ -257,7 +258,15 @@ class SmartBackendServicesAuth(httpx.Auth):
 def _load_private_key(
     private_key_pem: str | bytes, algorithm: str
 ) -> rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey:
-    """Parse the PEM once, up front, so a bad key fails at start-up, not on first request."""
+    """Parse the PEM once, up front, so a bad key fails at start-up, not on first request.
+
+    ``cryptography`` is imported here, not with the module: every command opens a FHIR
+    client, few sign JWTs, and the import costs about 0.1 s of start-up.
+    """
+    from cryptography.exceptions import UnsupportedAlgorithm
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
     data = private_key_pem.encode() if isinstance(private_key_pem, str) else private_key_pem
     try:
         key = load_pem_private_key(data, password=None)

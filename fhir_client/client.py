@@ -28,7 +28,14 @@ from fhir_client._codec import (
     parse_resource,
 )
 from fhir_client._paging import NON_MATCH_MODES, bundle_resources, next_link
-from fhir_client._retry import FHIR_JSON, BodyFactory, SleepFn, send_with_retries
+from fhir_client._retry import (
+    FHIR_JSON,
+    BodyFactory,
+    Exchange,
+    RetryPolicy,
+    SleepFn,
+    send_with_retries,
+)
 from fhir_client._urls import (
     check_resource_id,
     check_resource_type,
@@ -75,27 +82,22 @@ class FhirClient:
         deadline_seconds: float = REQUEST_DEADLINE_SECONDS,
         max_response_bytes: int = MAX_RESPONSE_BYTES,
     ) -> None:
-        if max_retries < 0:
-            raise ValueError(f"max_retries must be 0 or more, got {max_retries}")
         if max_pages < 1:
             raise ValueError(f"max_pages must be at least 1, got {max_pages}")
         if page_size is not None and page_size < 1:
             raise ValueError(f"page_size must be at least 1 (or None), got {page_size}")
-        if timeout <= 0 or backoff_seconds < 0 or deadline_seconds <= 0:
-            raise ValueError(
-                "timeout and deadline_seconds must be positive and backoff_seconds must not "
-                "be negative"
-            )
-        if max_response_bytes < 1:
-            raise ValueError(f"max_response_bytes must be at least 1, got {max_response_bytes}")
-        self.deadline_seconds = deadline_seconds
-        self.max_response_bytes = max_response_bytes
+        if timeout <= 0:
+            raise ValueError(f"timeout must be positive, got {timeout}")
+        self.retry_policy = RetryPolicy(
+            max_retries=max_retries,
+            backoff_seconds=backoff_seconds,
+            sleep=sleep if sleep is not None else asyncio.sleep,
+            deadline_seconds=deadline_seconds,
+            max_response_bytes=max_response_bytes,
+        )
         self._base_url = normalise_base_url(base_url)
-        self.max_retries = max_retries
-        self.backoff_seconds = backoff_seconds
         self.max_pages = max_pages
         self.page_size = page_size
-        self.sleep: SleepFn = sleep if sleep is not None else asyncio.sleep
         default_headers = {"Accept": FHIR_JSON}
         default_headers.update(headers or {})
         self._http = httpx.AsyncClient(
@@ -408,8 +410,7 @@ class FhirClient:
     ) -> httpx.Response:
         started = time.perf_counter()
         try:
-            return await send_with_retries(
-                self._http,
+            exchange = Exchange(
                 method,
                 url,
                 path=relative_path(self._base_url, url),
@@ -418,12 +419,8 @@ class FhirClient:
                 content=content,
                 extra_headers=extra_headers,
                 idempotent=idempotent,
-                max_retries=self.max_retries,
-                backoff_seconds=self.backoff_seconds,
-                sleep=self.sleep,
-                deadline_seconds=self.deadline_seconds,
-                max_response_bytes=self.max_response_bytes,
             )
+            return await send_with_retries(self._http, exchange, self.retry_policy)
         except FhirError as error:
             if self._observers:
                 status = error.status_code if isinstance(error, FhirHttpError) else 0

@@ -20,6 +20,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import httpx
+import httpx_sse
 import uvicorn
 
 from agent.api import create_app
@@ -111,10 +113,13 @@ def hba1c_patient() -> str:
 
 
 def sse_events(body: str) -> list[tuple[str, Any]]:
-    """Parse a ``text/event-stream`` body into (event, JSON data) pairs."""
-    events = []
-    for block in body.split("\n\n"):
-        fields = dict(line.split(": ", 1) for line in block.splitlines() if ": " in line)
-        if "event" in fields:
-            events.append((fields["event"], json.loads(fields["data"])))
-    return events
+    """Parse a ``text/event-stream`` body into (event, JSON data) pairs, with httpx-sse
+    (an SSE client independent of the server's sse-starlette); pings carry no event."""
+    response = httpx.Response(
+        200, headers={"content-type": "text/event-stream"}, content=body.encode()
+    )
+    return [
+        (event.event, json.loads(event.data))
+        for event in httpx_sse.EventSource(response).iter_sse()
+        if event.data
+    ]

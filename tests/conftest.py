@@ -1,4 +1,5 @@
-"""Shared fixtures: the committed Synthea fixtures and a real HAPI FHIR server.
+"""Shared fixtures: the committed Synthea fixtures, Synthea datasets in an embedded store,
+and a real HAPI FHIR server.
 
 HAPI needs Java and Maven. Where they are missing the HAPI tests skip with
 the reason, except when ``EHR_AGENT_REQUIRE_HAPI=1`` (set by ``.ci/run``),
@@ -10,8 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import sys
-from collections.abc import Iterator
+import tempfile
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -21,9 +24,12 @@ FIXTURES_DIR = TESTS_DIR.parent / "synthea_fixtures" / "fhir"
 
 sys.path.insert(0, str(TESTS_DIR / "hapi_server"))
 import hapi  # noqa: E402  (tests/hapi_server/hapi.py, not an installed package)
+import postgres  # noqa: E402  (tests/hapi_server/postgres.py, beside it)
 
 from fhir_client import FhirClient  # noqa: E402
+from fhir_client.embedded import embedded_client  # noqa: E402
 from fhir_client.loading import load_paths  # noqa: E402
+from tests.tools_datasets import Dataset, load_dataset  # noqa: E402
 
 
 def _skip_or_fail(reason: str) -> None:
@@ -68,3 +74,52 @@ def hapi_with_fixtures(hapi_base_url: str, fixtures_dir: Path) -> str:
 
     asyncio.run(load())
     return hapi_base_url
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A module's ``DATASETS`` names the Synthea sets its ``dataset`` fixture loads.
+
+    Each name is one module-scoped parameter (``test_x[hiv]``), so a module states what it
+    runs on in one line and the loading below is written once.
+    """
+    names = getattr(metafunc.module, "DATASETS", None)
+    if names is not None and "dataset" in metafunc.fixturenames:
+        metafunc.parametrize("dataset", names, indirect=True, scope="module")
+
+
+@pytest.fixture(scope="module")
+def dataset(request: pytest.FixtureRequest) -> Iterator[Dataset]:
+    """A Synthea set (the module's ``DATASETS``, else our fixtures) loaded by the project's
+    loader into a fresh in-memory embedded store, with its JSON for ground truth."""
+    loaded = load_dataset(getattr(request, "param", "fixtures"))
+    yield loaded
+    loaded.store.close()
+
+
+@pytest.fixture
+async def fhir(dataset: Dataset) -> AsyncIterator[FhirClient]:
+    """A client of the real FHIR facade over the dataset's store."""
+    async with embedded_client(dataset.store) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[postgres.PostgresCluster]:
+    """A throwaway PostgreSQL cluster for the session (``tests/hapi_server/postgres.py``).
+
+    Without Debian's binaries the tests that need it skip, except under
+    ``EHR_AGENT_REQUIRE_POSTGRES=1`` (set by ``.ci/run``), where that is a failure.  Not
+    under pytest's temp root: that is private to root, and the cluster runs as ``postgres``.
+    Each module makes its own database (:meth:`~postgres.PostgresCluster.create_database`).
+    """
+    if not postgres.available():
+        reason = "PostgreSQL is not installed (apt-get install postgresql; .ci/run does)"
+        if os.environ.get("EHR_AGENT_REQUIRE_POSTGRES") == "1":
+            pytest.fail(f"{reason} (EHR_AGENT_REQUIRE_POSTGRES=1 makes this a failure)")
+        pytest.skip(reason)
+    root = Path(tempfile.mkdtemp(prefix="ehr-agent-pg-"))
+    try:
+        with postgres.PostgresCluster(root, fsync=False) as cluster:
+            yield cluster
+    finally:
+        shutil.rmtree(root, ignore_errors=True)

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any
 
+from fhir_client.names import display_name
 from tools.evidence import Evidence
 from tools.fhir_text import (
     clean_display,
@@ -240,12 +241,7 @@ def age_on(birth: str, on: date) -> int | None:
 
 
 def _patient(resource: dict[str, Any], when: str | None) -> tuple[str, str, str]:
-    names = resource.get("name")
-    name = ""
-    if isinstance(names, list) and names and isinstance(names[0], dict):
-        given = names[0].get("given")
-        words = [*(given if isinstance(given, list) else []), names[0].get("family")]
-        name = inert_field(" ".join(w for w in words if isinstance(w, str)))
+    name = inert_field(display_name(resource))
     gender = _code(resource.get("gender"))
     birth = date_text(resource.get("birthDate")) or ""
     deceased = date_text(resource.get("deceasedDateTime"))

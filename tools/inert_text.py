@@ -34,6 +34,7 @@ import re
 import unicodedata
 from typing import Final
 
+from fhir_client.ids import MAX_ID_CHARS, NOT_ID_CHAR, is_resource_type
 from fhir_client.limits import MAX_EVIDENCE_LINE_CHARS, MAX_FIELD_CHARS, MAX_UNIT_CHARS
 
 __all__ = [
@@ -312,18 +313,13 @@ def unit_text(value: object) -> str:
     return folded if _UNIT.match(folded) else NOT_A_UNIT
 
 
-_NOT_ID_CHAR = re.compile(r"[^A-Za-z0-9\-.]")
-_FHIR_ID_CHARS = 64  # FHIR R4 ids: [A-Za-z0-9\-\.]{1,64}
-_RESOURCE_TYPE = re.compile(r"[A-Z][A-Za-z]{1,63}")
-
-
 def resource_type_text(value: object) -> str:
     """A resource type is a capitalised word; anything else is shown as ``Resource``."""
-    return value if isinstance(value, str) and _RESOURCE_TYPE.fullmatch(value) else "Resource"
+    return value if isinstance(value, str) and is_resource_type(value) else "Resource"
 
 
 def resource_id_text(value: object) -> str:
     """A FHIR id with every other character dropped, so an id from a remote server can
     never close a citation bracket or start a line (``?`` when nothing is left)."""
-    cleaned = _NOT_ID_CHAR.sub("", value)[:_FHIR_ID_CHARS] if isinstance(value, str) else ""
+    cleaned = NOT_ID_CHAR.sub("", value)[:MAX_ID_CHARS] if isinstance(value, str) else ""
     return cleaned or "?"

@@ -16,11 +16,11 @@ bound to one patient id when the toolset is created and
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from fhir_client.errors import FhirError, SearchTruncated
+from fhir_client.ids import is_fhir_id
 
 __all__ = ["SHARED_TYPES", "FhirSearchClient", "PatientScope", "ScopedSearch"]
 
@@ -42,7 +42,6 @@ _COMPARTMENT_FIELD = {
 }
 _FORBIDDEN_PARAMS = {"patient", "subject", "_id", "_has", "_include", "_revinclude"}
 _PAGE = 200
-_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
 
 
 class FhirSearchClient(Protocol):
@@ -75,7 +74,7 @@ class PatientScope:
     """A FHIR client view restricted to one patient's compartment."""
 
     def __init__(self, client: FhirSearchClient, patient_id: str) -> None:
-        if not _ID.match(patient_id):
+        if not is_fhir_id(patient_id):
             raise ValueError(
                 f"{patient_id!r} is not a valid FHIR id (letters, digits, '-' and '.', "
                 "at most 64); pass the Patient resource's id, not a name or reference"
@@ -175,7 +174,7 @@ class PatientScope:
         if not reference:
             return None
         kind, _, resource_id = reference.partition("/")
-        if kind not in SHARED_TYPES or not _ID.match(resource_id):
+        if kind not in SHARED_TYPES or not is_fhir_id(resource_id):
             return None
         if reference not in self._shared_cache:
             try:

@@ -21,8 +21,9 @@ from urllib.parse import parse_qsl
 from starlette.routing import Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from agent.api.security import caller_of, is_public_path
+from agent.api.security import identify_caller, is_public_path
 from agent.audit import AccessRecord, AuditLog, query_shape, store_access
+from fhir_client.ids import is_fhir_id
 
 __all__ = ["THREAD_KEY", "AccessAuditMiddleware", "note_thread"]
 
@@ -31,7 +32,6 @@ FHIR_PREFIX = "/fhir"
 # Bodies are peeked at only to find a patient id: a _search form, or one resource read.
 _MAX_PEEK_BYTES = 256 * 1024
 _PATIENT_PARAMS = frozenset({"patient", "subject", "patient:Patient", "subject:Patient"})
-_FHIR_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
 _PATIENT_OWNERS = ("subject", "patient", "beneficiary")
 
 
@@ -42,12 +42,12 @@ def note_thread(scope: MutableMapping[str, Any], public_id: str) -> None:
 
 def _patient_ref(value: str) -> str | None:
     ref = value.removeprefix("Patient/")
-    return ref if _FHIR_ID.match(ref) else None
+    return ref if is_fhir_id(ref) else None
 
 
 def _fhir_patient(path: str, params: list[tuple[str, str]]) -> str | None:
     parts = [p for p in path[len(FHIR_PREFIX) :].split("/") if p]
-    if len(parts) >= 2 and parts[0] == "Patient" and _FHIR_ID.match(parts[1]):
+    if len(parts) >= 2 and parts[0] == "Patient" and is_fhir_id(parts[1]):
         return parts[1]
     for name, value in params:
         if name in _PATIENT_PARAMS and (found := _patient_ref(value)):
@@ -153,7 +153,9 @@ class AccessAuditMiddleware:
                 if patient is None and status == 200 and len(response_body) < _MAX_PEEK_BYTES:
                     patient = _owner_in(bytes(response_body))
             row = AccessRecord(
-                caller=caller_of(scope),
+                caller=identify_caller(
+                    scope, getattr(getattr(outer_app, "state", None), "tokens", None)
+                ),
                 channel="api",
                 action=f"{method} {template}",
                 patient_id=str(patient) if patient is not None else None,

@@ -15,7 +15,10 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import AsyncIterator
-from typing import Any
+from contextlib import aclosing
+from typing import TYPE_CHECKING, Any, cast
+
+from sse_starlette import ServerSentEvent
 
 from agent.api.runtime import AgentRuntime, ApiError, api_error
 from agent.api.schemas import AnswerOut
@@ -26,17 +29,27 @@ from agent.refusals import AssistantError
 from agent.threads import ThreadClaim
 from fhir_client.errors import FhirError
 
-__all__ = ["answer_events", "answer_question", "sse"]
+if TYPE_CHECKING:
+    from collections.abc import AsyncGenerator
+
+    from agent.events import AgentEvent
+
+__all__ = ["SSE_SEPARATOR", "answer_events", "answer_question", "sse"]
 
 logger = logging.getLogger(__name__)
 
 _STEP_TYPES = frozenset({"planning", "tool_call", "evidence"})
 
 
-def sse(event: str, data: dict[str, Any] | str) -> str:
-    """One SSE message; the JSON is compact, so it never spans lines."""
+SSE_SEPARATOR = "\n"
+"""Line ends of the stream: plain ``\n`` (sse-starlette's default is ``\r\n``), which every
+SSE parser accepts and the dashboard's splits on."""
+
+
+def sse(event: str, data: dict[str, Any] | str) -> ServerSentEvent:
+    """One SSE message (framed by sse-starlette); the JSON is compact, so it is one line."""
     payload = data if isinstance(data, str) else json.dumps(data, separators=(",", ":"))
-    return f"event: {event}\ndata: {payload}\n\n"
+    return ServerSentEvent(data=payload, event=event, sep=SSE_SEPARATOR)
 
 
 async def _with_series(runtime: AgentRuntime, output: AgentOutput) -> AnswerOut:
@@ -72,23 +85,26 @@ async def answer_question(runtime: AgentRuntime, claim: ThreadClaim, question: s
 
 async def answer_events(
     runtime: AgentRuntime, claim: ThreadClaim, question: str
-) -> AsyncIterator[str]:
+) -> AsyncIterator[ServerSentEvent]:
     """The SSE stream of one turn (see the module doc for the events)."""
     try:
-        events = runtime.stream(claim.patient_id, question, channel="api", check=False, claim=claim)
-        async for event in events:
-            if event.type == "done":
-                output = AgentOutput.model_validate(event.data["output"])
-                answer = await _with_series(runtime, output)
-                yield sse("done", answer.model_dump_json())
-                return
-            if event.type == "error":
-                yield sse("error", event.data)
-                return
-            if event.type == "token":
-                yield sse("token", event.data)
-            elif event.type in _STEP_TYPES:
-                yield sse("step", {"type": event.type, **event.data})
+        # aclosing: the turn's own cleanup (its audit row, its thread lease) runs before
+        # the stream ends, not whenever the abandoned generator is garbage-collected.
+        stream = runtime.stream(claim.patient_id, question, channel="api", check=False, claim=claim)
+        async with aclosing(cast("AsyncGenerator[AgentEvent]", stream)) as events:
+            async for event in events:
+                if event.type == "done":
+                    output = AgentOutput.model_validate(event.data["output"])
+                    answer = await _with_series(runtime, output)
+                    yield sse("done", answer.model_dump_json())
+                    return
+                if event.type == "error":
+                    yield sse("error", event.data)
+                    return
+                if event.type == "token":
+                    yield sse("token", event.data)
+                elif event.type in _STEP_TYPES:
+                    yield sse("step", {"type": event.type, **event.data})
     except AssistantError as error:  # e.g. the thread stayed busy
         refusal = api_error(error)
         yield sse("error", {"message": refusal.detail, "kind": refusal.kind})

@@ -31,7 +31,7 @@ from agent.api.access_audit import AccessAuditMiddleware
 from agent.api.fhir_mount import FhirMount, read_only_facade, read_proxy_app
 from agent.api.host_guard import HostGuardMiddleware, parse_allowed_hosts
 from agent.api.runtime import ApiError, api_error
-from agent.api.security import BearerAuthMiddleware, TokenRegistry
+from agent.api.security import TokenRegistry
 from agent.audit import AuditLog, default_audit_path
 from agent.checkpoints import CheckpointTarget
 from agent.models.base import ChatModel
@@ -89,19 +89,20 @@ def create_app(
 ) -> FastAPI:
     """The app; nothing is opened until the server starts (its lifespan).
 
-    ``settings`` picks the record (default: environment, then the per-user embedded
-    store); ``fhir_client_factory`` overrides it with any client (then ``/fhir`` only
-    proxies reads).  ``model=None`` answers rule-based.  ``checkpoint`` is where threads
-    live: ``None`` the per-user SQLite file, ``":memory:"``, a path, or a Postgres URL.
-    ``tokens`` turns on bearer authentication (see :mod:`agent.api.security`); without
-    them the app is open, so only serve it on loopback.  Questions are audited to
-    ``audit_db`` (default: next to the store, see :mod:`agent.audit`) unless ``audit``
-    is false, and so is every read (:mod:`agent.api.access_audit`).  Requests must name a
-    loopback host, the address they came in on, or one of ``allowed_hosts``
-    (:mod:`agent.api.host_guard`).
+        ``settings`` picks the record (default: environment, then the per-user embedded
+        store); ``fhir_client_factory`` overrides it with any client (then ``/fhir`` only
+        proxies reads).  ``model=None`` answers rule-based.  ``checkpoint`` is where threads
+        live: ``None`` the per-user SQLite file, ``":memory:"``, a path, or a Postgres URL.
+        ``tokens`` turns on bearer authentication (security dependencies on every route that
+    reads the record, see :mod:`agent.api.security`); without
+        them the app is open, so only serve it on loopback.  Questions are audited to
+        ``audit_db`` (default: next to the store, see :mod:`agent.audit`) unless ``audit``
+        is false, and so is every read (:mod:`agent.api.access_audit`).  Requests must name a
+        loopback host, the address they came in on, or one of ``allowed_hosts``
+        (:mod:`agent.api.host_guard`).
     """
     resolved = settings or Settings.resolve()
-    mount = FhirMount()
+    mount = FhirMount(tokens)
     agent_installed = importlib.util.find_spec("langgraph") is not None
 
     @asynccontextmanager
@@ -150,10 +151,13 @@ def create_app(
         version="0.1.0",
         lifespan=lifespan,
     )
+    app.state.tokens = tokens  # read by the routes' security dependencies (agent.api.security)
 
     @app.exception_handler(ApiError)
     async def refused(request: Request, error: ApiError) -> JSONResponse:
-        return JSONResponse({"detail": error.detail, "kind": error.kind}, error.status)
+        return JSONResponse(
+            {"detail": error.detail, "kind": error.kind}, error.status, headers=error.headers
+        )
 
     @app.exception_handler(AssistantError)
     async def assistant_refused(request: Request, error: AssistantError) -> JSONResponse:
@@ -182,10 +186,8 @@ def create_app(
     app.router.routes.append(mount.base_route("/fhir"))
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.mount("/fhir", mount, name="fhir")
-    # Added innermost first: the audit sees what the token check and the Host guard refuse,
-    # and the token check runs first, so even a refused Host is filed under its caller.
+    # Added innermost first: the audit sees what the Host guard and the routes' token checks
+    # refuse (a token check notes its caller in the request scope before refusing).
     app.add_middleware(HostGuardMiddleware, allowed_hosts=parse_allowed_hosts(allowed_hosts))
-    if tokens is not None:
-        app.add_middleware(BearerAuthMiddleware, tokens=tokens)
     app.add_middleware(AccessAuditMiddleware)
     return app

@@ -24,6 +24,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from agent.api.security import TokenRegistry, refuse_fhir_unless_all_patients
 from fhir_client.client import FhirClient
 from fhir_client.embedded import EmbeddedStore, create_fhir_app
 from fhir_client.embedded.responses import error_response, fhir_response
@@ -33,10 +34,15 @@ __all__ = ["FhirMount", "read_only_facade", "read_proxy_app"]
 
 
 class FhirMount:
-    """An ASGI app forwarding to ``target`` once the lifespan has set it."""
+    """An ASGI app forwarding to ``target`` once the lifespan has set it.
 
-    def __init__(self) -> None:
+    With ``tokens`` it admits only tokens granting every patient: the mount is outside
+    FastAPI's routes, so their security dependencies do not reach it.
+    """
+
+    def __init__(self, tokens: TokenRegistry | None = None) -> None:
         self.target: ASGIApp | None = None
+        self.tokens = tokens
 
     def base_route(self, prefix: str) -> Route:
         """A route serving the bare base ``prefix`` as ``prefix/``; add it beside the mount.
@@ -46,6 +52,10 @@ class FhirMount:
         return Route(prefix, _AtBase(self, prefix), include_in_schema=False)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.tokens is not None and await refuse_fhir_unless_all_patients(
+            scope, receive, send, self.tokens
+        ):
+            return
         if self.target is None:
             response = error_response(503, "The FHIR store is not open yet; retry shortly.")
             await response(scope, receive, send)

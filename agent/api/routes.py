@@ -11,42 +11,35 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
-from fastapi.responses import StreamingResponse
+from sse_starlette import EventSourceResponse
 
 from agent.api.access_audit import note_thread
-from agent.api.answering import answer_events, answer_question
+from agent.api.answering import SSE_SEPARATOR, answer_events, answer_question
 from agent.api.runtime import AgentRuntime, ApiError, public_model_name, public_source
 from agent.api.schemas import AnswerOut, AskRequest, ErrorOut, PatientOut
-from agent.api.security import caller_of, token_of
+from agent.api.security import Caller, GrantedPatient, caller_of
 from agent.events import new_thread_id
-from agent.patients import display_name
 from agent.summary import SummaryOutput
 from agent.threads import ThreadClaim
 from fhir_client.directory import PatientEntry, patient_page
 from fhir_client.embedded.responses import fhir_response
 from fhir_client.errors import FhirError, ResourceNotFound
+from fhir_client.ids import ID_PATH_PATTERN, TYPE_PATH_PATTERN
 from fhir_client.limits import (
     DEFAULT_PATIENT_PAGE,
     MAX_NAME_QUERY_CHARS,
     MAX_PATIENT_OFFSET,
     MAX_PATIENT_PAGE,
 )
+from fhir_client.names import display_name
 from tools.scope import SHARED_TYPES, PatientScope
 
 __all__ = ["router"]
 
 router = APIRouter()
 
-PatientId = Annotated[
-    str,
-    Path(pattern=r"^[A-Za-z0-9\-.]{1,64}$", description="The patient's FHIR id."),
-]
-ResourceType = Annotated[
-    str, Path(pattern=r"^[A-Z][A-Za-z]{1,63}$", description="A FHIR resource type.")
-]
-ResourceId = Annotated[
-    str, Path(pattern=r"^[A-Za-z0-9\-.]{1,64}$", description="The resource's FHIR id.")
-]
+ResourceType = Annotated[str, Path(pattern=TYPE_PATH_PATTERN, description="A FHIR resource type.")]
+ResourceId = Annotated[str, Path(pattern=ID_PATH_PATTERN, description="The resource's FHIR id.")]
 _ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorOut, "description": "No such patient."},
     502: {"model": ErrorOut, "description": "The FHIR server failed."},
@@ -88,7 +81,7 @@ async def health(rt: Runtime, response: Response) -> dict[str, str]:
 @router.get("/patients", response_model=list[PatientOut], tags=["patients"], responses=_ERRORS)
 async def list_patients(
     rt: Runtime,
-    request: Request,
+    token: Caller,
     response: Response,
     name: Annotated[
         str | None,
@@ -104,7 +97,6 @@ async def list_patients(
     page: the store's index (or ``_summary=count`` on a remote server), never whole
     records.
     """
-    token = token_of(request.scope)
     only = None if token is None or token.patients is None else token.patients
     try:
         page = await patient_page(
@@ -136,7 +128,7 @@ def _patient_out(entry: PatientEntry, counts: bool) -> PatientOut:
     responses=_ERRORS,
 )
 async def summary(
-    patient_id: PatientId,
+    patient_id: GrantedPatient,
     rt: Runtime,
     max_tokens: Annotated[int, Query(ge=128, le=16384)] = 2048,
 ) -> SummaryOutput:
@@ -162,7 +154,9 @@ async def _prepare(
     tags=["ask"],
     responses=_ASK_ERRORS,
 )
-async def ask(patient_id: PatientId, body: AskRequest, rt: Runtime, request: Request) -> AnswerOut:
+async def ask(
+    patient_id: GrantedPatient, body: AskRequest, rt: Runtime, request: Request
+) -> AnswerOut:
     """Answer one question; reuse the returned ``thread_id`` to ask a follow-up."""
     claim = await _prepare(rt, request, patient_id, body)
     return await answer_question(rt, claim, body.question)
@@ -180,15 +174,13 @@ async def ask(patient_id: PatientId, body: AskRequest, rt: Runtime, request: Req
     },
 )
 async def ask_stream(
-    patient_id: PatientId, body: AskRequest, rt: Runtime, request: Request
-) -> StreamingResponse:
+    patient_id: GrantedPatient, body: AskRequest, rt: Runtime, request: Request
+) -> EventSourceResponse:
     """The same answer as Server-Sent Events, so a page can show progress and tokens."""
     claim = await _prepare(rt, request, patient_id, body)
-    return StreamingResponse(
-        answer_events(rt, claim, body.question),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )
+    # sse-starlette frames the events, pings an idle stream (a comment every 15 s, so
+    # proxies keep it open while a CPU model thinks) and stops on a client disconnect.
+    return EventSourceResponse(answer_events(rt, claim, body.question), sep=SSE_SEPARATOR)
 
 
 @router.get(
@@ -200,7 +192,7 @@ async def ask_stream(
     },
 )
 async def patient_resource(
-    patient_id: PatientId, resource_type: ResourceType, resource_id: ResourceId, rt: Runtime
+    patient_id: GrantedPatient, resource_type: ResourceType, resource_id: ResourceId, rt: Runtime
 ) -> Response:
     """One resource of this patient's record: what a citation links to.
 

@@ -34,11 +34,14 @@ def __getattr__(name: str) -> Any:
 class ApiError(Exception):
     """A request the API refuses, with the HTTP status and a message saying what to do."""
 
-    def __init__(self, status: int, kind: str, detail: str) -> None:
+    def __init__(
+        self, status: int, kind: str, detail: str, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(detail)
         self.status = status
         self.kind = kind
         self.detail = detail
+        self.headers = headers or {}  # e.g. the 401's WWW-Authenticate challenge
 
 
 def api_error(error: AssistantError) -> ApiError:

@@ -15,12 +15,14 @@ hashed and when presented), and every request must be checked in microseconds.
 Unsalted ``sha256`` entries of older files are refused with the command that re-hashes.
 
 Without tokens the API is open, which is only acceptable on loopback (the demo): serving
-elsewhere is refused by :func:`check_exposure`.  With tokens, :class:`BearerAuthMiddleware`
-guards every route except the page, its files, ``/health`` and the OpenAPI docs: 401 (with
-``WWW-Authenticate: Bearer``) without a valid token, 403 for a patient outside the
-token's set, and ``/fhir`` only for ``*`` tokens (a raw resource read cannot be tied to a
-patient cheaply).  Tokens are compared by hash in constant time and never logged or
-echoed.
+elsewhere is refused by :func:`check_exposure`.  With tokens, every route that reads the
+record takes FastAPI security dependencies (so OpenAPI shows the bearer scheme on each):
+:data:`Caller` (401 with ``WWW-Authenticate: Bearer`` without a valid token) and
+:data:`GrantedPatient`, bound to the route's ``{patient_id}`` (403 for a patient outside
+the token's set).  The page, its files, ``/health`` and the docs take none.  ``/fhir`` is
+an ASGI mount, outside FastAPI's dependencies: :func:`refuse_fhir_unless_all_patients`
+admits only ``*`` tokens there (a raw resource read cannot be tied to a patient cheaply).
+Tokens are compared by hash in constant time and never logged or echoed.
 """
 
 from __future__ import annotations
@@ -33,15 +35,21 @@ import os
 import re
 import secrets
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import platformdirs
-from starlette.types import ASGIApp, Receive, Scope, Send
+from fastapi import Path as PathParam
+from fastapi import Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 
+from agent.api.runtime import ApiError
 from agent.settings import APP_NAME
+from fhir_client.ids import ID_PATH_PATTERN
 from fhir_client.limits import MIN_API_TOKEN_CHARS
 
 __all__ = [
@@ -51,15 +59,21 @@ __all__ = [
     "PUBLIC_PATHS",
     "UNAUTHENTICATED",
     "ApiToken",
-    "BearerAuthMiddleware",
+    "Caller",
+    "GrantedPatient",
     "InsecureBinding",
     "TokenConfigError",
     "TokenRegistry",
+    "api_token",
+    "authenticate_scope",
+    "bearer",
     "caller_of",
     "check_exposure",
+    "granted_patient",
     "hash_token",
     "install_key",
     "is_public_path",
+    "refuse_fhir_unless_all_patients",
     "token_of",
 ]
 
@@ -77,7 +91,6 @@ PUBLIC_PATHS = frozenset(
     {"/health", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json", "/"}
 )
 """Paths that read no record: neither authenticated nor audited (plus ``/static/...``)."""
-_PATIENT_PATH = re.compile(r"^/patients/([^/]+)(?:/|$)")
 
 
 def is_public_path(path: str) -> bool:
@@ -268,59 +281,107 @@ def caller_of(scope: Mapping[str, Any]) -> str:
     return found if isinstance(found, str) else ANONYMOUS
 
 
-def _bearer(scope: Scope) -> str | None:
+def presented_token(scope: Mapping[str, Any]) -> str | None:
+    """The bearer credentials of a request's ``Authorization`` header, if any."""
     for name, value in scope.get("headers", []):
         if name == b"authorization":
             scheme, _, credentials = bytes(value).decode("latin-1").partition(" ")
-            if scheme.lower() == "bearer" and credentials.strip():
-                return credentials.strip()
-            return None
+            return (
+                credentials.strip() if scheme.lower() == "bearer" and credentials.strip() else None
+            )
     return None
 
 
-async def _refuse(send: Send, status: int, kind: str, detail: str) -> None:
-    body = json.dumps({"detail": detail, "kind": kind}).encode()
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    if status == 401:
-        headers.append((b"www-authenticate", b'Bearer realm="ehr-agent"'))
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
-
-
-class BearerAuthMiddleware:
-    """ASGI middleware enforcing :class:`TokenRegistry` (a pure ASGI one: streams pass)."""
-
-    def __init__(self, app: ASGIApp, tokens: TokenRegistry) -> None:
-        self.app = app
-        self.tokens = tokens
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        path: str = scope["path"]
-        if is_public_path(path):
-            await self.app(scope, receive, send)
-            return
-        presented = _bearer(scope)
-        token = self.tokens.authenticate(presented) if presented else None
+def identify_caller(scope: MutableMapping[str, Any], tokens: TokenRegistry | None) -> str:
+    """The caller of a request no route checked (the Host guard refused it first, say):
+    its token's name, so every audit row names who asked, without refusing anything."""
+    if CALLER_KEY not in scope and tokens is not None:
+        presented = presented_token(scope)
+        token = tokens.authenticate(presented) if presented else None
         scope[CALLER_KEY] = token.name if token is not None else UNAUTHENTICATED
-        if token is None:
-            await _refuse(
-                send,
-                401,
-                "unauthorized",
-                "This API needs 'Authorization: Bearer <token>' with a configured token.",
-            )
-            return
-        match = _PATIENT_PATH.match(path)
-        if match and not token.allows(match.group(1)):
-            await _refuse(send, 403, "forbidden", "This token does not grant this patient.")
-            return
-        if (path == "/fhir" or path.startswith("/fhir/")) and not token.all_patients:
-            await _refuse(
-                send, 403, "forbidden", '/fhir needs a token granting every patient ("*").'
-            )
-            return
-        scope[SCOPE_KEY] = token
-        await self.app(scope, receive, send)
+    return caller_of(scope)
+
+
+bearer = HTTPBearer(
+    auto_error=False,  # refused below with the API's own JSON and a Bearer challenge
+    scheme_name="ApiToken",
+    description="An API token whose salted hash is in the server's tokens file.",
+)
+"""The scheme OpenAPI shows on every guarded route (``/docs`` offers to send a token)."""
+
+
+def _refusal(status: int, kind: str, detail: str) -> ApiError:
+    challenge = {"WWW-Authenticate": 'Bearer realm="ehr-agent"'} if status == 401 else {}
+    return ApiError(status, kind, detail, headers=challenge)
+
+
+def authenticate_scope(
+    scope: MutableMapping[str, Any], tokens: TokenRegistry | None, presented: str | None
+) -> ApiToken | None:
+    """Check a presented token and note the caller in the request's scope (for the audit).
+
+    ``None`` in open mode (no tokens configured: loopback only); otherwise the token, or
+    an :class:`ApiError` 401 with a Bearer challenge.
+    """
+    if tokens is None:
+        return None
+    token = tokens.authenticate(presented) if presented else None
+    scope[CALLER_KEY] = token.name if token is not None else UNAUTHENTICATED
+    if token is None:
+        raise _refusal(
+            401,
+            "unauthorized",
+            "This API needs 'Authorization: Bearer <token>' with a configured token.",
+        )
+    scope[SCOPE_KEY] = token
+    return token
+
+
+async def api_token(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)],
+) -> ApiToken | None:
+    """The caller's token (a FastAPI security dependency); ``None`` when the API is open."""
+    tokens: TokenRegistry | None = getattr(request.app.state, "tokens", None)
+    return authenticate_scope(
+        request.scope, tokens, credentials.credentials if credentials else None
+    )
+
+
+Caller = Annotated[ApiToken | None, Security(api_token)]
+"""A route parameter: the authenticated token (``None`` in open mode), 401 without one."""
+
+
+async def granted_patient(
+    patient_id: Annotated[
+        str, PathParam(pattern=ID_PATH_PATTERN, description="The patient's FHIR id.")
+    ],
+    token: Caller,
+) -> str:
+    """The route's ``patient_id`` once the caller's token grants it (403 otherwise)."""
+    if token is not None and not token.allows(patient_id):
+        raise _refusal(403, "forbidden", "This token does not grant this patient.")
+    return patient_id
+
+
+GrantedPatient = Annotated[str, Security(granted_patient)]
+"""A route parameter: ``{patient_id}`` from the path, authorized for the caller."""
+
+
+async def refuse_fhir_unless_all_patients(
+    scope: Scope, receive: Receive, send: Send, tokens: TokenRegistry | None
+) -> bool:
+    """For ``/fhir`` (an ASGI mount, outside FastAPI's dependencies): answer the refusal
+    and return ``True`` unless the token grants every patient (a raw resource read cannot
+    be tied to a patient cheaply)."""
+    presented = presented_token(scope)
+    try:
+        token = authenticate_scope(scope, tokens, presented)
+        if token is not None and not token.all_patients:
+            raise _refusal(403, "forbidden", '/fhir needs a token granting every patient ("*").')
+    except ApiError as refusal:
+        body = json.dumps({"detail": refusal.detail, "kind": refusal.kind}).encode()
+        response = Response(body, refusal.status, refusal.headers, "application/json")
+        await response(scope, receive, send)
+        return True
+    return False

@@ -12,7 +12,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import platformdirs
 from sqlalchemy import Engine, event, text
@@ -25,8 +25,10 @@ from agent.audit.records import (
     CitationRecord,
     FhirRequestRecord,
 )
-from agent.output import AgentOutput
 from agent.settings import APP_NAME, Settings
+
+if TYPE_CHECKING:  # annotations only: listing patients never builds an answer
+    from agent.output import AgentOutput
 
 __all__ = ["ENV_AUDIT_DB", "AuditEntry", "AuditLog", "default_audit_path"]
 

@@ -17,11 +17,14 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from agent.audit.log import AuditLog
 from agent.audit.records import AnswerRecord
 from agent.audit.scope import QuestionScope, enter, leave
-from agent.output import AgentOutput
+
+if TYPE_CHECKING:  # annotations only: listing patients never builds an answer
+    from agent.output import AgentOutput
 
 __all__ = ["AuditedTurn", "audited_question"]
 

@@ -1,11 +1,14 @@
-"""``ehr-agent load`` and ``ehr-agent patients``: get records in, see what is there."""
+"""``ehr-agent patients``: see what is in the record, a page at a time.
+
+Loading lives in :mod:`agent.cli.load_commands`, so listing never imports the loader
+(nor fhir.resources, which it validates with).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import sys
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -14,73 +17,10 @@ from agent.audit import AuditLog, audited_access, cli_caller, default_audit_path
 from agent.cli import rendering
 from agent.cli.options import DbOption, FhirTokenOption, FhirUrlOption, settings_from_options
 from agent.patients import PatientListing, list_patients
-from agent.record_source import (
-    LOAD_REQUEST_DEADLINE_SECONDS,
-    LOAD_TIMEOUT_SECONDS,
-    open_fhir_client,
-)
+from agent.record_source import open_fhir_client
 from agent.settings import Settings
-from fhir_client.embedded import StoreBusy
 from fhir_client.errors import FhirError
 from fhir_client.limits import DEFAULT_PATIENT_PAGE, MAX_NAME_QUERY_CHARS, MAX_PATIENT_PAGE
-from fhir_client.loading import LoadReport, load_paths
-from fhir_client.loading.discovery import expand_paths
-
-
-async def _load(settings: Settings, paths: list[Path], validate: bool) -> LoadReport:
-    async with open_fhir_client(
-        settings,
-        fill_if_empty=False,
-        timeout=LOAD_TIMEOUT_SECONDS,
-        deadline_seconds=LOAD_REQUEST_DEADLINE_SECONDS,
-        notify=rendering.notify,
-    ) as client:
-        with rendering.load_progress() as on_progress:
-            return await load_paths(client, paths, on_progress=on_progress, validate=validate)
-
-
-def load(
-    paths: Annotated[
-        list[Path],
-        typer.Argument(
-            help="Synthea bundle files, FHIR Bulk Data .ndjson files, or directories "
-            "(searched recursively)."
-        ),
-    ],
-    validate: Annotated[
-        bool,
-        typer.Option(help="Check every resource against FHIR R4 before sending it."),
-    ] = True,
-    db: DbOption = None,
-    fhir_url: FhirUrlOption = None,
-    fhir_token: FhirTokenOption = None,
-) -> None:
-    """Load Synthea FHIR bundles or Bulk Data NDJSON (reference data first, ids kept).
-
-    Each file is one transaction: a file that fails changes nothing and is
-    reported; the others still load. Exit code 1 if any file failed. Files are
-    streamed, so a 180 MB lifetime bundle needs little memory. Another process
-    writing to the same store is waited for.
-    """
-    settings = settings_from_options(db, fhir_url, fhir_token)
-    try:
-        expand_paths(paths)  # a typo in a path stops here, before the store is touched
-    except (FileNotFoundError, ValueError) as error:
-        rendering.notify(f"Error: {error}")
-        raise typer.Exit(2) from error
-    rendering.notify(f"Loading into the {settings.source_description}.")
-    try:
-        report = asyncio.run(_load(settings, paths, validate))
-    except FhirError as error:
-        rendering.notify(f"Error talking to the {settings.source_description}: {error}")
-        raise typer.Exit(1) from error
-    except StoreBusy as error:
-        rendering.notify(f"Error: {error}")
-        raise typer.Exit(1) from None
-    rendering.print_load_summary(report)
-    rendering.report_failures(report)
-    if report.failures:
-        raise typer.Exit(1)
 
 
 async def _patients(

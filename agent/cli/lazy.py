@@ -33,7 +33,7 @@ class LazyCommand:
 
 COMMANDS: dict[str, LazyCommand] = {
     "load": LazyCommand(
-        "agent.cli.data_commands",
+        "agent.cli.load_commands",
         "load",
         "Load Synthea FHIR bundles or Bulk Data NDJSON (reference data first, ids kept).",
     ),

@@ -3,10 +3,10 @@
 from agent.patients import (
     PatientListing,
     PatientSummary,
-    display_name,
     list_patients,
     summarize_patient,
 )
+from fhir_client.names import display_name
 
 __all__ = [
     "PatientListing",

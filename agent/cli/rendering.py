@@ -8,24 +8,14 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from rich import box
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-)
 from rich.table import Table
 from rich.text import Text
 
 from agent.patients import PatientSummary
-from fhir_client.loading import LoadEvent, LoadReport, LoadStage
 
 if TYPE_CHECKING:  # the table only reads attributes; no import of the graph's state here
     from agent.output import AgentOutput
@@ -39,66 +29,6 @@ TOP_TYPES_SHOWN = 4
 def notify(message: str) -> None:
     """A one-line notice for the user, on stderr."""
     stderr.print(message, highlight=False, markup=False, soft_wrap=True)
-
-
-@contextmanager
-def load_progress() -> Iterator[Callable[[LoadEvent], None]]:
-    """A progress bar (weighted by file size) fed by the loader's events."""
-    with Progress(
-        TextColumn("[bold]{task.description}", justify="left"),
-        BarColumn(),
-        DownloadColumn(),
-        TextColumn("{task.fields[file]}"),
-        TimeElapsedColumn(),
-        console=stderr,
-        transient=False,
-    ) as progress:
-        task = progress.add_task("Loading", total=None, file="")
-
-        def on_event(event: LoadEvent) -> None:
-            if event.stage is LoadStage.PLANNED:
-                progress.update(task, total=event.bytes_total)
-            elif event.stage is LoadStage.FILE_STARTED and event.file is not None:
-                progress.update(task, file=event.file.path.name)
-            elif event.stage is LoadStage.FILE_FINISHED:
-                progress.update(task, completed=event.bytes_done, file="")
-
-        yield on_event
-
-
-def print_load_summary(report: LoadReport) -> None:
-    """Resources by type, then one line each for files, references and rate (stdout)."""
-    table = Table(title="Loaded")
-    table.add_column("Resource type")
-    table.add_column("Count", justify="right")
-    for resource_type, count in report.resources_by_type.items():
-        table.add_row(resource_type, str(count))
-    table.add_section()
-    table.add_row("[bold]All resources", f"[bold]{report.resource_count}")
-    stdout.print(table)
-    lines = [
-        f"Files: {len(report.loaded_files)} loaded, {len(report.failures)} failed, "
-        f"{len(report.skipped_files)} other files skipped (not .json, or JSON that is not "
-        "a FHIR Bundle).",
-        f"Patients: {report.patient_count}.",
-        f"Unresolved references: {report.unresolved_references} "
-        "(kept as practitioner/organization identifiers).",
-        f"Rate: {report.resources_per_second:.0f} resources/s over {report.elapsed_seconds:.1f} s.",
-    ]
-    for line in lines:
-        stdout.print(line, highlight=False, markup=False, soft_wrap=True)
-
-
-def report_failures(report: LoadReport) -> None:
-    for failure in report.failures:
-        stderr.print(f"[red]Not loaded:[/red] {failure.error}", highlight=False, soft_wrap=True)
-    if report.failures:
-        stderr.print(
-            f"{len(report.failures)} file(s) failed; each failed file changed nothing. "
-            "Fix or remove them and run the same command again (loading is repeatable).",
-            highlight=False,
-            soft_wrap=True,
-        )
 
 
 #: Below this many columns the patients table keeps only id, name, birth date and the

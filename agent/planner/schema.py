@@ -12,7 +12,7 @@ number (the converter's number rule admits ``1e9999``, out of every tool's range
 every free string gets a printable character class and a length bound (the default
 grammar admits control characters, and an unbounded string lets a small model generate
 forever).  Everything the grammar admits is also valid for ``tools.validate_arguments``;
-``tests/test_agent_planner.py`` walks the schema to keep it so.
+``tests/agent/test_agent_planner.py`` walks the schema to keep it so.
 """
 
 from __future__ import annotations

@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import re
 
+from fhir_client.ids import CITATION, citations_in
+
 __all__ = [
     "IDENTIFYING_WORDS",
     "NUMBER_TOLERANCE",
@@ -42,7 +44,6 @@ __all__ = [
 
 NUMBER_TOLERANCE = 0.05
 IDENTIFYING_WORDS = 4
-REFERENCE = re.compile(r"\[([A-Z][A-Za-z]+/[A-Za-z0-9\-.]{1,64})\]")
 _ISO_DATE = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})(?:T[\d:.+\-Z]*)?")
 _MONTHS = {
     name: index + 1
@@ -100,12 +101,12 @@ _NEGATION = re.compile(r"\b(no|none|not|nothing|without|never)\b", re.I)
 
 
 def strip_references(text: str) -> str:
-    return REFERENCE.sub(" ", text)
+    return CITATION.sub(" ", text)
 
 
 def cited_in_text(text: str) -> list[str]:
     """The ``Type/id`` references written inline in an answer, in order, once each."""
-    return list(dict.fromkeys(REFERENCE.findall(text)))
+    return list(dict.fromkeys(citations_in(text)))
 
 
 def dates_in(text: str) -> set[str]:

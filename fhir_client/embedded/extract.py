@@ -17,12 +17,11 @@ from typing import Any
 
 from fhir_client.embedded.dates import DateRange, index_value
 from fhir_client.embedded.registry import PATIENT_COMPARTMENT, ParamKind, SearchParam, params_for
+from fhir_client.ids import split_reference
 
 #: `ALL_REFERENCES` holds every reference in the resource, used by $everything
 #: to find the Practitioners, Organizations... a patient's resources point at.
 ALL_REFERENCES = "_ref"
-
-_RELATIVE_REF = re.compile(r"(?:^|/)([A-Z][A-Za-z]+)/([A-Za-z0-9\-.]{1,64})(?:/_history/[^/]+)?$")
 
 
 @dataclass(slots=True)
@@ -44,8 +43,7 @@ def parse_reference(reference: str) -> tuple[str, str] | None:
     """
     if "?" in reference or reference.startswith(("#", "urn:")):
         return None
-    match = _RELATIVE_REF.search(reference)
-    return (match[1], match[2]) if match else None
+    return split_reference(reference)
 
 
 def normalize_string(value: str) -> str:

@@ -32,6 +32,7 @@ from fhir_client.embedded.registry import (
     date_params,
 )
 from fhir_client.embedded.summary import SummaryView, parse_summary
+from fhir_client.ids import is_resource_type
 
 DEFAULT_COUNT = 50
 MAX_COUNT = 1000
@@ -50,7 +51,6 @@ _TABLE = {
 }
 _UNESCAPED_COMMA = re.compile(r"(?<!\\),")
 _UNESCAPED_PIPE = re.compile(r"(?<!\\)\|")
-_TYPE_NAME = re.compile(r"^[A-Z][A-Za-z]+$")
 
 
 _LAST_UPDATED = SearchParam("_lastUpdated", ParamKind.DATE, (), "Resource.meta.lastUpdated")
@@ -214,7 +214,7 @@ def _id_param(query: SearchQuery, raw_name: str, modifier: str, raw: str) -> Non
 
 
 def _filter(query: SearchQuery, param: SearchParam, raw_name: str, modifier: str, raw: str) -> None:
-    is_type_modifier = param.kind is ParamKind.REFERENCE and bool(_TYPE_NAME.match(modifier))
+    is_type_modifier = param.kind is ParamKind.REFERENCE and is_resource_type(modifier)
     if modifier and not is_type_modifier and modifier not in _MODIFIERS[param.kind]:
         raise SearchError(
             f"Modifier :{modifier} in {raw_name!r} is not supported for {param.kind} "

@@ -6,11 +6,8 @@ facade can both use it without importing each other.
 
 from __future__ import annotations
 
-import re
-
 from fhir_client.embedded.query import check_type
-
-_ID_RE = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
+from fhir_client.ids import is_fhir_id
 
 
 class StoreError(ValueError):
@@ -32,7 +29,7 @@ def validate_resource(resource: object, index: int) -> tuple[str, str]:
         check_type(rtype)
     except ValueError as exc:
         raise StoreError(f"resource #{index}: {exc}", index) from None
-    if not isinstance(rid, str) or not _ID_RE.match(rid):
+    if not is_fhir_id(rid):
         shown = rid if isinstance(rid, str) and len(rid) <= 80 else type(rid).__name__
         raise StoreError(
             f"resource #{index} ({rtype}) has a missing or invalid id {shown!r}; FHIR ids are "

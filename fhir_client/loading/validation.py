@@ -12,12 +12,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from fhir.resources.R4B import get_fhir_model_class
 from pydantic import ValidationError
 
 
 def resource_problem(resource: Mapping[str, Any]) -> str | None:
-    """Describe the first thing wrong with ``resource``, or ``None`` if it is valid R4."""
+    """Describe the first thing wrong with ``resource``, or ``None`` if it is valid R4.
+
+    fhir.resources is imported on the first check, not with the loader: it costs about
+    0.1 s of start-up, and ``load --no-validate`` never checks.
+    """
+    from fhir.resources.R4B import get_fhir_model_class
+
     resource_type = resource.get("resourceType")
     if not isinstance(resource_type, str):
         return "the resource has no resourceType"

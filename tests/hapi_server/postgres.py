@@ -1,8 +1,11 @@
-"""A private PostgreSQL cluster for HAPI FHIR JPA: Debian's binaries, loopback, a free port.
+"""A private PostgreSQL cluster: Debian's binaries, loopback, a free port.  The one harness.
 
-Why here: HAPI on PostgreSQL is the production shape of a JPA server, and the
-deployment bench (``bench/deployment.py``) and the PostgreSQL conformance run
-need one without touching any system-wide cluster. ``initdb`` makes a
+Who uses it: HAPI on PostgreSQL (the production shape of a JPA server: the deployment
+bench ``bench/deployment.py``, ``hapi.py start --postgres``, the PostgreSQL conformance
+run), and the tests of threads and checkpoints in PostgreSQL (the ``postgres_cluster``
+fixture in ``tests/conftest.py``, ``fsync=False`` and restarted in place to test
+reconnecting).  It lives beside ``hapi.py`` because that script imports it without the
+test tree on ``sys.path``; none of them touches a system-wide cluster. ``initdb`` makes a
 throwaway cluster (as the ``postgres`` user when running as root, which
 PostgreSQL refuses), ``trust`` authentication on 127.0.0.1 only, the socket in
 the cluster's own directory. Only the standard library is used.
@@ -57,8 +60,11 @@ def _free_port() -> int:
 class PostgresCluster:
     """A cluster in ``directory`` (created if missing, kept after stop for reuse)."""
 
-    def __init__(self, directory: Path, port: int | None = None) -> None:
+    def __init__(self, directory: Path, port: int | None = None, *, fsync: bool = True) -> None:
+        """``fsync=False`` for throwaway test clusters: faster, and a crash loses nothing
+        that matters there."""
         self.directory = directory.resolve()
+        self.fsync = fsync
         self.data = self.directory / "data"
         self.port = port or _free_port()
         self._as_root = os.geteuid() == 0
@@ -93,7 +99,7 @@ class PostgresCluster:
         options = (
             f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.directory} "
             "-c max_connections=200"
-        )
+        ) + ("" if self.fsync else " -c fsync=off")
         log = self.directory / "postgres.log"
         self._run(pg_ctl, "-D", str(self.data), "-o", options, "-l", str(log), "-w", "start")
         deadline = time.monotonic() + START_TIMEOUT_SECONDS
@@ -119,15 +125,21 @@ class PostgresCluster:
         if self.psql(f"SELECT 1 FROM pg_database WHERE datname = '{name}'") != "1":
             self.psql(f'CREATE DATABASE "{name}"')
 
-    def stop(self) -> None:
+    def stop(self, mode: str = "fast") -> None:
+        """Stop the server if it runs (``mode``: pg_ctl's ``fast`` or ``immediate``)."""
         pg_ctl = binary("pg_ctl")
         if pg_ctl is not None and (self.data / "postmaster.pid").is_file():
             subprocess.run(
-                [*self._prefix, pg_ctl, "-D", str(self.data), "-m", "fast", "-w", "stop"],
+                [*self._prefix, pg_ctl, "-D", str(self.data), "-m", mode, "-w", "stop"],
                 capture_output=True,
                 timeout=120,
                 check=False,
             )
+
+    def restart(self) -> str:
+        """Stop and start again on the same port with the same data (clients reconnect)."""
+        self.stop()
+        return self.start()
 
     def __enter__(self) -> PostgresCluster:
         self.start()

@@ -7,19 +7,17 @@ so choosing works the same on the embedded store and on a remote server.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from agent.patients import display_name
 from fhir_client.client import FhirClient
 from fhir_client.errors import ResourceNotFound
+from fhir_client.ids import is_fhir_id
+from fhir_client.names import display_name
 
 __all__ = ["PatientChoice", "find_patients", "list_patient_choices"]
 
-# FHIR R4 ids: letters, digits, '-' and '.', at most 64 characters.
-_FHIR_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
 MAX_LISTED = 200
 
 
@@ -69,7 +67,7 @@ async def find_patients(client: FhirClient, text: str) -> list[PatientChoice]:
     wanted = text.strip()
     if not wanted:
         return []
-    if _FHIR_ID.match(wanted):
+    if is_fhir_id(wanted):
         try:
             return [PatientChoice.of(await client.read("Patient", wanted))]
         except ResourceNotFound:

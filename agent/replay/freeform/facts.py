@@ -22,6 +22,7 @@ from agent.replay.record import (
     moment,
     reference,
 )
+from fhir_client.names import display_name, plain_name
 
 __all__ = [
     "Result",
@@ -152,8 +153,4 @@ def encounters(record: PatientRecord) -> list[Resource]:
 
 def person_name(patient: Resource) -> str:
     """ "Milton Ortiz" from Synthea's "Milton509" / "Ortiz186" (digits dropped)."""
-    names = patient.get("name") or []
-    official = next((n for n in names if n.get("use") == "official"), names[0] if names else {})
-    given = " ".join(str(g) for g in (official.get("given") or [])[:1])
-    family = str(official.get("family") or "")
-    return re.sub(r"\d+", "", f"{given} {family}").strip()
+    return plain_name(display_name(patient, given_limit=1))
