@@ -16,7 +16,8 @@ from typing import Any, Literal
 
 from agent.reading import Concept, Reading, read_question
 from agent.reading.periods import find_period
-from agent.reading.rules import ENCOUNTER_KINDS
+from agent.reading.rules import ENCOUNTER_KINDS, VISIT_WORDS
+from agent.reading.rules import has_words as _has
 from agent.reading.shorthand import expand_shorthand
 from agent.state import ToolCall
 from tools.declare import ToolKind, ToolName
@@ -100,16 +101,6 @@ def _call(tool: ToolName, **arguments: Any) -> ToolCall:
     return {"tool": tool, "arguments": {k: v for k, v in arguments.items() if v is not None}}
 
 
-def _has(text: str, *words: str) -> bool:
-    """Whole-word (or word-prefix for stems ending in '*') match in normalised text."""
-    for word in words:
-        stem = word.rstrip("*")
-        pattern = rf"\b{re.escape(stem)}" + ("" if word.endswith("*") else r"\b")
-        if re.search(pattern, text):
-            return True
-    return False
-
-
 def question_mode(text: str) -> Mode:
     """latest (default), first, or series, from the question's wording."""
     if _has(text, *_FIRST):
@@ -143,7 +134,7 @@ def _topic_calls(text: str, mode: Mode, reading: Reading) -> list[ToolCall]:
         calls.append(_call("medications", status=status))
     if _has(text, "allerg*", "intoleran*", "allergic"):
         calls.append(_call("allergies", status="active"))
-    if _has(text, "encounter*", "visit*", "appointment*", "admission*", "admitted", "seen"):
+    if _has(text, *VISIT_WORDS):
         calls.append(_encounter_call(text, mode, reading))
     if _has(text, "condition*", "problem*", "diagnos*", "disease*", "illness*"):
         resolved = _has(text, "resolved", "past", "history", "ever", "all")

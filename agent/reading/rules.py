@@ -111,6 +111,16 @@ _AMBIGUOUS_TEXT = "pt k ca cl na mg cr ef ht wt hr rr tg"
 _AMBIGUOUS = frozenset(_AMBIGUOUS_TEXT.split())
 
 
+def has_words(text: str, *words: str) -> bool:
+    """Whole-word (or word-prefix for stems ending in '*') match in normalised text."""
+    for word in words:
+        stem = word.rstrip("*")
+        pattern = rf"\b{re.escape(stem)}" + ("" if word.endswith("*") else r"\b")
+        if re.search(pattern, text):
+            return True
+    return False
+
+
 def _has(text: str, *phrases: str) -> bool:
     return any(re.search(rf"(?<![a-z0-9]){re.escape(p)}(?![a-z0-9])", text) for p in phrases)
 
@@ -163,13 +173,15 @@ def _observation_concepts(text: str) -> list[Concept]:
 
 ENCOUNTER_KINDS = ("emergency", "inpatient", "wellness", "ambulatory", "urgent", "outpatient")
 """Kinds of visit the planner passes straight to ``encounters(encounter_type=...)``."""
+VISIT_WORDS = ("encounter*", "visit*", "appointment*", "admission*", "admitted", "seen")
+"""Words with which the planner plans the ``encounters`` tool itself."""
 
 
 def _encounter_setting(text: str) -> str | None:
     """A care setting named in several words ("hospital stays", "ER visits"): the
     phrase the resolver maps to an encounter class (one-word names stay generic, and
-    a phrase with a kind word the planner passes on itself needs no resolving)."""
-    if _has(text, *ENCOUNTER_KINDS):
+    a visit of a kind the planner passes on itself, "ER visits", needs no resolving)."""
+    if has_words(text, *ENCOUNTER_KINDS) and has_words(text, *VISIT_WORDS):
         return None
     names = sorted(vocabularies().encounter_class_names, key=len, reverse=True)
     return next((n for n in names if len(n.split()) >= 2 and _has(text, n)), None)
