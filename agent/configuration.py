@@ -119,9 +119,15 @@ class RunContext(BaseModel):
             )
         return found
 
+    # One toolset per run: it caches the patient's record and concept index, which every
+    # node of the turn reads (a fresh one per node read the whole record again each time).
+    _run_toolset: PatientToolset | None = PrivateAttr(default=None)
+
     @property
     def toolset(self) -> PatientToolset:
-        return self._resources().toolset(self.patient_id)
+        if self._run_toolset is None:
+            self._run_toolset = self._resources().toolset(self.patient_id)
+        return self._run_toolset
 
     @property
     def model(self) -> ChatModel | None:
