@@ -21,6 +21,11 @@ MIB: Final = 1024 * KIB
 # --- Record text as it reaches evidence lines, prompts and answers -------------------
 MAX_FIELD_CHARS: Final = 200
 """One field of a record (a name, a unit, a display) in an evidence line."""
+
+INERT_TEXT_CACHE_ENTRIES: Final = 16_384
+"""Distinct short record strings whose inert form is remembered (a lifetime record says
+"Glucose" and "Hemoglobin A1c" thousands of times; folding each again cost most of the
+concept index's build).  Only strings up to MAX_FIELD_CHARS are kept: at most ~3 MB."""
 MAX_EVIDENCE_LINE_CHARS: Final = 600
 """One evidence line, all fields together."""
 MAX_UNIT_CHARS: Final = 24
@@ -55,6 +60,12 @@ MAX_EVERYTHING_PAGES: Final = 500
 """Pages of one ``$everything`` followed: 500 x 1,000 resources, above Synthea's largest
 lifetime records (a 180 MB bundle at ~2 KB a resource is ~90,000), with room for a
 server that caps its pages below 1,000."""
+EVERYTHING_SNAPSHOT_ENTRIES: Final = 32
+"""Patients whose ordered ``$everything`` member ids the embedded store keeps between
+pages (ints: 100,000 ids is under 4 MB; see fhir_client.embedded.snapshots)."""
+EVERYTHING_SNAPSHOT_SECONDS: Final = 30.0
+"""How long those ids serve later pages: another process's writes show after at most
+this long (this process's own writes clear them at once). HAPI keeps 60 s."""
 
 # --- Upstream FHIR servers ------------------------------------------------------------
 MAX_RESPONSE_BYTES: Final = 64 * MIB

@@ -32,10 +32,16 @@ from __future__ import annotations
 import html
 import re
 import unicodedata
+from functools import lru_cache
 from typing import Final
 
 from fhir_client.ids import MAX_ID_CHARS, NOT_ID_CHAR, is_resource_type
-from fhir_client.limits import MAX_EVIDENCE_LINE_CHARS, MAX_FIELD_CHARS, MAX_UNIT_CHARS
+from fhir_client.limits import (
+    INERT_TEXT_CACHE_ENTRIES,
+    MAX_EVIDENCE_LINE_CHARS,
+    MAX_FIELD_CHARS,
+    MAX_UNIT_CHARS,
+)
 
 __all__ = [
     "ELLIPSIS",
@@ -260,6 +266,18 @@ def _cap(text: str, limit: int) -> str:
 
 
 def _inert(text: str, limit: int) -> str:
+    if len(text) <= MAX_FIELD_CHARS:
+        return _inert_short(text, limit)
+    return _fold(text, limit)
+
+
+@lru_cache(maxsize=INERT_TEXT_CACHE_ENTRIES)
+def _inert_short(text: str, limit: int) -> str:
+    """:func:`_fold`, remembered: short record strings repeat through a whole record."""
+    return _fold(text, limit)
+
+
+def _fold(text: str, limit: int) -> str:
     # Work is bounded too: a 1 MB name is cut before it is decoded and folded.  The margin
     # covers what decoding removes (entities, invisible characters, markers).
     text = normalise_lookalikes(text[: limit * _SCAN_FACTOR])

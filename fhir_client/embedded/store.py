@@ -26,6 +26,7 @@ from fhir_client.embedded.extract import ALL_REFERENCES
 from fhir_client.embedded.patients import PatientRows, patient_rows
 from fhir_client.embedded.query import SearchQuery
 from fhir_client.embedded.schema import StoreBusy
+from fhir_client.embedded.snapshots import Snapshots
 from fhir_client.embedded.validation import StoreError, validate_resource
 from fhir_client.embedded.writing import (
     StoreWriter,
@@ -74,6 +75,7 @@ class EmbeddedStore:
         self._engine = schema.make_engine(db_path)
         self._write_lock = threading.RLock()
         self._wrote = False
+        self._snapshots = Snapshots()
         self._init_schema()
 
     # -- lifecycle -----------------------------------------------------------
@@ -158,6 +160,7 @@ class EmbeddedStore:
             yield writer
             if writer.written:
                 self._wrote = True
+        self._snapshots.clear()
 
     def put_resources(self, resources: Sequence[dict[str, Any]]) -> list[WriteResult]:
         """Create or replace resources, all or nothing, in one SQL transaction.
@@ -174,8 +177,11 @@ class EmbeddedStore:
 
     def delete(self, resource_type: str, resource_id: str) -> bool:
         """Remove a resource and its index rows; True if it existed."""
-        with write_transaction(self._engine, self.db_path, self._write_lock) as conn:
-            return delete_resource(conn, resource_type, resource_id)
+        try:
+            with write_transaction(self._engine, self.db_path, self._write_lock) as conn:
+                return delete_resource(conn, resource_type, resource_id)
+        finally:
+            self._snapshots.clear()
 
     # -- reads ---------------------------------------------------------------
 
@@ -243,22 +249,24 @@ class EmbeddedStore:
         base = f"FROM resource r WHERE r.rid IN ({members}){type_filter}"
         args = (patient_id, patient_id, ALL_REFERENCES, *type_args)
         order = "ORDER BY (r.res_type = 'Patient' AND r.res_id = ?) DESC, r.rid"
+        key = (patient_id, tuple(types))
         with self._reading() as conn:
             exists = conn.exec_driver_sql(
                 "SELECT 1 FROM resource WHERE res_type = 'Patient' AND res_id = ?", (patient_id,)
             ).scalar()
             if not exists:
                 return None
-            total = int(conn.exec_driver_sql(f"SELECT COUNT(*) {base}", args).scalar() or 0)
-            rids = [
-                rid
-                for (rid,) in conn.exec_driver_sql(
-                    f"SELECT r.rid {base} {order} LIMIT ? OFFSET ?",
-                    (*args, patient_id, count, offset),
-                )
-            ]
-            rows = _fetch_in_order(conn, rids)
-        return SearchPage(rows, total)
+            members_in_order = self._snapshots.get(key) if offset else None
+            if members_in_order is None:  # a first page reads afresh; later ones slice it
+                members_in_order = [
+                    rid
+                    for (rid,) in conn.exec_driver_sql(
+                        f"SELECT r.rid {base} {order}", (*args, patient_id)
+                    )
+                ]
+                self._snapshots.put(key, members_in_order)
+            rows = _fetch_in_order(conn, members_in_order[offset : offset + count])
+        return SearchPage(rows, len(members_in_order))
 
     def is_empty(self) -> bool:
         """True when no resource has been stored yet (the loader checks this)."""
