@@ -25,6 +25,7 @@ from typing import Any
 import pytest
 
 from agent.models.json_output import portable_schema, schema_errors
+from agent.models.openai_backend import GUIDANCE_OPTIONS, structured_fields
 from agent.planner.schema import planning_schema
 from agent.reading.model_reading import READING_SCHEMA
 from tests.models_helpers import gemma_270m_path, validate
@@ -52,14 +53,21 @@ STRING_FORMATS_XGRAMMAR_KNOWS = {
 
 
 def sent_schemas() -> dict[str, dict[str, Any]]:
-    """What ``structured_fields`` sends: the portable form of every model-facing schema."""
+    """What ``structured_fields`` sends: every model-facing schema, portable, with x-guidance."""
     schemas = {
         "plan(default tools)": planning_schema(list(DEFAULT_TOOLS)),
         "plan(all tools)": planning_schema(list(TOOLS)),
         "reading": READING_SCHEMA,
     }
     schemas.update({f"plan({name})": planning_schema([name]) for name in TOOLS})
-    return {name: portable_schema(schema) for name, schema in schemas.items()}
+    return {name: _sent(schema) for name, schema in schemas.items()}
+
+
+def _sent(schema: dict[str, Any]) -> dict[str, Any]:
+    fields = structured_fields("json_schema", schema)
+    sent: dict[str, Any] = fields["response_format"]["json_schema"]["schema"]
+    assert sent == {**portable_schema(schema), "x-guidance": GUIDANCE_OPTIONS}
+    return sent
 
 
 SENT = sent_schemas()
@@ -213,8 +221,10 @@ def test_xgrammar_constrained_gemma_decode_is_schema_valid(gemma: GemmaDecoder, 
         vocab_size=gemma.n_vocab,
         stop_token_ids=gemma.stops,
     )
+    # vLLM's default (any_whitespace on) lets a greedy base model emit whitespace until
+    # max_tokens; this is vLLM's structured_outputs_config.disable_any_whitespace.
     compiled = xgr.GrammarCompiler(info, max_threads=2).compile_json_schema(
-        json.dumps(SENT[name]), any_whitespace=True
+        json.dumps(SENT[name]), any_whitespace=False
     )
     matcher = xgr.GrammarMatcher(compiled)
     assert not matcher.accept_string('{"action": "no_such_tool"}')  # enforced, not advisory
@@ -240,7 +250,11 @@ def test_llguidance_constrained_gemma_decode_is_schema_valid(
     from llguidance.llamacpp import lltokenizer_from_vocab
 
     tokenizer = lltokenizer_from_vocab(gemma.llm._model.vocab, eos_token=gemma.stops)
-    grammar = llguidance.LLMatcher.grammar_from_json_schema(SENT[name])
+    # vLLM's defaults (flexible whitespace) let greedy Gemma 270M write newlines until the
+    # token budget ran out (400 of them); the schema's own x-guidance options override them.
+    grammar = llguidance.LLMatcher.grammar_from_json_schema(
+        SENT[name], defaults={"whitespace_flexible": True}
+    )
     matcher = llguidance.LLMatcher(tokenizer, grammar)
     assert not matcher.is_error(), matcher.get_error()
     bitmask = llnumpy.allocate_token_bitmask(1, gemma.n_vocab)
