@@ -56,6 +56,15 @@ MODE_NAMES: dict[StructuredMode, str] = {
 REFUSAL_WORDS = ("response_format", "json_schema", "schema", "grammar", "format", "support")
 """Words in an error body that mark it as a refusal of the structured-output form."""
 
+GUIDANCE_OPTIONS: dict[str, Any] = {
+    "whitespace_flexible": False,
+    "key_separator": ": ",
+    "item_separator": ", ",
+}
+"""llguidance's in-schema options (vLLM's ``guidance`` backend honours them over its own
+default of flexible whitespace, which let greedy Gemma 270M write newlines until the token
+budget ran out).  Other converters ignore the ``x-guidance`` key."""
+
 _detected: dict[str, StructuredMode] = {}
 """Per server base URL: the form it accepted, detected once per process."""
 
@@ -63,6 +72,8 @@ _detected: dict[str, StructuredMode] = {}
 def structured_fields(mode: StructuredMode, schema: dict[str, Any]) -> dict[str, Any]:
     """The request fields that ask a server for output matching ``schema`` in ``mode``."""
     portable = portable_schema(schema)
+    if isinstance(portable, dict) and mode != "grammar":
+        portable = {**portable, "x-guidance": GUIDANCE_OPTIONS}
     if mode == "json_schema":
         return {
             "response_format": {

@@ -16,7 +16,7 @@ from agent.models.base import (
     ModelError,
     ModelUnavailable,
 )
-from agent.models.openai_backend import OpenAICompatibleModel
+from agent.models.openai_backend import GUIDANCE_OPTIONS, OpenAICompatibleModel
 from tests.models_helpers import TOOL_SCHEMA
 
 BASE = "http://llm.test/v1"
@@ -56,7 +56,11 @@ async def test_request_shape_with_schema_and_separate_system() -> None:
     ]
     assert sent["response_format"] == {
         "type": "json_schema",
-        "json_schema": {"name": "output", "schema": TOOL_SCHEMA, "strict": True},
+        "json_schema": {
+            "name": "output",
+            "schema": {**TOOL_SCHEMA, "x-guidance": GUIDANCE_OPTIONS},
+            "strict": True,
+        },
     }
     assert (sent["max_tokens"], sent["temperature"], sent["stream"]) == (64, 0.0, False)
     assert route.calls.last.request.headers["authorization"] == "Bearer sk-secret"
