@@ -42,7 +42,7 @@ pytestmark = pytest.mark.slow
 
 ALIAS = "gemma-3-270m"
 CONTEXT = 8192  # the backend's default context_window: the server must hold as much
-FIXTURES = Path(__file__).resolve().parent.parent / "synthea_fixtures" / "fhir"
+FIXTURES = Path(__file__).resolve().parents[2] / "synthea_fixtures" / "fhir"
 PATIENT_FILE = "Gregoria352_Douglas31_9cd1c047-7dfd-3c0f-1e5b-37e2d2ce7d9c.json"
 PATIENT = "9cd1c047-7dfd-3c0f-1e5b-37e2d2ce7d9c"
 CLI_SECONDS = 900

@@ -132,7 +132,9 @@ def test_every_free_string_stays_bounded_after_portability() -> None:
 def test_xgrammar_compiles_every_schema_without_warnings(
     name: str, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    xgrammar = pytest.importorskip("xgrammar")
+    xgrammar = pytest.importorskip(
+        "xgrammar", reason="xgrammar is the vllm-grammar extra (it requires PyTorch)"
+    )
     # What vLLM's validation calls before it accepts a request (any_whitespace on).
     grammar = xgrammar.Grammar.from_json_schema(json.dumps(SENT[name]), any_whitespace=True)
     assert "root" in str(grammar)
@@ -214,7 +216,9 @@ def _check(text: str, name: str) -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("name", DECODED)
 def test_xgrammar_constrained_gemma_decode_is_schema_valid(gemma: GemmaDecoder, name: str) -> None:
-    xgr = pytest.importorskip("xgrammar")
+    xgr = pytest.importorskip(
+        "xgrammar", reason="xgrammar is the vllm-grammar extra (it requires PyTorch)"
+    )
     info = xgr.TokenizerInfo(
         gemma.pieces,
         xgr.VocabType.BYTE_FALLBACK,
