@@ -34,7 +34,6 @@ from functools import cache
 from typing import Any, Literal
 
 import orjson
-from fhir.resources.R4B import get_fhir_model_class
 
 from fhir_client.embedded.elements import mark_subsetted
 from fhir_client.embedded.errors import SearchError
@@ -64,6 +63,14 @@ def parse_summary(raw: str) -> SummaryView | None:
     raise SearchError(f"_summary must be true, text, data, count or false, got {raw!r}")
 
 
+def _model_class(type_name: str) -> Any:
+    """fhir.resources' model for ``type_name``, imported on the first ``_summary`` request
+    (the import costs start-up time every command that opens the store would pay)."""
+    from fhir.resources.R4B import get_fhir_model_class
+
+    return get_fhir_model_class(type_name)
+
+
 def _model_name(annotation: object) -> str | None:
     """The fhir.resources model an annotation refers to (``abc.CodingType`` -> Coding)."""
     for arg in typing.get_args(annotation) or (annotation,):
@@ -74,7 +81,7 @@ def _model_name(annotation: object) -> str | None:
         if name.endswith("Type") and name not in ("NoneType", "ResourceType"):
             candidate = name.removesuffix("Type")
             try:
-                model = get_fhir_model_class(candidate)
+                model = _model_class(candidate)
             except (KeyError, ValueError, AttributeError):
                 continue
             if getattr(model, "model_fields", None):
@@ -86,7 +93,7 @@ def _model_name(annotation: object) -> str | None:
 def element_rules(type_name: str) -> dict[str, ElementRule]:
     """JSON key -> rule for a resource, backbone element or data type (cached per type)."""
     try:
-        model = get_fhir_model_class(type_name)
+        model = _model_class(type_name)
     except (KeyError, ValueError, AttributeError):
         return {}
     rules: dict[str, ElementRule] = {}
