@@ -20,6 +20,7 @@ from agent.replay.freeform.facts import (
     drug_words,
     encounters,
 )
+from agent.replay.freeform.visits import ask_last_visit, ask_why_drug, ask_why_visit
 from agent.replay.freeform.vocabulary import BRANDS, DRUG_CLASSES
 from agent.replay.ground_truth_lists import vaccine_item
 from agent.replay.model import ExpectedAnswer, ExpectedItem
@@ -292,67 +293,7 @@ def _firsts_and_last(asker: Asker) -> None:
             ExpectedAnswer("date", date=day(onset)),
             [reference(onset)],
         )
-    if not visits or (len(visits) > 1 and moment(visits[-1]) == moment(visits[-2])):
-        return
-    last = visits[-1]
-    target = reference(last)
-    kind = clean_name(display_of((last.get("type") or [{}])[0]))
-    attached = [
-        p
-        for p in asker.record.of("Procedure")
-        if (p.get("encounter") or {}).get("reference") == target
-    ]
-    names = dict.fromkeys([kind, *(clean_name(display_of(p.get("code"))) for p in attached)])
-    items = tuple(ExpectedItem(n) for n in list(names)[:3] if n)
-    index, text = asker.pick(_LAST_VISIT)
-    asker.ask(
-        "last_visit",
-        f"heldout.last_visit.{index}",
-        {},
-        text,
-        ExpectedAnswer("set", items=items, date=day(last)),
-        [target, *(reference(p) for p in attached)],
-    )
-
-
-def _reasons(asker: Asker) -> None:
-    record, rng = asker.record, asker.rng
-    conditions = {reference(c): c for c in record.of("Condition")}
-    reasoned: dict[str, tuple[Resource, Resource]] = {}
-    for order in sorted(record.of("MedicationRequest"), key=moment, reverse=True):
-        targets = [r.get("reference") for r in order.get("reasonReference") or []]
-        found = [conditions[t] for t in targets if t in conditions]
-        name = drug_name(record, order)
-        if found and name:
-            reasoned.setdefault(name, (order, found[0]))
-    if reasoned:
-        name = rng.choice(sorted(reasoned))
-        order, condition = reasoned[name]
-        index, text = asker.pick(_WHY_DRUG, drug=drug_words(name).lower())
-        reason = clean_name(display_of(condition.get("code")))
-        asker.ask(
-            "reasoning",
-            f"heldout.why_drug.{index}",
-            {"d": name},
-            text,
-            ExpectedAnswer("set", items=(ExpectedItem(reason),)),
-            [reference(order), reference(condition)],
-        )
-    visits = encounters(record)
-    days = [day(v) for v in visits]
-    unique = [v for v in visits if v.get("reasonCode") and days.count(day(v)) == 1]
-    if unique:
-        visit = rng.choice(unique)
-        reason = clean_name(display_of(visit["reasonCode"][0]))
-        index, text = asker.pick(_WHY_VISIT, date=day(visit))
-        asker.ask(
-            "reasoning",
-            f"heldout.why_visit.{index}",
-            {"date": day(visit)},
-            text,
-            ExpectedAnswer("set", items=(ExpectedItem(reason),)),
-            [reference(visit)],
-        )
+    ask_last_visit(asker, _LAST_VISIT, "heldout.")
 
 
 def _classes(asker: Asker) -> None:
@@ -400,5 +341,6 @@ def heldout_visit_questions(asker: Asker) -> None:
     _drugs(asker)
     _periods(asker)
     _firsts_and_last(asker)
-    _reasons(asker)
+    ask_why_drug(asker, _WHY_DRUG, "heldout.", "d", lambda name: drug_words(name).lower())
+    ask_why_visit(asker, _WHY_VISIT, "heldout.")
     _classes(asker)

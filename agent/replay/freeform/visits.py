@@ -6,6 +6,7 @@ day, the same inclusive reading a clinician means by "in 2019".
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 
 from agent.replay.freeform.base import Asker
@@ -194,7 +195,8 @@ def _firsts(asker: Asker) -> None:
     )
 
 
-def _last_visit(asker: Asker) -> None:
+def ask_last_visit(asker: Asker, wordings: tuple[str, ...], prefix: str = "") -> None:
+    """ "What happened at the last visit": its type and the procedures attached to it."""
     visits = encounters(asker.record)
     if not visits or (len(visits) > 1 and moment(visits[-1]) == moment(visits[-2])):
         return
@@ -208,10 +210,10 @@ def _last_visit(asker: Asker) -> None:
     ]
     names = dict.fromkeys([kind, *(clean_name(display_of(p.get("code"))) for p in attached)])
     items = tuple(ExpectedItem(n) for n in list(names)[:3] if n)
-    index, text = asker.pick(_LAST_VISIT)
+    index, text = asker.pick(wordings)
     asker.ask(
         "last_visit",
-        f"last_visit.{index}",
+        f"{prefix}last_visit.{index}",
         {},
         text,
         ExpectedAnswer("set", items=items, date=day(last)),
@@ -219,8 +221,15 @@ def _last_visit(asker: Asker) -> None:
     )
 
 
-def _reasons(asker: Asker) -> None:
-    record, rng = asker.record, asker.rng
+def ask_why_drug(
+    asker: Asker,
+    wordings: tuple[str, ...],
+    prefix: str = "",
+    param: str = "drug",
+    spoken: Callable[[str], str] = drug_words,
+) -> None:
+    """ "Why is she on X": the Condition an order names in ``reasonReference``."""
+    record = asker.record
     conditions = {reference(c): c for c in record.of("Condition")}
     reasoned: dict[str, tuple[Resource, Resource]] = {}
     for order in sorted(record.of("MedicationRequest"), key=moment, reverse=True):
@@ -229,36 +238,40 @@ def _reasons(asker: Asker) -> None:
         name = drug_name(record, order)
         if found and name:
             reasoned.setdefault(name, (order, found[0]))
-    if reasoned:
-        name = rng.choice(sorted(reasoned))
-        order, condition = reasoned[name]
-        drug = drug_words(name)
-        index, text = asker.pick(_WHY_DRUG, drug=drug)
-        reason = clean_name(display_of(condition.get("code")))
-        asker.ask(
-            "reasoning",
-            f"why_drug.{index}",
-            {"drug": name},
-            text,
-            ExpectedAnswer("set", items=(ExpectedItem(reason),)),
-            [reference(order), reference(condition)],
-        )
-    visits = encounters(record)
-    with_reason = [v for v in visits if v.get("reasonCode")]
+    if not reasoned:
+        return
+    name = asker.rng.choice(sorted(reasoned))
+    order, condition = reasoned[name]
+    index, text = asker.pick(wordings, drug=spoken(name))
+    reason = clean_name(display_of(condition.get("code")))
+    asker.ask(
+        "reasoning",
+        f"{prefix}why_drug.{index}",
+        {param: name},
+        text,
+        ExpectedAnswer("set", items=(ExpectedItem(reason),)),
+        [reference(order), reference(condition)],
+    )
+
+
+def ask_why_visit(asker: Asker, wordings: tuple[str, ...], prefix: str = "") -> None:
+    """ "Why was she seen on D": the reason of the only visit that day."""
+    visits = encounters(asker.record)
     days = [day(v) for v in visits]
-    unique = [v for v in with_reason if days.count(day(v)) == 1]
-    if unique:
-        visit = rng.choice(unique)
-        reason = clean_name(display_of(visit["reasonCode"][0]))
-        index, text = asker.pick(_WHY_VISIT, date=day(visit))
-        asker.ask(
-            "reasoning",
-            f"why_visit.{index}",
-            {"date": day(visit)},
-            text,
-            ExpectedAnswer("set", items=(ExpectedItem(reason),)),
-            [reference(visit)],
-        )
+    unique = [v for v in visits if v.get("reasonCode") and days.count(day(v)) == 1]
+    if not unique:
+        return
+    visit = asker.rng.choice(unique)
+    reason = clean_name(display_of(visit["reasonCode"][0]))
+    index, text = asker.pick(wordings, date=day(visit))
+    asker.ask(
+        "reasoning",
+        f"{prefix}why_visit.{index}",
+        {"date": day(visit)},
+        text,
+        ExpectedAnswer("set", items=(ExpectedItem(reason),)),
+        [reference(visit)],
+    )
 
 
 def _encounter_classes(asker: Asker) -> None:
@@ -304,6 +317,7 @@ def visit_questions(asker: Asker) -> None:
     """Periods, firsts, the last visit, reasons, and encounter classes in lay words."""
     _periods(asker)
     _firsts(asker)
-    _last_visit(asker)
-    _reasons(asker)
+    ask_last_visit(asker, _LAST_VISIT)
+    ask_why_drug(asker, _WHY_DRUG)
+    ask_why_visit(asker, _WHY_VISIT)
     _encounter_classes(asker)
