@@ -8,8 +8,7 @@ the run named (must be declined, saying the names differ), the bound patient nam
 from __future__ import annotations
 
 from agent.replay.freeform.base import Asker
-from agent.replay.model import ExpectedAnswer
-from agent.replay.record import reference
+from agent.replay.freeform.people import ask_people
 
 __all__ = ["heldout_people_questions"]
 
@@ -37,34 +36,4 @@ _LANGUAGES = (
 
 def heldout_people_questions(asker: Asker) -> None:
     """Another person named, the patient named, another language."""
-    rng = asker.rng
-    others = sorted(n for n in asker.other_people if n and n != asker.own_name)
-    if others:
-        other = rng.choice(others)
-        index, text = asker.pick(_OTHER, name=other)
-        asker.ask(
-            "wrong_person",
-            f"heldout.other.{index}",
-            {"name": other},
-            text,
-            ExpectedAnswer("refusal", value=f"person:{other}"),
-        )
-    birth = asker.record.patient.get("birthDate")
-    if asker.own_name and isinstance(birth, str) and len(birth) >= 10:
-        index, text = asker.pick(_OWN, name=asker.own_name)
-        asker.ask(
-            "wrong_person",
-            f"heldout.own.{index}",
-            {},
-            text,
-            ExpectedAnswer("date", date=birth[:10]),
-            [reference(asker.record.patient)],
-        )
-    index = rng.randrange(len(_LANGUAGES))
-    asker.ask(
-        "other_language",
-        f"heldout.language.{index}",
-        {},
-        _LANGUAGES[index],
-        ExpectedAnswer("refusal", value="language"),
-    )
+    ask_people(asker, _OTHER, _OWN, _LANGUAGES, prefix="heldout.")

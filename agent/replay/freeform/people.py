@@ -39,34 +39,54 @@ _STRANGERS = ("Milton Ortiz", "Edythe Morar", "Beatris Bogan", "Joe Keeling")
 
 
 def people_questions(asker: Asker) -> None:
+    ask_people(asker, _OTHER, _OWN, _LANGUAGES, strangers=_STRANGERS, own_chance=0.5)
+
+
+def ask_people(
+    asker: Asker,
+    other_wordings: tuple[str, ...],
+    own_wordings: tuple[str, ...],
+    languages: tuple[str, ...],
+    *,
+    prefix: str = "",
+    strangers: tuple[str, ...] = (),
+    own_chance: float | None = None,
+) -> None:
+    """Another person named (declined), the patient named (answered: asked with
+    ``own_chance``, always when None), and a question in another language (declined)."""
     rng = asker.rng
-    others = [n for n in asker.other_people or _STRANGERS if n and n != asker.own_name]
+    others = [n for n in asker.other_people or strangers if n and n != asker.own_name]
     if others:
         other = rng.choice(sorted(others))
-        index, text = asker.pick(_OTHER, name=other)
+        index, text = asker.pick(other_wordings, name=other)
         asker.ask(
             "wrong_person",
-            f"other.{index}",
+            f"{prefix}other.{index}",
             {"name": other},
             text,
             ExpectedAnswer("refusal", value=f"person:{other}"),
         )
     birth = asker.record.patient.get("birthDate")
-    if asker.own_name and isinstance(birth, str) and len(birth) >= 10 and rng.random() < 0.5:
-        index, text = asker.pick(_OWN, name=asker.own_name)
+    if (
+        asker.own_name
+        and isinstance(birth, str)
+        and len(birth) >= 10
+        and (own_chance is None or rng.random() < own_chance)
+    ):
+        index, text = asker.pick(own_wordings, name=asker.own_name)
         asker.ask(
             "wrong_person",
-            f"own.{index}",
+            f"{prefix}own.{index}",
             {},
             text,
             ExpectedAnswer("date", date=birth[:10]),
             [reference(asker.record.patient)],
         )
-    index = rng.randrange(len(_LANGUAGES))
+    index = rng.randrange(len(languages))
     asker.ask(
         "other_language",
-        f"language.{index}",
+        f"{prefix}language.{index}",
         {},
-        _LANGUAGES[index],
+        languages[index],
         ExpectedAnswer("refusal", value="language"),
     )
