@@ -62,6 +62,12 @@ ECHO_WORDS = 6
 _WORD = re.compile(r"[a-z0-9']+")
 # Instruction phrases that are also honest answers, never counted as an echo.
 _HONEST = ("the evidence does not answer the question", "the evidence given does not say")
+# What an absence report speaks of: the record, the search or the evidence.
+_ABOUT_RECORD = re.compile(
+    r"\b(?:record|records|recorded|chart|charted|file|documented|documentation|evidence|"
+    r"found|listed|retrieved|search|searched|history|entries|results)\b",
+    re.IGNORECASE,
+)
 # How an honest answer without citations reads: it says what is missing.
 _ABSENCE = re.compile(
     r"\b(?:no|not|none|nothing|neither|cannot|can't|unable|missing|unknown|without|"
@@ -200,6 +206,19 @@ def _uncited_content(text: str) -> bool:
     return bool(_words(text)) and not _ABSENCE.search(_BRACKET.sub(" ", text))
 
 
+def _reports_absence(sentence: str) -> bool:
+    """True when an uncited sentence reads as a report about the record or the search
+    ("No warfarin is recorded.", "The evidence does not answer the question."), not as
+    a statement about the patient that merely contains a "not"."""
+    plain = _BRACKET.sub(" ", sentence)
+    return bool(_ABSENCE.search(plain) and _ABOUT_RECORD.search(plain))
+
+
+def _unsupported_uncited(text: str) -> list[str]:
+    """The sentences of an answer that cites nothing which are not absence reports."""
+    return [s for s in split_sentences(text) if _words(s) and not _reports_absence(s)]
+
+
 # Phrases that report a failed retrieval honestly, as opposed to claiming absence.
 _RETRIEVAL_FAILED = re.compile(
     r"could not be (?:retrieved|loaded|read)|couldn't be retrieved|could not retrieve|"
@@ -269,6 +288,7 @@ def verify_answer(
     instructions: Iterable[str] = (),
     failed_topics: Iterable[str] = (),
     searched_topics: Iterable[str] | None = None,
+    require_citations: bool = False,
 ) -> Verification:
     """Check ``draft``; ``resolve`` maps a cited key to a reference (``None`` if unknown).
 
@@ -280,6 +300,9 @@ def verify_answer(
     those is a problem, since the search failed rather than found nothing.
     ``searched_topics`` (same words, for the searches that ran) bounds what an answer may
     call absent: "no active medications" when no medication search ran is dropped.
+    ``require_citations`` (a model's draft): an answer left citing nothing must read,
+    sentence by sentence, as a report of what the record does not hold; "You are a
+    patient with AFib." with nothing retrieved is not an answer.
     """
     failed_topics = tuple(failed_topics)
     draft = clean_draft(draft)
@@ -347,6 +370,13 @@ def verify_answer(
             f"The answer cites no evidence although {len(evidence)} evidence line(s) were "
             "retrieved; cite the line each fact comes from, or say that the evidence does "
             "not answer the question."
+        )
+    elif require_citations and not verified and not problems:
+        # An answer that cites nothing may only say what the record does not hold.
+        problems.extend(
+            f"{sentence!r} states something but cites no evidence; cite the line it comes "
+            "from, or say what the record does not show."
+            for sentence in _unsupported_uncited(text)[:3]
         )
     return Verification(
         text=text,

@@ -13,20 +13,26 @@ that change what a sentence means clinically:
   demographics and supports no clinical topic, whatever its name field says;
 * **named conditions and drugs**: a word naming a condition, drug, allergy, vaccine or
   procedure retrieved in this thread must be in the lines the sentence cites, so a
-  sentence cannot lend one record's citation to another record's finding.
+  sentence cannot lend one record's citation to another record's finding; so must a
+  drug or condition the curated vocabularies know (``warfarin``, ``afib``), or one of
+  the words it expands to, so a name nothing retrieved can be invented; uncited, such a
+  name is a clinical fact without evidence.
 
 A sentence that fails is dropped by the verifier and the answer says so.  The
 vocabulary is general clinical language, not a list of attack strings; a sentence
-without citations is only checked for qualifiers (an uncited "All normal." is a claim
-with nothing behind it), since "No allergies are recorded." is how an answer honestly
-reports an empty search.
+without citations is only checked for qualifiers, topics and names stated positively
+(an uncited "All normal." or "She has AFib." is a claim with nothing behind it), since
+"No allergies are recorded." is how an answer honestly reports an empty search.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cache
+
+from tools.concepts.vocabularies import vocabularies
 
 __all__ = ["QUALIFIERS", "ClaimVocabulary", "claim_problems", "thread_vocabulary"]
 
@@ -170,6 +176,11 @@ _NOT_NAMES = frozenset(
     ]
 )
 _NAME_MIN_CHARS = 5  # shorter words ("oral", "unit") are forms, not names
+# A curated abbreviation is a name from four letters ("afib", "copd", "gerd"): shorter
+# keys ("pe", "af", "hr") are also everyday words or units in an answer's prose.
+_CURATED_MIN_CHARS = 4
+# Expansions that name a kind of record rather than one drug or condition.
+_FAMILY_WORD = re.compile(r"(?:medication|medicine|vital sign)")
 
 
 @dataclass(frozen=True)
@@ -178,6 +189,39 @@ class ClaimVocabulary:
     evidence: a sentence naming one must cite a line that names it."""
 
     names: frozenset[str]
+    curated: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """A drug or condition word the curated vocabularies know -> the words a line may use
+    for it (itself and its expansions: "afib" -> "atrial fibrillation")."""
+
+
+@cache
+def curated_names() -> Mapping[str, tuple[str, ...]]:
+    """Single-word drug and condition names from the curated vocabularies: every drug
+    class's ingredients, and each clinical abbreviation with the record wording it
+    expands to (or, for a drug class, the class's ingredients and names).  Lay terms
+    and word forms ("home", "weight", "prescribed") are everyday words, not names."""
+    vocab = vocabularies()
+    names: dict[str, tuple[str, ...]] = {
+        ingredient: (ingredient,)
+        for ingredient in vocab.ingredients
+        if ingredient.isalpha() and len(ingredient) >= _NAME_MIN_CHARS
+    }
+    for phrase in vocab.abbreviations:
+        if not phrase.isalpha() or len(phrase) < _CURATED_MIN_CHARS or phrase in names:
+            continue
+        expansions = vocab.phrases[phrase]
+        if any(_FAMILY_WORD.match(e) for e in expansions):
+            continue  # "meds", "vitals": a kind of record, not a name
+        backing: list[str] = [phrase]
+        for expansion in expansions:
+            kind, _, target = expansion.partition(":")
+            if kind == "class" and target in vocab.drug_classes:
+                drug_class = vocab.drug_classes[target]
+                backing += [*drug_class.ingredients, *drug_class.names]
+            elif kind not in ("class", "panel"):
+                backing.append(expansion.lower())
+        names[phrase] = tuple(dict.fromkeys(backing))
+    return names
 
 
 def _words(text: str) -> list[str]:
@@ -197,7 +241,7 @@ def thread_vocabulary(evidence: Mapping[str, str]) -> ClaimVocabulary:
                 continue
             if kind in _NAMED_KINDS or _DISEASE_WORD.search(word):
                 names.add(word)
-    return ClaimVocabulary(frozenset(names))
+    return ClaimVocabulary(frozenset(names), curated_names())
 
 
 def _supported(phrases: Iterable[str], lines: str) -> bool:
@@ -232,6 +276,10 @@ def claim_problems(
                 )
         elif not negated and not heading and any(re.search(r"\b" + stem, text) for stem in _TOPICS):
             problems.append(f"{sentence!r} states a clinical fact but cites no evidence.")
+        elif not negated and not heading and _named(text, vocabulary):
+            problems.append(
+                f"{sentence!r} names {', '.join(_named(text, vocabulary))} but cites no evidence."
+            )
         # A heading ("Active medications in the record:") introduces the cited list below.
         if qualifiers and not negated and not heading:
             problems.append(
@@ -261,8 +309,19 @@ def claim_problems(
         for w in set(_words(text)) & vocabulary.names
         if not re.search(r"\b" + re.escape(w) + r"\b", lines)
     )
+    missing += sorted(
+        w
+        for w in _named(text, vocabulary)
+        if w not in vocabulary.names and not _supported(vocabulary.curated[w], lines)
+    )
     if missing:
         problems.append(
             f"{sentence!r} names {', '.join(missing)}, which the evidence it cites does not."
         )
     return problems
+
+
+def _named(text: str, vocabulary: ClaimVocabulary) -> list[str]:
+    """The thread's and the curated vocabularies' names ``text`` (lower case) uses."""
+    words = set(_words(text))
+    return sorted(words & (vocabulary.names | vocabulary.curated.keys()))

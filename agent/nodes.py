@@ -381,7 +381,7 @@ async def answer(state: AgentState, runtime: Runtime[RunContext]) -> Update:
     }
 
 
-def _verify(state: AgentState, draft: str) -> Verification:
+def _verify(state: AgentState, draft: str, *, from_model: bool = False) -> Verification:
     aliases = thread_aliases(state.get("aliases", []))
     evidence = {ref: record["text"] for ref, record in state.get("evidence", {}).items()}
     # Numbers the question itself states (a threshold, "the last 3") may be repeated;
@@ -414,6 +414,7 @@ def _verify(state: AgentState, draft: str) -> Verification:
         instructions=INSTRUCTIONS,
         failed_topics=failed,
         searched_topics=searched if searched or failed else None,
+        require_citations=from_model,
     )
 
 
@@ -427,7 +428,7 @@ def _citations(verification: Verification) -> list[dict[str, Any]]:
 async def verify(state: AgentState) -> Update:
     """Check the draft; ask for one repair; else fall back to the extractive answer."""
     draft = state.get("draft", "")
-    checked = _verify(state, draft)
+    checked = _verify(state, draft, from_model=state.get("draft_source") == "model")
     notes: list[str] = []  # appended to the turn's notes
     citations = _citations(checked)
     text = checked.text

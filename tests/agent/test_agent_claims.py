@@ -89,6 +89,47 @@ def test_named_drugs_and_conditions_must_be_in_the_cited_lines() -> None:
     assert check("Her hypertension was resolved in 2015 [3].").dropped  # diabetes' line
 
 
+def test_a_drug_or_condition_nothing_retrieved_names_is_still_a_name() -> None:
+    """The 270M model wrote "She takes warfarin [n]" citing another drug's line, and
+    "You are a patient with AFib." about a patient with no AFib: curated names (drug
+    class ingredients, clinical abbreviations) count even when no evidence holds them."""
+    assert check("She takes warfarin [5].").dropped  # metformin's line
+    assert check("You are a patient with AFib.").dropped  # uncited, no AFib retrieved
+    assert check("She has COPD [3].").dropped  # a diabetes line
+    assert check("No warfarin is recorded.", searched=("medication",)).dropped == []
+    assert check("Her anticoag is metformin [5].").dropped  # anticoagulant, not metformin
+
+
+def test_an_abbreviation_is_backed_by_the_wording_it_expands_to() -> None:
+    evidence = {"Condition/af": "2019-02-03 Atrial fibrillation active"}
+    result = verify_answer(
+        "She has AFib [1].",
+        resolve=lambda k: "Condition/af" if k == "1" else None,
+        evidence=evidence,
+    )
+    assert result.ok and result.dropped == []
+
+
+def test_a_model_answer_citing_nothing_must_report_absence() -> None:
+    """Uncited, a model's answer may only say what the record does not hold: "You are
+    using a model that is not a model." holds a "not" but reports nothing."""
+    for draft in (
+        "You are using a model that is not a model.",
+        "You are a patient of the cardiology department.",
+    ):
+        for evidence in (EVIDENCE, {}):
+            result = verify_answer(
+                draft, resolve=lambda key: None, evidence=evidence, require_citations=True
+            )
+            assert not result.ok, (draft, bool(evidence))
+    for draft in (
+        "No atrial fibrillation is recorded.",
+        "The evidence does not answer the question.",
+    ):
+        result = verify_answer(draft, resolve=lambda key: None, evidence={}, require_citations=True)
+        assert result.ok, draft
+
+
 def test_uncited_findings_and_absence_of_what_was_not_searched() -> None:
     assert check("All normal.").dropped  # a finding with nothing behind it
     assert check("Active medications in the record:").dropped == []  # a heading

@@ -75,6 +75,9 @@ class Vocabularies:
 
     phrases: dict[str, tuple[str, ...]]
     """Abbreviation, lay term or word form -> expansions (words, ``class:``, ``panel:``)."""
+    abbreviations: frozenset[str]
+    """The keys of ``abbreviations.toml`` alone: clinical shorthand ("afib", "copd"), as
+    opposed to the lay terms and word forms, which are also everyday words."""
     drug_classes: dict[str, DrugClass]
     class_names: dict[str, str]
     """Normalised class name -> class key."""
@@ -217,6 +220,9 @@ def vocabularies() -> Vocabularies:
                 raise ValueError(f"vocabulary names unknown lab panel {key!r}")
     return Vocabularies(
         phrases=phrases,
+        abbreviations=frozenset(
+            normalize_name(key) for key in _read("abbreviations.toml")["terms"]
+        ),
         drug_classes=drug_classes,
         class_names=class_names,
         indication_classes={
