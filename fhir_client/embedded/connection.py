@@ -31,6 +31,7 @@ __all__ = [
     "configure",
     "connect",
     "scalar",
+    "stored_version",
 ]
 
 SCHEMA_VERSION = 1
@@ -115,6 +116,16 @@ def scalar(cursor: sqlite3.Cursor) -> Any:
     """The first column of the first row, or None when there is no row."""
     row = cursor.fetchone()
     return None if row is None else row[0]
+
+
+def stored_version(connection: sqlite3.Connection) -> str | None:
+    """The file's schema version, or None while any of :data:`TABLES` is missing."""
+    tables = connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+    present = {name for (name,) in tables}
+    if not set(TABLES) <= present:
+        return None
+    value = scalar(connection.execute("SELECT value FROM store_meta WHERE key = 'schema_version'"))
+    return str(value) if value is not None else None
 
 
 class ReadConnections:

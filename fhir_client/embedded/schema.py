@@ -18,7 +18,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, Index, Table, create_engine, event
+from sqlalchemy import Connection, Engine, Index, Table, create_engine, event, insert, select
 from sqlalchemy.pool import StaticPool
 from sqlmodel import Field, SQLModel
 
@@ -41,6 +41,7 @@ __all__ = [
     "StoreMeta",
     "StringIndex",
     "TokenIndex",
+    "create_tables",
     "make_engine",
     "table",
 ]
@@ -143,6 +144,20 @@ class StringIndex(SQLModel, table=True):
 def table(name: str) -> Table:
     """A table object by name, for SQLAlchemy Core statements."""
     return SQLModel.metadata.tables[name]
+
+
+def create_tables(conn: Connection) -> str:
+    """Create the missing tables and the schema version row (inside the caller's write
+    transaction); returns the stored version."""
+    SQLModel.metadata.create_all(conn)
+    meta = table("store_meta")
+    version = conn.execute(
+        select(meta.c.value).where(meta.c.key == "schema_version")
+    ).scalar_one_or_none()
+    if version is None:
+        version = str(SCHEMA_VERSION)
+        conn.execute(insert(meta).values(key="schema_version", value=version))
+    return str(version)
 
 
 def make_engine(db_path: str | Path, shared: sqlite3.Connection | None = None) -> Engine:

@@ -22,10 +22,10 @@ from typing import TYPE_CHECKING, Any
 
 from fhir_client.embedded.connection import (
     SCHEMA_VERSION,
-    TABLES,
     ReadConnections,
     StoreBusy,
     scalar,
+    stored_version,
 )
 from fhir_client.embedded.extract import ALL_REFERENCES
 from fhir_client.embedded.patients import PatientRows, patient_rows
@@ -105,47 +105,19 @@ class EmbeddedStore:
         loads must not queue for the write lock just to learn the tables exist,
         and a store that exists is opened without importing SQLAlchemy.
         """
-        version = self._schema_version()
+        with self._reading() as conn:
+            version = stored_version(conn)
         if version is None:
-            version = self._create_schema()
+            from fhir_client.embedded.schema import create_tables
+
+            with write_transaction(self._engine, self.db_path, self._write_lock) as conn:
+                version = create_tables(conn)
         if version != str(SCHEMA_VERSION):
             raise SchemaMismatch(
                 f"{self.db_path} was written with embedded store schema version {version}; "
                 f"this version needs {SCHEMA_VERSION}. Delete the file and load "
                 "the data again (the store is a cache of your FHIR data)."
             )
-
-    def _create_schema(self) -> str:
-        """Create the missing tables (SQLModel's declarations) and the version row."""
-        from sqlalchemy import insert, select
-        from sqlmodel import SQLModel
-
-        from fhir_client.embedded.schema import table
-
-        with write_transaction(self._engine, self.db_path, self._write_lock) as conn:
-            SQLModel.metadata.create_all(conn)
-            meta = table("store_meta")
-            version = conn.execute(
-                select(meta.c.value).where(meta.c.key == "schema_version")
-            ).scalar_one_or_none()
-            if version is None:
-                version = str(SCHEMA_VERSION)
-                conn.execute(insert(meta).values(key="schema_version", value=version))
-        return str(version)
-
-    def _schema_version(self) -> str | None:
-        """The stored schema version, or None when any table is missing."""
-        with self._reading() as conn:
-            present = {
-                name
-                for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
-            }
-            if not set(TABLES) <= present:
-                return None
-            value = scalar(
-                conn.execute("SELECT value FROM store_meta WHERE key = 'schema_version'")
-            )
-        return str(value) if value is not None else None
 
     def close(self) -> None:
         """Release the database; the store must not be used afterwards.
