@@ -21,19 +21,18 @@ caller's thread ids neither reach nor block another's.  Every read is audited wi
 caller: each question's FHIR requests (:func:`agent.audit.audited_question`) and each
 command or request as a whole (:meth:`Assistant.access`).
 
-Live objects stay here: the graph's run context is JSON (:class:`RunContext`) that names
-this Assistant's registration, through which the nodes find the toolset and the model.
+Thread claims and turn order are :class:`agent.thread_turns.ThreadTurns`; the remembered
+patient checks are :class:`agent.refusals.KnownPatients`.  Live objects stay here: the
+graph's run context is JSON (:class:`RunContext`) that names this Assistant's
+registration, through which the nodes find the toolset and the model.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
 import uuid
-import weakref
-from collections import OrderedDict
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +52,6 @@ from agent.checkpoints import (
     enforce_retention,
     open_checkpointer,
     retention_loop,
-    trim_thread,
 )
 from agent.configuration import RunContext, register_resources, unregister_resources
 from agent.events import AgentEvent, ask, new_thread_id, stream_answer
@@ -66,16 +64,17 @@ from agent.patients import PatientListing, list_patients
 from agent.record_source import Notify, RecordSource, open_record
 from agent.refusals import (
     AssistantError,
+    KnownPatients,
     ThreadBusy,
     ThreadConflict,
     UnknownPatient,
-    read_patient,
 )
 from agent.settings import Settings
 from agent.summary import SummaryOutput, patient_summary
+from agent.thread_turns import ThreadTurns
 from agent.threads import ThreadClaim, ThreadRegistry, open_thread_registry
 from fhir_client.client import FhirClient
-from fhir_client.limits import DEFAULT_PATIENT_PAGE, KNOWN_PATIENTS_REMEMBERED
+from fhir_client.limits import DEFAULT_PATIENT_PAGE
 from tools import PatientToolset, make_toolset
 
 __all__ = [
@@ -88,8 +87,6 @@ __all__ = [
     "ThreadConflict",
     "UnknownPatient",
 ]
-
-logger = logging.getLogger(__name__)
 
 
 class Assistant:
@@ -111,20 +108,17 @@ class Assistant:
     ) -> None:
         self.client = client
         self.graph = graph
-        self.threads = threads  # ownership and turn leases; None: this process orders turns
-        self.saver = saver  # the checkpointer, to trim a thread to its latest checkpoint
+        self.turns = ThreadTurns(graph, threads, saver)  # thread claims and turn order
+        self.threads = threads
+        self.saver = saver
         self.caller = caller or cli_caller()  # who asks when a turn names no caller
         self.source_description = source_description
         self.audit = audit
         self.store = store  # the embedded store when there is one (the API's /fhir serves it)
         self.key = f"assistant-{uuid.uuid4().hex}"
         self.model_lock = asyncio.Lock()
-        # Weak values: a thread's lock lives while a turn holds or awaits it, then goes.
-        self._thread_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = (
-            weakref.WeakValueDictionary()
-        )
         self._slot = ModelSlot(model, loader)
-        self._known_patients: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self._patients = KnownPatients(client, source_description)
         register_resources(self.key, self)
 
     # Opening ---------------------------------------------------------------------------
@@ -231,47 +225,22 @@ class Assistant:
 
     # Checks ------------------------------------------------------------------------------
     async def check_patient(self, patient_id: str) -> dict[str, Any]:
-        """The Patient resource, or :class:`UnknownPatient`.
-
-        Remembered (a bounded set), so the graph's own check at the start of a turn costs
-        no second read, and the audit shows only the reads the question caused.
-        """
-        if patient_id in self._known_patients:
-            self._known_patients.move_to_end(patient_id)
-            return self._known_patients[patient_id]
-        patient = await read_patient(self.client, patient_id, self.source_description)
-        self._known_patients[patient_id] = patient
-        while len(self._known_patients) > KNOWN_PATIENTS_REMEMBERED:
-            self._known_patients.popitem(last=False)
-        return patient
+        """The Patient resource (remembered: see :class:`KnownPatients`), or
+        :class:`UnknownPatient`."""
+        return await self._patients.check(patient_id)
 
     async def check_thread(self, thread_id: str, patient_id: str) -> None:
-        """:class:`ThreadConflict` when the checkpoint ``thread_id`` is about another patient.
-
-        For a thread stored under its own id (LangGraph's server names its threads); the
-        doors claim theirs with :meth:`claim_thread` instead.
-        """
-        snapshot = await self.graph.aget_state({"configurable": {"thread_id": thread_id}})
-        owner = (snapshot.values or {}).get("patient_id")
-        if owner and owner != patient_id:
-            raise ThreadConflict(thread_id)
+        """:class:`ThreadConflict` when ``thread_id`` is about another patient (see
+        :meth:`ThreadTurns.check`)."""
+        await self.turns.check(thread_id, patient_id)
 
     async def claim_thread(
         self, thread_id: str, patient_id: str, *, caller: str | None = None, check: bool = True
     ) -> ThreadClaim:
-        """The caller's thread ``thread_id`` for ``patient_id``, or :class:`ThreadConflict`.
-
-        Claimed atomically in the database before anything runs (or streams), so of two
-        racing first turns exactly one owns the thread, and the refusal never names the
-        other patient.  Without a registry (an Assistant built by hand, as replay's) the
-        thread is keyed as named, and its checkpoint is checked when ``check`` is true.
-        """
+        """The caller's thread ``thread_id`` for ``patient_id``, or :class:`ThreadConflict`
+        (claimed atomically before anything runs; see :meth:`ThreadTurns.claim`)."""
         who = caller or self.caller
-        if self.threads is not None:
-            return await self.threads.claim(who, thread_id, patient_id)
-        if check:
-            await self.check_thread(thread_id, patient_id)
-        return ThreadClaim(key=thread_id, public_id=thread_id, caller=who, patient_id=patient_id)
+        return await self.turns.claim(thread_id, patient_id, caller=who, check=check)
 
     @asynccontextmanager
     async def access(
@@ -304,32 +273,10 @@ class Assistant:
             return {"status": "degraded", "checkpoints": f"failing ({type(error).__name__})"}
         return {"status": "ok", "checkpoints": "ok"}
 
-    @asynccontextmanager
-    async def turn(self, claim: ThreadClaim) -> AsyncIterator[None]:
+    def turn(self, claim: ThreadClaim) -> AbstractAsyncContextManager[None]:
         """Hold the thread's turn, and the model lock when a model will run; afterwards
-        keep only the thread's latest checkpoint (the retention policy).
-
-        The turn is a lease in the database when there is a registry (any process), else
-        a lock in this process.  :class:`ThreadBusy` when an earlier turn holds it for
-        longer than ``TURN_WAIT_SECONDS``.
-        """
-        async with AsyncExitStack() as stack:
-            if self.threads is not None:
-                await stack.enter_async_context(self.threads.turn(claim))
-            else:
-                lock = self._thread_locks.get(claim.key)
-                if lock is None:
-                    lock = asyncio.Lock()
-                    self._thread_locks[claim.key] = lock
-                await stack.enter_async_context(lock)
-            if self._slot.model is not None:
-                await stack.enter_async_context(self.model_lock)
-            yield
-            if self.saver is not None and self.threads is not None:
-                try:
-                    await trim_thread(self.saver, self.threads, claim.key)
-                except Exception:  # the answer stands; the periodic pass trims it later
-                    logger.exception("could not trim a thread's old checkpoints")
+        trim the thread to its latest checkpoint (see :meth:`ThreadTurns.turn`)."""
+        return self.turns.turn(claim, self.model_lock if self._slot.model is not None else None)
 
     async def _prepare(
         self,

@@ -11,11 +11,14 @@ list patients.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from fhir_client.client import FhirClient
 from fhir_client.directory import PatientEntry, patient_page
 from fhir_client.names import display_name
+
+if TYPE_CHECKING:  # listing the embedded store needs neither the client nor httpx
+    from fhir_client.client import FhirClient
+    from fhir_client.embedded import EmbeddedStore
 
 
 @dataclass(frozen=True)
@@ -77,8 +80,10 @@ class PatientListing:
 
 
 async def list_patients(
-    client: FhirClient, *, name: str | None = None, count: int, offset: int = 0
+    client: FhirClient | EmbeddedStore, *, name: str | None = None, count: int, offset: int = 0
 ) -> PatientListing:
-    """A page of patients, sorted by family then given name, with counts by type."""
+    """A page of patients, sorted by family then given name, with counts by type.
+
+    ``client`` is a FHIR client, or the embedded store itself (read directly)."""
     page = await patient_page(client, name=name, count=count, offset=offset)
     return PatientListing([summarize_patient(e) for e in page.entries], page.total, offset)

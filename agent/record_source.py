@@ -17,8 +17,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from agent.settings import Settings
-from fhir_client.auth import BearerTokenAuth
-from fhir_client.client import FhirClient
 from fhir_client.embedded import EmbeddedStore, embedded_client
 from fhir_client.limits import (
     LOAD_REQUEST_DEADLINE_SECONDS,
@@ -28,6 +26,7 @@ from fhir_client.limits import (
 )
 
 if TYPE_CHECKING:  # the loader is imported on first fill only: listing never needs it
+    from fhir_client.client import FhirClient
     from fhir_client.loading import LoadReport
 
 __all__ = [
@@ -39,6 +38,7 @@ __all__ = [
     "fill_from_fixtures",
     "open_embedded_store",
     "open_fhir_client",
+    "open_patient_directory",
     "open_record",
 ]
 
@@ -117,6 +117,9 @@ async def open_record(
     """
     description = settings.source_description
     if settings.fhir_url:
+        from fhir_client.auth import BearerTokenAuth
+        from fhir_client.client import FhirClient
+
         auth = BearerTokenAuth(settings.fhir_token) if settings.fhir_token else None
         async with FhirClient(
             settings.fhir_url, auth=auth, timeout=timeout, deadline_seconds=deadline_seconds
@@ -155,3 +158,29 @@ async def open_fhir_client(
         deadline_seconds=deadline_seconds,
     ) as source:
         yield source.client
+
+
+@asynccontextmanager
+async def open_patient_directory(
+    settings: Settings, *, notify: Notify = _ignore
+) -> AsyncIterator[FhirClient | EmbeddedStore]:
+    """What :func:`agent.patients.list_patients` reads: the embedded store itself, or
+    the remote server's client.
+
+    Why not always the client: the embedded store lists its patients from its own
+    indexes anyway (:func:`fhir_client.directory.patient_page`), so building the
+    in-process FHIR facade and an HTTP client only to reach it cost ``ehr-agent
+    patients`` the import of httpx and Starlette for nothing (``bench/startup.py``).
+    An empty store is still filled from the fixtures first, as :func:`open_record` does.
+    """
+    if settings.fhir_url:
+        async with open_fhir_client(settings, notify=notify) as client:
+            yield client
+        return
+    store = open_embedded_store(settings.db_path)
+    try:
+        if store.is_empty():
+            await fill_from_fixtures(store, settings.fixtures_dir, notify)
+        yield store
+    finally:
+        store.close()

@@ -7,10 +7,12 @@ API's JSON and each door adds where its user finds the right value.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from typing import Any
 
 from fhir_client.client import FhirClient
 from fhir_client.errors import ResourceNotFound
+from fhir_client.limits import KNOWN_PATIENTS_REMEMBERED
 
 __all__ = ["AssistantError", "ThreadBusy", "ThreadConflict", "UnknownPatient", "read_patient"]
 
@@ -69,3 +71,28 @@ async def read_patient(client: FhirClient, patient_id: str, source: str) -> dict
         return await client.read("Patient", patient_id)
     except (ResourceNotFound, ValueError) as error:
         raise UnknownPatient(patient_id, source) from error
+
+
+class KnownPatients:
+    """Patients read once and remembered, so a turn's checks cost one read.
+
+    Bounded (``KNOWN_PATIENTS_REMEMBERED``, least recently checked forgotten first), so
+    the graph's own check at the start of a turn costs no second read and the audit
+    shows only the reads the question caused.
+    """
+
+    def __init__(self, client: FhirClient, source: str) -> None:
+        self.client = client
+        self.source = source
+        self._known: OrderedDict[str, dict[str, Any]] = OrderedDict()
+
+    async def check(self, patient_id: str) -> dict[str, Any]:
+        """The Patient resource, or :class:`UnknownPatient`."""
+        if patient_id in self._known:
+            self._known.move_to_end(patient_id)
+            return self._known[patient_id]
+        patient = await read_patient(self.client, patient_id, self.source)
+        self._known[patient_id] = patient
+        while len(self._known) > KNOWN_PATIENTS_REMEMBERED:
+            self._known.popitem(last=False)
+        return patient

@@ -34,16 +34,22 @@ TARGETS = {"--help": 0.3, "patients": 0.3, "ask --model none": 1.0}
 """Allowed wall time above ``python -c pass``, in seconds."""
 FLOORS = {
     "--help": "import typer",
-    "patients": "import typer, rich.table, httpx, sqlmodel, sqlalchemy.ext.asyncio, aiosqlite",
-    "ask --model none": "import typer, rich.table, httpx, sqlmodel, sqlalchemy.ext.asyncio, "
-    "aiosqlite, langgraph.graph, langgraph.checkpoint.sqlite.aio",
+    "patients": "import typer, typer._adapters, rich.table, asyncio, sqlite3",
+    "ask --model none": "import typer, typer._adapters, rich.table, httpx, "
+    "starlette.applications, langgraph.graph, langgraph.checkpoint.sqlite.aio, "
+    "snowballstemmer, rapidfuzz",
 }
 """The third-party libraries each command cannot run without, imported and nothing else:
-what the command would cost if our own code took no time.  The store and the audit log are
-SQLModel tables over SQLAlchemy (async through aiosqlite); the FHIR client is httpx; the
-answer is a LangGraph graph, whose import pulls langchain-core, langsmith and
+what the command would cost if our own code took no time.  Typer builds a pydantic
+``TypeAdapter`` per parameter when a command runs (``typer._adapters``, pydantic with
+it).  ``patients`` reads the embedded store and writes its audit row with the standard
+library's ``sqlite3`` (no SQLAlchemy, SQLModel, httpx or Starlette).  ``ask`` reaches the
+store through the in-process FHIR facade (httpx, Starlette) and answers with a LangGraph
+graph checkpointed in SQLite; ``langgraph.graph`` pulls langchain-core, langsmith and
 langgraph-sdk unconditionally (``langchain_core.tracers.schemas`` imports
-``langsmith.RunTree`` at module level; no setting defers it)."""
+``langsmith.RunTree`` at module level, ``langgraph.runtime`` imports
+``langgraph_sdk.auth.types``, whose package imports its whole client; no setting defers
+them).  The concept index stems and fuzzy-matches (snowballstemmer, rapidfuzz)."""
 
 
 def _smallest_patient_bundle() -> Path:

@@ -2,10 +2,17 @@
 
 The client knows FHIR REST and nothing about agents; the same client reaches a
 remote server over the network and the embedded store in-process.
+
+The client and its authentication (httpx) are imported on first use of those names, not
+with the package: listing the embedded store's patients reads SQLite and never makes a
+request (``bench/startup.py``).
 """
 
-from fhir_client.auth import BearerTokenAuth, SmartBackendServicesAuth, discover_token_url
-from fhir_client.client import FhirClient
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from fhir_client.errors import (
     AuthenticationFailed,
     FhirConnectionError,
@@ -18,6 +25,25 @@ from fhir_client.errors import (
     ServerError,
     TooManyRequests,
 )
+
+if TYPE_CHECKING:
+    from fhir_client.auth import BearerTokenAuth, SmartBackendServicesAuth, discover_token_url
+    from fhir_client.client import FhirClient
+
+_LAZY = {
+    "BearerTokenAuth": "fhir_client.auth",
+    "SmartBackendServicesAuth": "fhir_client.auth",
+    "discover_token_url": "fhir_client.auth",
+    "FhirClient": "fhir_client.client",
+}
+"""Names imported from their module when first asked for (PEP 562)."""
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "AuthenticationFailed",

@@ -14,14 +14,13 @@ import asyncio
 import weakref
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 import orjson
 
 from fhir_client._paging import bundle_resources
-from fhir_client.client import FhirClient
-from fhir_client.embedded import store_of
+from fhir_client.embedded import EmbeddedStore, store_of
 from fhir_client.embedded.registry import PATIENT_COMPARTMENT
 from fhir_client.errors import (
     FhirHttpError,
@@ -35,6 +34,9 @@ from fhir_client.limits import (
     REMOTE_COUNT_BATCH_ENTRIES,
     REMOTE_COUNT_CONCURRENCY,
 )
+
+if TYPE_CHECKING:  # the embedded store is listed without a client (nor httpx)
+    from fhir_client.client import FhirClient
 
 Resource = dict[str, Any]
 
@@ -83,7 +85,7 @@ def check_page_request(name: str | None, count: int, offset: int) -> None:
 
 
 async def patient_page(
-    client: FhirClient,
+    client: FhirClient | EmbeddedStore,
     *,
     name: str | None = None,
     count: int,
@@ -94,11 +96,13 @@ async def patient_page(
     """Patients sorted by family then given name, ``name`` a prefix of any name part.
 
     ``only`` restricts the page to those patient ids (a token scoped to some
-    patients); ``with_counts`` adds each record's resources by type.
+    patients); ``with_counts`` adds each record's resources by type.  ``client`` may be
+    the embedded store itself: a caller that only lists (``ehr-agent patients``) then
+    needs no client at all.
     """
     check_page_request(name, count, offset)
     name = name.strip() if name and name.strip() else None
-    store = store_of(client)
+    store = client if isinstance(client, EmbeddedStore) else store_of(client)
     if store is not None:
         rows = await asyncio.to_thread(
             store.patient_page,
@@ -113,6 +117,7 @@ async def patient_page(
             patient = orjson.loads(text)
             entries.append(PatientEntry(patient, rows.counts.get(str(patient["id"]), {})))
         return PatientPage(entries, rows.total, offset, count)
+    assert not isinstance(client, EmbeddedStore)  # handled above
     return await _remote_page(client, name, count, offset, only, with_counts)
 
 

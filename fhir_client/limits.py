@@ -103,6 +103,10 @@ waiting writer notices a bound it is about to pass and says so."""
 STORE_WRITE_WAIT_SECONDS: Final = 900.0
 """Total time a writer waits for another process's write to finish before it gives up
 with a message; one lifetime bundle (~180 MB) is one SQLite transaction of minutes."""
+STORE_IDLE_READERS: Final = 8
+"""Idle read connections a store keeps for its next reads: the facade's worker threads
+read at once, and reopening a connection (pragmas, WAL check) on every read costs more
+than the read; each idle connection holds up to 64 MB of page cache, so few are kept."""
 
 # --- Listing patients ------------------------------------------------------------------
 DEFAULT_PATIENT_PAGE: Final = 50

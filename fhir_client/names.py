@@ -52,13 +52,21 @@ def plain_name(text: str) -> str:
     return " ".join(_DIGITS.sub("", text).split())
 
 
-def name_texts(resource: Mapping[str, Any]) -> list[str]:
-    """Every name of the resource as "Given Family", and each name's ``text``, in order."""
+def name_texts(resource: Mapping[str, Any], *, with_prefix: bool = False) -> list[str]:
+    """Every name of the resource as "Given Family", and each name's ``text``, in order.
+
+    ``with_prefix`` adds "Prefix Given Family" ("Dr. Milton Ortiz") for a name with a
+    prefix: the loader matches a reference's display, which Synthea writes that way.
+    """
     texts: list[str] = []
     for name in _names(resource):
         given = [g for g in name.get("given") or [] if isinstance(g, str)]
         family = name.get("family")
-        texts.append(" ".join([*given, *([family] if isinstance(family, str) else [])]))
+        last = [family] if isinstance(family, str) else []
+        texts.append(" ".join([*given, *last]))
+        prefix = [p for p in name.get("prefix") or [] if isinstance(p, str)]
+        if with_prefix and prefix:
+            texts.append(" ".join([*prefix, *given, *last]))
         if isinstance(name.get("text"), str):
             texts.append(str(name["text"]))
     return [t for t in texts if t.strip()]

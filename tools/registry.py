@@ -116,13 +116,14 @@ def tool_specs(toolset_class: type[PatientToolset]) -> dict[str, ToolSpec]:
             if mark is None or name in specs:
                 continue
             doc = inspect.getdoc(member) or name
+            arguments = arguments_model(member)  # once: each model costs start-up time
             specs[name] = ToolSpec(
                 name=name,
                 description=" ".join(doc.split()),
-                parameters=json_schema(member),
+                parameters=json_schema(arguments),
                 enabled_by_default=mark.enabled_by_default,
                 noun=mark.noun,
-                arguments=arguments_model(member),
+                arguments=arguments,
                 mark=mark,
             )
     return specs

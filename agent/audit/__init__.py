@@ -1,9 +1,9 @@
 """The audit log: every FHIR request made for a question, and every answer's citations.
 
-Kept in SQLite (sqlmodel) by :class:`AuditLog`; filled through a generic request observer
-on :class:`fhir_client.FhirClient` (:func:`attach`) and :func:`audited_question` around
-each question; shown by ``ehr-agent audit``.  It never holds evidence, note text, answer
-text or credentials (see :mod:`agent.audit.records`).
+Kept in SQLite (the standard library's sqlite3) by :class:`AuditLog`; filled through a
+generic request observer on :class:`fhir_client.FhirClient` (:func:`attach`) and
+:func:`audited_question` around each question; shown by ``ehr-agent audit``.  It never
+holds evidence, note text, answer text or credentials (see :mod:`agent.audit.records`).
 """
 
 from agent.audit.access import AccessNote, audited_access, cli_caller, query_shape, store_access

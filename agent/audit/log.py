@@ -1,5 +1,8 @@
 """The audit database: where it lives, writing one question's records, reading them back.
 
+The standard library's ``sqlite3``, one short connection per operation (the log is
+written from worker threads and from several processes; each write is one transaction).
+
 SQLite next to the embedded store (one project directory holds record, threads and
 audit), else the per-user data directory; ``EHR_AGENT_AUDIT_DB`` overrides both.  A
 question's answer, citations and requests are written in one transaction, after the
@@ -9,21 +12,23 @@ answer, so a crash mid-answer cannot leave requests filed under no question.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+import sqlite3
+from collections.abc import Iterator, Mapping
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, TypeVar
 
 import platformdirs
-from sqlalchemy import Engine, event, text
-from sqlmodel import Session, col, create_engine, select
 
 from agent.audit.records import (
+    RECORD_TYPES,
     AccessRecord,
     AnswerRecord,
-    AuditTable,
+    AuditRecord,
     CitationRecord,
     FhirRequestRecord,
+    create_statements,
 )
 from agent.settings import APP_NAME, Settings
 
@@ -34,7 +39,6 @@ __all__ = ["ENV_AUDIT_DB", "AuditEntry", "AuditLog", "default_audit_path"]
 
 ENV_AUDIT_DB = "EHR_AGENT_AUDIT_DB"
 AUDIT_FILE = "audit.sqlite"
-_TABLES = ("answer", "answer_citation", "fhir_request", "access")
 # Writers in other processes (serve workers, CLI commands) hold the file briefly; wait.
 _BUSY_TIMEOUT_SECONDS = 30.0
 # Columns added after the first release: (table, column, SQL type and default).
@@ -60,43 +64,46 @@ class AuditEntry:
     requests: list[FhirRequestRecord]
 
 
+_Record = TypeVar("_Record", bound=AuditRecord)
+
+
 class AuditLog:
     """Append-only access to one audit database (tables created on first open)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._engine: Engine = create_engine(
-            f"sqlite:///{path}",
-            connect_args={"check_same_thread": False, "timeout": _BUSY_TIMEOUT_SECONDS},
-            hide_parameters=True,  # a failed write's error must not quote the question
-        )
-        event.listen(self._engine, "connect", _wal)
-        AuditTable.metadata.create_all(
-            self._engine, tables=[AuditTable.metadata.tables[name] for name in _TABLES]
-        )
-        self._add_missing_columns()
+        with self._connection() as connection:
+            # WAL lets readers and one writer of other processes work at once; the
+            # mode is kept in the file, so this changes something only once.
+            connection.execute("PRAGMA journal_mode=WAL")
+            for record in RECORD_TYPES:
+                for statement in create_statements(record):
+                    connection.execute(statement)
+            self._add_missing_columns(connection)
 
-    def _add_missing_columns(self) -> None:
+    @contextmanager
+    def _connection(self) -> Iterator[sqlite3.Connection]:
+        """One connection, in one transaction committed when the block ends."""
+        opened = sqlite3.connect(self.path, timeout=_BUSY_TIMEOUT_SECONDS)
+        with closing(opened) as connection, connection:
+            yield connection
+
+    @staticmethod
+    def _add_missing_columns(connection: sqlite3.Connection) -> None:
         """Bring a log written by an older version up to the current columns."""
-        with self._engine.begin() as connection:
-            for table, column, declaration in _ADDED_COLUMNS:
-                present = {
-                    row[1] for row in connection.execute(text(f"PRAGMA table_info({table})"))
-                }
-                if column not in present:
-                    connection.execute(
-                        text(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
-                    )
+        for table, column, declaration in _ADDED_COLUMNS:
+            present = {row[1] for row in connection.execute(f"PRAGMA table_info({table})")}
+            if column not in present:
+                connection.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
 
     def close(self) -> None:
-        self._engine.dispose()
+        """Nothing stays open between operations; kept so callers can close what they open."""
 
     def record_access(self, access: AccessRecord) -> None:
         """Store one read or refused request (see :class:`AccessRecord`)."""
-        with Session(self._engine) as session:
-            session.add(access)
-            session.commit()
+        with self._connection() as connection:
+            _insert(connection, access)
 
     def accesses(
         self,
@@ -106,14 +113,11 @@ class AuditLog:
         limit: int = 50,
     ) -> list[AccessRecord]:
         """The newest ``limit`` reads (filtered), oldest first."""
-        with Session(self._engine) as session:
-            query = select(AccessRecord)
-            if caller is not None:
-                query = query.where(AccessRecord.caller == caller)
-            if patient_id is not None:
-                query = query.where(AccessRecord.patient_id == patient_id)
-            query = query.order_by(col(AccessRecord.id).desc()).limit(limit)
-            return list(reversed(session.exec(query).all()))
+        with self._connection() as connection:
+            rows = _newest(
+                connection, AccessRecord, {"caller": caller, "patient_id": patient_id}, limit
+            )
+        return list(reversed(rows))
 
     def record(
         self,
@@ -122,23 +126,21 @@ class AuditLog:
         output: AgentOutput | None = None,
     ) -> int:
         """Store one question: the answer row, its citations (from ``output``), its requests."""
-        with Session(self._engine) as session:
-            session.add(answer)
-            session.flush()
-            assert answer.id is not None  # set by the flush
+        with self._connection() as connection:
+            answer_id = _insert(connection, answer)
             for citation in output.citations if output is not None else []:
-                session.add(
+                _insert(
+                    connection,
                     CitationRecord(
-                        answer_id=answer.id,
+                        answer_id=answer_id,
                         reference=citation.reference,
                         verified=citation.verified,
-                    )
+                    ),
                 )
             for request in requests:
-                request.answer_id = answer.id
-                session.add(request)
-            session.commit()
-            return answer.id
+                request.answer_id = answer_id
+                _insert(connection, request)
+        return answer_id
 
     def entries(
         self,
@@ -149,34 +151,55 @@ class AuditLog:
         limit: int = 20,
     ) -> list[AuditEntry]:
         """The newest ``limit`` answers (filtered), oldest first, each with what it read."""
-        with Session(self._engine) as session:
-            query = select(AnswerRecord)
-            if caller is not None:
-                query = query.where(AnswerRecord.caller == caller)
-            if patient_id is not None:
-                query = query.where(AnswerRecord.patient_id == patient_id)
-            if thread_id is not None:
-                query = query.where(AnswerRecord.thread_id == thread_id)
-            query = query.order_by(col(AnswerRecord.id).desc()).limit(limit)
-            answers = list(reversed(session.exec(query).all()))
-            found: list[AuditEntry] = []
-            for answer in answers:
-                citations = session.exec(
-                    select(CitationRecord)
-                    .where(CitationRecord.answer_id == answer.id)
-                    .order_by(col(CitationRecord.id))
-                ).all()
-                requests = session.exec(
-                    select(FhirRequestRecord)
-                    .where(FhirRequestRecord.answer_id == answer.id)
-                    .order_by(col(FhirRequestRecord.id))
-                ).all()
-                found.append(AuditEntry(answer, list(citations), list(requests)))
-            return found
+        wanted = {"caller": caller, "patient_id": patient_id, "thread_id": thread_id}
+        with self._connection() as connection:
+            answers = list(reversed(_newest(connection, AnswerRecord, wanted, limit)))
+            return [
+                AuditEntry(
+                    answer,
+                    _of_answer(connection, CitationRecord, answer.id),
+                    _of_answer(connection, FhirRequestRecord, answer.id),
+                )
+                for answer in answers
+            ]
 
 
-def _wal(connection: Any, _record: Any) -> None:
-    """WAL lets readers and one writer of other processes work at once."""
-    cursor = connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.close()
+def _insert(connection: sqlite3.Connection, record: AuditRecord) -> int:
+    """Write ``record`` as a new row; sets and returns its id."""
+    columns = record.columns()
+    cursor = connection.execute(
+        f"INSERT INTO {record.TABLE} ({', '.join(columns)}) "
+        f"VALUES ({', '.join('?' * len(columns))})",
+        record.to_row(),
+    )
+    assert cursor.lastrowid is not None  # an INSERT into a rowid table sets it
+    record.id = cursor.lastrowid
+    return record.id
+
+
+def _newest(
+    connection: sqlite3.Connection,
+    record: type[_Record],
+    wanted: Mapping[str, str | None],
+    limit: int,
+) -> list[_Record]:
+    """The newest ``limit`` rows whose columns equal the given (non-None) values."""
+    tests = {column: value for column, value in wanted.items() if value is not None}
+    where = " AND ".join(f"{column} = ?" for column in tests) or "1"
+    rows = connection.execute(
+        f"SELECT {', '.join(record.columns())} FROM {record.TABLE} "
+        f"WHERE {where} ORDER BY id DESC LIMIT ?",
+        (*tests.values(), limit),
+    )
+    return [record.from_row(row) for row in rows]
+
+
+def _of_answer(
+    connection: sqlite3.Connection, record: type[_Record], answer_id: int | None
+) -> list[_Record]:
+    """The rows of ``record``'s table filed under one answer, in the order written."""
+    rows = connection.execute(
+        f"SELECT {', '.join(record.columns())} FROM {record.TABLE} WHERE answer_id = ? ORDER BY id",
+        (answer_id,),
+    )
+    return [record.from_row(row) for row in rows]

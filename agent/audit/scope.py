@@ -10,10 +10,13 @@ from __future__ import annotations
 
 from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from agent.audit.records import FhirRequestRecord, utc_now
-from fhir_client.client import FhirClient
-from fhir_client.observe import RequestObservation
+
+if TYPE_CHECKING:  # the audit is written by commands that never open a client
+    from fhir_client.client import FhirClient
+    from fhir_client.observe import RequestObservation
 
 __all__ = ["QuestionScope", "attach", "current_scope", "enter", "leave", "observe"]
 

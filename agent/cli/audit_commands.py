@@ -26,12 +26,12 @@ __all__ = ["audit"]
 
 
 def _as_json(entry: AuditEntry) -> dict[str, Any]:
-    answer = entry.answer.model_dump(mode="json")
+    answer = entry.answer.as_json()
     answer["citations"] = [
         {"reference": c.reference, "verified": c.verified} for c in entry.citations
     ]
     answer["fhir_requests"] = [
-        r.model_dump(mode="json", exclude={"answer_id", "thread_id", "patient_id"})
+        r.as_json(exclude=frozenset({"answer_id", "thread_id", "patient_id"}))
         for r in entry.requests
     ]
     return answer
@@ -143,7 +143,7 @@ def audit(
 
 def _show_reads(rows: list[AccessRecord], as_json: bool) -> None:
     if as_json:
-        json.dump([row.model_dump(mode="json") for row in rows], sys.stdout, indent=2)
+        json.dump([row.as_json() for row in rows], sys.stdout, indent=2)
         sys.stdout.write("\n")
     elif rows:
         rendering.stdout.print(_reads_table(rows))

@@ -17,7 +17,7 @@ from agent.audit import AuditLog, audited_access, cli_caller, default_audit_path
 from agent.cli import rendering
 from agent.cli.options import DbOption, FhirTokenOption, FhirUrlOption, settings_from_options
 from agent.patients import PatientListing, list_patients
-from agent.record_source import open_fhir_client
+from agent.record_source import open_patient_directory
 from agent.settings import Settings
 from fhir_client.errors import FhirError
 from fhir_client.limits import DEFAULT_PATIENT_PAGE, MAX_NAME_QUERY_CHARS, MAX_PATIENT_PAGE
@@ -32,9 +32,9 @@ async def _patients(
             audited_access(
                 log, caller=cli_caller(), channel="cli", action="cli patients", target="Patient"
             ),
-            open_fhir_client(settings, notify=rendering.notify) as client,
+            open_patient_directory(settings, notify=rendering.notify) as directory,
         ):
-            return await list_patients(client, name=name, count=count, offset=offset)
+            return await list_patients(directory, name=name, count=count, offset=offset)
     finally:
         log.close()
 

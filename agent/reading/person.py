@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from fhir_client.names import name_texts, plain_name
+
 __all__ = ["named_person", "names_match", "patient_names"]
 
 _NAME = r"(?P<name>[A-Z][a-z'\-]+(?:\d+)?(?:\s+[A-Z][a-z'\-]+(?:\d+)?){1,3})"
@@ -72,17 +74,7 @@ def named_person(question: str) -> str | None:
 
 def patient_names(patient: dict[str, Any]) -> list[str]:
     """Every name of a Patient resource as "Given Family" strings (digits dropped)."""
-    names: list[str] = []
-    for entry in patient.get("name") or []:
-        if not isinstance(entry, dict):
-            continue
-        given = [str(g) for g in entry.get("given") or [] if isinstance(g, str)]
-        family = entry.get("family") if isinstance(entry.get("family"), str) else ""
-        text = entry.get("text") if isinstance(entry.get("text"), str) else ""
-        names.append(re.sub(r"\d+", "", " ".join([*given, str(family)])).strip())
-        if text:
-            names.append(re.sub(r"\d+", "", text).strip())
-    return [n for n in names if n]
+    return [name for name in map(plain_name, name_texts(patient)) if name]
 
 
 def names_match(person: str, names: list[str]) -> bool:

@@ -11,16 +11,10 @@ code path serves a laptop demo and a hospital's FHIR server.
 
 from __future__ import annotations
 
+import importlib
 import weakref
 from typing import TYPE_CHECKING, Any
 
-import httpx
-from starlette.applications import Starlette
-from starlette.routing import Mount
-from starlette.types import ASGIApp, Receive, Scope, Send
-
-from fhir_client.embedded.app import create_fhir_app
-from fhir_client.embedded.query import DEFAULT_COUNT, MAX_COUNT, SearchError
 from fhir_client.embedded.registry import REGISTRY, ParamKind, SearchParam
 from fhir_client.embedded.store import (
     EmbeddedStore,
@@ -30,8 +24,27 @@ from fhir_client.embedded.store import (
     WriteResult,
 )
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the facade and the client: imported when a client is made
+    from starlette.applications import Starlette
+    from starlette.types import ASGIApp, Receive, Scope, Send
+
     from fhir_client.client import FhirClient
+    from fhir_client.embedded.query import DEFAULT_COUNT, MAX_COUNT, SearchError
+
+_LAZY = {
+    "DEFAULT_COUNT": "fhir_client.embedded.query",
+    "MAX_COUNT": "fhir_client.embedded.query",
+    "SearchError": "fhir_client.embedded.query",
+}
+"""Names of the search parser, imported when first asked for (PEP 562): opening the
+store to list its patients parses no search."""
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "DEFAULT_COUNT",
@@ -56,8 +69,22 @@ __all__ = [
 EMBEDDED_BASE_URL = "http://embedded.local/fhir"
 
 
+def create_fhir_app(store: EmbeddedStore, *, writable: bool = True) -> Starlette:
+    """The FHIR facade over ``store`` (see :mod:`fhir_client.embedded.app`).
+
+    Imported here on first use: opening the store to list its patients needs neither
+    Starlette nor the facade.
+    """
+    from fhir_client.embedded.app import create_fhir_app as create
+
+    return create(store, writable=writable)
+
+
 def embedded_asgi_app(store: EmbeddedStore, prefix: str = "/fhir") -> Starlette:
     """The facade mounted under `prefix`, as a bigger app (or a client) sees it."""
+    from starlette.applications import Starlette
+    from starlette.routing import Mount
+
     app = Starlette(routes=[Mount(prefix, app=create_fhir_app(store))])
     # FHIR's `POST [base]` (transaction/batch) arrives at the mount point itself
     # ("/fhir", no trailing slash), which a Mount does not match and Starlette
@@ -86,6 +113,8 @@ _STORES: weakref.WeakKeyDictionary[FhirClient, EmbeddedStore] = weakref.WeakKeyD
 
 def embedded_client(store: EmbeddedStore, **client_kwargs: Any) -> FhirClient:
     """A FhirClient wired to `store` in-process, with no socket and no server."""
+    import httpx
+
     from fhir_client.client import FhirClient
 
     transport = httpx.ASGITransport(app=embedded_asgi_app(store))

@@ -10,11 +10,11 @@ answers that from the index alone).
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from sqlalchemy import Connection
-
+from fhir_client.embedded.connection import scalar
 from fhir_client.embedded.extract import normalize_string
 
 # The first HumanName is the one a list shows (Synthea writes the official name
@@ -35,7 +35,7 @@ class PatientRows:
 
 
 def patient_rows(
-    conn: Connection,
+    conn: sqlite3.Connection,
     *,
     name: str | None,
     count: int,
@@ -62,13 +62,10 @@ def patient_rows(
         args += ids
     condition = " AND ".join(where)
     total = int(
-        conn.exec_driver_sql(
-            f"SELECT COUNT(*) FROM resource r WHERE {condition}", tuple(args)
-        ).scalar()
-        or 0
+        scalar(conn.execute(f"SELECT COUNT(*) FROM resource r WHERE {condition}", tuple(args))) or 0
     )
     rows = list(
-        conn.exec_driver_sql(
+        conn.execute(
             f"SELECT r.res_id, r.json_text FROM resource r WHERE {condition} "
             f"ORDER BY {_ORDER} LIMIT ? OFFSET ?",
             (*args, count, offset),
@@ -77,7 +74,7 @@ def patient_rows(
     counts: dict[str, dict[str, int]] = {str(pid): {} for pid, _ in rows}
     if with_counts and rows:
         marks = ", ".join("?" * len(rows))
-        for pid, rtype, number in conn.exec_driver_sql(
+        for pid, rtype, number in conn.execute(
             "SELECT patient_id, res_type, COUNT(*) FROM resource "
             f"WHERE patient_id IN ({marks}) GROUP BY patient_id, res_type",
             tuple(pid for pid, _ in rows),

@@ -31,6 +31,7 @@ from fhir_client.embedded.registry import (
     SearchParam,
     date_params,
 )
+from fhir_client.embedded.registry import check_type as check_type  # re-exported
 from fhir_client.embedded.summary import SummaryView, parse_summary
 from fhir_client.ids import is_resource_type
 
@@ -72,15 +73,6 @@ class SearchQuery:
     includes: list[Include] = field(default_factory=list)
     elements: tuple[str, ...] = ()
     summary: SummaryView | None = None
-
-
-def check_type(resource_type: str) -> None:
-    """Raise UnknownResourceType unless the store holds this type."""
-    if resource_type not in REGISTRY:
-        raise UnknownResourceType(
-            f"Unknown resource type {resource_type!r}. Supported types: "
-            + ", ".join(sorted(REGISTRY))
-        )
 
 
 def _unescape(value: str) -> str:

@@ -18,6 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from fhir_client.embedded.errors import UnknownResourceType
+
 
 class ParamKind(StrEnum):
     """The FHIR search parameter types we support."""
@@ -358,3 +360,12 @@ def params_for(resource_type: str) -> dict[str, SearchParam]:
 def date_params(resource_type: str) -> list[str]:
     """Names of a type's date parameters, the ones `_sort` accepts."""
     return [p.name for p in REGISTRY[resource_type].values() if p.kind is ParamKind.DATE]
+
+
+def check_type(resource_type: str) -> None:
+    """Raise UnknownResourceType unless the store holds this type."""
+    if resource_type not in REGISTRY:
+        raise UnknownResourceType(
+            f"Unknown resource type {resource_type!r}. Supported types: "
+            + ", ".join(sorted(REGISTRY))
+        )

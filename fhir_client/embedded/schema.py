@@ -6,25 +6,45 @@ index tables, one per search parameter kind. Every index row carries the
 resource type so that the composite indexes answer a patient-scoped search
 from the index alone. `schema_version` in the `store_meta` table lets a later
 release migrate, or refuse, a database written by an older one.
+
+Imported only to create the tables and to write: reads go through
+:mod:`fhir_client.embedded.connection` (the standard library's sqlite3), which also
+holds the connection pragmas both use.
 """
 
 from __future__ import annotations
 
 import sqlite3
-import time
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, Index, Table, create_engine, event
+from sqlalchemy import Connection, Engine, Index, Table, create_engine, event, insert, select
 from sqlalchemy.pool import StaticPool
 from sqlmodel import Field, SQLModel
 
-from fhir_client.limits import STORE_BUSY_TIMEOUT_SECONDS
+from fhir_client.embedded.connection import (
+    BEGIN_IMMEDIATE,
+    INDEX_TABLES,
+    SCHEMA_VERSION,
+    StoreBusy,
+    configure,
+)
 
-SCHEMA_VERSION = 1
-
-#: Execution option that makes a transaction start with ``BEGIN IMMEDIATE``.
-BEGIN_IMMEDIATE = "ehr_agent_begin_immediate"
+__all__ = [
+    "BEGIN_IMMEDIATE",
+    "INDEX_TABLES",
+    "SCHEMA_VERSION",
+    "DateIndex",
+    "ReferenceIndex",
+    "ResourceRow",
+    "StoreBusy",
+    "StoreMeta",
+    "StringIndex",
+    "TokenIndex",
+    "create_tables",
+    "make_engine",
+    "table",
+]
 
 #: Index tables are clustered on (rid, param, value): that primary key is the
 #: per-resource index (used to delete a resource's rows on update, for
@@ -126,50 +146,26 @@ def table(name: str) -> Table:
     return SQLModel.metadata.tables[name]
 
 
-INDEX_TABLES = ("idx_token", "idx_ref", "idx_date", "idx_string")
+def create_tables(conn: Connection) -> str:
+    """Create the missing tables and the schema version row (inside the caller's write
+    transaction); returns the stored version."""
+    SQLModel.metadata.create_all(conn)
+    meta = table("store_meta")
+    version = conn.execute(
+        select(meta.c.value).where(meta.c.key == "schema_version")
+    ).scalar_one_or_none()
+    if version is None:
+        version = str(SCHEMA_VERSION)
+        conn.execute(insert(meta).values(key="schema_version", value=version))
+    return str(version)
 
 
-class StoreBusy(RuntimeError):
-    """Another process kept the store's lock longer than this process may wait."""
+def make_engine(db_path: str | Path, shared: sqlite3.Connection | None = None) -> Engine:
+    """An engine for writes, its connections configured like the readers' (see
+    :func:`fhir_client.embedded.connection.configure`).
 
-
-def _switch_to_wal(cursor: Any) -> None:
-    """Put the file in WAL mode, waiting (bounded) while another process creates it.
-
-    The mode is stored in the file, so it is normally already WAL and nothing is
-    changed. Changing it needs an exclusive lock, and SQLite answers "database is
-    locked" at once, without its busy handler, while another process holds a
-    lock on a file still in rollback mode (two `load`s on a new store). So the
-    switch is retried until STORE_BUSY_TIMEOUT_SECONDS have passed.
-    """
-    deadline = time.monotonic() + STORE_BUSY_TIMEOUT_SECONDS
-    while True:
-        try:
-            mode = cursor.execute("PRAGMA journal_mode").fetchone()[0]
-            if str(mode).lower() == "wal":
-                return
-            cursor.execute("PRAGMA journal_mode=WAL")
-            return
-        except sqlite3.OperationalError as error:
-            if "locked" not in str(error):
-                raise
-            if time.monotonic() >= deadline:
-                raise StoreBusy(
-                    f"Another process kept the store locked for over "
-                    f"{STORE_BUSY_TIMEOUT_SECONDS:g} s while it was being opened; "
-                    "try again when it has finished."
-                ) from None
-            time.sleep(0.05)
-
-
-def make_engine(db_path: str | Path) -> Engine:
-    """An engine with pragmas for fast bulk loads and safe use from many threads.
-
-    File databases use WAL (readers never block the writer) with
-    synchronous=NORMAL, which is durable across application crashes and only
-    risks the last commits on power loss: the store is a rebuildable cache of
-    FHIR data, so load speed wins. `:memory:` uses one shared connection
-    (StaticPool), otherwise each thread would see its own empty database.
+    ``shared`` is the one connection of a ``:memory:`` store (StaticPool): the readers
+    use it too, otherwise each would see its own empty database.
     """
     memory = str(db_path) == ":memory:"
     url = "sqlite://" if memory else f"sqlite:///{Path(db_path)}"
@@ -181,22 +177,15 @@ def make_engine(db_path: str | Path) -> Engine:
     }
     if memory:
         kwargs["poolclass"] = StaticPool
+        if shared is not None:
+            kwargs["creator"] = lambda: shared
     engine = create_engine(url, **kwargs)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
-        # Let SQLAlchemy emit BEGIN itself so a transaction covers reads too.
-        dbapi_conn.isolation_level = None
-        cursor = dbapi_conn.cursor()
-        if not memory:
-            # The busy handler first: switching to WAL may itself wait for a lock.
-            cursor.execute(f"PRAGMA busy_timeout={int(STORE_BUSY_TIMEOUT_SECONDS * 1000)}")
-            _switch_to_wal(cursor)
-            cursor.execute("PRAGMA synchronous=NORMAL")
-            cursor.execute("PRAGMA mmap_size=268435456")
-        cursor.execute("PRAGMA temp_store=MEMORY")
-        cursor.execute("PRAGMA cache_size=-65536")
-        cursor.close()
+        # SQLAlchemy then lets the "begin" listener emit BEGIN itself, so a
+        # transaction covers reads too.
+        configure(dbapi_conn, memory=memory)
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:

@@ -3,29 +3,32 @@
 Writes are bulk: a batch of resources is validated, serialised once and
 written with SQLAlchemy Core `executemany` in a single transaction, so a
 Synthea load is all-or-nothing and runs at thousands of resources per second.
-Reads return stored JSON text untouched so the facade can stream it.
+Reads return stored JSON text untouched so the facade can stream it; they run on
+the standard library's sqlite3 (:mod:`fhir_client.embedded.connection`), and
+SQLAlchemy is imported only when the store is first written or created.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 import threading
 from collections.abc import Collection, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, insert, select
-from sqlalchemy.exc import DBAPIError
-from sqlmodel import SQLModel
-
-from fhir_client.embedded import schema
+from fhir_client.embedded.connection import (
+    SCHEMA_VERSION,
+    ReadConnections,
+    StoreBusy,
+    scalar,
+    stored_version,
+)
 from fhir_client.embedded.extract import ALL_REFERENCES
 from fhir_client.embedded.patients import PatientRows, patient_rows
-from fhir_client.embedded.query import SearchQuery
-from fhir_client.embedded.schema import StoreBusy
 from fhir_client.embedded.snapshots import Snapshots
 from fhir_client.embedded.validation import StoreError, validate_resource
 from fhir_client.embedded.writing import (
@@ -34,6 +37,11 @@ from fhir_client.embedded.writing import (
     delete_resource,
     write_transaction,
 )
+
+if TYPE_CHECKING:  # SQLAlchemy: imported on the first write, never to read
+    from sqlalchemy import Engine
+
+    from fhir_client.embedded.query import SearchQuery
 
 Row = tuple[Any, ...]
 logger = logging.getLogger(__name__)
@@ -72,11 +80,21 @@ class EmbeddedStore:
     def __init__(self, db_path: str | Path) -> None:
         self.db_path = str(db_path)
         self._memory = self.db_path == ":memory:"
-        self._engine = schema.make_engine(db_path)
         self._write_lock = threading.RLock()
+        self._reads = ReadConnections(db_path, self._write_lock)
+        self._engine_made: Engine | None = None
         self._wrote = False
         self._snapshots = Snapshots()
         self._init_schema()
+
+    @property
+    def _engine(self) -> Engine:
+        """The SQLAlchemy engine writes use, made (and SQLAlchemy imported) on first need."""
+        if self._engine_made is None:
+            from fhir_client.embedded.schema import make_engine
+
+            self._engine_made = make_engine(self.db_path, self._reads.shared)
+        return self._engine_made
 
     # -- lifecycle -----------------------------------------------------------
 
@@ -84,42 +102,22 @@ class EmbeddedStore:
         """Create the tables once; every later open only reads the schema version.
 
         Reading first matters: a process opening the store while another one
-        loads must not queue for the write lock just to learn the tables exist.
+        loads must not queue for the write lock just to learn the tables exist,
+        and a store that exists is opened without importing SQLAlchemy.
         """
-        version = self._schema_version()
+        with self._reading() as conn:
+            version = stored_version(conn)
         if version is None:
+            from fhir_client.embedded.schema import create_tables
+
             with write_transaction(self._engine, self.db_path, self._write_lock) as conn:
-                SQLModel.metadata.create_all(conn)
-                meta = schema.table("store_meta")
-                version = conn.execute(
-                    select(meta.c.value).where(meta.c.key == "schema_version")
-                ).scalar_one_or_none()
-                if version is None:
-                    version = str(schema.SCHEMA_VERSION)
-                    conn.execute(insert(meta).values(key="schema_version", value=version))
-        if version != str(schema.SCHEMA_VERSION):
+                version = create_tables(conn)
+        if version != str(SCHEMA_VERSION):
             raise SchemaMismatch(
                 f"{self.db_path} was written with embedded store schema version {version}; "
-                f"this version needs {schema.SCHEMA_VERSION}. Delete the file and load "
+                f"this version needs {SCHEMA_VERSION}. Delete the file and load "
                 "the data again (the store is a cache of your FHIR data)."
             )
-
-    def _schema_version(self) -> str | None:
-        """The stored schema version, or None when any table is missing."""
-        wanted = set(SQLModel.metadata.tables)
-        with self._reading() as conn:
-            present = {
-                name
-                for (name,) in conn.exec_driver_sql(
-                    "SELECT name FROM sqlite_master WHERE type = 'table'"
-                )
-            }
-            if not wanted <= present:
-                return None
-            value = conn.exec_driver_sql(
-                "SELECT value FROM store_meta WHERE key = 'schema_version'"
-            ).scalar()
-        return str(value) if value is not None else None
 
     def close(self) -> None:
         """Release the database; the store must not be used afterwards.
@@ -128,23 +126,22 @@ class EmbeddedStore:
         is an optimisation, so it never waits for another process's lock and
         never fails the command that is closing the store.
         """
-        if not self._memory and self._wrote:
-            try:
-                with self._engine.connect() as conn:
-                    conn.exec_driver_sql("PRAGMA busy_timeout=0")
-                    conn.exec_driver_sql("PRAGMA optimize")
-            except DBAPIError as error:
-                logger.debug("PRAGMA optimize skipped: %s", type(error.orig).__name__)
-        self._engine.dispose()
+        if self._engine_made is not None:
+            if not self._memory and self._wrote:
+                from sqlalchemy.exc import DBAPIError
 
-    @contextmanager
-    def _reading(self) -> Iterator[Connection]:
-        if self._memory:
-            with self._write_lock, self._engine.connect() as conn:
-                yield conn
-        else:
-            with self._engine.connect() as conn:
-                yield conn
+                try:
+                    with self._engine_made.connect() as conn:
+                        conn.exec_driver_sql("PRAGMA busy_timeout=0")
+                        conn.exec_driver_sql("PRAGMA optimize")
+                except DBAPIError as error:
+                    logger.debug("PRAGMA optimize skipped: %s", type(error.orig).__name__)
+            self._engine_made.dispose()
+        self._reads.close()
+
+    def _reading(self) -> AbstractContextManager[sqlite3.Connection]:
+        """A connection in a read transaction (see :class:`ReadConnections`)."""
+        return self._reads.reading()
 
     # -- writes --------------------------------------------------------------
 
@@ -188,10 +185,12 @@ class EmbeddedStore:
     def read_text(self, resource_type: str, resource_id: str) -> str | None:
         """The stored JSON text of a resource, or None."""
         with self._reading() as conn:
-            value = conn.exec_driver_sql(
-                "SELECT json_text FROM resource WHERE res_type = ? AND res_id = ?",
-                (resource_type, resource_id),
-            ).scalar()
+            value = scalar(
+                conn.execute(
+                    "SELECT json_text FROM resource WHERE res_type = ? AND res_id = ?",
+                    (resource_type, resource_id),
+                )
+            )
         return value if isinstance(value, str) else None
 
     def read(self, resource_type: str, resource_id: str) -> dict[str, Any] | None:
@@ -211,9 +210,9 @@ class EmbeddedStore:
             total: int | None = None
             if query.include_total or query.summary_count:
                 total = int(
-                    conn.exec_driver_sql(
-                        f"SELECT COUNT(*) FROM resource r WHERE {where}", tuple(args)
-                    ).scalar()
+                    scalar(
+                        conn.execute(f"SELECT COUNT(*) FROM resource r WHERE {where}", tuple(args))
+                    )
                     or 0
                 )
             rows: list[tuple[str, str, str]] = []
@@ -223,7 +222,7 @@ class EmbeddedStore:
                     f"ORDER BY {query.order_by} LIMIT ? OFFSET ?"
                 )
                 params = (*args, *query.order_args, query.count, query.offset)
-                rids = [rid for (rid,) in conn.exec_driver_sql(sql, params)]
+                rids = [rid for (rid,) in conn.execute(sql, params)]
                 rows = _fetch_in_order(conn, rids)
         return SearchPage(rows, total)
 
@@ -251,18 +250,19 @@ class EmbeddedStore:
         order = "ORDER BY (r.res_type = 'Patient' AND r.res_id = ?) DESC, r.rid"
         key = (patient_id, tuple(types))
         with self._reading() as conn:
-            exists = conn.exec_driver_sql(
-                "SELECT 1 FROM resource WHERE res_type = 'Patient' AND res_id = ?", (patient_id,)
-            ).scalar()
+            exists = scalar(
+                conn.execute(
+                    "SELECT 1 FROM resource WHERE res_type = 'Patient' AND res_id = ?",
+                    (patient_id,),
+                )
+            )
             if not exists:
                 return None
             members_in_order = self._snapshots.get(key) if offset else None
             if members_in_order is None:  # a first page reads afresh; later ones slice it
                 members_in_order = [
                     rid
-                    for (rid,) in conn.exec_driver_sql(
-                        f"SELECT r.rid {base} {order}", (*args, patient_id)
-                    )
+                    for (rid,) in conn.execute(f"SELECT r.rid {base} {order}", (*args, patient_id))
                 ]
                 self._snapshots.put(key, members_in_order)
             rows = _fetch_in_order(conn, members_in_order[offset : offset + count])
@@ -271,7 +271,7 @@ class EmbeddedStore:
     def is_empty(self) -> bool:
         """True when no resource has been stored yet (the loader checks this)."""
         with self._reading() as conn:
-            return conn.exec_driver_sql("SELECT 1 FROM resource LIMIT 1").scalar() is None
+            return scalar(conn.execute("SELECT 1 FROM resource LIMIT 1")) is None
 
     def patient_page(
         self,
@@ -297,7 +297,7 @@ class EmbeddedStore:
             sql += " WHERE patient_id = ?"
             args = (patient_id,)
         with self._reading() as conn:
-            rows = conn.exec_driver_sql(sql + " GROUP BY res_type ORDER BY res_type", args)
+            rows = conn.execute(sql + " GROUP BY res_type ORDER BY res_type", args)
             return {str(t): int(n) for t, n in rows}
 
     # -- added for the read-only FHIR server (vread, ETag, _include/_revinclude) --------
@@ -309,11 +309,11 @@ class EmbeddedStore:
         ETag/Last-Modified come from here without parsing the JSON.
         """
         with self._reading() as conn:
-            row = conn.exec_driver_sql(
+            row = conn.execute(
                 "SELECT version, last_updated, json_text FROM resource "
                 "WHERE res_type = ? AND res_id = ?",
                 (resource_type, resource_id),
-            ).first()
+            ).fetchone()
         if row is None:
             return None
         return int(row[0]), str(row[1]), str(row[2])
@@ -347,12 +347,11 @@ class EmbeddedStore:
         where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
         with self._reading() as conn:
             total = int(
-                conn.exec_driver_sql(f"SELECT COUNT(*) FROM resource {where}", tuple(args)).scalar()
-                or 0
+                scalar(conn.execute(f"SELECT COUNT(*) FROM resource {where}", tuple(args))) or 0
             )
             rids = [
                 rid
-                for (rid,) in conn.exec_driver_sql(
+                for (rid,) in conn.execute(
                     f"SELECT rid FROM resource {where} "
                     "ORDER BY last_updated DESC, rid DESC LIMIT ? OFFSET ?",
                     (*args, count, offset),
@@ -362,7 +361,7 @@ class EmbeddedStore:
                 return [], total
             found = {
                 rid: (str(t), str(i), int(v), str(u), str(j))
-                for rid, t, i, v, u, j in conn.exec_driver_sql(
+                for rid, t, i, v, u, j in conn.execute(
                     "SELECT rid, res_type, res_id, version, last_updated, json_text "
                     f"FROM resource WHERE rid IN ({', '.join('?' * len(rids))})",
                     tuple(rids),
@@ -381,7 +380,7 @@ class EmbeddedStore:
         with self._reading() as conn:
             rids = [
                 rid
-                for (rid,) in conn.exec_driver_sql(
+                for (rid,) in conn.execute(
                     f"SELECT r.rid FROM resource r WHERE {condition} ORDER BY r.rid LIMIT ?",
                     (*args, limit),
                 )
@@ -389,7 +388,7 @@ class EmbeddedStore:
             return _fetch_in_order(conn, rids)
 
 
-def _fetch_in_order(conn: Connection, rids: list[int]) -> list[tuple[str, str, str]]:
+def _fetch_in_order(conn: sqlite3.Connection, rids: list[int]) -> list[tuple[str, str, str]]:
     """(type, id, json) for rids, in the given order.
 
     Sorting only rids and fetching the JSON afterwards keeps large JSON text out
@@ -399,7 +398,7 @@ def _fetch_in_order(conn: Connection, rids: list[int]) -> list[tuple[str, str, s
         return []
     found = {
         rid: (rtype, res_id, text)
-        for rid, rtype, res_id, text in conn.exec_driver_sql(
+        for rid, rtype, res_id, text in conn.execute(
             "SELECT rid, res_type, res_id, json_text FROM resource "
             f"WHERE rid IN ({', '.join('?' * len(rids))})",
             tuple(rids),

@@ -6,7 +6,7 @@ facade can both use it without importing each other.
 
 from __future__ import annotations
 
-from fhir_client.embedded.query import check_type
+from fhir_client.embedded.registry import check_type
 from fhir_client.ids import is_fhir_id
 
 

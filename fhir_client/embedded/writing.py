@@ -29,15 +29,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Engine
-from sqlalchemy.exc import OperationalError
-
-from fhir_client.embedded import schema
+from fhir_client.embedded.connection import BEGIN_IMMEDIATE, INDEX_TABLES, StoreBusy
 from fhir_client.embedded.dates import DateRange, format_instant, parse_date
 from fhir_client.embedded.extract import IndexRows, all_references, extract
-from fhir_client.embedded.schema import StoreBusy
 from fhir_client.embedded.validation import StoreError, validate_resource
 from fhir_client.limits import STORE_WRITE_WAIT_SECONDS
 
@@ -53,6 +49,9 @@ except ImportError:  # pragma: no cover - depends on the environment
     def _dumps(value: Any) -> str:
         return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
+
+if TYPE_CHECKING:  # SQLAlchemy is imported when something is written, not to read
+    from sqlalchemy import Connection, Engine
 
 logger = logging.getLogger(__name__)
 
@@ -89,13 +88,15 @@ def write_transaction(engine: Engine, db_path: str, lock: threading.RLock) -> It
     Waits (bounded, see the module docstring) for another process's write lock.
     ``lock`` serialises this process's own threads, which share the engine.
     """
+    from sqlalchemy.exc import OperationalError
+
     deadline = time.monotonic() + STORE_WRITE_WAIT_SECONDS
     waiting = False
     with lock:
         while True:
             conn = engine.connect()
             try:
-                conn.execution_options(**{schema.BEGIN_IMMEDIATE: True})
+                conn.execution_options(**{BEGIN_IMMEDIATE: True})
                 transaction = conn.begin()
                 break
             except OperationalError as error:
@@ -167,7 +168,7 @@ class StoreWriter:
         next_rid = (conn.exec_driver_sql("SELECT MAX(rid) FROM resource").scalar() or 0) + 1
         new_rows: list[Row] = []
         changed_rows: list[Row] = []
-        index: dict[str, list[Row]] = {name: [] for name in schema.INDEX_TABLES}
+        index: dict[str, list[Row]] = {name: [] for name in INDEX_TABLES}
         results: list[WriteResult] = []
         stamp = self._stamp
         for offset, (resource, (rtype, rid_text)) in enumerate(zip(resources, keys, strict=True)):
@@ -212,7 +213,7 @@ def delete_resource(conn: Connection, resource_type: str, resource_id: str) -> b
     ).scalar()
     if rid is None:
         return False
-    for name in schema.INDEX_TABLES:
+    for name in INDEX_TABLES:
         conn.exec_driver_sql(f"DELETE FROM {name} WHERE rid = ?", (rid,))
     conn.exec_driver_sql("DELETE FROM resource WHERE rid = ?", (rid,))
     return True
@@ -243,7 +244,7 @@ def _write(
 ) -> None:
     if changed_rows:
         rids = [row[0] for row in changed_rows]
-        for name in schema.INDEX_TABLES:
+        for name in INDEX_TABLES:
             for start in range(0, len(rids), CHUNK):
                 chunk = rids[start : start + CHUNK]
                 conn.exec_driver_sql(
@@ -270,7 +271,9 @@ def _insert_sql(table_name: str) -> str:
     SQLAlchemy's per-row parameter processing, which cost more than SQLite
     itself during a bulk load.
     """
-    columns = [c.name for c in schema.table(table_name).columns]
+    from fhir_client.embedded.schema import table
+
+    columns = [c.name for c in table(table_name).columns]
     return (
         f"INSERT INTO {table_name} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
     )

@@ -32,6 +32,7 @@ from typing import Any, NamedTuple, cast
 from urllib.parse import parse_qsl
 
 from fhir_client.loading.errors import DanglingReferenceError
+from fhir_client.names import name_texts
 
 JsonObject = dict[str, Any]
 
@@ -337,21 +338,10 @@ def names_of(resource: Mapping[str, Any]) -> frozenset[str]:
     the synthea-external sets, 114 of 166 displayed spezi practitioner
     references would otherwise point at the wrong person.
     """
-    names: set[str] = set()
+    names = set(name_texts(resource, with_prefix=True))  # a Practitioner's HumanNames
     raw_names = resource.get("name")
-    if isinstance(raw_names, str):
+    if isinstance(raw_names, str):  # an Organization's name is a string
         names.add(raw_names)
-    elif isinstance(raw_names, list):
-        for name in raw_names:
-            if not isinstance(name, dict):
-                continue
-            if isinstance(name.get("text"), str):
-                names.add(name["text"])
-            given = [str(part) for part in name.get("given") or []]
-            family = [str(name["family"])] if name.get("family") else []
-            prefix = [str(part) for part in name.get("prefix") or []]
-            names.add(" ".join(given + family))
-            names.add(" ".join(prefix + given + family))
     aliases = resource.get("alias")
     if isinstance(aliases, list):
         names.update(alias for alias in aliases if isinstance(alias, str))

@@ -7,13 +7,17 @@ fresh interpreter proves what ``--help`` and ``patients --help`` import.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import typer
 
+from agent.audit import AuditLog
 from agent.cli.lazy import COMMANDS, load_target
+from fhir_client.embedded import EmbeddedStore
 
 
 @pytest.mark.parametrize("name", sorted(COMMANDS))
@@ -54,3 +58,33 @@ def test_listing_patients_imports_no_loader_no_validation_no_jwt() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True
     )
     assert "HEAVY []" in result.stdout, result.stdout[-2000:]
+
+
+def test_listing_an_embedded_store_imports_no_orm_no_http_client(tmp_path: Path) -> None:
+    """``patients`` on an existing store reads SQLite and writes its audit row with the
+    standard library: SQLAlchemy, SQLModel, httpx and Starlette were half a second of
+    its start-up (``bench/startup.py``)."""
+    store = EmbeddedStore(tmp_path / "store.sqlite")
+    store.put_resources([{"resourceType": "Patient", "id": "p-1", "name": [{"family": "Ng"}]}])
+    store.close()
+    probe = (
+        "import sys; from agent.cli import app\n"
+        "try:\n    app(['patients', '--json'], standalone_mode=False)\n"
+        "except SystemExit:\n    pass\n"
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in "
+        "{'sqlalchemy', 'sqlmodel', 'httpx', 'starlette'})\n"
+        "print('HEAVY', heavy)"
+    )
+    env = {
+        **os.environ,
+        "EHR_AGENT_DB": str(tmp_path / "store.sqlite"),
+        "EHR_AGENT_AUDIT_DB": str(tmp_path / "audit.sqlite"),
+    }
+    env.pop("EHR_AGENT_FHIR_URL", None)
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, env=env
+    )
+    assert '"id": "p-1"' in result.stdout and "HEAVY []" in result.stdout, result.stdout[-2000:]
+    log = AuditLog(tmp_path / "audit.sqlite")
+    [row] = log.accesses()
+    assert (row.action, row.status, row.channel) == ("cli patients", 200, "cli")

@@ -37,3 +37,26 @@ def test_the_official_name_reads_given_then_family() -> None:
     assert display_name({"name": [{"text": "Dr. Who"}]}) == "Dr. Who"
     assert display_name({"name": "not a list"}) == "" and display_name({}) == ""
     assert name_texts(patient) == ["Ann Old1", "Milton509 James Ortiz186"]
+
+
+def test_every_layer_reads_a_human_name_the_same_way() -> None:
+    """The question's person check and the loader's practitioner match both render
+    HumanNames through ``fhir_client.names`` (before, each had its own loop)."""
+    from agent.reading.person import names_match, patient_names
+    from fhir_client.loading.references import names_of
+
+    doctor = {
+        "resourceType": "Practitioner",
+        "name": [{"prefix": ["Dr."], "given": ["Hank686"], "family": "Kertzmann286"}],
+    }
+    assert name_texts(doctor, with_prefix=True) == [
+        "Hank686 Kertzmann286",
+        "Dr. Hank686 Kertzmann286",
+    ]
+    assert name_texts(doctor) == ["Hank686 Kertzmann286"]
+    assert {"hank686 kertzmann286", "dr. hank686 kertzmann286"} <= names_of(doctor)
+    assert "acme clinic" in names_of({"resourceType": "Organization", "name": "Acme Clinic"})
+    patient = {"name": [{"given": ["Milton509"], "family": "Ortiz186", "text": "Milt Ortiz"}]}
+    assert patient_names(patient) == ["Milton Ortiz", "Milt Ortiz"]
+    assert names_match("Milton Ortiz", patient_names(patient))
+    assert not names_match("Edythe Morar", patient_names(patient))
