@@ -122,8 +122,8 @@ async def main() -> None:
         store, timeout=LOAD_TIMEOUT_SECONDS, deadline_seconds=LOAD_REQUEST_DEADLINE_SECONDS
     ) as client:
         report = await load_paths(client, [Path(p) for p in sys.argv[2:]])
-    # Resident memory at the end, split: anonymous (the heap) and file-backed (the
-    # store's SQLite memory map, pages the kernel can drop at will).
+    # Resident memory at the end, split: anonymous (the heap, SQLite's page cache) and
+    # file-backed (shared libraries and the store's memory map: pages the kernel can drop).
     status = dict(line.split(":", 1) for line in open("/proc/self/status"))
     rss = {key: int(status[key].split()[0]) / 1024 for key in ("RssAnon", "RssFile")}
     store.close()

@@ -176,7 +176,8 @@ async def load_record(args: argparse.Namespace) -> tuple[Path, str]:
         f"streaming load, validation on: {loaded['seconds']:.0f} s, peak RSS of the loading "
         f"process {loaded['peak_rss_mib']:.0f} MiB (the file: "
         f"{largest.stat().st_size / 2**20:.0f} MiB); at the end {loaded['end_rss_anon_mib']:.0f}"
-        f" MiB anonymous + {loaded['end_rss_file_mib']:.0f} MiB file-backed (the store's map)"
+        f" MiB anonymous + {loaded['end_rss_file_mib']:.0f} MiB file-backed (libraries, the "
+        "store's map)"
     )
     return store_path, largest.stem.rsplit("_", 1)[-1]
 
