@@ -60,7 +60,7 @@ async def _run(spec: str, patients: int, n_ctx: int) -> list[tuple[str, str, Age
         await load_paths(client, [REPO / "synthea_fixtures" / "fhir"], validate=False)
         ids = [
             p["id"]
-            for p in await client.search("Patient", {"_count": patients}, max_results=patients)
+            for p in await client.search("Patient", {"_count": str(patients)}, max_results=patients)
         ][:patients]
         assistant = Assistant(client, build_graph(), model=model)
         for patient_id in ids:

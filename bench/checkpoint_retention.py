@@ -12,17 +12,18 @@ then on, and prints checkpoint rows and bytes (checkpoints plus pending writes) 
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any
+from unittest.mock import patch
 
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import agent.api.runtime as runtime_module
 from agent.threads import thread_key
 from tests.api_server import hba1c_patient, running_server, store_copy
 
@@ -45,10 +46,10 @@ async def _no_trim(*_args: Any, **_kwargs: Any) -> None:
 
 def measure(trim: bool) -> tuple[int, int]:
     """(checkpoint rows, bytes) of one thread after ``QUESTIONS``."""
-    original = runtime_module.trim_thread
-    if not trim:
-        runtime_module.trim_thread = _no_trim  # type: ignore[assignment]
-    try:
+    # The Assistant calls the trimming it imported; untrimmed replaces it there.
+    with contextlib.ExitStack() as stack:
+        if not trim:
+            stack.enter_context(patch("agent.assistant.trim_thread", _no_trim))
         directory = Path(tempfile.mkdtemp())
         db, checkpoint = store_copy(directory, directory), directory / "threads.sqlite"
         with (
@@ -66,8 +67,6 @@ def measure(trim: bool) -> tuple[int, int]:
             rows, size = connection.execute(SIZE_SQL, (key,)).fetchone()
             [writes] = connection.execute(WRITES_SQL, (key,)).fetchone()
         return int(rows), int(size) + int(writes)
-    finally:
-        runtime_module.trim_thread = original
 
 
 def main() -> None:

@@ -31,13 +31,11 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "tests" / "hapi_server"))
-
-import hapi  # noqa: E402
 
 from fhir_client import FhirClient  # noqa: E402
 from fhir_client.embedded import EmbeddedStore, embedded_client  # noqa: E402
 from fhir_client.loading import load_paths  # noqa: E402
+from tests.hapi_server import hapi  # noqa: E402
 
 FIXTURES = REPO / "synthea_fixtures" / "fhir"
 Params = dict[str, str]
@@ -167,13 +165,13 @@ def report(
     )
     embedded_p50s = []
     for label, _, _ in SEARCHES:
-        ours = latencies["embedded"][label]
-        p50, p95 = statistics.median(ours), percentile(ours, 0.95)
+        our_samples = latencies["embedded"][label]
+        p50, p95 = statistics.median(our_samples), percentile(our_samples, 0.95)
         embedded_p50s.append(p50)
         line = f"{label:<24}{p50:>9.2f}{p95:>9.2f}"
         if "hapi" in latencies:
-            theirs = latencies["hapi"][label]
-            h50, h95 = statistics.median(theirs), percentile(theirs, 0.95)
+            their_samples = latencies["hapi"][label]
+            h50, h95 = statistics.median(their_samples), percentile(their_samples, 0.95)
             line += f"{h50:>10.2f}{h95:>10.2f}{h50 / p50:>10.1f}x"
         print(line)
     print(

@@ -43,14 +43,13 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "tests" / "hapi_server"))
 
-import hapi  # noqa: E402
 import httpx  # noqa: E402
-from postgres import PostgresCluster  # noqa: E402
 
 from fhir_client import FhirClient  # noqa: E402
 from fhir_client.loading import load_paths  # noqa: E402
+from tests.hapi_server import hapi  # noqa: E402
+from tests.hapi_server.postgres import PostgresCluster  # noqa: E402
 
 OUT = REPO / ".bench-out" / "deployment"
 FIXTURES = REPO / "synthea_fixtures" / "fhir"

@@ -24,10 +24,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "tests"))
 
 import httpx  # noqa: E402
-from conformance_queries import patient_resources  # noqa: E402
 
 from fhir_client.embedded import (  # noqa: E402
     EMBEDDED_BASE_URL,
@@ -36,6 +34,7 @@ from fhir_client.embedded import (  # noqa: E402
     embedded_client,
 )
 from fhir_client.loading import load_paths  # noqa: E402
+from tests.conformance_queries import patient_resources  # noqa: E402
 
 FIXTURES = REPO / "synthea_fixtures" / "fhir"
 
@@ -81,8 +80,8 @@ async def _run(db: Path, repeat: int, hapi_url: str | None) -> None:
     store = EmbeddedStore(db)
     if store.is_empty():
         started = time.perf_counter()
-        async with embedded_client(store) as client:
-            await load_paths(client, [FIXTURES])
+        async with embedded_client(store) as loader:
+            await load_paths(loader, [FIXTURES])
         print(f"loaded the fixtures in {time.perf_counter() - started:.1f} s")
     paths = [p for p in sorted(FIXTURES.glob("*.json")) if "Information" not in p.name]
     patient_id, resources = max((patient_resources(p) for p in paths), key=lambda r: len(r[1]))

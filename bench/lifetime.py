@@ -122,6 +122,10 @@ async def main() -> None:
         store, timeout=LOAD_TIMEOUT_SECONDS, deadline_seconds=LOAD_REQUEST_DEADLINE_SECONDS
     ) as client:
         report = await load_paths(client, [Path(p) for p in sys.argv[2:]])
+    # Resident memory at the end, split: anonymous (the heap, SQLite's page cache) and
+    # file-backed (shared libraries and the store's memory map: pages the kernel can drop).
+    status = dict(line.split(":", 1) for line in open("/proc/self/status"))
+    rss = {key: int(status[key].split()[0]) / 1024 for key in ("RssAnon", "RssFile")}
     store.close()
     print(json.dumps({
         "seconds": time.perf_counter() - started,
@@ -129,6 +133,8 @@ async def main() -> None:
         "patients": report.patient_count,
         "failures": [str(f.error) for f in report.failures],
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "end_rss_anon_mib": rss["RssAnon"],
+        "end_rss_file_mib": rss["RssFile"],
     }))
 
 asyncio.run(main())

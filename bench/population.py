@@ -49,9 +49,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
-sys.path.insert(0, str(REPO / "tests" / "hapi_server"))
 
-import hapi  # noqa: E402
 from data_layer import SEARCHES, percentile  # noqa: E402
 from lifetime import time_listing  # noqa: E402
 from synthea_run import Cohort, generate  # noqa: E402
@@ -61,6 +59,7 @@ from agent.replay.runner import Checkpoint, plan_replay, run_replay  # noqa: E40
 from fhir_client import FhirClient  # noqa: E402
 from fhir_client.embedded import EmbeddedStore, embedded_client  # noqa: E402
 from fhir_client.loading import LoadReport, load_paths  # noqa: E402
+from tests.hapi_server import hapi  # noqa: E402
 
 OUT = REPO / ".bench-out"
 FIXTURES = REPO / "synthea_fixtures" / "fhir"

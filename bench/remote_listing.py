@@ -31,14 +31,12 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "tests" / "hapi_server"))
-
-import hapi  # noqa: E402
 
 from fhir_client import FhirClient  # noqa: E402
 from fhir_client.directory import REMOTE_COUNTED_TYPES, PatientPage, patient_page  # noqa: E402
 from fhir_client.loading import load_paths  # noqa: E402
 from fhir_client.observe import RequestObservation  # noqa: E402
+from tests.hapi_server import hapi  # noqa: E402
 
 FIXTURES = REPO / "synthea_fixtures" / "fhir"
 HAPI_START_TIMEOUT_SECONDS = 1200.0

@@ -37,7 +37,9 @@ from fhir_client.loading import LoadEvent, LoadReport, LoadStage, load_paths
 from fhir_client.loading.discovery import expand_paths
 
 
-async def _load(settings: Settings, paths: list[Path], validate: bool) -> LoadReport:
+async def _load(
+    settings: Settings, paths: list[Path], validate: bool, background_validation: bool
+) -> LoadReport:
     async with open_fhir_client(
         settings,
         fill_if_empty=False,
@@ -46,7 +48,13 @@ async def _load(settings: Settings, paths: list[Path], validate: bool) -> LoadRe
         notify=rendering.notify,
     ) as client:
         with load_progress() as on_progress:
-            return await load_paths(client, paths, on_progress=on_progress, validate=validate)
+            return await load_paths(
+                client,
+                paths,
+                on_progress=on_progress,
+                validate=validate,
+                background_validation=background_validation,
+            )
 
 
 @contextmanager
@@ -121,6 +129,14 @@ def load(
         bool,
         typer.Option(help="Check every resource against FHIR R4 before sending it."),
     ] = True,
+    background_validation: Annotated[
+        bool,
+        typer.Option(
+            help="Validate in a worker process beside the loader: the same checks and "
+            "messages, on another core. Faster only with more than 2 cores free; on 2 "
+            "busy cores it measured 0.82x the inline rate. Needs --validate."
+        ),
+    ] = False,
     db: DbOption = None,
     fhir_url: FhirUrlOption = None,
     fhir_token: FhirTokenOption = None,
@@ -132,6 +148,12 @@ def load(
     streamed, so a 180 MB lifetime bundle needs little memory. Another process
     writing to the same store is waited for.
     """
+    if background_validation and not validate:
+        rendering.notify(
+            "Error: --background-validation validates in a worker process, but --no-validate "
+            "turns validation off. Drop one of the two options."
+        )
+        raise typer.Exit(2)
     settings = settings_from_options(db, fhir_url, fhir_token)
     try:
         expand_paths(paths)  # a typo in a path stops here, before the store is touched
@@ -140,7 +162,7 @@ def load(
         raise typer.Exit(2) from error
     rendering.notify(f"Loading into the {settings.source_description}.")
     try:
-        report = asyncio.run(_load(settings, paths, validate))
+        report = asyncio.run(_load(settings, paths, validate, background_validation))
     except FhirError as error:
         rendering.notify(f"Error talking to the {settings.source_description}: {error}")
         raise typer.Exit(1) from error

@@ -7,14 +7,17 @@ import shutil
 import subprocess
 import sys
 from collections import Counter
+from concurrent.futures import Future
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from typer.testing import CliRunner
 
 from agent.cli import app
 from fhir_client.embedded.registry import PATIENT_COMPARTMENT
+from fhir_client.loading import loader as loader_module
+from fhir_client.loading.parallel_validation import BackgroundValidation
 from tests.shared_data import synthea_external
 
 REPO = Path(__file__).resolve().parents[2]
@@ -185,3 +188,63 @@ def test_repository_fixtures_load_and_list_at_least_ten_patients(
     assert {p["id"]: p["resource_counts"] for p in patients} == {
         pid: e["resource_counts"] for pid, e in expected.items()
     }
+
+
+class _RecordingValidation(BackgroundValidation):
+    """The real validation worker, recording which files it was asked to validate."""
+
+    submitted: ClassVar[list[str]] = []
+
+    def submit_bundle(self, path: str) -> Future[tuple[int, str] | None]:
+        self.submitted.append(Path(path).name)
+        return super().submit_bundle(path)
+
+
+def test_background_validation_validates_in_the_worker_and_refuses_as_inline(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--background-validation`` reaches the loader: every file goes to the worker, and
+    an invalid resource still fails its file (named, exit code 1) while the other loads."""
+    [good, bad] = _copy(PATIENT_FILES, tmp_path / "in")
+    bundle = json.loads(bad.read_text())
+    broken_at = next(
+        i for i, e in enumerate(bundle["entry"]) if e["resource"]["resourceType"] == "Observation"
+    )
+    bundle["entry"][broken_at]["resource"]["status"] = 42
+    bad.write_text(json.dumps(bundle))
+    monkeypatch.setattr(_RecordingValidation, "submitted", [])
+    monkeypatch.setattr(loader_module, "BackgroundValidation", _RecordingValidation)
+    db = str(tmp_path / "s.sqlite")
+
+    result = runner.invoke(
+        app, ["load", str(tmp_path / "in"), "--background-validation", "--db", db]
+    )
+
+    assert result.exit_code == 1, result.output
+    assert sorted(_RecordingValidation.submitted) == sorted([good.name, bad.name])
+    assert bad.name in result.stderr and "status" in result.stderr
+    listed = runner.invoke(app, ["patients", "--json", "--db", db])
+    assert [p["id"] for p in json.loads(listed.stdout)] == list(_expected_patients([good]))
+
+
+def test_background_validation_without_validation_is_refused_before_loading(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    [bundle] = _copy(PATIENT_FILES[:1], tmp_path / "in")
+    db = tmp_path / "s.sqlite"
+
+    result = runner.invoke(
+        app, ["load", str(bundle), "--no-validate", "--background-validation", "--db", str(db)]
+    )
+
+    assert result.exit_code == 2
+    assert "--no-validate" in result.stderr and "--background-validation" in result.stderr
+    assert not db.exists()
+
+
+def test_load_help_says_when_background_validation_helps(runner: CliRunner) -> None:
+    result = runner.invoke(app, ["load", "--help"], env={"COLUMNS": "200"})
+
+    assert result.exit_code == 0
+    assert "--background-validation" in result.stdout
+    assert "more than 2 cores free" in " ".join(result.stdout.replace("│", " ").split())
