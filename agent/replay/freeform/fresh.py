@@ -1,0 +1,381 @@
+"""The fresh free-form set: a third, small set in wording neither other set uses.
+
+Why a third set: the held-out set was written before its fixes, but it has since been
+fixed against; a score on it no longer says how the rule path meets phrasing nobody
+tuned for.  This set was written and measured (``--model none``) before the fixes of
+its session, and its figure is the honest generalisation figure.  One question per kind
+per patient where the record allows it; ids start with ``freeform.<kind>.fresh`` so no
+set shares a question.  Ground truth from the raw JSON through the same referee
+(:mod:`agent.replay.freeform.referee`) and readers as the other sets.
+
+Measured before any fix (``bench/freeform_sets.py --set fresh``, fixtures and vendored
+external patients, 356 questions): 0.834 overall, 7 false absences; per kind
+paraphrase 1.00, yes_no 0.83, time_scoped 0.74, compare 1.00, extreme 0.67,
+threshold 1.00, first 1.00, last_visit 0.62, reasoning 0.87, wrong_person 1.00,
+other_language 0.65, drug_class 0.74, lay_terms 0.71, abbreviations 0.96.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+
+from agent.replay.freeform.base import KINDS, Asker
+from agent.replay.freeform.facts import (
+    Result,
+    active_orders,
+    condition_names,
+    conditions_matching,
+    drug_name,
+    drug_words,
+    encounters,
+    person_name,
+    results,
+)
+from agent.replay.freeform.people import ask_people
+from agent.replay.freeform.referee import (
+    admission_outside_inpatient,
+    definite_extreme,
+    definite_first,
+    definite_last_two,
+    definite_latest,
+    emergency_visits,
+    inpatient_answer,
+    record_text,
+    smoking_status,
+    threshold_hits,
+    value_answer,
+    with_words,
+    yes_no_answer,
+)
+from agent.replay.freeform.visits import ask_last_visit, ask_why_drug, ask_why_visit
+from agent.replay.freeform.vocabulary import BRANDS, DRUG_CLASSES, MEASURES, measure
+from agent.replay.ground_truth_lists import vaccine_item
+from agent.replay.model import ExpectedAnswer, Question
+from agent.replay.record import PatientRecord, Resource, codes_of, day, moment, reference
+
+__all__ = ["fresh_questions"]
+
+_LATEST = (
+    "where is {poss} {name} at now?",
+    "{name}: current value and when taken?",
+    "tell me the newest {name} on the chart",
+    "what did {poss} last {name} come back at",
+)
+_LAY = (
+    ("glucose", "sugar levels"),
+    ("hba1c", "long-term sugar test"),
+    ("egfr", "kidney test"),
+    ("ldl", "bad cholesterol number"),
+    ("spo2", "oxygen levels"),
+    ("hr", "pulse rate"),
+    ("weight", "weight"),
+    ("bp", "blood pressure numbers"),
+)
+_LAY_FRAME = ("how are {poss} {lay} looking?", "{lay} - latest result please")
+_LAY_CONDITIONS = (
+    ("does {pronoun} have sugar diabetes?", ("diabetes mellitus", "diabetic")),
+    ("raised blood pressure on file?", ("hypertension",)),
+    ("any heart disease?", ("heart", "cardiac", "coronary", "myocardial")),
+    ("trouble with {poss} kidneys?", ("kidney",)),
+    ("is {pronoun} obese?", ("obesity", "body mass index 30")),
+    ("high cholesterol?", ("hyperlipidemia", "hypercholesterolemia", "hypertriglyceridemia")),
+)
+_SMOKE = ("ever a smoker?", "smoking history?", "does {pronoun} use tobacco")
+_SHORT = (
+    ("glucose", "BSL"),
+    ("hba1c", "HbA1c"),
+    ("creat", "creat"),
+    ("hgb", "Hb"),
+    ("bp", "BP"),
+    ("hr", "HR"),
+    ("spo2", "O2 sat"),
+    ("ldl", "LDL-C"),
+    ("tg", "trigs"),
+)
+_SHORT_FRAME = ("{abbr} - current?", "most recent {abbr} + when")
+_SHORT_CONDITIONS = (
+    ("known HTN?", ("hypertension",)),
+    ("DM2 hx?", ("diabetes mellitus type 2", "type 2 diabetes")),
+    ("any CKD on the probs?", ("chronic kidney disease",)),
+    ("prior MI?", ("myocardial infarction",)),
+    ("h/o AFib?", ("atrial fibrillation",)),
+    ("HLD?", ("hyperlipidemia", "hypertriglyceridemia")),
+)
+_ER = ("ED attendances - how many?", "times in the ER?")
+_ADMITTED = ("ever been an inpatient?", "any hospital admissions on record?")
+_HAS = ("is {condition} on {poss} problem list?", "does the chart show {condition}?")
+_NEVER = ("sarcoidosis", "hemochromatosis", "myasthenia gravis", "narcolepsy")
+_ON = ("is {drug} one of {poss} current meds?", "currently prescribed {drug}?")
+_NEVER_DRUGS = ("spironolactone", "carbamazepine", "methotrexate", "lithium")
+_CLASS = (
+    ("blood_thinner", ("anticoagulated?", "any antiplatelet or anticoagulant on board?")),
+    ("statin", ("statin on board?", "taking cholesterol tablets (statin)?")),
+    ("insulin", ("using insulin at present?",)),
+    ("bp_meds", ("any blood pressure tablets?",)),
+    ("opioid", ("any narcotic prescriptions now?", "any opiate pain meds?")),
+)
+_BRAND = ("taking {brand} at the moment?", "{brand} - still on it?")
+_VISITS_YEAR = ("seen how many times in {year}?", "encounter count for {year}")
+_VACCINES = ("immunisations in {year}?", "jabs given {year}")
+_COMPARE = ("{name} trend over the last two?", "how has {name} changed since the previous one")
+_HIGH = ("top {name} reading?", "biggest {name} value recorded")
+_LOW = ("smallest {name} value on file", "lowest-ever {name}?")
+_ABOVE = ("times {name} exceeded {t}?", "{name} readings greater than {t} - count")
+_BELOW = ("times {name} dropped below {t}?", "{name} readings less than {t} - count")
+_THRESHOLDS = {
+    "hba1c": ("above", (7.5, 6.5, 9)),
+    "glucose": ("above", (120, 100, 150)),
+    "ldl": ("above", (160, 100)),
+    "chol": ("above", (220, 180)),
+    "bmi": ("above", (28, 30, 25)),
+    "egfr": ("below", (75, 60, 90)),
+    "bp": ("above", (135, 125, 145)),
+    "hr": ("above", (85, 95, 75)),
+}
+_FIRST = ("initial {name} value?", "very first {name} we have")
+_FIRST_VISIT = ("earliest visit date?", "when was {poss} first appointment")
+_LAST_VISIT = (
+    "what was the last visit about?",
+    "latest encounter - what was done",
+    "tell me about {poss} last appointment",
+)
+_WHY_DRUG = ("{drug} - what indication?", "what condition is the {drug} treating?")
+_WHY_VISIT = ("what brought {pronoun} in on {date}?", "{date} visit reason?")
+_OTHER = (
+    "what is {name}'s weight?",
+    "does {name} smoke?",
+    "list {name}'s conditions",
+    "{name} last visit date?",
+)
+_OWN = ("{name} - date of birth?", "when is {name}'s birthday")
+_LANGUAGES = (
+    "¿Cuándo fue su última visita?",
+    "Le patient est-il diabétique ?",
+    "Welche Impfungen hat die Patientin bekommen?",
+    "Il paziente fuma?",
+    "Wat is de laatste bloeddruk?",
+    "A paciente tem hipertensão?",
+    "Czy pacjent ma cukrzycę?",
+    "患者の薬を教えてください",
+    "Каков последний вес пациента?",
+    "Hvad er patientens seneste blodsukker?",
+)
+
+
+def _ask_yes_no(
+    asker: Asker,
+    kind: str,
+    template: str,
+    params: dict[str, str],
+    text: str,
+    matched: list[tuple[str, Resource]],
+) -> None:
+    answer, references = yes_no_answer(matched)
+    asker.ask(kind, f"fresh.{template}", params, text, answer, references)
+
+
+def _ask_value(asker: Asker, kind: str, template: str, key: str, text: str, found: Result) -> None:
+    asker.ask(kind, f"fresh.{template}", {"m": key}, text, value_answer(found), [found.reference])
+
+
+def _name(key: str) -> str:
+    return "systolic BP" if key == "bp" else measure(key).name
+
+
+def _latest(asker: Asker, available: dict[str, list[Result]]) -> None:
+    """Paraphrase, lay words and shorthand for the latest result of a measure."""
+    rng = asker.rng
+    key = rng.choice(sorted(available))
+    if (latest := definite_latest(available[key])) is not None:
+        index, text = asker.pick(_LATEST, name=measure(key).name)
+        _ask_value(asker, "paraphrase", f"latest.{index}", key, text, latest)
+    lay = [(k, p) for k, p in _LAY if k in available]
+    if lay and rng.random() < 0.5:
+        key, phrase = rng.choice(lay)
+        if (latest := definite_latest(available[key])) is not None:
+            index, text = asker.pick(_LAY_FRAME, lay=phrase)
+            _ask_value(asker, "lay_terms", f"lay.{index}", key, text, latest)
+    short = [(k, a) for k, a in _SHORT if k in available]
+    if short and rng.random() < 0.5:
+        key, abbreviation = rng.choice(short)
+        if (latest := definite_latest(available[key])) is not None:
+            index, text = asker.pick(_SHORT_FRAME, abbr=abbreviation)
+            _ask_value(asker, "abbreviations", f"abbr.{index}", key, text, latest)
+
+
+def _series(asker: Asker, available: dict[str, list[Result]]) -> None:
+    """Extreme, threshold, comparison of the last two, first result."""
+    rng = asker.rng
+    many = sorted(k for k, f in available.items() if len(f) >= 3)
+    if many:
+        key = rng.choice(many)
+        highest = rng.random() < 0.6
+        at = definite_extreme(available[key], highest)
+        if at is not None:
+            index, text = asker.pick(_HIGH if highest else _LOW, name=_name(key))
+            template = f"fresh.{'high' if highest else 'low'}.{index}"
+            refs = [r.reference for r in at]
+            asker.ask("extreme", template, {"m": key}, text, value_answer(at[0]), refs)
+    usable = sorted(k for k, f in available.items() if k in _THRESHOLDS and len(f) >= 2)
+    if usable:
+        key = rng.choice(usable)
+        direction, candidates = _THRESHOLDS[key]
+        threshold, hits = threshold_hits(available[key], direction, candidates)
+        wordings = _ABOVE if direction == "above" else _BELOW
+        index, text = asker.pick(wordings, name=_name(key), t=f"{threshold:g}")
+        asker.ask(
+            "threshold",
+            f"fresh.{direction}.{index}",
+            {"m": key, "t": threshold},
+            text,
+            ExpectedAnswer("count", value=len(hits)),
+            [r.reference for r in hits],
+        )
+    pairs = sorted(k for k, f in available.items() if len(f) >= 2 and not measure(k).components)
+    if pairs:
+        key = rng.choice(pairs)
+        last = definite_last_two(available[key])
+        if last is not None:
+            index, text = asker.pick(_COMPARE, name=measure(key).name)
+            asker.ask(
+                "compare",
+                f"fresh.last2.{index}",
+                {"m": key},
+                text,
+                ExpectedAnswer("series", points=tuple((r.day, r.number) for r in last)),
+                [r.reference for r in last],
+            )
+    key = rng.choice(sorted(available))
+    if rng.random() < 0.5 and (oldest := definite_first(available[key])) is not None:
+        index, text = asker.pick(_FIRST, name=measure(key).name)
+        _ask_value(asker, "first", f"first.{index}", key, text, oldest)
+
+
+def _conditions(asker: Asker) -> None:
+    rng = asker.rng
+    for kind, table in (("lay_terms", _LAY_CONDITIONS), ("abbreviations", _SHORT_CONDITIONS)):
+        index = rng.randrange(len(table))
+        wording, words = table[index]
+        text = wording.format(pronoun=asker.pronoun, poss=asker.possessive)
+        matched = conditions_matching(asker.record, *words)
+        _ask_yes_no(asker, kind, f"condition.{index}", {}, text, matched)
+    active = [
+        (n, c)
+        for n, c in condition_names(asker.record)
+        if "active" in codes_of(c.get("clinicalStatus")) and len(n) < 40
+    ]
+    if active and rng.random() < 0.5:
+        condition = rng.choice(sorted({n for n, _ in active}))
+        matched = [(n, c) for n, c in active if n == condition]
+        index, text = asker.pick(_HAS, condition=condition.lower())
+        _ask_yes_no(asker, "yes_no", f"has.{index}", {"condition": condition}, text, matched)
+    absent = [c for c in _NEVER if c not in record_text(asker)]
+    if absent and rng.random() < 0.5:
+        condition = rng.choice(absent)
+        index, text = asker.pick(_HAS, condition=condition)
+        _ask_yes_no(asker, "yes_no", f"has_not.{index}", {"condition": condition}, text, [])
+    status = smoking_status(asker.record)
+    if status is not None and rng.random() < 0.5:
+        index, text = asker.pick(_SMOKE)
+        answer = ExpectedAnswer("text_contains", value=status[0])
+        asker.ask("lay_terms", f"fresh.smoke.{index}", {}, text, answer, [reference(status[1])])
+
+
+def _drugs(asker: Asker) -> None:
+    rng = asker.rng
+    orders = active_orders(asker.record)
+    if orders and rng.random() < 0.5:
+        drug = drug_words(rng.choice(orders)[0]).lower()
+        matched = [(n, o) for n, o in orders if drug_words(n).lower() == drug]
+        index, text = asker.pick(_ON, drug=drug)
+        _ask_yes_no(asker, "yes_no", f"on.{index}", {"drug": drug}, text, matched)
+    never = [d for d in _NEVER_DRUGS if d not in record_text(asker)]
+    if never and rng.random() < 0.5:
+        drug = rng.choice(never)
+        index, text = asker.pick(_ON, drug=drug)
+        _ask_yes_no(asker, "yes_no", f"on_not.{index}", {"drug": drug}, text, [])
+    classes = {c.key: c for c in DRUG_CLASSES}
+    key, wordings = _CLASS[rng.randrange(len(_CLASS))]
+    index, text = asker.pick(wordings)
+    matched = with_words(orders, classes[key].ingredients)
+    _ask_yes_no(asker, "drug_class", f"class.{key}.{index}", {"class": key}, text, matched)
+    every = [drug_name(asker.record, o).lower() for o in asker.record.of("MedicationRequest")]
+    taken = [b for b, i in BRANDS.items() if with_words(orders, (i,))]
+    pool = taken or [b for b, i in BRANDS.items() if not any(i in n for n in every)]
+    if pool and rng.random() < 0.5:
+        brand = rng.choice(sorted(pool))
+        index, text = asker.pick(_BRAND, brand=brand)
+        matched = with_words(orders, (BRANDS[brand],))
+        _ask_yes_no(asker, "drug_class", f"brand.{index}", {"brand": brand}, text, matched)
+
+
+def _visits(asker: Asker) -> None:
+    record, rng = asker.record, asker.rng
+    visits = encounters(record)
+    immunizations = record.of("Immunization")
+    if immunizations and (not visits or rng.random() < 0.5):
+        year = day(rng.choice(immunizations))[:4]
+        given = sorted((r for r in immunizations if day(r)[:4] == year), key=moment)
+        index, text = asker.pick(_VACCINES, year=year)
+        items = tuple(dict.fromkeys(vaccine_item(r) for r in given))
+        asker.ask(
+            "time_scoped",
+            f"fresh.vaccines.{index}",
+            {"y": year},
+            text,
+            ExpectedAnswer("set", items=items),
+            [reference(r) for r in given],
+        )
+    elif visits:
+        year = day(rng.choice(visits))[:4]
+        found = [v for v in visits if day(v)[:4] == year]
+        index, text = asker.pick(_VISITS_YEAR, year=year)
+        asker.ask(
+            "time_scoped",
+            f"fresh.visits_year.{index}",
+            {"y": year},
+            text,
+            ExpectedAnswer("count", value=len(found)),
+            [reference(v) for v in found],
+        )
+    if not visits:
+        return
+    if rng.random() < 0.5:
+        index, text = asker.pick(_FIRST_VISIT)
+        first = ExpectedAnswer("date", date=day(visits[0]))
+        asker.ask("first", f"fresh.first_visit.{index}", {}, text, first, [reference(visits[0])])
+    if rng.random() < 0.5:
+        emergency = emergency_visits(visits)
+        index, text = asker.pick(_ER)
+        count = ExpectedAnswer("count", value=len(emergency))
+        refs = [reference(v) for v in emergency]
+        asker.ask("abbreviations", f"fresh.er.{index}", {}, text, count, refs)
+    elif not admission_outside_inpatient(visits):
+        index, text = asker.pick(_ADMITTED)
+        answer, refs = inpatient_answer(visits)
+        asker.ask("lay_terms", f"fresh.inpatient.{index}", {}, text, answer, refs)
+
+
+def fresh_questions(
+    record: PatientRecord, other_people: Sequence[str] = (), today: date | None = None
+) -> list[Question]:
+    """Every fresh question this record supports, in a stable order (by kind)."""
+    own = person_name(record.patient)
+    asker = Asker(record, today or date.today(), [p for p in other_people if p != own], own)
+    asker.rng.seed(f"fresh:{record.id}")
+    available = {m.key: found for m in MEASURES if (found := results(record, m))}
+    if available:
+        _latest(asker, available)
+        _series(asker, available)
+    _conditions(asker)
+    _drugs(asker)
+    _visits(asker)
+    ask_last_visit(asker, _LAST_VISIT, "fresh.")
+    if asker.rng.random() < 0.5:
+        ask_why_drug(asker, _WHY_DRUG, "fresh.", "d", lambda name: drug_words(name).lower())
+    else:
+        ask_why_visit(asker, _WHY_VISIT, "fresh.")
+    ask_people(asker, _OTHER, _OWN, _LANGUAGES, prefix="fresh.", own_chance=0.5)
+    order = {kind: index for index, kind in enumerate(KINDS)}
+    return sorted(asker.questions, key=lambda q: order[q.category])
