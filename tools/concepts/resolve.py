@@ -61,7 +61,10 @@ __all__ = [
 #: "ER visits"): they narrow the search to that family and are not matched as words.
 FAMILY_WORDS: dict[str, tuple[Family, ...]] = {
     **dict.fromkeys(
-        ("visit", "visits", "encounter", "encounters", "appointment", "appointments", "stay"),
+        (
+            *("visit", "visits", "encounter", "encounters", "appointment", "appointments"),
+            *("stay", "attendance", "attendances"),
+        ),
         ("encounters",),
     ),
     **dict.fromkeys(
@@ -161,12 +164,17 @@ def _encounter_class_expansions(code: str, via: str) -> list[Expansion]:
 
 
 def _target_expansions(target: str, via: str) -> list[Expansion]:
-    """A vocabulary target: ``class:KEY``, ``panel:KEY`` or plain words."""
+    """A vocabulary target: ``class:KEY``, ``panel:KEY``, ``condition:WORDS`` or words."""
     kind, _, key = target.partition(":")
     if key and kind == "class":
         return _class_expansions(key, f"{via} -> drug class {key.replace('_', ' ')}")
     if key and kind == "panel":
         return _panel_expansions(key, f"{via} -> lab panel {key.replace('_', ' ')}")
+    if key and kind == "condition":
+        # A lay name of a disorder ("heart trouble"): only a Condition is evidence of it,
+        # never a test that shares a word ("Troponin I.cardiac panel").
+        words = normalize_name(key)
+        return [Expansion(tuple(words.split()), via, ("conditions",), label=words)]
     words = normalize_name(target)
     out = [Expansion(tuple(words.split()), via, label=words)]
     out.extend(_observation_expansions(words, via))
@@ -174,7 +182,16 @@ def _target_expansions(target: str, via: str) -> list[Expansion]:
 
 
 def _known_piece(piece: str) -> list[Expansion]:
-    """Expansions for a phrase a curated vocabulary knows, else []."""
+    """Expansions for a phrase a curated vocabulary knows (or knows in its other
+    number: "kidney test" for "kidney tests"), else []."""
+    out = _known_as_written(piece)
+    if out or len(piece) < 4:
+        return out
+    other = piece[:-1] if piece.endswith("s") else piece + "s"
+    return _known_as_written(other)
+
+
+def _known_as_written(piece: str) -> list[Expansion]:
     vocab = vocabularies()
     out: list[Expansion] = []
     if piece in vocab.class_names:
