@@ -12,7 +12,10 @@ Measured before any fix (``bench/freeform_sets.py --set fresh``, fixtures and ve
 external patients, 356 questions): 0.834 overall, 7 false absences; per kind
 paraphrase 1.00, yes_no 0.83, time_scoped 0.74, compare 1.00, extreme 0.67,
 threshold 1.00, first 1.00, last_visit 0.62, reasoning 0.87, wrong_person 1.00,
-other_language 0.65, drug_class 0.74, lay_terms 0.71, abbreviations 0.96.
+other_language 0.65, drug_class 0.74, lay_terms 0.71, abbreviations 0.96.  Two
+corrections to the set itself after that run (not to the rules): "is she obese?" also
+counts a "severely obese" diagnosis (the referee had missed it), and "what brought she
+in" became "what brought the pt in".
 """
 
 from __future__ import annotations
@@ -78,7 +81,7 @@ _LAY_CONDITIONS = (
     ("raised blood pressure on file?", ("hypertension",)),
     ("any heart disease?", ("heart", "cardiac", "coronary", "myocardial")),
     ("trouble with {poss} kidneys?", ("kidney",)),
-    ("is {pronoun} obese?", ("obesity", "body mass index 30")),
+    ("is {pronoun} obese?", ("obesity", "obese")),
     ("high cholesterol?", ("hyperlipidemia", "hypercholesterolemia", "hypertriglyceridemia")),
 )
 _SMOKE = ("ever a smoker?", "smoking history?", "does {pronoun} use tobacco")
@@ -141,7 +144,7 @@ _LAST_VISIT = (
     "tell me about {poss} last appointment",
 )
 _WHY_DRUG = ("{drug} - what indication?", "what condition is the {drug} treating?")
-_WHY_VISIT = ("what brought {pronoun} in on {date}?", "{date} visit reason?")
+_WHY_VISIT = ("what brought the pt in on {date}?", "{date} visit reason?")
 _OTHER = (
     "what is {name}'s weight?",
     "does {name} smoke?",
