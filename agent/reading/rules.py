@@ -75,7 +75,8 @@ _SCAFFOLD_TEXT = (
     "like yes no seen see us get got given hx date dob earliest initial oldest newest "
     "recently lately check checked on record ever been all every since between better "
     "worse go went up down did vs versus trend over changed change s known came come "
-    "details atm file chart show shows looking look using brought bring"
+    "details atm file chart show shows looking look using brought bring treat treats "
+    "treating treated"
 )
 # Words the planner reads as a family's status, kind or view, not as a concept.
 _GENERIC_TEXT = (
@@ -335,9 +336,16 @@ def read_question(question: str, today: date | None = None) -> Reading:
         families = families or ["encounter"]  # "reason she came in on 2019-11-12"
     if not concepts:
         phrase = _concept_phrase(norm)
+        if asks == "why":
+            # "what condition is the metformin treating": the condition is the answer
+            # asked for, neither part of the concept nor a list to fetch.
+            phrase = " ".join(w for w in phrase.split() if _FAMILY_WORDS.get(w) != "condition")
         leftover = [w for w in phrase.split() if w not in _FAMILY_WORDS]
         if leftover:
-            concepts = [Concept(phrase=phrase, hint=_shape_hint(raw, asks))]
+            hint = None if asks == "why" else _shape_hint(raw, asks)
+            concepts = [Concept(phrase=phrase, hint=hint)]
+    if asks == "why" and concepts:
+        families = [f for f in families if f != "condition"]
     purpose = purpose_class(raw)
     if purpose is not None:
         # "meds for her sugar": the class taken for it, answered yes/no over the orders.

@@ -79,6 +79,7 @@ FAMILY_WORDS: dict[str, tuple[Family, ...]] = {
             "drugs",
             "prescription",
             "prescriptions",
+            "prescribed",
             "pill",
             "pills",
             "tablet",
@@ -298,7 +299,12 @@ def _combine(pieces: list[_Piece], phrase: str) -> list[Expansion]:
                     " ".join(e.label or e.term for e in choice),
                 )
             )
-    as_asked = Expansion(tuple(phrase.split()), "as asked", label=phrase)
+    # A phrase every reading confines to one family ("high cholesterol": conditions
+    # only) is confined there as asked too: "High Density Lipoprotein Cholesterol" holds
+    # its words but is no diagnosis.
+    confined = {e.families for e in combined}
+    only: tuple[Family, ...] = confined.pop() if len(confined) == 1 else ()
+    as_asked = Expansion(tuple(phrase.split()), "as asked", only, label=phrase)
     if as_asked not in combined:
         combined.append(as_asked)
     return [e for e in combined if e.words or e.codes]
