@@ -16,23 +16,23 @@ from agent.replay.freeform.base import Asker
 from agent.replay.freeform.facts import (
     Result,
     active_orders,
-    condition_names,
     conditions_matching,
     drug_words,
 )
 from agent.replay.freeform.referee import (
+    absent_from_record,
+    active_disorders,
     definite_extreme,
     definite_first,
     definite_last_two,
     definite_latest,
-    record_text,
     threshold_hits,
     value_answer,
     with_words,
     yes_no_answer,
 )
 from agent.replay.model import ExpectedAnswer
-from agent.replay.record import Resource, codes_of
+from agent.replay.record import Resource
 
 __all__ = [
     "ask_absent_condition",
@@ -179,11 +179,7 @@ def ask_condition_words(
 
 def ask_active_condition(asker: Asker, wordings: Wordings, template: str) -> None:
     """ "Does she have X?" about one of her active disorders (short names only)."""
-    active = [
-        (n, c)
-        for n, c in condition_names(asker.record)
-        if "active" in codes_of(c.get("clinicalStatus")) and len(n) < 40
-    ]
+    active = active_disorders(asker.record)
     if not active:
         return
     condition = asker.rng.choice(sorted({n for n, _ in active}))
@@ -197,7 +193,7 @@ def ask_absent_condition(
     asker: Asker, wordings: Wordings, template: str, candidates: tuple[str, ...]
 ) -> None:
     """ "Does she have X?" about a disorder whose name is nowhere in the record: no."""
-    absent = [c for c in candidates if c not in record_text(asker)]
+    absent = absent_from_record(asker, candidates)
     if not absent:
         return
     condition = asker.rng.choice(absent)
@@ -223,7 +219,7 @@ def ask_not_on_drug(
     asker: Asker, wordings: Wordings, template: str, candidates: tuple[str, ...]
 ) -> None:
     """ "Is she on X?" about a drug whose name is nowhere in the record: no."""
-    never = [d for d in candidates if d not in record_text(asker)]
+    never = absent_from_record(asker, candidates)
     if not never:
         return
     drug = asker.rng.choice(never)

@@ -23,12 +23,24 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date
 
+from agent.replay.freeform.asks import (
+    ask_absent_condition,
+    ask_active_condition,
+    ask_brand,
+    ask_condition_words,
+    ask_extreme,
+    ask_first_result,
+    ask_last_two,
+    ask_latest,
+    ask_not_on_drug,
+    ask_on_drug,
+    ask_threshold,
+    ask_yes_no,
+)
 from agent.replay.freeform.base import KINDS, Asker
 from agent.replay.freeform.facts import (
     Result,
     active_orders,
-    condition_names,
-    conditions_matching,
     drug_name,
     drug_words,
     encounters,
@@ -37,25 +49,19 @@ from agent.replay.freeform.facts import (
 )
 from agent.replay.freeform.people import ask_people
 from agent.replay.freeform.referee import (
+    absent_from_record,
+    active_disorders,
     admission_outside_inpatient,
-    definite_extreme,
-    definite_first,
-    definite_last_two,
-    definite_latest,
     emergency_visits,
     inpatient_answer,
-    record_text,
     smoking_status,
-    threshold_hits,
-    value_answer,
     with_words,
-    yes_no_answer,
 )
 from agent.replay.freeform.visits import ask_last_visit, ask_why_drug, ask_why_visit
 from agent.replay.freeform.vocabulary import BRANDS, DRUG_CLASSES, MEASURES, measure
 from agent.replay.ground_truth_lists import vaccine_item
 from agent.replay.model import ExpectedAnswer, Question
-from agent.replay.record import PatientRecord, Resource, codes_of, day, moment, reference
+from agent.replay.record import PatientRecord, day, moment, reference
 
 __all__ = ["fresh_questions"]
 
@@ -166,22 +172,6 @@ _LANGUAGES = (
 )
 
 
-def _ask_yes_no(
-    asker: Asker,
-    kind: str,
-    template: str,
-    params: dict[str, str],
-    text: str,
-    matched: list[tuple[str, Resource]],
-) -> None:
-    answer, references = yes_no_answer(matched)
-    asker.ask(kind, f"fresh.{template}", params, text, answer, references)
-
-
-def _ask_value(asker: Asker, kind: str, template: str, key: str, text: str, found: Result) -> None:
-    asker.ask(kind, f"fresh.{template}", {"m": key}, text, value_answer(found), [found.reference])
-
-
 def _name(key: str) -> str:
     return "systolic BP" if key == "bp" else measure(key).name
 
@@ -190,21 +180,21 @@ def _latest(asker: Asker, available: dict[str, list[Result]]) -> None:
     """Paraphrase, lay words and shorthand for the latest result of a measure."""
     rng = asker.rng
     key = rng.choice(sorted(available))
-    if (latest := definite_latest(available[key])) is not None:
-        index, text = asker.pick(_LATEST, name=measure(key).name)
-        _ask_value(asker, "paraphrase", f"latest.{index}", key, text, latest)
+    name = measure(key).name
+    ask_latest(asker, "paraphrase", "fresh.latest", {"m": key}, available[key], _LATEST, name=name)
     lay = [(k, p) for k, p in _LAY if k in available]
     if lay and rng.random() < 0.5:
         key, phrase = rng.choice(lay)
-        if (latest := definite_latest(available[key])) is not None:
-            index, text = asker.pick(_LAY_FRAME, lay=phrase)
-            _ask_value(asker, "lay_terms", f"lay.{index}", key, text, latest)
+        found = available[key]
+        ask_latest(asker, "lay_terms", "fresh.lay", {"m": key}, found, _LAY_FRAME, lay=phrase)
     short = [(k, a) for k, a in _SHORT if k in available]
     if short and rng.random() < 0.5:
         key, abbreviation = rng.choice(short)
-        if (latest := definite_latest(available[key])) is not None:
-            index, text = asker.pick(_SHORT_FRAME, abbr=abbreviation)
-            _ask_value(asker, "abbreviations", f"abbr.{index}", key, text, latest)
+        found = available[key]
+        params = {"m": key}
+        ask_latest(
+            asker, "abbreviations", "fresh.abbr", params, found, _SHORT_FRAME, abbr=abbreviation
+        )
 
 
 def _series(asker: Asker, available: dict[str, list[Result]]) -> None:
@@ -214,45 +204,28 @@ def _series(asker: Asker, available: dict[str, list[Result]]) -> None:
     if many:
         key = rng.choice(many)
         highest = rng.random() < 0.6
-        at = definite_extreme(available[key], highest)
-        if at is not None:
-            index, text = asker.pick(_HIGH if highest else _LOW, name=_name(key))
-            template = f"fresh.{'high' if highest else 'low'}.{index}"
-            refs = [r.reference for r in at]
-            asker.ask("extreme", template, {"m": key}, text, value_answer(at[0]), refs)
+        template = f"fresh.{'high' if highest else 'low'}"
+        wordings = _HIGH if highest else _LOW
+        ask_extreme(asker, template, {"m": key}, available[key], highest, wordings, _name(key))
     usable = sorted(k for k, f in available.items() if k in _THRESHOLDS and len(f) >= 2)
     if usable:
         key = rng.choice(usable)
         direction, candidates = _THRESHOLDS[key]
-        threshold, hits = threshold_hits(available[key], direction, candidates)
         wordings = _ABOVE if direction == "above" else _BELOW
-        index, text = asker.pick(wordings, name=_name(key), t=f"{threshold:g}")
-        asker.ask(
-            "threshold",
-            f"fresh.{direction}.{index}",
-            {"m": key, "t": threshold},
-            text,
-            ExpectedAnswer("count", value=len(hits)),
-            [r.reference for r in hits],
+        threshold_of = ("t", direction, candidates)
+        template = f"fresh.{direction}"
+        ask_threshold(
+            asker, template, {"m": key}, available[key], threshold_of, wordings, _name(key)
         )
     pairs = sorted(k for k, f in available.items() if len(f) >= 2 and not measure(k).components)
     if pairs:
         key = rng.choice(pairs)
-        last = definite_last_two(available[key])
-        if last is not None:
-            index, text = asker.pick(_COMPARE, name=measure(key).name)
-            asker.ask(
-                "compare",
-                f"fresh.last2.{index}",
-                {"m": key},
-                text,
-                ExpectedAnswer("series", points=tuple((r.day, r.number) for r in last)),
-                [r.reference for r in last],
-            )
+        name = measure(key).name
+        ask_last_two(asker, "fresh.last2", {"m": key}, available[key], _COMPARE, name)
     key = rng.choice(sorted(available))
-    if rng.random() < 0.5 and (oldest := definite_first(available[key])) is not None:
-        index, text = asker.pick(_FIRST, name=measure(key).name)
-        _ask_value(asker, "first", f"first.{index}", key, text, oldest)
+    if rng.random() < 0.5:
+        name = measure(key).name
+        ask_first_result(asker, "fresh.first", {"m": key}, available[key], _FIRST, name)
 
 
 def _conditions(asker: Asker) -> None:
@@ -261,23 +234,11 @@ def _conditions(asker: Asker) -> None:
         index = rng.randrange(len(table))
         wording, words = table[index]
         text = wording.format(pronoun=asker.pronoun, poss=asker.possessive)
-        matched = conditions_matching(asker.record, *words)
-        _ask_yes_no(asker, kind, f"condition.{index}", {}, text, matched)
-    active = [
-        (n, c)
-        for n, c in condition_names(asker.record)
-        if "active" in codes_of(c.get("clinicalStatus")) and len(n) < 40
-    ]
-    if active and rng.random() < 0.5:
-        condition = rng.choice(sorted({n for n, _ in active}))
-        matched = [(n, c) for n, c in active if n == condition]
-        index, text = asker.pick(_HAS, condition=condition.lower())
-        _ask_yes_no(asker, "yes_no", f"has.{index}", {"condition": condition}, text, matched)
-    absent = [c for c in _NEVER if c not in record_text(asker)]
-    if absent and rng.random() < 0.5:
-        condition = rng.choice(absent)
-        index, text = asker.pick(_HAS, condition=condition)
-        _ask_yes_no(asker, "yes_no", f"has_not.{index}", {"condition": condition}, text, [])
+        ask_condition_words(asker, kind, f"fresh.condition.{index}", text, words)
+    if active_disorders(asker.record) and rng.random() < 0.5:
+        ask_active_condition(asker, _HAS, "fresh.has")
+    if absent_from_record(asker, _NEVER) and rng.random() < 0.5:
+        ask_absent_condition(asker, _HAS, "fresh.has_not", _NEVER)
     status = smoking_status(asker.record)
     if status is not None and rng.random() < 0.5:
         index, text = asker.pick(_SMOKE)
@@ -289,28 +250,20 @@ def _drugs(asker: Asker) -> None:
     rng = asker.rng
     orders = active_orders(asker.record)
     if orders and rng.random() < 0.5:
-        drug = drug_words(rng.choice(orders)[0]).lower()
-        matched = [(n, o) for n, o in orders if drug_words(n).lower() == drug]
-        index, text = asker.pick(_ON, drug=drug)
-        _ask_yes_no(asker, "yes_no", f"on.{index}", {"drug": drug}, text, matched)
-    never = [d for d in _NEVER_DRUGS if d not in record_text(asker)]
-    if never and rng.random() < 0.5:
-        drug = rng.choice(never)
-        index, text = asker.pick(_ON, drug=drug)
-        _ask_yes_no(asker, "yes_no", f"on_not.{index}", {"drug": drug}, text, [])
+        ask_on_drug(asker, _ON, "fresh.on")
+    if absent_from_record(asker, _NEVER_DRUGS) and rng.random() < 0.5:
+        ask_not_on_drug(asker, _ON, "fresh.on_not", _NEVER_DRUGS)
     classes = {c.key: c for c in DRUG_CLASSES}
     key, wordings = _CLASS[rng.randrange(len(_CLASS))]
     index, text = asker.pick(wordings)
     matched = with_words(orders, classes[key].ingredients)
-    _ask_yes_no(asker, "drug_class", f"class.{key}.{index}", {"class": key}, text, matched)
+    ask_yes_no(asker, "drug_class", f"fresh.class.{key}.{index}", {"class": key}, text, matched)
     every = [drug_name(asker.record, o).lower() for o in asker.record.of("MedicationRequest")]
     taken = [b for b, i in BRANDS.items() if with_words(orders, (i,))]
     pool = taken or [b for b, i in BRANDS.items() if not any(i in n for n in every)]
     if pool and rng.random() < 0.5:
         brand = rng.choice(sorted(pool))
-        index, text = asker.pick(_BRAND, brand=brand)
-        matched = with_words(orders, (BRANDS[brand],))
-        _ask_yes_no(asker, "drug_class", f"brand.{index}", {"brand": brand}, text, matched)
+        ask_brand(asker, _BRAND, "fresh.brand", brand, BRANDS[brand])
 
 
 def _visits(asker: Asker) -> None:

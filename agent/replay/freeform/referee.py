@@ -14,7 +14,7 @@ import json
 from typing import Any
 
 from agent.replay.freeform.base import Asker
-from agent.replay.freeform.facts import Result
+from agent.replay.freeform.facts import Result, condition_names
 from agent.replay.model import ExpectedAnswer, ExpectedItem
 from agent.replay.record import (
     PatientRecord,
@@ -27,6 +27,8 @@ from agent.replay.record import (
 )
 
 __all__ = [
+    "absent_from_record",
+    "active_disorders",
     "admission_outside_inpatient",
     "definite_extreme",
     "definite_first",
@@ -99,6 +101,20 @@ def record_text(asker: Asker) -> str:
         resources = [r for items in asker.record.by_type.values() for r in items]
         asker.record_text = json.dumps([asker.record.patient, *resources]).lower()
     return asker.record_text
+
+
+def absent_from_record(asker: Asker, names: tuple[str, ...]) -> list[str]:
+    """The ``names`` that appear nowhere in the record: only these may get a "no"."""
+    return [n for n in names if n not in record_text(asker)]
+
+
+def active_disorders(record: PatientRecord) -> list[tuple[str, Resource]]:
+    """(name, condition) of active disorders with a short name (a question can say it)."""
+    return [
+        (n, c)
+        for n, c in condition_names(record)
+        if "active" in codes_of(c.get("clinicalStatus")) and len(n) < 40
+    ]
 
 
 def yes_no_answer(matched: list[tuple[str, Resource]]) -> tuple[ExpectedAnswer, list[str]]:
