@@ -225,7 +225,7 @@ def replay(
         bool,
         typer.Option(
             "--fresh-set/--no-fresh-set",
-            help="Also ask the small fresh free-form set (wordings no fix was tuned on).",
+            help="Also ask the small fresh free-form set (a third wording, measured before fixes).",
         ),
     ] = False,
     report: Annotated[
