@@ -299,11 +299,12 @@ def _combine(pieces: list[_Piece], phrase: str) -> list[Expansion]:
                     " ".join(e.label or e.term for e in choice),
                 )
             )
-    # A phrase every reading confines to one family ("high cholesterol": conditions
-    # only) is confined there as asked too: "High Density Lipoprotein Cholesterol" holds
+    # A phrase every reading confines to conditions (a lay name of a disorder, "high
+    # cholesterol") is confined there as asked too: "High Density Lipoprotein Cholesterol" holds
     # its words but is no diagnosis.
-    confined = {e.families for e in combined}
-    only: tuple[Family, ...] = confined.pop() if len(confined) == 1 else ()
+    conditions_only: tuple[Family, ...] = ("conditions",)
+    confined = {e.families for e in combined} == {conditions_only}
+    only = conditions_only if confined else ()
     as_asked = Expansion(tuple(phrase.split()), "as asked", only, label=phrase)
     if as_asked not in combined:
         combined.append(as_asked)
