@@ -39,6 +39,7 @@ _FAMILY_NAMES = frozenset(_FAMILY_NAMES_TEXT.split())
 # screening test for diabetes" is no "yes" to "is she diabetic?").
 _SCREENING = re.compile(r"\b(?:screening|screen|test|testing)\b", re.IGNORECASE)
 _SCREENING_KINDS = ("Procedure", "Observation", "DiagnosticReport")
+_PLAN_WORDS = re.compile(r"\b(?:plans?|careplans?|diet|program(?:me)?|therapy|care)\b", re.I)
 # "what is she on for her pressure": a what-question is answered with the list, not "Yes".
 _WHAT_QUESTION = re.compile(r"^\s*(?:what|which)\b", re.IGNORECASE)
 
@@ -308,6 +309,10 @@ def _yes_no(
     items = _relevant(found, reading)
     if not _SCREENING.search(question):  # unless a screening or test is what is asked
         items = [e for e in items if not (e.kind in _SCREENING_KINDS and _SCREENING.search(e.text))]
+    if not _PLAN_WORDS.search(question):
+        # A care plan ("Diabetes self management plan", written for prediabetes too) is
+        # no diagnosis: "is she diabetic?" is not answered yes by it.
+        items = [e for e in items if e.kind != "CarePlan"]
     families = set(reading.families) | {c.hint for c in reading.concepts if c.hint}
     current = "medication" in families and _CURRENT_WORDS.search(expand_shorthand(question).lower())
     if current and reading.status != "all":

@@ -299,11 +299,11 @@ def _combine(pieces: list[_Piece], phrase: str) -> list[Expansion]:
                     " ".join(e.label or e.term for e in choice),
                 )
             )
-    # A phrase every reading confines to conditions (a lay name of a disorder, "high
-    # cholesterol") is confined there as asked too: "High Density Lipoprotein Cholesterol" holds
-    # its words but is no diagnosis.
+    # A phrase that is one lay name of a disorder ("high cholesterol", every reading of
+    # it confined to conditions) is confined there as asked too: "High Density
+    # Lipoprotein Cholesterol" holds its words but is no diagnosis.
     conditions_only: tuple[Family, ...] = ("conditions",)
-    confined = {e.families for e in combined} == {conditions_only}
+    confined = len(pieces) == 1 and {e.families for e in combined} == {conditions_only}
     only = conditions_only if confined else ()
     as_asked = Expansion(tuple(phrase.split()), "as asked", only, label=phrase)
     if as_asked not in combined:
