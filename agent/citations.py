@@ -10,8 +10,9 @@ The model writes ``[n]`` aliases (or full ``[ResourceType/id]`` keys); this modu
    numbers with trailing zeros normalised, so ``7.10`` matches ``7.1``),
 3. rewrites the surviving citations as full ``[ResourceType/id]`` keys,
 4. rejects answers that are not answers: a sentence that repeats a run of
-   ``ECHO_WORDS`` consecutive words of the prompt's instructions (a small model may echo
-   its prompt, and copy a real citation from it), and an answer that states something
+   ``ECHO_WORDS`` consecutive words of the prompt's instructions or of the user turn's
+   frame ("Question: ... Answer with citations:"; a small model may echo its prompt, and
+   copy a real citation from it), and an answer that states something
    yet cites nothing although evidence was retrieved.
 
 It is deterministic and knows nothing about models: the graph decides what to do with
@@ -286,6 +287,7 @@ def verify_answer(
     evidence: Mapping[str, str],
     allowed_numbers: Iterable[str] = (),
     instructions: Iterable[str] = (),
+    own_words: Iterable[str] = (),
     failed_topics: Iterable[str] = (),
     searched_topics: Iterable[str] | None = None,
     require_citations: bool = False,
@@ -295,9 +297,12 @@ def verify_answer(
     ``evidence`` maps each reference retrieved in the thread to its line.
     ``allowed_numbers`` are numbers that need no evidence (those in the question, result
     counts); a sentence may also state how many sources it cites.  ``instructions`` are
-    the prompt texts an answer must not repeat.  ``failed_topics`` are lower-case words
-    for what could not be retrieved ("allerg"): a sentence saying there is none of
-    those is a problem, since the search failed rather than found nothing.
+    the prompt texts an answer must not repeat (the system texts and the user turn's
+    frame around the evidence); ``own_words`` (the question) may be repeated even where
+    an instruction text holds them, only the frame around them may not.
+    ``failed_topics`` are lower-case words for what could not be retrieved ("allerg"): a
+    sentence saying there is none of those is a problem, since the search failed rather
+    than found nothing.
     ``searched_topics`` (same words, for the searches that ran) bounds what an answer may
     call absent: "no active medications" when no medication search ran is dropped.
     ``require_citations`` (a model's draft): an answer left citing nothing must read,
@@ -307,7 +312,7 @@ def verify_answer(
     failed_topics = tuple(failed_topics)
     draft = clean_draft(draft)
     allowed = {normalise_number(n) for n in allowed_numbers}
-    phrases = _phrases(instructions) - _phrases(_HONEST)
+    phrases = _phrases(instructions) - _phrases((*_HONEST, *own_words))
     vocabulary = thread_vocabulary(evidence)
     unsearched: frozenset[str] | None = None
     if searched_topics is not None:

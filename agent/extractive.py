@@ -20,12 +20,23 @@ from tools.evidence import Evidence, EvidenceSeries, ToolResult
 from tools.registry import ToolSpec, spec_of
 from tools.vocabulary import normalize_name
 
-__all__ = ["FALLBACK_NOTE", "MAX_COUNT_CITATIONS", "count_sentence", "extractive_answer"]
+__all__ = [
+    "FALLBACK_NOTE",
+    "MAX_COUNT_CITATIONS",
+    "NO_SUPPORTED_ANSWER",
+    "count_sentence",
+    "extractive_answer",
+]
 
 FALLBACK_NOTE = (
     "Note: the model's answer could not be verified against the record, so this answer "
     "was composed directly from the retrieved evidence."
 )
+NO_SUPPORTED_ANSWER = (
+    "I could not write an answer that the retrieved evidence supports, so none is given; "
+    "the notes say what was looked up and which statement failed the check."
+)
+"""Said when verification removed every sentence: an answer is never empty."""
 
 Cite = Callable[[str], str]
 

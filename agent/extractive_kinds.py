@@ -35,6 +35,13 @@ _FAMILY_NAMES_TEXT = (
     "it visits encounter encounters vaccine vaccines history any"
 )
 _FAMILY_NAMES = frozenset(_FAMILY_NAMES_TEXT.split())
+# A screening or test for a disorder is not evidence that the patient has it ("Urine
+# screening test for diabetes" is no "yes" to "is she diabetic?").
+_SCREENING = re.compile(r"\b(?:screening|screen|test|testing)\b", re.IGNORECASE)
+_SCREENING_KINDS = ("Procedure", "Observation", "DiagnosticReport")
+_PLAN_WORDS = re.compile(r"\b(?:plans?|careplans?|diet|program(?:me)?|therapy|care)\b", re.I)
+# "what is she on for her pressure": a what-question is answered with the list, not "Yes".
+_WHAT_QUESTION = re.compile(r"^\s*(?:what|which)\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -223,20 +230,34 @@ def _timeline(found: list[Retrieved], cite: Cite) -> list[str] | None:
     return lines
 
 
+_REASON_LINE = re.compile(r"\breason for [^:]+:\s*(?P<reason>.+?)\s*$", re.IGNORECASE)
+
+
+def _reason_of(item: Evidence) -> str | None:
+    """The reason an evidence line states: "... for X" in its value, or a "Reason for
+    Y: X" line (an order's reasonReference)."""
+    if " for " in f" {item.value} ":
+        return item.value.split("for ", 1)[1]
+    match = _REASON_LINE.search(item.text)
+    return match.group("reason") if match else None
+
+
 def _why(found: list[Retrieved], reading: Reading, cite: Cite) -> list[str] | None:
     items = [e for r in found for e in r.result.evidence if _in_period(e, reading)]
     if not items:
         return None
-    reasoned = [e for e in items if " for " in f" {e.value} "]
+    reasoned = [(e, reason) for e in items if (reason := _reason_of(e))]
     if reasoned:
-        item = max(reasoned, key=lambda e: e.date or "")
-        reason = item.value.split("for ", 1)[1]
+        item, reason = max(reasoned, key=lambda pair: pair[0].date or "")
         return [
             f"The record gives the reason as {reason}: {item.text} {_ref(item, cite)}.",
         ]
     item = max(items, key=lambda e: e.date or "")
+    # The absence is said uncited (it is about every line retrieved); the latest line
+    # is cited for what it states.
     return [
-        f"The record gives no reason for this: {item.text} {_ref(item, cite)}.",
+        f"None of the {len(items)} matching entries retrieved states a reason.",
+        f"The most recent is {item.text} {_ref(item, cite)}.",
     ]
 
 
@@ -286,6 +307,12 @@ def _yes_no(
     found: list[Retrieved], reading: Reading, cite: Cite, question: str
 ) -> list[str] | None:
     items = _relevant(found, reading)
+    if not _SCREENING.search(question):  # unless a screening or test is what is asked
+        items = [e for e in items if not (e.kind in _SCREENING_KINDS and _SCREENING.search(e.text))]
+    if not _PLAN_WORDS.search(question):
+        # A care plan ("Diabetes self management plan", written for prediabetes too) is
+        # no diagnosis: "is she diabetic?" is not answered yes by it.
+        items = [e for e in items if e.kind != "CarePlan"]
     families = set(reading.families) | {c.hint for c in reading.concepts if c.hint}
     current = "medication" in families and _CURRENT_WORDS.search(expand_shorthand(question).lower())
     if current and reading.status != "all":
@@ -307,7 +334,11 @@ def _yes_no(
         matches = list(unique.values())
         listed = "; ".join(f"{e.text} {_ref(e, cite)}" for e in matches[:_YES_LISTED])
         more = len(matches) - _YES_LISTED
-        return [f"Yes: {listed}" + (f"; and {more} more (not listed)." if more > 0 else ".")]
+        opening = "Yes"
+        if _WHAT_QUESTION.search(expand_shorthand(question)) and reading.concepts:
+            name = reading.concepts[0].name or reading.concepts[0].phrase
+            opening = name[:1].upper() + name[1:]
+        return [f"{opening}: {listed}" + (f"; and {more} more (not listed)." if more > 0 else ".")]
     absence = _absence(found, reading)
     if absence is None and not reading.concepts:
         return None
@@ -352,6 +383,10 @@ def latest_sentences(result: ToolResult, reading: Reading, cite: Cite) -> list[s
             )
             continue
         item = that_day[0]
+        if _NUMBER.search(item.value or "") is None:
+            # A finding, not a measurement ("Ex-smoker"): said the way a chart says it.
+            sentences.append(f"{label}: {item.value} ({item.date}) {_ref(item, cite)}.")
+            continue
         sentences.append(
             f"The most recent {label} was {item.value} on {item.date} {_ref(item, cite)}."
         )

@@ -18,12 +18,12 @@ from langgraph.runtime import Runtime
 from agent.answering import build_answer_prompt, conversation_digest
 from agent.citations import Verification, failed_topics, verify_answer
 from agent.configuration import Configuration, RunContext
-from agent.extractive import FALLBACK_NOTE, extractive_answer
+from agent.extractive import FALLBACK_NOTE, NO_SUPPORTED_ANSWER, extractive_answer
 from agent.models.base import Completion, ModelError
 from agent.planner import fallback_calls, follow_on_calls, plan_reading
 from agent.planner.model import plan_with_model
 from agent.planner.rules import for_extractive
-from agent.prompts import INSTRUCTIONS
+from agent.prompts import INSTRUCTIONS, answer_frame
 from agent.reading import read_question, resolve_reading
 from agent.reading.decline import decline_reason, reading_numbers, stored_reading
 from agent.reading.model_reading import read_with_model
@@ -94,7 +94,7 @@ async def route(state: AgentState, runtime: Runtime[RunContext]) -> Update:
     question = state.get("question", "")
     previous, earliest = _previous_turn(state)
     reading = read_question(question)
-    declined = await decline_reason(reading, context.toolset, has_model=context.model is not None)
+    declined = await decline_reason(reading, context.toolset)
     usage = empty_usage()
     steps: list[StepRecord] = []
     # Only a question the rules could not read at all costs a model call here.
@@ -382,6 +382,7 @@ async def answer(state: AgentState, runtime: Runtime[RunContext]) -> Update:
 
 
 def _verify(state: AgentState, draft: str, *, from_model: bool = False) -> Verification:
+    question = state.get("question", "")
     aliases = thread_aliases(state.get("aliases", []))
     evidence = {ref: record["text"] for ref, record in state.get("evidence", {}).items()}
     # Numbers the question itself states (a threshold, "the last 3") may be repeated;
@@ -411,7 +412,8 @@ def _verify(state: AgentState, draft: str, *, from_model: bool = False) -> Verif
         resolve=aliases.resolve,
         evidence=evidence,
         allowed_numbers=[*question_numbers, *counts],
-        instructions=INSTRUCTIONS,
+        instructions=(*INSTRUCTIONS, answer_frame(question)),
+        own_words=(question,),
         failed_topics=failed,
         searched_topics=searched if searched or failed else None,
         require_citations=from_model,
@@ -449,6 +451,8 @@ async def verify(state: AgentState) -> Update:
         text = f"{text}\n\n{FALLBACK_NOTE}"
     if checked.ok:
         notes.extend(checked.notes)  # what the verifier removed from an accepted answer
+    if not text.strip() or text.strip() == FALLBACK_NOTE:
+        text = NO_SUPPORTED_ANSWER  # every sentence failed the check: say so, never ""
     turn_refs = [
         ref for ref, e in state.get("evidence", {}).items() if e["turn"] == state.get("turn")
     ]

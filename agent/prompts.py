@@ -13,6 +13,7 @@ __all__ = [
     "ANSWER_SYSTEM",
     "INSTRUCTIONS",
     "PLAN_SYSTEM",
+    "answer_frame",
     "answer_user",
     "plan_user",
     "repair_user",
@@ -67,16 +68,19 @@ def plan_user(
     )
 
 
+def answer_frame(question: str) -> str:
+    """The answer prompt's own text around the evidence: an answer that repeats it
+    ("Question: ... Answer with citations:") echoes the prompt, whatever it cites."""
+    return f"Question: {question}\n{_ANSWER_CUE}"
+
+
 def answer_user(
     question: str, evidence: Sequence[str], *, digest: str = "", notes: str = ""
 ) -> str:
     """The answer prompt: the question, the digest, and the evidence lines with keys."""
     lines = "\n".join(evidence) if evidence else "(no evidence was found)"
     notes_block = f"Retrieval notes:\n{notes}\n\n" if notes else ""
-    return (
-        f"{_digest_block(digest)}Evidence:\n{lines}\n\n{notes_block}"
-        f"Question: {question}\n{_ANSWER_CUE}"
-    )
+    return f"{_digest_block(digest)}Evidence:\n{lines}\n\n{notes_block}{answer_frame(question)}"
 
 
 def repair_user(base: str, draft: str, problems: Sequence[str]) -> str:

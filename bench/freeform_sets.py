@@ -1,6 +1,6 @@
 """The free-form sets per kind with the rule path, on the vendored patients or lifetime ones.
 
-    nice -n 10 python bench/freeform_sets.py [--set main|heldout|both] [--lifetime N]
+    nice -n 10 python bench/freeform_sets.py [--set main|heldout|fresh|both] [--lifetime N]
                                              [--bundles DIR] [--report OUT.json]
 
 Why (issue 10): the free-form sets must hold on patients with full lifetime
@@ -60,6 +60,7 @@ async def _run_directory(directory: Path, which: str, work: Path) -> list[Any]:
                 templates=False,
                 freeform=which in ("main", "both"),
                 heldout=which in ("heldout", "both"),
+                fresh_set=which == "fresh",
             )
             checkpoint = Checkpoint(work / f"{directory.name}-{which}.jsonl", "none")
             checkpoint.discard()
@@ -83,7 +84,9 @@ def _print(report: dict[str, Any], seconds: float) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--set", dest="which", choices=("main", "heldout", "both"), default="both")
+    parser.add_argument(
+        "--set", dest="which", choices=("main", "heldout", "fresh", "both"), default="both"
+    )
     parser.add_argument("--lifetime", type=int, default=0, help="generate N lifetime patients")
     parser.add_argument("--bundles", type=Path, action="append", default=[])
     parser.add_argument("--report", type=Path)

@@ -155,7 +155,7 @@ OBSERVATION_CONCEPTS: tuple[ObservationConcept, ...] = (
     _c("PHQ-9", "44261-6", "phq9; phq 9; depression score", "survey"),
     _c("GAD-7", "70274-6", "gad7; gad 7; anxiety score", "survey"),
     _c("AUDIT-C", "75626-2", "audit c; alcohol screening", "survey"),
-    _c("Smoking", "72166-2", "smoking; smoking status; tobacco; tobacco use", "survey"),
+    _c("Smoking status", "72166-2", "smoking; smoking status; tobacco; tobacco use", "survey"),
 )
 
 VACCINE_GROUPS: tuple[VaccineGroup, ...] = tuple(

@@ -118,6 +118,7 @@ async def _replay(
     templates: bool,
     freeform: bool,
     heldout: bool,
+    fresh_set: bool,
     model: ChatModel | None,
     checkpoint: Checkpoint,
     threads: str | None = None,
@@ -134,7 +135,13 @@ async def _replay(
     ):
         ids = await _patient_ids(client, patients, all_patients) if patients or all_patients else []
         plans = await plan_replay(
-            client, ids, extra, templates=templates, freeform=freeform, heldout=heldout
+            client,
+            ids,
+            extra,
+            templates=templates,
+            freeform=freeform,
+            heldout=heldout,
+            fresh_set=fresh_set,
         )
         total = sum(len(p.questions) for p in plans)
         if total == 0:
@@ -214,6 +221,13 @@ def replay(
             help="Also ask the held-out free-form set (wordings written after the rules).",
         ),
     ] = False,
+    fresh_set: Annotated[
+        bool,
+        typer.Option(
+            "--fresh-set/--no-fresh-set",
+            help="Also ask the small fresh free-form set (a third wording, measured before fixes).",
+        ),
+    ] = False,
     report: Annotated[
         Path, typer.Option("--report", help="Where to write the JSON report (+ .md summary).")
     ] = Path("replay-report.json"),
@@ -266,6 +280,7 @@ def replay(
                 templates,
                 freeform,
                 heldout,
+                fresh_set,
                 chosen,
                 checkpoint,
                 checkpoint_db,

@@ -2,8 +2,9 @@
 
 Two honest refusals, decided in ``route`` before anything is retrieved: a person named
 in the question who is not the patient this conversation is bound to (compared with
-every name on the Patient resource), and, without a model, a question in a language
-the rules cannot read.  Both say why, so the user can act.
+every name on the Patient resource), and a question in a language the rules cannot
+read (with a model too: the rules check what a model reads, and cannot check this).
+Both say why, so the user can act.
 """
 
 from __future__ import annotations
@@ -18,9 +19,9 @@ from agent.reading.person import names_match, patient_names
 __all__ = ["decline_reason", "reading_numbers", "stored_reading"]
 
 LANGUAGE_MESSAGE = (
-    "I could not understand this question: without a language model only English "
-    "questions are understood, and this one does not read as English. Please ask it in "
-    'English (for example: "What was the most recent HbA1c?").'
+    "I could not understand this question: only English questions are understood (the "
+    "checks every answer passes read English), and this one does not read as English. "
+    'Please ask it in English (for example: "What was the most recent HbA1c?").'
 )
 
 
@@ -46,9 +47,11 @@ def stored_reading(state: Mapping[str, Any]) -> Reading:
     return Reading.model_validate(data) if isinstance(data, dict) else Reading()
 
 
-async def decline_reason(reading: Reading, toolset: PatientReader, *, has_model: bool) -> str:
+async def decline_reason(reading: Reading, toolset: PatientReader) -> str:
     """Why the question must be declined ("" when it can be answered)."""
-    if reading.language != "en" and not has_model:
+    if reading.language != "en":
+        # With a model too: what the model made of the question could not be checked
+        # against the rules' reading (period, threshold, person), so nothing is guessed.
         return LANGUAGE_MESSAGE
     if reading.person is None:
         return ""

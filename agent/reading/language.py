@@ -31,7 +31,9 @@ _FOREIGN_TEXT = (
     "di quando os do da são quais quando het een welke op dit wanneer foi qual última "
     "ultima tem avuto nel quante jakie jaki jaka leki przyjmuje pacjent czy ma jest "
     "har patienten vilka vilken är och hur senaste hvad hvilke hastanın hastanin "  # noqa: RUF001
-    "nedir kan şekeri var mı"  # noqa: RUF001
+    "nedir kan şekeri var mı "  # noqa: RUF001
+    "paziente paciente patiënt patientens patientin fuma fumo fumar la wat de laatste "
+    "heeft seneste hvilken hvor er tem farmaci ultimo pressione tiene quién cuál"
 )
 _FOREIGN = frozenset(_FOREIGN_TEXT.split())
 # Letters with diacritics that English words do not carry.

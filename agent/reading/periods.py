@@ -150,7 +150,17 @@ def find_period(question: str, today: date | None = None) -> Period | None:
     return None
 
 
+# "encounter count for 2021", "vaccine count": a count of a record family (a measure's
+# own name, "CD4 count", is a result, not a count of records).
+_FAMILY_COUNT = re.compile(
+    r"\b(?:visit|encounter|appointment|admission|attendance|vaccine|immunization|shot|"
+    r"medication|prescription|condition|diagnos[ie]s|procedure)s?\s+count\b"
+)
+
+
 def is_count_question(question: str) -> bool:
-    """True for "how many ...", "number of ...", "how often ..."."""
+    """True for "how many ...", "number of ...", "how often ...", "visit count"."""
     text = f" {question.lower()} "
+    if _FAMILY_COUNT.search(text):
+        return True
     return any(re.search(rf"\b{re.escape(word)}\b", text) for word in _COUNT_WORDS)

@@ -81,9 +81,12 @@ def _family_of(match: Any) -> Family | None:
     return _FAMILIES.get(match.family)
 
 
-def _resolved(concept: Concept, resolution: Any) -> list[Concept]:
+def _resolved(concept: Concept, resolution: Any, *, drugs_asked: bool = False) -> list[Concept]:
     status = str(resolution.status)
-    if status != "found" and concept.name and concept.hint in ("lab", "vital"):
+    lab_named = concept.name and concept.hint in ("lab", "vital")
+    if status != "found" and lab_named and not (drugs_asked and status == "none_found"):
+        # (Not when the question asks about drugs and the vocabularies know what it
+        # names: "opiate pain meds" is about opioids, not the pain score.)
         # The vocabulary's name the phrase contains is what can be looked up.
         return [concept.model_copy(update={"family": concept.hint, "found": "vocabulary"})]
     if status != "found":
@@ -137,7 +140,8 @@ async def resolve_reading(reading: Reading, resolver: ConceptResolver | None) ->
             concepts.append(concept)
             continue
         resolution = await resolver.resolve_concept(concept.phrase)
-        concepts.extend(_resolved(concept, resolution))
+        drugs_asked = "medication" in reading.families
+        concepts.extend(_resolved(concept, resolution, drugs_asked=drugs_asked))
     families = list(dict.fromkeys([*(c.family for c in concepts if c.family), *reading.families]))
     asks = reading.asks
     if reading.bare and families and set(families) <= {"condition", "medication", "allergy"}:

@@ -40,7 +40,7 @@ _THRESHOLD = re.compile(
     r"below|under|less than|lower than|<=|<)\s*(?P<value>\d+(?:\.\d+)?)"
 )
 _UP = ("above", "over", "greater than", "more than", "higher than", ">", "exceed")
-_HIGHEST = ("highest", "max", "maximum", "peak", "worst", "largest", "biggest")
+_HIGHEST = ("highest", "max", "maximum", "peak", "worst", "largest", "biggest", "top")
 _LOWEST = ("lowest", "min", "minimum", "smallest")
 _FIRST = ("first", "earliest", "initial", "oldest")
 _LATEST = ("latest", "last", "most recent", "current", "newest", "recent", "lately")
@@ -49,12 +49,17 @@ _YES_NO_START = re.compile(
     r"^\s*(?:is|are|was|were|does|do|did|has|have|had|any|ever|can|pt|hx|has there|"
     r"history of|known|currently on|currently taking|on)\b"
 )
-_WHY = re.compile(r"^\s*why\b|\breason\b|\bindication\b|\bwhat (?:is|was) (?:the )?.+ for\??$")
+_WHY = re.compile(
+    r"^\s*why\b|\breason\b|\bindication\b|\bwhat (?:is|was) (?:the )?.+ for\??$"
+    r"|\bwhat brought\b|\bwhat condition\b.*\b(?:treat|for)"
+)
 _TIMELINE = re.compile(
     r"\bwhat happened\b|\bwhat was done\b|\bsummari[sz]e the (?:last|latest|most recent)\b"
     r"|\b(?:summari[sz]e|summary|details?|what did (?:they|we|you|he|she|i) do)\b"
     r".*\b(?:visit|encounter|appointment)s?\b"
     r"|\b(?:visit|encounter|appointment)s?\b.*\b(?:details?|summary|what happened)\b"
+    r"|\btell me about\b.*\b(?:last|latest|most recent)\s+(?:visit|encounter|appointment)"
+    r"|\b(?:last|latest|most recent)\s+(?:visit|encounter|appointment)\s+about\b"
 )
 _BEFORE = ("before that", "before this", "prior to that", "previous one", "the one before")
 _REFERRING = ("those", "these", "them", "of it", "that one", "which one", "which of")
@@ -70,7 +75,8 @@ _SCAFFOLD_TEXT = (
     "like yes no seen see us get got given hx date dob earliest initial oldest newest "
     "recently lately check checked on record ever been all every since between better "
     "worse go went up down did vs versus trend over changed change s known came come "
-    "details atm"
+    "details atm file chart show shows looking look using brought bring treat treats "
+    "treating treated"
 )
 # Words the planner reads as a family's status, kind or view, not as a concept.
 _GENERIC_TEXT = (
@@ -87,11 +93,13 @@ _SCAFFOLD = frozenset(_SCAFFOLD_TEXT.split())
 _FAMILY_WORDS: dict[str, Family] = {
     **dict.fromkeys(("med", "meds", "medication", "medications", "drug", "drugs"), "medication"),
     **dict.fromkeys(("prescribed", "prescription", "prescriptions", "ordered"), "medication"),
+    **dict.fromkeys(("tablet", "tablets", "tabs", "pill", "pills"), "medication"),
+    **dict.fromkeys(("medicine", "medicines"), "medication"),
     **dict.fromkeys(("vaccine", "vaccines", "immunization", "immunizations"), "immunization"),
     **dict.fromkeys(("shot", "shots", "vaccinations", "jab", "jabs"), "immunization"),
     **dict.fromkeys(("visit", "visits", "encounter", "encounters"), "encounter"),
     **dict.fromkeys(("appointment", "appointments", "admission", "admissions"), "encounter"),
-    **dict.fromkeys(("stay", "stays"), "encounter"),
+    **dict.fromkeys(("stay", "stays", "attendance", "attendances"), "encounter"),
     **dict.fromkeys(("allergy", "allergies", "allergic"), "allergy"),
     **dict.fromkeys(("condition", "conditions", "problem", "problems"), "condition"),
     **dict.fromkeys(("diagnosis", "diagnoses", "diagnosed"), "condition"),
@@ -173,7 +181,10 @@ def _observation_concepts(text: str) -> list[Concept]:
 
 ENCOUNTER_KINDS = ("emergency", "inpatient", "wellness", "ambulatory", "urgent", "outpatient")
 """Kinds of visit the planner passes straight to ``encounters(encounter_type=...)``."""
-VISIT_WORDS = ("encounter*", "visit*", "appointment*", "admission*", "admitted", "seen")
+VISIT_WORDS = (
+    *("encounter*", "visit*", "appointment*", "admission*", "admitted", "seen"),
+    "attendance*",
+)
 """Words with which the planner plans the ``encounters`` tool itself."""
 
 
@@ -183,6 +194,11 @@ def _encounter_setting(text: str) -> str | None:
     a visit of a kind the planner passes on itself, "ER visits", needs no resolving)."""
     if has_words(text, *ENCOUNTER_KINDS) and has_words(text, *VISIT_WORDS):
         return None
+    if not any(w in _FAMILY_WORDS for w in text.split()):
+        # "ever been an inpatient?": the setting alone names the visits asked about.
+        kind = next((k for k in ENCOUNTER_KINDS if has_words(text, k)), None)
+        if kind is not None:
+            return kind
     names = sorted(vocabularies().encounter_class_names, key=len, reverse=True)
     return next((n for n in names if len(n.split()) >= 2 and _has(text, n)), None)
 
@@ -219,14 +235,25 @@ def _asks(raw: str, text: str, reading: dict[str, object]) -> Asks:
 
 
 _CONDITION_SHAPE = re.compile(
-    r"\b(?:have|has|had|history of|hx of|diagnosed|diagnosis|suffer|suffers|known)\b"
+    r"\b(?:have|has|had|history of|hx of|diagnosed|diagnosis|suffer|suffers|known|"
+    r"problems?|conditions?)\b"
 )
 _MEDICATION_SHAPE = re.compile(r"\b(?:on|taking|take|takes|prescribed|using)\b")
 _WH = re.compile(r"\b(?:what|when|which|who|how|show|list|give|tell|why|where)\b")
-_LAY_CONDITION = re.compile(r"\bhigh\s+(?:blood pressure|bp|cholesterol|blood sugar|sugar)\b")
+# "high blood pressure", "raised cholesterol": a condition in lay words, not the result.
+_LAY_CONDITION = re.compile(
+    r"\b(?:high|raised|elevated)\s+(?:blood pressure|bp|cholesterol|blood sugar|sugar)\b"
+)
 
 
 _MEASURE_SHAPE = re.compile(r"\b(?:level|levels|reading|readings|numbers|value|values)\b")
+
+
+def _lay_condition_concept(match: re.Match[str]) -> list[Concept]:
+    """ "raised BP" is read as the lay term "high blood pressure" (hypertension)."""
+    noun = match.group(0).split(None, 1)[1]
+    noun = {"bp": "blood pressure", "sugar": "blood sugar"}.get(noun, noun)
+    return [Concept(phrase=f"high {noun}", hint="condition")]
 
 
 def _shape_hint(raw: str, asks: str) -> Family | None:
@@ -280,15 +307,20 @@ def read_question(question: str, today: date | None = None) -> Reading:
     asks = _asks(raw, norm, shape)
     if asks == "compare" and last_n is None:
         last_n = 2
-    lay_condition = asks == "yes_no" and _LAY_CONDITION.search(norm)
-    concepts = [] if lay_condition else _observation_concepts(norm)
+    lay_condition = _LAY_CONDITION.search(norm)
+    if lay_condition and asks != "yes_no" and _WH.search(raw):
+        lay_condition = None  # "what is her high BP medication": not asking if she has it
+    if lay_condition:
+        asks = "yes_no"  # "high cholesterol?", "raised BP on file?": is it diagnosed
+    concepts = _lay_condition_concept(lay_condition) if lay_condition else []
+    concepts = concepts or _observation_concepts(norm)
     extra = [
         w
         for w in _concept_phrase(norm).split()
         if (w not in _FAMILY_WORDS or _FAMILY_WORDS[w] in ("medication", "condition"))
         and not any(w in c.phrase.split() for c in concepts)
     ]
-    if concepts and extra:
+    if concepts and extra and not lay_condition:
         # "good cholesterol", "sugar level": more than a known name; the record's
         # resolver reads the whole phrase, the known name is the fallback.
         hinted = concepts[0]
@@ -304,9 +336,16 @@ def read_question(question: str, today: date | None = None) -> Reading:
         families = families or ["encounter"]  # "reason she came in on 2019-11-12"
     if not concepts:
         phrase = _concept_phrase(norm)
+        if asks == "why":
+            # "what condition is the metformin treating": the condition is the answer
+            # asked for, neither part of the concept nor a list to fetch.
+            phrase = " ".join(w for w in phrase.split() if _FAMILY_WORDS.get(w) != "condition")
         leftover = [w for w in phrase.split() if w not in _FAMILY_WORDS]
         if leftover:
-            concepts = [Concept(phrase=phrase, hint=_shape_hint(raw, asks))]
+            hint = None if asks == "why" else _shape_hint(raw, asks)
+            concepts = [Concept(phrase=phrase, hint=hint)]
+    if asks == "why" and concepts:
+        families = [f for f in families if f != "condition"]
     purpose = purpose_class(raw)
     if purpose is not None:
         # "meds for her sugar": the class taken for it, answered yes/no over the orders.

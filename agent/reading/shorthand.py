@@ -7,8 +7,10 @@ plain words, and left in place they become part of the concept ("w atrial
 fibrillation", "migraine y n").  Concept abbreviations (HTN, AF, BG) are not touched
 here: they are resolved with the curated vocabularies against the record.
 
-Source: common English clinical chart and messaging shorthand; each rewrite is the
-plain phrase the abbreviation stands for.
+Source: common English clinical chart and messaging shorthand (ward slang included:
+"probs" for problems, "sx"/"tx"/"abx" for symptoms/treatment/antibiotics, "c/o", "f/u",
+"pmh"), and the everyday ways of saying "currently" ("atm", "at the moment", "right
+now"); each rewrite is the plain phrase the abbreviation stands for.
 """
 
 from __future__ import annotations
@@ -40,6 +42,19 @@ _REWRITES: tuple[tuple[str, str], ...] = (
     (r"\brecap\b", "summarize"),
     (r"\bstill\b", "currently"),
     (r"\b(?:come|came|comes|coming) in\b", "visit"),
+    (r"\bprobs?\b(?:\s+list\b)?", "problems"),
+    (r"\bpmhx?\b", "history of"),
+    (r"\bsx\b", "symptoms"),
+    (r"\btx\b", "treatment"),
+    (r"\bc\s*/\s*o\b", "complaining of"),
+    (r"\bf\s*/\s*u\b", "follow up"),
+    (r"\babx\b", "antibiotics"),
+    (r"\bmeds?\s+list\b", "medications"),
+    (
+        r"\b(?:at\s+(?:the\s+)?(?:present|moment)|at\s+this\s+time|right\s+now|presently|"
+        r"nowadays|these\s+days|now)\b",
+        "currently",
+    ),
     (r"\bwhat'?s\b", "what is"),
     (r"\bwhy'?s\b", "why is"),
     (r"\bhow'?s\b", "how is"),

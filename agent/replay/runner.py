@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from agent.replay.freeform import freeform_questions, person_name
+from agent.replay.freeform.fresh import fresh_questions
 from agent.replay.freeform.heldout import heldout_questions
 from agent.replay.ground_truth import generate_questions
 from agent.replay.model import Question
@@ -171,13 +172,15 @@ async def plan_replay(
     templates: bool = True,
     freeform: bool = False,
     heldout: bool = False,
+    fresh_set: bool = False,
     today: date | None = None,
 ) -> list[PatientQuestions]:
     """Fetch each patient's record and generate its questions (plus the file's extras).
 
     ``freeform`` adds the free-form set (:mod:`agent.replay.freeform`), whose
     wrong-person questions name the other patients of the run; ``heldout`` adds the
-    held-out free-form set (:mod:`agent.replay.freeform.heldout`).
+    held-out free-form set (:mod:`agent.replay.freeform.heldout`); ``fresh_set`` the
+    small fresh set (:mod:`agent.replay.freeform.fresh`).
     """
     extras: dict[str, list[Question]] = {}
     for question in extra_questions:
@@ -185,7 +188,13 @@ async def plan_replay(
     ordered = list(dict.fromkeys([*patient_ids, *extras]))
     records = [await fetch_record(source, patient_id) for patient_id in ordered]
     return plan_records(
-        records, extras, templates=templates, freeform=freeform, heldout=heldout, today=today
+        records,
+        extras,
+        templates=templates,
+        freeform=freeform,
+        heldout=heldout,
+        fresh_set=fresh_set,
+        today=today,
     )
 
 
@@ -196,6 +205,7 @@ def plan_records(
     templates: bool = True,
     freeform: bool = False,
     heldout: bool = False,
+    fresh_set: bool = False,
     today: date | None = None,
 ) -> list[PatientQuestions]:
     """The questions of records already in hand (e.g. read from bundle files)."""
@@ -210,6 +220,8 @@ def plan_records(
             questions += freeform_questions(record, names, today)
         if heldout:
             questions += heldout_questions(record, names, today)
+        if fresh_set:
+            questions += fresh_questions(record, names, today)
         questions += (extras or {}).get(record.id, [])
         plans.append(PatientQuestions(record.id, questions, refs))
     return plans

@@ -393,3 +393,55 @@ async def test_first_prescribed_answer_gives_the_earliest_order(
     output = await ask(build_graph(), context(client, record, None), question)
     assert f"was first prescribed on {truth.day(first)} [" in output.answer
     assert truth.cited(output.answer) == {truth.ref(first)}
+
+
+async def test_answer_that_echoes_the_question_and_cue_around_a_real_citation_is_rejected(
+    client: Any, record: PatientRecord
+) -> None:
+    """A small model parrots the user turn's frame ("Question: ... Answer with
+    citations:") around a real alias: an echo of the prompt, not an answer."""
+
+    def echo(system: str, user: str, schema: Any) -> str:
+        real = re.search(r"\[(\d+)\]", user.split("Evidence:\n", 1)[1])
+        assert real
+        asked = re.search(r"^Question: .*$", user, re.MULTILINE)
+        assert asked
+        return f"{asked.group(0)}\nAnswer with citations: [{real.group(1)}]"
+
+    model = ScriptedModel([echo, echo])
+    output = await ask(build_graph(), context(client, record, model), LATEST)
+    day, _, refs = latest_hba1c(record)
+    assert output.fallback and output.answer.endswith(FALLBACK_NOTE)
+    assert "Answer with citations" not in output.answer
+    assert truth.cited(output.answer) == refs and day in output.answer
+    assert any("repeats the instructions" in n for n in output.notes)
+
+
+async def test_an_answer_may_repeat_the_question_s_own_words(
+    client: Any, record: PatientRecord
+) -> None:
+    """Repeating the question is not an echo of the prompt: only its frame is."""
+    day, value, _ = latest_hba1c(record)
+    question = "What was the most recent HbA1c result on file?"
+
+    def write(system: str, user: str, schema: Any) -> str:
+        alias = alias_of(user, day)
+        return f"The most recent HbA1c result on file was {value} % on {day} [{alias}]."
+
+    model = ScriptedModel([write])
+    output = await ask(build_graph(), context(client, record, model), question)
+    assert not output.fallback, output.notes
+    assert day in output.answer
+
+
+async def test_a_question_in_another_language_is_declined_with_a_model_too(
+    client: Any, record: PatientRecord
+) -> None:
+    """The rules cannot read the question, so neither can they check what a model makes
+    of it: declined before any planning, as without a model."""
+    model = ScriptedModel([])
+    output = await ask(
+        build_graph(), context(client, record, model), "Quel est le dernier HbA1c du patient ?"
+    )
+    assert "English" in output.answer and not output.citations
+    assert not model.calls and not [s for s in output.steps if s.node == "act"]

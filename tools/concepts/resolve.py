@@ -61,7 +61,10 @@ __all__ = [
 #: "ER visits"): they narrow the search to that family and are not matched as words.
 FAMILY_WORDS: dict[str, tuple[Family, ...]] = {
     **dict.fromkeys(
-        ("visit", "visits", "encounter", "encounters", "appointment", "appointments", "stay"),
+        (
+            *("visit", "visits", "encounter", "encounters", "appointment", "appointments"),
+            *("stay", "attendance", "attendances"),
+        ),
         ("encounters",),
     ),
     **dict.fromkeys(
@@ -76,6 +79,7 @@ FAMILY_WORDS: dict[str, tuple[Family, ...]] = {
             "drugs",
             "prescription",
             "prescriptions",
+            "prescribed",
             "pill",
             "pills",
             "tablet",
@@ -161,12 +165,17 @@ def _encounter_class_expansions(code: str, via: str) -> list[Expansion]:
 
 
 def _target_expansions(target: str, via: str) -> list[Expansion]:
-    """A vocabulary target: ``class:KEY``, ``panel:KEY`` or plain words."""
+    """A vocabulary target: ``class:KEY``, ``panel:KEY``, ``condition:WORDS`` or words."""
     kind, _, key = target.partition(":")
     if key and kind == "class":
         return _class_expansions(key, f"{via} -> drug class {key.replace('_', ' ')}")
     if key and kind == "panel":
         return _panel_expansions(key, f"{via} -> lab panel {key.replace('_', ' ')}")
+    if key and kind == "condition":
+        # A lay name of a disorder ("heart trouble"): only a Condition is evidence of it,
+        # never a test that shares a word ("Troponin I.cardiac panel").
+        words = normalize_name(key)
+        return [Expansion(tuple(words.split()), via, ("conditions",), label=words)]
     words = normalize_name(target)
     out = [Expansion(tuple(words.split()), via, label=words)]
     out.extend(_observation_expansions(words, via))
@@ -174,7 +183,16 @@ def _target_expansions(target: str, via: str) -> list[Expansion]:
 
 
 def _known_piece(piece: str) -> list[Expansion]:
-    """Expansions for a phrase a curated vocabulary knows, else []."""
+    """Expansions for a phrase a curated vocabulary knows (or knows in its other
+    number: "kidney test" for "kidney tests"), else []."""
+    out = _known_as_written(piece)
+    if out or len(piece) < 4:
+        return out
+    other = piece[:-1] if piece.endswith("s") else piece + "s"
+    return _known_as_written(other)
+
+
+def _known_as_written(piece: str) -> list[Expansion]:
     vocab = vocabularies()
     out: list[Expansion] = []
     if piece in vocab.class_names:
@@ -281,7 +299,13 @@ def _combine(pieces: list[_Piece], phrase: str) -> list[Expansion]:
                     " ".join(e.label or e.term for e in choice),
                 )
             )
-    as_asked = Expansion(tuple(phrase.split()), "as asked", label=phrase)
+    # A phrase that is one lay name of a disorder ("high cholesterol", every reading of
+    # it confined to conditions) is confined there as asked too: "High Density
+    # Lipoprotein Cholesterol" holds its words but is no diagnosis.
+    conditions_only: tuple[Family, ...] = ("conditions",)
+    confined = len(pieces) == 1 and {e.families for e in combined} == {conditions_only}
+    only = conditions_only if confined else ()
+    as_asked = Expansion(tuple(phrase.split()), "as asked", only, label=phrase)
     if as_asked not in combined:
         combined.append(as_asked)
     return [e for e in combined if e.words or e.codes]

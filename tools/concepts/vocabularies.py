@@ -5,7 +5,8 @@ them into typed, normalised lookups.  Observation names and LOINC codes stay in
 ``tools.vocabulary`` (one place for each fact): lab panels name its labels.
 
 - abbreviations, lay terms, word forms: a phrase -> the words the record's displays use,
-  or a ``class:NAME`` / ``panel:NAME`` reference;
+  or a ``class:NAME`` / ``panel:NAME`` reference, or ``condition:WORDS`` (words matched
+  in conditions only: a lay name of a disorder);
 - drug classes: names of the class -> ingredient names (and RxNorm ingredient ids);
 - lab panels: names -> observation concepts;
 - encounter classes: names -> HL7 v3 ActCode;

@@ -18,13 +18,21 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date
 
+from agent.replay.freeform.asks import (
+    ask_extreme,
+    ask_first_result,
+    ask_last_two,
+    ask_latest,
+    ask_threshold,
+)
 from agent.replay.freeform.base import KINDS, Asker
 from agent.replay.freeform.facts import Result, person_name, results
 from agent.replay.freeform.heldout_people import heldout_people_questions
 from agent.replay.freeform.heldout_visits import heldout_visit_questions
-from agent.replay.freeform.vocabulary import MEASURES, Measure, measure
+from agent.replay.freeform.referee import smoking_status
+from agent.replay.freeform.vocabulary import MEASURES, measure
 from agent.replay.model import ExpectedAnswer, Question
-from agent.replay.record import PatientRecord, clean_name, codes_of, display_of, moment, reference
+from agent.replay.record import PatientRecord, reference
 
 __all__ = ["heldout_questions"]
 
@@ -99,142 +107,77 @@ _THRESHOLDS = {
     "hr": ("above", (100, 90, 80)),
     "weight": ("above", (100, 90, 80)),
 }
-_SMOKING = "72166-2"
 _SMOKE = ("does {pronoun} smoke?", "smoker?", "tobacco use?", "is {pronoun} a smoker")
 
 
-def _single_latest(found: list[Result]) -> Result | None:
-    newest = found[-1]
-    return newest if sum(1 for r in found if r.day == newest.day) == 1 else None
-
-
-def _value(result: Result) -> ExpectedAnswer:
-    return ExpectedAnswer("value_date", value=result.stated, date=result.day)
-
-
-def _name(m: Measure) -> str:
-    return "systolic BP" if m.key == "bp" else m.name
+def _name(key: str) -> str:
+    return "systolic BP" if key == "bp" else measure(key).name
 
 
 def _latest(asker: Asker, available: dict[str, list[Result]]) -> None:
     rng = asker.rng
     keys = sorted(available)
     for key in rng.sample(keys, min(2, len(keys))):
-        latest = _single_latest(available[key])
-        if latest is None:
-            continue
-        index, text = asker.pick(_LATEST, name=measure(key).name)
-        ref = [latest.reference]
-        asker.ask("paraphrase", f"heldout.latest.{index}", {"m": key}, text, _value(latest), ref)
+        name = measure(key).name
+        ask_latest(
+            asker, "paraphrase", "heldout.latest", {"m": key}, available[key], _LATEST, name=name
+        )
     lay = [(k, p) for k, p in _LAY if k in available]
     for key, phrase in rng.sample(lay, min(2, len(lay))):
-        latest = _single_latest(available[key])
-        if latest is None:
-            continue
-        if "{pronoun}" in phrase:
-            index, text = -1, phrase.format(pronoun=asker.pronoun) + "?"
-        else:
-            index, text = asker.pick(_LAY_FRAME, lay=phrase)
         params = {"m": key, "phrase": phrase}
-        asker.ask(
-            "lay_terms", f"heldout.lay.{index}", params, text, _value(latest), [latest.reference]
-        )
+        if "{pronoun}" in phrase:
+            text = phrase.format(pronoun=asker.pronoun) + "?"
+            ask_latest(asker, "lay_terms", "heldout.lay", params, available[key], None, text)
+        else:
+            ask_latest(
+                asker, "lay_terms", "heldout.lay", params, available[key], _LAY_FRAME, lay=phrase
+            )
     short = [(k, a) for k, a in _SHORT if k in available]
     for key, abbreviation in rng.sample(short, min(2, len(short))):
-        latest = _single_latest(available[key])
-        if latest is None:
-            continue
-        index, text = asker.pick(_SHORT_FRAME, abbr=abbreviation)
         params = {"m": key, "abbr": abbreviation}
-        asker.ask(
-            "abbreviations",
-            f"heldout.abbr.{index}",
-            params,
-            text,
-            _value(latest),
-            [latest.reference],
+        found = available[key]
+        ask_latest(
+            asker, "abbreviations", "heldout.abbr", params, found, _SHORT_FRAME, abbr=abbreviation
         )
 
 
 def _extremes(asker: Asker, available: dict[str, list[Result]]) -> None:
     many = sorted(k for k, f in available.items() if len(f) >= 3)
     for key in asker.rng.sample(many, min(2, len(many))):
-        found = available[key]
         highest = asker.rng.random() < 0.55 or key == "bp"
-        best = max(r.number for r in found) if highest else min(r.number for r in found)
-        at = [r for r in found if r.number == best]
-        if len({r.day for r in at}) != 1 or len({r.stated for r in at}) != 1:
-            continue
-        index, text = asker.pick(_HIGH if highest else _LOW, name=_name(measure(key)))
-        template = f"heldout.{'high' if highest else 'low'}.{index}"
-        asker.ask("extreme", template, {"m": key}, text, _value(at[0]), [r.reference for r in at])
+        template = f"heldout.{'high' if highest else 'low'}"
+        wordings = _HIGH if highest else _LOW
+        ask_extreme(asker, template, {"m": key}, available[key], highest, wordings, _name(key))
 
 
 def _thresholds(asker: Asker, available: dict[str, list[Result]]) -> None:
     usable = sorted(k for k, f in available.items() if k in _THRESHOLDS and len(f) >= 2)
     for key in asker.rng.sample(usable, min(2, len(usable))):
-        found = available[key]
         direction, candidates = _THRESHOLDS[key]
-        for threshold in candidates:
-            if direction == "above":
-                hits = [r for r in found if r.number > threshold]
-            else:
-                hits = [r for r in found if r.number < threshold]
-            if 0 < len(hits) < len(found) or threshold == candidates[-1]:
-                break
         wordings = _OVER if direction == "above" else _UNDER
-        name = _name(measure(key))
+        name = _name(key)
         if key == "hba1c":
             name = asker.rng.choice(("a1c", "HbA1c", "A1C"))
-        index, text = asker.pick(wordings, name=name, t=f"{threshold:g}")
-        asker.ask(
-            "threshold",
-            f"heldout.{direction}.{index}",
-            {"m": key, "t": threshold},
-            text,
-            ExpectedAnswer("count", value=len(hits)),
-            [r.reference for r in hits],
-        )
+        template = f"heldout.{direction}"
+        threshold_of = ("t", direction, candidates)
+        ask_threshold(asker, template, {"m": key}, available[key], threshold_of, wordings, name)
 
 
 def _compare_and_first(asker: Asker, available: dict[str, list[Result]]) -> None:
     usable = sorted(k for k, f in available.items() if len(f) >= 2 and not measure(k).components)
     for key in asker.rng.sample(usable, min(1, len(usable))):
-        found = available[key]
-        if len({r.day for r in found[-3:]}) < min(3, len(found)):
-            continue
-        last = found[-2:]
-        index, text = asker.pick(_COMPARE, name=measure(key).name)
-        points = tuple((r.day, r.number) for r in last)
-        asker.ask(
-            "compare",
-            f"heldout.last2.{index}",
-            {"m": key},
-            text,
-            ExpectedAnswer("series", points=points),
-            [r.reference for r in last],
-        )
+        name = measure(key).name
+        ask_last_two(asker, "heldout.last2", {"m": key}, available[key], _COMPARE, name)
     keys = sorted(available)
     for key in asker.rng.sample(keys, min(1, len(keys))):
-        oldest = available[key][0]
-        if sum(1 for r in available[key] if r.day == oldest.day) != 1:
-            continue
-        index, text = asker.pick(_FIRST, name=measure(key).name)
-        asker.ask(
-            "first", f"heldout.first.{index}", {"m": key}, text, _value(oldest), [oldest.reference]
-        )
+        name = measure(key).name
+        ask_first_result(asker, "heldout.first", {"m": key}, available[key], _FIRST, name)
 
 
 def _smoking(asker: Asker) -> None:
     """Social history asked in lay words: the latest tobacco smoking status."""
-    found = [o for o in asker.record.of("Observation") if _SMOKING in codes_of(o.get("code"))]
-    if not found:
-        return
-    found.sort(key=moment)
-    latest = found[-1]
-    status = clean_name(display_of(latest.get("valueCodeableConcept")))
-    same = [o for o in found if moment(o) == moment(latest)]
-    if not status or len(same) != 1:
+    status = smoking_status(asker.record)
+    if status is None:
         return
     index, text = asker.pick(_SMOKE)
     asker.ask(
@@ -242,8 +185,8 @@ def _smoking(asker: Asker) -> None:
         f"heldout.smoke.{index}",
         {},
         text,
-        ExpectedAnswer("text_contains", value=status),
-        [reference(latest)],
+        ExpectedAnswer("text_contains", value=status[0]),
+        [reference(status[1])],
     )
 
 

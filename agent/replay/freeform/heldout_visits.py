@@ -8,23 +8,36 @@ truth from the raw JSON through the referee's readers, as the main set's.
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 
+from agent.replay.freeform.asks import (
+    ask_absent_condition,
+    ask_active_condition,
+    ask_brand,
+    ask_condition_words,
+    ask_not_on_drug,
+    ask_on_drug,
+    ask_yes_no,
+)
 from agent.replay.freeform.base import Asker
 from agent.replay.freeform.facts import (
     active_orders,
     condition_names,
-    conditions_matching,
     drug_name,
     drug_words,
     encounters,
+)
+from agent.replay.freeform.referee import (
+    admission_outside_inpatient,
+    emergency_visits,
+    inpatient_answer,
+    with_words,
 )
 from agent.replay.freeform.visits import ask_last_visit, ask_why_drug, ask_why_visit
 from agent.replay.freeform.vocabulary import BRANDS, DRUG_CLASSES
 from agent.replay.ground_truth_lists import vaccine_item
 from agent.replay.model import ExpectedAnswer, ExpectedItem
-from agent.replay.record import Resource, clean_name, codes_of, day, display_of, moment, reference
+from agent.replay.record import Resource, day, moment, reference
 
 __all__ = ["heldout_visit_questions"]
 
@@ -33,7 +46,7 @@ _LAY_CONDITIONS = (
     ("any heart trouble?", ("heart", "cardiac", "coronary", "myocardial")),
     ("does {pronoun} have kidney disease", ("kidney",)),
     ("high BP problem?", ("hypertension",)),
-    ("is {pronoun} overweight?", ("obesity", "overweight", "body mass index 30")),
+    ("is {pronoun} overweight?", ("obesity", "overweight", "obese", "body mass index 30")),
 )
 _SHORT_CONDITIONS = (
     ("h/o HTN?", ("hypertension",)),
@@ -108,90 +121,47 @@ _HOSPITAL = ("any inpatient stays?", "has {pronoun} been admitted before?")
 _MAX_SET = 6
 
 
-def _text(asker: Asker) -> str:
-    if not asker.record_text:
-        resources = [r for items in asker.record.by_type.values() for r in items]
-        asker.record_text = json.dumps([asker.record.patient, *resources]).lower()
-    return asker.record_text
-
-
-def _yes_no(
-    asker: Asker,
-    kind: str,
-    template: str,
-    params: dict[str, str],
-    text: str,
-    matched: list[tuple[str, Resource]],
-) -> None:
-    items = tuple(dict.fromkeys(ExpectedItem(name) for name, _ in matched))
-    answer = ExpectedAnswer("yes_no", value="yes" if matched else "no", items=items)
-    asker.ask(kind, f"heldout.{template}", params, text, answer, [reference(r) for _, r in matched])
-
-
-def _matching(
-    orders: list[tuple[str, Resource]], words: tuple[str, ...]
-) -> list[tuple[str, Resource]]:
-    return [(n, o) for n, o in orders if any(w in n.lower() for w in words)]
-
-
 def _conditions(asker: Asker) -> None:
     rng = asker.rng
     for kind, table in (("lay_terms", _LAY_CONDITIONS), ("abbreviations", _SHORT_CONDITIONS)):
         index = rng.randrange(len(table))
         wording, words = table[index]
-        matched = conditions_matching(asker.record, *words)
-        _yes_no(
-            asker, kind, f"condition.{index}", {}, wording.format(pronoun=asker.pronoun), matched
-        )
-    active = [
-        (n, c)
-        for n, c in condition_names(asker.record)
-        if "active" in codes_of(c.get("clinicalStatus")) and len(n) < 40
-    ]
-    if active:
-        condition = rng.choice(sorted({n for n, _ in active}))
-        matched = [(n, c) for n, c in active if n == condition]
-        index, text = asker.pick(_HAS, condition=condition.lower())
-        _yes_no(asker, "yes_no", f"has.{index}", {"condition": condition}, text, matched)
-    absent = [c for c in _NEVER if c not in _text(asker)]
-    if absent:
-        condition = rng.choice(absent)
-        index, text = asker.pick(_HAS, condition=condition)
-        _yes_no(asker, "yes_no", f"has_not.{index}", {"condition": condition}, text, [])
+        text = wording.format(pronoun=asker.pronoun)
+        ask_condition_words(asker, kind, f"heldout.condition.{index}", text, words)
+    ask_active_condition(asker, _HAS, "heldout.has")
+    ask_absent_condition(asker, _HAS, "heldout.has_not", _NEVER)
 
 
 def _drugs(asker: Asker) -> None:
     rng = asker.rng
     orders = active_orders(asker.record)
-    if orders:
-        name, _ = rng.choice(orders)
-        drug = drug_words(name).lower()
-        index, text = asker.pick(_ON, drug=drug)
-        matched = [(n, o) for n, o in orders if drug_words(n).lower() == drug]
-        _yes_no(asker, "yes_no", f"on.{index}", {"drug": drug}, text, matched)
-    never = [d for d in _NEVER_DRUGS if d not in _text(asker)]
-    if never:
-        drug = rng.choice(never)
-        index, text = asker.pick(_ON, drug=drug)
-        _yes_no(asker, "yes_no", f"on_not.{index}", {"drug": drug}, text, [])
+    ask_on_drug(asker, _ON, "heldout.on")
+    ask_not_on_drug(asker, _ON, "heldout.on_not", _NEVER_DRUGS)
     classes = {c.key: c for c in DRUG_CLASSES}
     key, wordings = _CLASS[rng.randrange(len(_CLASS))]
     index, text = asker.pick(wordings)
-    matched = _matching(orders, classes[key].ingredients)
-    _yes_no(asker, "drug_class", f"class.{key}.{index}", {"class": key}, text, matched)
+    matched = with_words(orders, classes[key].ingredients)
+    template = f"heldout.class.{key}.{index}"
+    ask_yes_no(asker, "drug_class", template, {"class": key}, text, matched)
     index = rng.randrange(len(_PURPOSE))
     purpose, wording = _PURPOSE[index]
     ingredients = _DIABETES_DRUGS if purpose == "diabetes" else classes[purpose].ingredients
     text = wording.format(pronoun=asker.pronoun, poss=asker.possessive)
-    _yes_no(asker, "drug_class", f"purpose.{index}", {}, text, _matching(orders, ingredients))
+    matched = with_words(orders, ingredients)
+    if text.startswith("what "):
+        # "what is she taking for her pressure": the list (none said as none), not a yes.
+        items = tuple(dict.fromkeys(ExpectedItem(n) for n, _ in matched))
+        answer = ExpectedAnswer("set", items=items)
+        refs = [reference(o) for _, o in matched]
+        asker.ask("drug_class", f"heldout.purpose.{index}", {}, text, answer, refs)
+    else:
+        ask_yes_no(asker, "drug_class", f"heldout.purpose.{index}", {}, text, matched)
     every = [drug_name(asker.record, o).lower() for o in asker.record.of("MedicationRequest")]
-    taken = [b for b, i in BRANDS.items() if _matching(orders, (i,))]
+    taken = [b for b, i in BRANDS.items() if with_words(orders, (i,))]
     pool = taken or [b for b, i in BRANDS.items() if not any(i in n for n in every)]
     if pool:
         brand = rng.choice(sorted(pool))
-        index, text = asker.pick(_BRAND, brand=brand)
-        matched = _matching(orders, (BRANDS[brand],))
-        _yes_no(asker, "drug_class", f"brand.{index}", {"brand": brand}, text, matched)
+        ask_brand(asker, _BRAND, "heldout.brand", brand, BRANDS[brand])
 
 
 def _periods(asker: Asker) -> None:
@@ -298,7 +268,7 @@ def _firsts_and_last(asker: Asker) -> None:
 
 def _classes(asker: Asker) -> None:
     visits = encounters(asker.record)
-    emergency = [v for v in visits if (v.get("class") or {}).get("code") == "EMER"]
+    emergency = emergency_visits(visits)
     index, text = asker.pick(_ER)
     asker.ask(
         "abbreviations",
@@ -308,31 +278,11 @@ def _classes(asker: Asker) -> None:
         ExpectedAnswer("count", value=len(emergency)),
         [reference(v) for v in emergency],
     )
-    inpatient = [v for v in visits if (v.get("class") or {}).get("code") in ("IMP", "ACUTE")]
-    admission_types = [
-        v
-        for v in visits
-        if any(
-            w in display_of((v.get("type") or [{}])[0]).lower() for w in ("admission", "hospital")
-        )
-    ]
-    if not inpatient and admission_types:
+    if admission_outside_inpatient(visits):
         return  # an "admission" outside the inpatient class: no one definite answer
-    names = dict.fromkeys(clean_name(display_of((v.get("type") or [{}])[0])) for v in inpatient)
-    answer = ExpectedAnswer(
-        "yes_no",
-        value="yes" if inpatient else "no",
-        items=tuple(ExpectedItem(n) for n in names if n),
-    )
+    answer, references = inpatient_answer(visits)
     index, text = asker.pick(_HOSPITAL)
-    asker.ask(
-        "lay_terms",
-        f"heldout.inpatient.{index}",
-        {},
-        text,
-        answer,
-        [reference(v) for v in inpatient],
-    )
+    asker.ask("lay_terms", f"heldout.inpatient.{index}", {}, text, answer, references)
 
 
 def heldout_visit_questions(asker: Asker) -> None:

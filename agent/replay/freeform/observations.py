@@ -7,10 +7,17 @@ results on the day asked about, no tie for the highest value.
 
 from __future__ import annotations
 
+from agent.replay.freeform.asks import (
+    ask_extreme,
+    ask_first_result,
+    ask_last_two,
+    ask_latest,
+    ask_threshold,
+)
 from agent.replay.freeform.base import Asker
 from agent.replay.freeform.facts import Result, results
+from agent.replay.freeform.referee import definite_latest
 from agent.replay.freeform.vocabulary import MEASURES, Measure
-from agent.replay.model import ExpectedAnswer
 
 __all__ = ["observation_questions"]
 
@@ -65,144 +72,65 @@ _THRESHOLDS = {
 }
 
 
-def _definite_latest(found: list[Result]) -> Result | None:
-    newest = found[-1]
-    same_day = [r for r in found if r.day == newest.day]
-    return newest if len(same_day) == 1 else None
-
-
-def _value(result: Result) -> ExpectedAnswer:
-    return ExpectedAnswer("value_date", value=result.stated, date=result.day)
-
-
 def _latest_kinds(asker: Asker, available: list[tuple[Measure, list[Result]]]) -> None:
     rng = asker.rng
-    chosen = rng.sample(available, min(2, len(available)))
-    for measure, found in chosen:
-        latest = _definite_latest(found)
-        if latest is None:
-            continue
-        index, text = asker.pick(_PARAPHRASE, name=measure.name)
-        asker.ask(
-            "paraphrase",
-            f"latest.{index}",
-            {"measure": measure.key},
-            text,
-            _value(latest),
-            [latest.reference],
-        )
+    for measure, found in rng.sample(available, min(2, len(available))):
+        params = {"measure": measure.key}
+        ask_latest(asker, "paraphrase", "latest", params, found, _PARAPHRASE, name=measure.name)
     lay = [(m, f) for m, f in available if m.lay]
     for measure, found in rng.sample(lay, min(2, len(lay))):
-        latest = _definite_latest(found)
-        if latest is None:
+        if definite_latest(found) is None:
             continue
         phrase = rng.choice(measure.lay)
+        params = {"measure": measure.key, "phrase": phrase}
         if "{pronoun}" in phrase:
             text = phrase.format(pronoun=asker.pronoun) + "?"
-            index = -1
+            ask_latest(asker, "lay_terms", "lay", params, found, None, text)
         else:
-            index, text = asker.pick(_LAY, lay=phrase)
-        asker.ask(
-            "lay_terms",
-            f"lay.{index}",
-            {"measure": measure.key, "phrase": phrase},
-            text,
-            _value(latest),
-            [latest.reference],
-        )
+            ask_latest(asker, "lay_terms", "lay", params, found, _LAY, lay=phrase)
     shorthand = [(m, f) for m, f in available if m.abbreviations]
     for measure, found in rng.sample(shorthand, min(1, len(shorthand))):
-        latest = _definite_latest(found)
-        if latest is None:
+        if definite_latest(found) is None:
             continue
         abbreviation = rng.choice(measure.abbreviations)
-        index, text = asker.pick(_ABBREVIATION, abbr=abbreviation)
-        asker.ask(
-            "abbreviations",
-            f"abbr.{index}",
-            {"measure": measure.key, "abbr": abbreviation},
-            text,
-            _value(latest),
-            [latest.reference],
-        )
+        params = {"measure": measure.key, "abbr": abbreviation}
+        ask_latest(asker, "abbreviations", "abbr", params, found, _ABBREVIATION, abbr=abbreviation)
+
+
+def _name(measure: Measure) -> str:
+    return "systolic BP" if measure.key == "bp" else measure.name
 
 
 def _extreme(asker: Asker, available: list[tuple[Measure, list[Result]]]) -> None:
     many = [(m, f) for m, f in available if len(f) >= 3]
     for measure, found in asker.rng.sample(many, min(2, len(many))):
         highest = asker.rng.random() < 0.6 or measure.key == "bp"
-        best = max(r.number for r in found) if highest else min(r.number for r in found)
-        at = [r for r in found if r.number == best]
-        if len({r.day for r in at}) != 1 or len({r.stated for r in at}) != 1:
-            continue  # a tie on two days: no one definite reading
-        name = "systolic BP" if measure.key == "bp" else measure.name
-        index, text = asker.pick(_HIGHEST if highest else _LOWEST, name=name)
-        asker.ask(
-            "extreme",
-            f"{'high' if highest else 'low'}.{index}",
-            {"measure": measure.key},
-            text,
-            _value(at[0]),
-            [r.reference for r in at],
-        )
+        wordings = _HIGHEST if highest else _LOWEST
+        template = "high" if highest else "low"
+        params = {"measure": measure.key}
+        ask_extreme(asker, template, params, found, highest, wordings, _name(measure))
 
 
 def _threshold(asker: Asker, available: list[tuple[Measure, list[Result]]]) -> None:
     usable = [(m, f) for m, f in available if m.key in _THRESHOLDS and len(f) >= 2]
     for measure, found in asker.rng.sample(usable, min(2, len(usable))):
         direction, candidates = _THRESHOLDS[measure.key]
-        for threshold in candidates:
-            if direction == "above":
-                hits = [r for r in found if r.number > threshold]
-            else:
-                hits = [r for r in found if r.number < threshold]
-            if 0 < len(hits) < len(found) or threshold == candidates[-1]:
-                break
-        name = "systolic BP" if measure.key == "bp" else measure.name
         wordings = _ABOVE if direction == "above" else _BELOW
-        index, text = asker.pick(wordings, name=name, t=f"{threshold:g}")
-        asker.ask(
-            "threshold",
-            f"{direction}.{index}",
-            {"measure": measure.key, "threshold": threshold},
-            text,
-            ExpectedAnswer("count", value=len(hits)),
-            [r.reference for r in hits],
-        )
+        threshold_of = ("threshold", direction, candidates)
+        params = {"measure": measure.key}
+        ask_threshold(asker, direction, params, found, threshold_of, wordings, _name(measure))
 
 
 def _compare(asker: Asker, available: list[tuple[Measure, list[Result]]]) -> None:
     usable = [(m, f) for m, f in available if len(f) >= 2 and not m.components]
     for measure, found in asker.rng.sample(usable, min(2, len(usable))):
-        last = found[-2:]
-        if len({r.day for r in found[-3:]}) < min(3, len(found)):
-            continue  # same-day results: "the last two" is not definite
-        index, text = asker.pick(_COMPARE, name=measure.name)
-        points = tuple((r.day, r.number) for r in last)
-        asker.ask(
-            "compare",
-            f"last2.{index}",
-            {"measure": measure.key},
-            text,
-            ExpectedAnswer("series", points=points),
-            [r.reference for r in last],
-        )
+        ask_last_two(asker, "last2", {"measure": measure.key}, found, _COMPARE, measure.name)
 
 
 def _first(asker: Asker, available: list[tuple[Measure, list[Result]]]) -> None:
     for measure, found in asker.rng.sample(available, min(1, len(available))):
-        oldest = found[0]
-        if len([r for r in found if r.day == oldest.day]) != 1:
-            continue
-        index, text = asker.pick(_FIRST, name=measure.name)
-        asker.ask(
-            "first",
-            f"first_result.{index}",
-            {"measure": measure.key},
-            text,
-            _value(oldest),
-            [oldest.reference],
-        )
+        params = {"measure": measure.key}
+        ask_first_result(asker, "first_result", params, found, _FIRST, measure.name)
 
 
 def observation_questions(asker: Asker) -> None:

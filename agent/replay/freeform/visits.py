@@ -17,6 +17,11 @@ from agent.replay.freeform.facts import (
     encounters,
     results,
 )
+from agent.replay.freeform.referee import (
+    admission_outside_inpatient,
+    emergency_visits,
+    inpatient_answer,
+)
 from agent.replay.freeform.vocabulary import MEASURES
 from agent.replay.ground_truth_lists import vaccine_item
 from agent.replay.model import ExpectedAnswer, ExpectedItem
@@ -276,32 +281,12 @@ def ask_why_visit(asker: Asker, wordings: tuple[str, ...], prefix: str = "") -> 
 
 def _encounter_classes(asker: Asker) -> None:
     visits = encounters(asker.record)
-    inpatient = [v for v in visits if (v.get("class") or {}).get("code") in ("IMP", "ACUTE")]
-    admissions = [
-        v
-        for v in visits
-        if "admission" in display_of((v.get("type") or [{}])[0]).lower()
-        or "hospital" in display_of((v.get("type") or [{}])[0]).lower()
-    ]
     index, text = asker.pick(_HOSPITAL)
-    if not inpatient and admissions:
-        # An "admission" outside the inpatient class: no one definite answer.
-        _emergency_count(asker, visits)
-        return
-    names = dict.fromkeys(clean_name(display_of((v.get("type") or [{}])[0])) for v in inpatient)
-    answer = ExpectedAnswer(
-        "yes_no",
-        value="yes" if inpatient else "no",
-        items=tuple(ExpectedItem(n) for n in names if n),
-    )
-    asker.ask(
-        "lay_terms", f"hospitalized.{index}", {}, text, answer, [reference(v) for v in inpatient]
-    )
-    _emergency_count(asker, visits)
-
-
-def _emergency_count(asker: Asker, visits: list[Resource]) -> None:
-    emergency = [v for v in visits if (v.get("class") or {}).get("code") == "EMER"]
+    if not admission_outside_inpatient(visits):
+        # (An "admission" outside the inpatient class has no one definite answer.)
+        answer, references = inpatient_answer(visits)
+        asker.ask("lay_terms", f"hospitalized.{index}", {}, text, answer, references)
+    emergency = emergency_visits(visits)
     index, text = asker.pick(_ER)
     asker.ask(
         "abbreviations",
