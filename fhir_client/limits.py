@@ -66,6 +66,14 @@ pages (ints: 100,000 ids is under 4 MB; see fhir_client.embedded.snapshots)."""
 EVERYTHING_SNAPSHOT_SECONDS: Final = 30.0
 """How long those ids serve later pages: another process's writes show after at most
 this long (this process's own writes clear them at once). HAPI keeps 60 s."""
+RECORD_CACHE_ENTRIES: Final = 4
+"""Patients whose whole record and concept index an Assistant keeps across questions
+(agent.record_cache): a lifetime record is hundreds of MB as Python objects, so only
+the few charts open at once are kept; a fifth patient evicts the least recently used."""
+RECORD_CACHE_SECONDS: Final = EVERYTHING_SNAPSHOT_SECONDS
+"""How long a kept record serves questions: the same freshness promise as the
+``$everything`` snapshots (this process's writes make it stale at once, another
+process's show after at most this long)."""
 
 # --- Upstream FHIR servers ------------------------------------------------------------
 MAX_RESPONSE_BYTES: Final = 64 * MIB

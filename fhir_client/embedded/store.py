@@ -268,6 +268,15 @@ class EmbeddedStore:
             rows = _fetch_in_order(conn, members_in_order[offset : offset + count])
         return SearchPage(rows, len(members_in_order))
 
+    def record_version(self) -> int:
+        """A number that changes whenever this process writes to the store.
+
+        It is the ``$everything`` snapshots' generation: whoever keeps what it read
+        keys it by this and by age (``EVERYTHING_SNAPSHOT_SECONDS``), so this process's
+        writes make it stale at once and another process's within that bound.
+        """
+        return self._snapshots.generation
+
     def is_empty(self) -> bool:
         """True when no resource has been stored yet (the loader checks this)."""
         with self._reading() as conn:
