@@ -6,12 +6,13 @@ lives for one run, so on a lifetime record every such question paid 6-9 s of CPU
 and index the record again.  The Assistant keeps that work here instead.
 
 Freshness: an entry is keyed by the patient AND the embedded store's record version
-(:meth:`EmbeddedStore.record_version`, the ``$everything`` snapshots' generation), taken
-before the record is read, so this process's writes make every entry unreachable at once;
-entries older than ``RECORD_CACHE_SECONDS`` are dropped, the same bound within which the
-snapshots show another process's writes.  A remote server reports no version the store can
-trust, so there is no cache for it: each run reads its own record, as before.
-Bounded: at most ``RECORD_CACHE_ENTRIES`` records, least recently used evicted first.
+(:meth:`EmbeddedStore.record_version`: the ``$everything`` snapshots' generation, bumped
+by this process's writes, with SQLite's ``data_version``, bumped by any other connection's
+commit), taken before the record is read, so any write makes every entry unreachable at
+once.  A remote server reports no version this code can trust, so there is no cache for
+it: each run reads its own record, as before.
+Bounded: at most ``RECORD_CACHE_ENTRIES`` records, least recently used evicted first, each
+kept at most ``RECORD_CACHE_SECONDS`` (memory, not freshness: the version sees to that).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 
 from fhir_client.limits import RECORD_CACHE_ENTRIES, RECORD_CACHE_SECONDS
 from tools import PatientToolset
@@ -27,7 +28,7 @@ from tools.record_tools import RecordState, new_record_state
 
 __all__ = ["RecordCache"]
 
-_Key = tuple[str, int]
+_Key = tuple[str, Hashable]
 
 
 class RecordCache:
@@ -35,7 +36,7 @@ class RecordCache:
 
     def __init__(
         self,
-        version: Callable[[], int],
+        version: Callable[[], Hashable],
         *,
         entries: int = RECORD_CACHE_ENTRIES,
         seconds: float = RECORD_CACHE_SECONDS,

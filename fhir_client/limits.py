@@ -70,10 +70,11 @@ RECORD_CACHE_ENTRIES: Final = 4
 """Patients whose whole record and concept index an Assistant keeps across questions
 (agent.record_cache): a lifetime record is hundreds of MB as Python objects, so only
 the few charts open at once are kept; a fifth patient evicts the least recently used."""
-RECORD_CACHE_SECONDS: Final = EVERYTHING_SNAPSHOT_SECONDS
-"""How long a kept record serves questions: the same freshness promise as the
-``$everything`` snapshots (this process's writes make it stale at once, another
-process's show after at most this long)."""
+RECORD_CACHE_SECONDS: Final = 600.0
+"""How long a kept record serves questions after it was first asked for: a bound on
+memory held for a chart nobody reads, not on freshness (any write, from any process,
+changes the store's record version and so the key; see agent.record_cache). Ten minutes
+covers a consultation's questions; a lifetime record takes seconds to read again."""
 
 # --- Upstream FHIR servers ------------------------------------------------------------
 MAX_RESPONSE_BYTES: Final = 64 * MIB

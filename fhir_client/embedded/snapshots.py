@@ -10,9 +10,9 @@ Freshness: this process's writes clear every snapshot at once; another process's
 are seen after at most ``EVERYTHING_SNAPSHOT_SECONDS``. A page's rows are always read
 fresh by id, so a resource deleted meanwhile is simply absent from its page.
 
-``generation`` counts those clears: it is the store's record version for anything else
-that keeps what it read from the store (the Assistant's record cache), with the same
-freshness promise.
+``generation`` counts those clears: it is this process's half of the store's record
+version (``EmbeddedStore.record_version``), which anything that keeps what it read from
+the store (the Assistant's record cache) is keyed by.
 """
 
 from __future__ import annotations

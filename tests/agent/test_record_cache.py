@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -99,3 +100,24 @@ def test_the_store_refuses_json_nested_deeper_than_the_bound() -> None:
         assert store.read("Basic", "deep") is None
     finally:
         store.close()
+
+
+def test_another_connections_write_changes_the_record_version(
+    dataset: Dataset, tmp_path: Path
+) -> None:
+    """A write by another process (here: another store on the same file, its own
+    connections and snapshots) changes this store's record version at once."""
+    record = dataset.patients[0]
+    path = tmp_path / "shared.sqlite"
+    mine, theirs = EmbeddedStore(path), EmbeddedStore(path)
+    try:
+        mine.put_resources([record.patient])
+        before = mine.record_version()
+        assert mine.record_version() == before, "reading changes no version"
+        changed = copy.deepcopy(record.patient)
+        changed["gender"] = "unknown" if changed.get("gender") != "unknown" else "other"
+        theirs.put_resources([changed])
+        assert mine.record_version() != before
+    finally:
+        theirs.close()
+        mine.close()
