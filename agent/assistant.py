@@ -61,6 +61,7 @@ from agent.models.base import ChatModel
 from agent.models.spec import load_model
 from agent.output import AgentOutput
 from agent.patients import PatientListing, list_patients
+from agent.record_cache import RecordCache
 from agent.record_source import Notify, RecordSource, open_record
 from agent.refusals import (
     AssistantError,
@@ -74,6 +75,7 @@ from agent.summary import SummaryOutput, patient_summary
 from agent.thread_turns import ThreadTurns
 from agent.threads import ThreadClaim, ThreadRegistry, open_thread_registry
 from fhir_client.client import FhirClient
+from fhir_client.embedded import store_of
 from fhir_client.limits import DEFAULT_PATIENT_PAGE
 from tools import PatientToolset, make_toolset
 
@@ -119,6 +121,10 @@ class Assistant:
         self.model_lock = asyncio.Lock()
         self._slot = ModelSlot(model, loader)
         self._patients = KnownPatients(client, source_description)
+        # Records and concept indexes kept across questions, only where the record has a
+        # version to key them by (the embedded store); see agent.record_cache.
+        own = store if store is not None else store_of(client)
+        self.records = RecordCache(own.record_version) if own is not None else None
         register_resources(self.key, self)
 
     # Opening ---------------------------------------------------------------------------
@@ -212,7 +218,8 @@ class Assistant:
 
     # RunResources: what the graph's nodes look up from the run context ----------------
     def toolset(self, patient_id: str) -> PatientToolset:
-        return make_toolset(self.client, patient_id)
+        toolset = make_toolset(self.client, patient_id)
+        return self.records.attach(toolset) if self.records is not None else toolset
 
     def chat_model(self, spec: str) -> ChatModel | None:
         return self._slot.chat_model(spec)

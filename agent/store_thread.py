@@ -100,4 +100,6 @@ def _run_to_end(work: Coroutine[Any, Any, Any]) -> bool:
 
 def off_loop_client(store: EmbeddedStore, **client_kwargs: Any) -> FhirClient:
     """A FhirClient over ``store`` whose reads never block the caller's event loop."""
-    return FhirClient(EMBEDDED_BASE_URL, transport=OffLoopTransport(store), **client_kwargs)
+    return FhirClient(
+        EMBEDDED_BASE_URL, transport=OffLoopTransport(store), own_store=True, **client_kwargs
+    )

@@ -15,7 +15,10 @@ Synthea, fixed seed, into ``.bench-out/``). It is loaded with its hospital and
 practitioner bundles into a fresh file-backed embedded store by the streaming loader in a
 child process (validation on, as ``ehr-agent load``), whose peak RSS is printed beside
 the file's size and its largest entry's; then every question runs
-``--repeat`` times through the real graph (no model) and the summary ``--repeat`` times.
+``--repeat`` times through the real graph (no model) and the summary ``--repeat`` times,
+each with the toolset an Assistant gives a run (so the record and concept index it keeps
+across questions count, as they do for ``ask`` and ``serve``; the first, uncounted run of
+a question may be the one that reads the record).
 ``--profile`` writes pyinstrument HTML profiles of the slowest question and of the
 summary to ``.bench-out/lifetime-profiles/``, to route hot spots to their owners.
 ``--quick`` (CI): the largest committed fixture patient, one repeat.
@@ -41,6 +44,7 @@ from lifetime import load_in_child  # noqa: E402
 from synthea_run import Cohort, generate  # noqa: E402
 
 from agent import AgentContext, ask, build_graph  # noqa: E402
+from agent.assistant import Assistant  # noqa: E402
 from agent.summary import patient_summary  # noqa: E402
 from fhir_client import FhirClient  # noqa: E402
 from fhir_client.embedded import EmbeddedStore, embedded_client  # noqa: E402
@@ -97,12 +101,16 @@ CPU: dict[str, list[float]] = {}
 time is mostly waiting for a core, and the CPU time is what an idle machine would take."""
 
 
-async def timed_questions(client: FhirClient, patient: str, repeat: int) -> dict[str, list[float]]:
+async def timed_questions(
+    assistant: Assistant, patient: str, repeat: int
+) -> dict[str, list[float]]:
+    """Each question through the graph, with the toolset the Assistant gives a run (so
+    the record it keeps across questions is used, as ``ask`` and ``serve`` use it)."""
     graph = build_graph()
     times: dict[str, list[float]] = {}
     for question in QUESTIONS:
         for run in range(repeat + 1):  # the first run warms caches and is not counted
-            context = AgentContext(toolset=make_toolset(client, patient), model=None)
+            context = AgentContext(toolset=assistant.toolset(patient), model=None)
             started, cpu = time.perf_counter(), time.process_time()
             output = await ask(graph, context, question)
             elapsed = (time.perf_counter() - started) * 1000
@@ -113,11 +121,11 @@ async def timed_questions(client: FhirClient, patient: str, repeat: int) -> dict
     return times
 
 
-async def timed_summary(client: FhirClient, patient: str, repeat: int) -> list[float]:
+async def timed_summary(assistant: Assistant, patient: str, repeat: int) -> list[float]:
     samples = []
     for run in range(repeat + 1):
         started, cpu = time.perf_counter(), time.process_time()
-        await patient_summary(make_toolset(client, patient))
+        await patient_summary(assistant.toolset(patient))
         if run:
             samples.append(time.perf_counter() - started)
             CPU.setdefault("summary", []).append(time.process_time() - cpu)
@@ -193,8 +201,9 @@ async def run(args: argparse.Namespace) -> None:
     store = EmbeddedStore(store_path)
     try:
         async with embedded_client(store, timeout=3600) as client:
-            times = await timed_questions(client, patient, args.repeat)
-            summary = await timed_summary(client, patient, args.repeat)
+            assistant = Assistant(client, build_graph(), model="none", store=store)
+            times = await timed_questions(assistant, patient, args.repeat)
+            summary = await timed_summary(assistant, patient, args.repeat)
             everything = [t for samples in times.values() for t in samples]
             print(f"{'question':44}{'p50 ms':>9}{'max ms':>9}{'CPU p50 ms':>12}")
             for question, samples in sorted(

@@ -14,8 +14,20 @@ from typing import Any
 import httpx
 import orjson
 
+from fhir_client._depth import JsonTooDeep, check_depth
 from fhir_client.errors import InvalidResponse, body_snippet
 from fhir_client.limits import MAX_JSON_DEPTH
+
+__all__ = [
+    "JsonTooDeep",
+    "Resource",
+    "SearchParams",
+    "build_query",
+    "check_depth",
+    "dump_resource",
+    "loads_json",
+    "parse_resource",
+]
 
 SearchParams = Mapping[str, str | Sequence[str]]
 Resource = dict[str, Any]
@@ -53,12 +65,22 @@ def build_query(
 
 
 def parse_resource(
-    response: httpx.Response, method: str, path: str, expect: str | None
+    response: httpx.Response,
+    method: str,
+    path: str,
+    expect: str | None,
+    *,
+    check_nesting: bool = True,
 ) -> Resource:
-    """Decode a 2xx body as a FHIR resource, checking its resourceType."""
+    """Decode a 2xx body as a FHIR resource, checking its resourceType.
+
+    ``check_nesting=False`` skips :func:`check_depth`; only for bodies from this
+    process's own embedded store (see ``FhirClient(own_store=...)``).
+    """
     try:
         data = loads_json(response.content)
-        check_depth(data)
+        if check_nesting:
+            check_depth(data)
     except JsonTooDeep as error:
         raise InvalidResponse(
             f"{method} {path} returned JSON nested too deeply to be FHIR ({error}); "
@@ -151,32 +173,6 @@ def loads_json(data: bytes) -> Any:
     except RecursionError:
         # orjson stops at 1024 levels; the stdlib would recurse until Python's limit.
         raise JsonTooDeep(f"the JSON is nested more than {MAX_JSON_DEPTH} levels deep") from None
-
-
-class JsonTooDeep(ValueError):
-    """JSON nested deeper than ``MAX_JSON_DEPTH``: no FHIR resource is, and code that
-    walks it recursively would fail far from here with a RecursionError."""
-
-
-def check_depth(value: Any, limit: int = MAX_JSON_DEPTH) -> None:
-    """Raise :class:`JsonTooDeep` if ``value`` nests objects/arrays more than ``limit`` deep.
-
-    Iterative (an explicit stack), so a hostile document cannot make the check
-    itself recurse. Costs about half a parse; FHIR resources are ~10 levels deep.
-    """
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    pop, push = stack.pop, stack.append
-    while stack:
-        node, depth = pop()
-        if depth > limit:
-            raise JsonTooDeep(f"the JSON is nested more than {limit} levels deep")
-        if isinstance(node, dict):
-            node = node.values()
-        elif not isinstance(node, list):
-            continue
-        for child in node:
-            if isinstance(child, dict | list):
-                push((child, depth + 1))
 
 
 def dump_resource(resource: Resource) -> bytes:

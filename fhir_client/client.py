@@ -64,6 +64,13 @@ class FhirClient:
     ``max_response_bytes`` one response body (see :mod:`fhir_client.limits`).  ``sleep``
     is how the client waits between retries; tests inject a recorder so they run
     instantly and can assert the waits requested.
+
+    ``own_store=True`` is for the in-process embedded store only (``embedded_client``,
+    ``off_loop_client``): it skips the nesting check on responses. That check costs about
+    half a parse and was a third of the CPU of reading a lifetime record; the embedded
+    store refuses JSON nested deeper than ``MAX_JSON_DEPTH`` when it writes
+    (``validate_resource``), so what it serves was checked once already. Every other
+    server's responses are checked, because nothing vouches for them.
     """
 
     def __init__(
@@ -81,6 +88,7 @@ class FhirClient:
         sleep: SleepFn | None = None,
         deadline_seconds: float = REQUEST_DEADLINE_SECONDS,
         max_response_bytes: int = MAX_RESPONSE_BYTES,
+        own_store: bool = False,
     ) -> None:
         if max_pages < 1:
             raise ValueError(f"max_pages must be at least 1, got {max_pages}")
@@ -96,6 +104,7 @@ class FhirClient:
             max_response_bytes=max_response_bytes,
         )
         self._base_url = normalise_base_url(base_url)
+        self._check_nesting = not own_store
         self.max_pages = max_pages
         self.page_size = page_size
         default_headers = {"Accept": FHIR_JSON}
@@ -432,7 +441,9 @@ class FhirClient:
         self, response: httpx.Response, method: str, path: str, expect: str | None
     ) -> Resource:
         try:
-            resource = parse_resource(response, method, path, expect)
+            resource = parse_resource(
+                response, method, path, expect, check_nesting=self._check_nesting
+            )
         except InvalidResponse:
             self._observe_response(response, None)
             raise

@@ -66,6 +66,15 @@ pages (ints: 100,000 ids is under 4 MB; see fhir_client.embedded.snapshots)."""
 EVERYTHING_SNAPSHOT_SECONDS: Final = 30.0
 """How long those ids serve later pages: another process's writes show after at most
 this long (this process's own writes clear them at once). HAPI keeps 60 s."""
+RECORD_CACHE_ENTRIES: Final = 4
+"""Patients whose whole record and concept index an Assistant keeps across questions
+(agent.record_cache): a lifetime record is hundreds of MB as Python objects, so only
+the few charts open at once are kept; a fifth patient evicts the least recently used."""
+RECORD_CACHE_SECONDS: Final = 600.0
+"""How long a kept record serves questions after it was first asked for: a bound on
+memory held for a chart nobody reads, not on freshness (any write, from any process,
+changes the store's record version and so the key; see agent.record_cache). Ten minutes
+covers a consultation's questions; a lifetime record takes seconds to read again."""
 
 # --- Upstream FHIR servers ------------------------------------------------------------
 MAX_RESPONSE_BYTES: Final = 64 * MIB

@@ -32,7 +32,7 @@ from tools.matching import check_date, first_day, last_day
 from tools.scope import PatientScope
 from tools.visits import attached_to, encounter_reasons, pick_encounter, reason_line, why_line
 
-__all__ = ["RecordTools", "in_period"]
+__all__ = ["RecordState", "RecordTools", "in_period", "new_record_state"]
 
 Resource = dict[str, Any]
 _WHY_TYPES = frozenset({"MedicationRequest", "Procedure", "CarePlan"})
@@ -53,15 +53,34 @@ def in_period(when: str | None, since: str | None, until: str | None) -> bool:
     return not (until and when[:10] > last_day(until))
 
 
+RecordState = dict[str, Any]
+"""One read of a patient's record and what is built from it: ``record``, ``index``,
+``search`` (None until first needed) and the ``lock`` that makes the read happen once."""
+
+
+def new_record_state() -> RecordState:
+    """An empty :data:`RecordState`; a toolset fills it on first need."""
+    return {"lock": asyncio.Lock(), "record": None, "index": None, "search": None}
+
+
 class RecordTools:
-    """Concept resolution, record-wide search and visit views (mixed into the toolset)."""
+    """Concept resolution, record-wide search and visit views (mixed into the toolset).
+
+    The record state is the toolset's own unless ``share_record`` hands it one kept by
+    the caller across toolsets (the Assistant keeps it across questions, keyed by the
+    patient and the store's record version: see ``agent.record_cache``).
+    """
 
     scope: PatientScope
 
-    def _record_state(self) -> dict[str, Any]:
-        state: dict[str, Any] | None = getattr(self, "_record_cache", None)
+    def share_record(self, state: RecordState) -> None:
+        """Use ``state`` (this patient's, read at the current record version) as the cache."""
+        self._record_cache = state
+
+    def _record_state(self) -> RecordState:
+        state: RecordState | None = getattr(self, "_record_cache", None)
         if state is None:
-            state = {"lock": asyncio.Lock(), "record": None, "index": None, "search": None}
+            state = new_record_state()
             self._record_cache = state
         return state
 

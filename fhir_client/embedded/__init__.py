@@ -118,7 +118,7 @@ def embedded_client(store: EmbeddedStore, **client_kwargs: Any) -> FhirClient:
     from fhir_client.client import FhirClient
 
     transport = httpx.ASGITransport(app=embedded_asgi_app(store))
-    client = FhirClient(EMBEDDED_BASE_URL, transport=transport, **client_kwargs)
+    client = FhirClient(EMBEDDED_BASE_URL, transport=transport, own_store=True, **client_kwargs)
     _STORES[client] = store
     return client
 

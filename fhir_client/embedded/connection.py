@@ -144,6 +144,8 @@ class ReadConnections:
         self._idle: list[sqlite3.Connection] = []
         self._idle_lock = threading.Lock()
         self.shared: sqlite3.Connection | None = connect(self.db_path) if self.memory else None
+        self._watch: sqlite3.Connection | None = None  # see data_version
+        self._watch_lock = threading.Lock()
 
     @contextmanager
     def reading(self) -> Iterator[sqlite3.Connection]:
@@ -169,8 +171,26 @@ class ReadConnections:
         if connection is not None:
             connection.close()
 
+    def data_version(self) -> int:
+        """SQLite's ``PRAGMA data_version`` on a connection kept for it alone: it changes
+        whenever another connection (this process's writer, or another process) commits.
+
+        ``:memory:`` has no other connection (this process's writes are counted by the
+        store's snapshot generation), so it is always 0 there.
+        """
+        if self.shared is not None:
+            return 0
+        with self._watch_lock:
+            if self._watch is None:
+                self._watch = connect(self.db_path)
+            return int(scalar(self._watch.execute("PRAGMA data_version")))
+
     def close(self) -> None:
         """Close every connection; reads after this open new ones."""
+        with self._watch_lock:
+            watch, self._watch = self._watch, None
+        if watch is not None:
+            watch.close()
         with self._idle_lock:
             idle, self._idle = self._idle, []
         for connection in idle:

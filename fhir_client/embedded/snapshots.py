@@ -9,6 +9,10 @@ pages slice them. HAPI does the same (it reuses a search's results for 60 s by d
 Freshness: this process's writes clear every snapshot at once; another process's writes
 are seen after at most ``EVERYTHING_SNAPSHOT_SECONDS``. A page's rows are always read
 fresh by id, so a resource deleted meanwhile is simply absent from its page.
+
+``generation`` counts those clears: it is this process's half of the store's record
+version (``EmbeddedStore.record_version``), which anything that keeps what it read from
+the store (the Assistant's record cache) is keyed by.
 """
 
 from __future__ import annotations
@@ -35,6 +39,8 @@ class Snapshots:
         self._seconds = seconds
         self._lock = threading.Lock()
         self._kept: OrderedDict[Hashable, tuple[float, list[int]]] = OrderedDict()
+        self.generation = 0
+        """Bumped by every :meth:`clear`: a read made under an older one may be stale."""
 
     def get(self, key: Hashable) -> list[int] | None:
         """The ids kept for ``key``, or None when absent or older than the bound."""
@@ -61,3 +67,4 @@ class Snapshots:
         """Forget every snapshot (this process wrote to the store)."""
         with self._lock:
             self._kept.clear()
+            self.generation += 1

@@ -268,6 +268,17 @@ class EmbeddedStore:
             rows = _fetch_in_order(conn, members_in_order[offset : offset + count])
         return SearchPage(rows, len(members_in_order))
 
+    def record_version(self) -> tuple[int, int]:
+        """A value that changes whenever anyone commits a write to the store.
+
+        The ``$everything`` snapshots' generation (bumped by this process's writes) and
+        SQLite's ``data_version`` (bumped by any other connection's commit, another
+        process's included). Whoever keeps what it read keys it by this, taken before the
+        read, so no write is ever missed: a kept read made under an older version is
+        simply never used again.
+        """
+        return self._snapshots.generation, self._reads.data_version()
+
     def is_empty(self) -> bool:
         """True when no resource has been stored yet (the loader checks this)."""
         with self._reading() as conn:

@@ -1,4 +1,6 @@
-"""The minimum a resource needs to be stored: a known type and a valid FHIR id.
+"""The minimum a resource needs to be stored: a known type, a valid FHIR id, and
+nesting within ``MAX_JSON_DEPTH`` (checked here, once, so the store's own clients need
+not check every response again: see ``FhirClient(own_store=...)``).
 
 Apart from the store so the write path (:mod:`fhir_client.embedded.writing`) and the
 facade can both use it without importing each other.
@@ -6,8 +8,10 @@ facade can both use it without importing each other.
 
 from __future__ import annotations
 
+from fhir_client._depth import JsonTooDeep, check_depth
 from fhir_client.embedded.registry import check_type
 from fhir_client.ids import is_fhir_id
+from fhir_client.limits import MAX_JSON_DEPTH
 
 
 class StoreError(ValueError):
@@ -36,4 +40,12 @@ def validate_resource(resource: object, index: int) -> tuple[str, str]:
             "1-64 characters of A-Z, a-z, 0-9, '-' and '.'",
             index,
         )
+    try:
+        check_depth(resource)
+    except JsonTooDeep:
+        raise StoreError(
+            f"resource #{index} ({rtype}/{rid}) is nested more than {MAX_JSON_DEPTH} levels "
+            "deep (MAX_JSON_DEPTH); no FHIR resource is, so it was refused",
+            index,
+        ) from None
     return rtype, rid
