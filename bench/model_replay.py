@@ -225,6 +225,9 @@ async def run(args: argparse.Namespace, spec: str) -> dict[str, Any]:
     report["meta"]["schema_outputs"] = audit.schema_calls
     report["meta"]["schema_outputs_invalid"] = audit.invalid
     report["meta"]["wall_seconds"] = round(seconds, 1)
+    # For a model server: the structured-output form its detection chose (None: not asked).
+    form = getattr(model, "structured_mode", None) if audit.schema_calls else None
+    report["meta"]["structured_form"] = form
     print_report(report, results, args)
     if args.report:
         write_report(report, Path(args.report))
@@ -253,6 +256,7 @@ def print_report(
     print(
         f"\nSchema-constrained outputs: {meta['schema_outputs']}, invalid at the model's "
         f"boundary: {len(invalid)}; wall time {meta['wall_seconds']} s"
+        + (f"; server form: {meta['structured_form']}" if meta["structured_form"] else "")
     )
     for problem in invalid[:5]:
         print(f"  - {problem}")
