@@ -53,8 +53,10 @@ PATIENT = "9cd1c047-7dfd-3c0f-1e5b-37e2d2ce7d9c"
 PLAN_MAX_TOKENS = 160
 """The product's default ``plan_max_tokens``; the grammar raises it to its longest output."""
 REQUEST_SECONDS = 300
-"""One request of at most a few hundred tokens from the 270M model on a loaded 2-core
-machine (measured: 0.1 s per token at worst, so this is a bound with slack, not a hope)."""
+"""One request: at most the grammar's longest plan (363 tokens) from the 270M model.  The
+slowest rate seen through llama-server on the loaded 2-core machine (bench/README.md:
+2,866 completion tokens in 578 s of replay, everything else included) is 0.2 s per
+token, so about 75 s; 300 s is that bound with slack for a busier machine."""
 CLI_SECONDS = 1800
 """A whole replay of one patient (about 30 questions, three model calls each at most)."""
 
