@@ -1,7 +1,12 @@
 """Replay with a real model: invalid plans, fallbacks, unverified citations, per kind.
 
     python bench/model_replay.py [--freeform] [--no-templates] [--per-category N]
-                                 [--model PATH.gguf] [--threads N] [--report PATH]
+                                 [--model PATH.gguf | --model openai:URL#NAME | --llama-server]
+                                 [--threads N] [--report PATH]
+
+``--model openai:URL#NAME`` replays through an OpenAI-compatible server already running;
+``--llama-server`` starts llama.cpp's own ``llama-server`` (built once by
+``tests/llama_server.py``) with the 270M GGUF on a free local port and replays through it.
 
 Why: issue 10 asks that, with the Gemma 3 270M GGUF, the replay show zero invalid plans
 and zero unverified citations, and issue 14 a citation-validity figure with a real
@@ -50,11 +55,16 @@ from agent.replay.runner import Checkpoint, QuestionResult, plan_replay, run_rep
 from agent.replay.sampling import sample_plans  # noqa: E402
 from fhir_client.embedded import EmbeddedStore, embedded_client  # noqa: E402
 from fhir_client.loading import load_paths  # noqa: E402
+from tests.llama_server import ensure_llama_server, running_llama_server  # noqa: E402
 
 FIXTURES = REPO / "synthea_fixtures" / "fhir"
 OUT = REPO / ".bench-out" / "model-replay"
 CONFIG: dict[str, Any] = {"answer_max_tokens": 96, "plan_max_tokens": 160, "context_window": 4096}
 """A CPU-sized run: answers of up to 96 tokens (the 270M model rambles to the limit)."""
+SERVER_ALIAS = "gemma-3-270m"
+"""The name ``--llama-server`` serves the 270M GGUF under (``--alias``)."""
+SERVER_TIMEOUT_SECONDS = 600
+"""One request to a local server on a loaded 2-core machine: a bound, not an estimate."""
 
 
 class SchemaAudit:
@@ -126,10 +136,40 @@ def _line(name: str, results: list[QuestionResult], summary: dict[str, Any]) -> 
     )
 
 
-async def run(args: argparse.Namespace) -> dict[str, Any]:
-    path = args.model or str(small_test_model_path())
-    model = load_model(path, n_ctx=CONFIG["context_window"], n_threads=args.threads)
+def _model(spec: str, threads: int) -> ChatModel:
+    """The backend for ``spec``, sized to ``CONFIG``'s context window."""
+    if spec.startswith("openai:"):
+        options: dict[str, Any] = {
+            "context_window": CONFIG["context_window"],
+            "timeout": SERVER_TIMEOUT_SECONDS,
+        }
+    else:
+        options = {"n_ctx": CONFIG["context_window"], "n_threads": threads}
+    model = load_model(spec, **options)
     assert model is not None
+    return model
+
+
+def bench(args: argparse.Namespace) -> dict[str, Any]:
+    """Run the replay, through a ``llama-server`` started here when asked."""
+    if not args.llama_server:
+        return asyncio.run(run(args, args.model or str(small_test_model_path())))
+    binary = ensure_llama_server()
+    log = OUT / "llama-server.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with running_llama_server(
+        binary,
+        Path(args.model or small_test_model_path()),
+        log,
+        alias=SERVER_ALIAS,
+        context=CONFIG["context_window"],
+        threads=args.threads,
+    ) as url:
+        return asyncio.run(run(args, f"openai:{url}#{SERVER_ALIAS}"))
+
+
+async def run(args: argparse.Namespace, spec: str) -> dict[str, Any]:
+    model = _model(spec, args.threads)
     audit = SchemaAudit(model)
     store = EmbeddedStore(":memory:")
     try:
@@ -185,6 +225,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     report["meta"]["schema_outputs"] = audit.schema_calls
     report["meta"]["schema_outputs_invalid"] = audit.invalid
     report["meta"]["wall_seconds"] = round(seconds, 1)
+    # For a model server: the structured-output form its detection chose (None: not asked).
+    form = getattr(model, "structured_mode", None) if audit.schema_calls else None
+    report["meta"]["structured_form"] = form
     print_report(report, results, args)
     if args.report:
         write_report(report, Path(args.report))
@@ -213,6 +256,7 @@ def print_report(
     print(
         f"\nSchema-constrained outputs: {meta['schema_outputs']}, invalid at the model's "
         f"boundary: {len(invalid)}; wall time {meta['wall_seconds']} s"
+        + (f"; server form: {meta['structured_form']}" if meta["structured_form"] else "")
     )
     for problem in invalid[:5]:
         print(f"  - {problem}")
@@ -225,7 +269,17 @@ def print_report(
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", help="a .gguf path (default: the packaged Gemma 3 270M)")
+    parser.add_argument(
+        "--model",
+        help="a .gguf path (default: the packaged Gemma 3 270M) or openai:URL#NAME "
+        "(a running OpenAI-compatible server)",
+    )
+    parser.add_argument(
+        "--llama-server",
+        action="store_true",
+        help="serve the GGUF with llama.cpp's llama-server (built once by "
+        "tests/llama_server.py) and replay through it",
+    )
     parser.add_argument("--templates", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument("--freeform", action=argparse.BooleanOptionalAction, default=False)
     parser.add_argument("--per-category", type=int, default=0, help="0: every question")
@@ -236,7 +290,9 @@ def main(argv: list[str] | None = None) -> None:
         "in REPORT.partial.jsonl, and the same command resumes an interrupted run",
     )
     args = parser.parse_args(argv)
-    asyncio.run(run(args))
+    if args.llama_server and args.model and args.model.startswith("openai:"):
+        parser.error("--llama-server serves a .gguf; it cannot take --model openai:...")
+    bench(args)
 
 
 if __name__ == "__main__":

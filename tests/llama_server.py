@@ -164,6 +164,7 @@ def running_llama_server(
     alias: str,
     context: int = 2048,
     chat_template: str = "gemma",
+    threads: int = 2,
 ) -> Iterator[str]:
     """Run ``llama-server`` on 127.0.0.1 (a free port); yields its ``/v1`` base URL.
 
@@ -182,7 +183,7 @@ def running_llama_server(
         "--chat-template",
         chat_template,
         "--threads",
-        "2",
+        str(threads),
         "--parallel",
         "1",
         "--host",

@@ -6,14 +6,11 @@ Gemma templates have no system role (some servers drop the system message,
 some refuse it), so for a model whose name contains "gemma" the system text
 is folded into the user message, as our local Gemma template does.
 
-Servers constrain output to a JSON schema in different ways: OpenAI's
-``response_format: json_schema`` (llama.cpp's ``llama-server``, vLLM),
-``response_format: json_object`` with a ``schema`` (llama-cpp-python's server, which
-answers the first with HTTP 500), Ollama's ``format``, or a GBNF ``grammar``.  The
-first structured call to a server tries them in that order and remembers, per server,
-the first one it accepts; a server that refuses them all gets an error listing what it
-refused.  The schema sent is :func:`~agent.models.json_output.portable_schema`'s, and
-the output is still checked against the full schema.
+Servers constrain output to a JSON schema in different ways
+(:mod:`agent.models.structured_forms`); the first structured call to a server tries
+them in order (a grammar only after a probe shows the server enforces it) and remembers,
+per server, the first one it accepts; a server that refuses them all gets an error
+listing what it refused.  The output is always checked against the full schema.
 """
 
 from __future__ import annotations
@@ -21,7 +18,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import AsyncIterator
-from typing import Any, Literal
+from typing import Any
 
 import httpx
 
@@ -32,68 +29,33 @@ from agent.models.base import (
     ModelUnavailable,
     TokenCallback,
 )
-from agent.models.json_output import parse_json_output, portable_schema
+from agent.models.json_output import parse_json_output
 from agent.models.scripted import approx_tokens
+from agent.models.structured_forms import (
+    GUIDANCE_OPTIONS,
+    MODE_NAMES,
+    PROBE_GRAMMAR,
+    PROBE_MAX_TOKENS,
+    PROBE_PROMPT,
+    PROBE_WORD,
+    STRUCTURED_MODES,
+    StructuredMode,
+    is_refusal,
+    structured_fields,
+    token_budget,
+)
 from agent.models.templates import ThinkingFilter, strip_thinking
 
-__all__ = ["STRUCTURED_MODES", "OpenAICompatibleModel", "StructuredMode", "structured_fields"]
-
-StructuredMode = Literal["json_schema", "json_object", "ollama_format", "grammar"]
-STRUCTURED_MODES: tuple[StructuredMode, ...] = (
-    "json_schema",
-    "json_object",
-    "ollama_format",
-    "grammar",
-)
-"""The ways of asking for schema-constrained output, in the order they are tried."""
-
-MODE_NAMES: dict[StructuredMode, str] = {
-    "json_schema": "response_format json_schema",
-    "json_object": "response_format json_object + schema",
-    "ollama_format": "Ollama's format",
-    "grammar": "a GBNF grammar",
-}
-REFUSAL_WORDS = ("response_format", "json_schema", "schema", "grammar", "format", "support")
-"""Words in an error body that mark it as a refusal of the structured-output form."""
-
-GUIDANCE_OPTIONS: dict[str, Any] = {
-    "whitespace_flexible": False,
-    "key_separator": ": ",
-    "item_separator": ", ",
-}
-"""llguidance's in-schema options (vLLM's ``guidance`` backend honours them over its own
-default of flexible whitespace, which let greedy Gemma 270M write newlines until the token
-budget ran out).  Other converters ignore the ``x-guidance`` key."""
+__all__ = [
+    "GUIDANCE_OPTIONS",
+    "STRUCTURED_MODES",
+    "OpenAICompatibleModel",
+    "StructuredMode",
+    "structured_fields",
+]
 
 _detected: dict[str, StructuredMode] = {}
 """Per server base URL: the form it accepted, detected once per process."""
-
-
-def structured_fields(mode: StructuredMode, schema: dict[str, Any]) -> dict[str, Any]:
-    """The request fields that ask a server for output matching ``schema`` in ``mode``."""
-    portable = portable_schema(schema)
-    if isinstance(portable, dict) and mode != "grammar":
-        portable = {**portable, "x-guidance": GUIDANCE_OPTIONS}
-    if mode == "json_schema":
-        return {
-            "response_format": {
-                "type": "json_schema",
-                "json_schema": {"name": "output", "schema": portable, "strict": True},
-            }
-        }
-    if mode == "json_object":
-        return {"response_format": {"type": "json_object", "schema": portable}}
-    if mode == "ollama_format":
-        return {"format": portable}
-    from llama_cpp.llama_grammar import json_schema_to_gbnf  # only where llama.cpp is
-
-    return {"grammar": json_schema_to_gbnf(json.dumps(portable))}
-
-
-def _refusal(status: int, text: str) -> bool:
-    """True when an error answer is a refusal of the structured-output form itself."""
-    lowered = text.lower()
-    return status in (400, 415, 422, 500, 501) and any(w in lowered for w in REFUSAL_WORDS)
 
 
 class OpenAICompatibleModel:
@@ -162,7 +124,9 @@ class OpenAICompatibleModel:
         if stream:
             body["stream_options"] = {"include_usage": True}
         if json_schema is not None:
-            body.update(structured_fields(mode or self.structured_mode, json_schema))
+            chosen = mode or self.structured_mode
+            body["max_tokens"] = token_budget(chosen, json_schema, max_tokens)
+            body.update(structured_fields(chosen, json_schema))
         return body
 
     @property
@@ -182,9 +146,10 @@ class OpenAICompatibleModel:
     ) -> Completion:
         """POST one single-turn prompt; stream over SSE when ``on_token`` is given."""
         estimate = approx_tokens(system) + approx_tokens(user)
-        if estimate + max_tokens > self.context_window:
+        budget = token_budget("grammar", json_schema, max_tokens)  # the most any form asks
+        if estimate + budget > self.context_window:
             raise ContextOverflow(
-                f"The prompt needs about {estimate} tokens plus max_tokens={max_tokens}, "
+                f"The prompt needs about {estimate} tokens plus max_tokens={budget}, "
                 f"more than the {self.context_window}-token context configured for "
                 f"{self.name}. Send fewer facts or lower max_tokens."
             )
@@ -240,8 +205,13 @@ class OpenAICompatibleModel:
             except ImportError:  # a grammar needs llama-cpp-python to convert the schema
                 refused.append(f"{MODE_NAMES[mode]} (not tried: llama-cpp-python is absent)")
                 continue
+            if mode == "grammar":
+                ignored = await self._grammar_ignored(client)
+                if ignored:
+                    refused.append(f"{MODE_NAMES[mode]} ({ignored})")
+                    continue
             response = await client.post(self._url, json=payload, headers=self._headers)
-            if response.status_code >= 400 and _refusal(response.status_code, response.text):
+            if response.status_code >= 400 and is_refusal(response.status_code, response.text):
                 refused.append(
                     f"{MODE_NAMES[mode]} (HTTP {response.status_code}: {response.text[:160]!r})"
                 )
@@ -254,6 +224,26 @@ class OpenAICompatibleModel:
             f"{'; '.join(refused)}. Use a server that enforces a JSON schema (llama.cpp's "
             "llama-server, vLLM, llama-cpp-python's server, Ollama), or --model none."
         )
+
+    async def _grammar_ignored(self, client: httpx.AsyncClient) -> str | None:
+        """Why the server does not enforce a ``grammar`` field, or ``None`` when it does."""
+        body = self.request_body(
+            "",
+            PROBE_PROMPT,
+            json_schema=None,
+            max_tokens=PROBE_MAX_TOKENS,
+            temperature=0.0,
+            stream=False,
+        )
+        body["grammar"] = PROBE_GRAMMAR
+        response = await client.post(self._url, json=body, headers=self._headers)
+        if response.status_code >= 400 and is_refusal(response.status_code, response.text):
+            return f"HTTP {response.status_code}: {response.text[:160]!r}"
+        self._check_status(response.status_code, response.text)
+        text, _ = _parse_response(response, self.name)
+        if text.strip() == PROBE_WORD:
+            return None
+        return f"accepted but not enforced: a probe grammar got {text[:60]!r}"
 
     @property
     def _url(self) -> str:

@@ -3,12 +3,19 @@ llama-cpp-python's sources by ``tests/llama_server.py``), with the Gemma 3 270M 
 
 Driven as a user would: ``--model openai:URL#gemma-3-270m`` on ``ehr-agent ask`` and
 ``ehr-agent replay``.  The 270M base model writes nonsense, so this asserts structure:
-the server is asked with ``response_format: json_schema`` and accepts it, its output
-obeys the schema (enforced by the server, not merely requested), and every citation
-the product keeps is verified against retrieved evidence (validity 1.00).
+the backend's probe finds that the server enforces a GBNF ``grammar`` and sends the local
+backend's grammar (one optional space per slot: llama.cpp's own schema conversion allows
+two newlines and twenty spaces between tokens, which the 270M model fills until the
+budget cuts the plan off), its output obeys the schema (enforced by the server, not
+merely requested), and every citation the product keeps is verified against retrieved
+evidence (validity 1.00).
 
-Uses ``EHR_AGENT_LLAMA_SERVER`` or the cached build; builds it (several minutes) only
-when ``EHR_AGENT_REQUIRE_LLAMA_SERVER=1``, and otherwise skips saying how to build it.
+Opt-in, because on a 2-core CPU these two tests take about 20 minutes (one plan of up to
+363 tokens at up to 0.66 s a token) and the build about 40: CI's 30-minute target has
+room for neither.  They run when ``EHR_AGENT_LLAMA_SERVER`` names a binary, or with
+``EHR_AGENT_REQUIRE_LLAMA_SERVER=1`` (the cached build, or a fresh one); otherwise they
+skip saying how to run them.  The replay of a whole free-form or template set through
+llama-server is ``bench/model_replay.py --llama-server`` (figures in ``bench/README.md``).
 """
 
 from __future__ import annotations
@@ -25,8 +32,10 @@ from typing import Any
 import httpx
 import pytest
 
+from agent.models.grammar import longest_output, narrow_schema
 from agent.models.json_output import parse_json_output
 from agent.models.openai_backend import OpenAICompatibleModel
+from agent.models.structured_forms import StructuredMode
 from agent.planner.schema import planning_schema
 from tests import agent_truth as truth
 from tests.llama_server import (
@@ -45,8 +54,15 @@ CONTEXT = 8192  # the backend's default context_window: the server must hold as 
 FIXTURES = Path(__file__).resolve().parents[2] / "synthea_fixtures" / "fhir"
 PATIENT_FILE = "Gregoria352_Douglas31_9cd1c047-7dfd-3c0f-1e5b-37e2d2ce7d9c.json"
 PATIENT = "9cd1c047-7dfd-3c0f-1e5b-37e2d2ce7d9c"
-CLI_SECONDS = 900
-"""A whole replay of one patient (about 30 questions) on a loaded 2-core machine."""
+PLAN_MAX_TOKENS = 160
+"""The product's default ``plan_max_tokens``; the grammar raises it to its longest output."""
+REQUEST_SECONDS = 600
+"""One request: at most the grammar's longest plan (363 tokens) from the 270M model.  The
+slowest rate seen through llama-server on the loaded 2-core machine was 0.66 s per token
+(two 384-token answers in 504 s, with a second server and a bench on the same cores),
+so about 240 s; 600 s is that bound with slack."""
+CLI_SECONDS = 3 * REQUEST_SECONDS
+"""One ``ask``: at most three model calls (a plan, an answer, one repair)."""
 
 
 def _binary() -> Path:
@@ -54,13 +70,14 @@ def _binary() -> Path:
     if os.environ.get("EHR_AGENT_LLAMA_SERVER"):
         return ensure_llama_server()
     cached = cache_dir(installed_version()) / "llama-server"
-    if cached.exists():
-        return cached
     if os.environ.get("EHR_AGENT_REQUIRE_LLAMA_SERVER") != "1":
         pytest.skip(
-            f"llama-server is not built ({cached} is missing): `python tests/llama_server.py` "
-            "builds it from the installed llama-cpp-python's sources"
+            "opt-in (about 20 minutes on a 2-core CPU): set EHR_AGENT_REQUIRE_LLAMA_SERVER=1 "
+            f"to use {cached} (`python tests/llama_server.py` builds it) or "
+            "EHR_AGENT_LLAMA_SERVER=/path/to/llama-server"
         )
+    if cached.exists():
+        return cached
     missing = [tool for tool in ("cmake", "c++") if shutil.which(tool) is None]
     if missing:
         pytest.fail(f"building llama-server needs {', '.join(missing)}")
@@ -99,28 +116,44 @@ def _cli(*args: str, db: Path) -> subprocess.CompletedProcess[str]:
     return done
 
 
-async def test_json_schema_is_accepted_and_enforced(server: str) -> None:
+async def test_the_grammar_is_detected_and_enforced(server: str) -> None:
     schema = planning_schema(list(DEFAULT_TOOLS))
-    model = OpenAICompatibleModel(server, ALIAS, context_window=CONTEXT)
-    # llama.cpp's grammar admits up to 20 whitespace characters between tokens and the 270M
-    # model fills them: 160 tokens cut a plan off, so the budget here is generous.
+    model = OpenAICompatibleModel(server, ALIAS, context_window=CONTEXT, timeout=REQUEST_SECONDS)
+    longest = longest_output(narrow_schema(schema))
+    assert longest is not None
     for question in ("What medications?", "Any allergies?", "Latest HbA1c?"):
         completion = await model.complete(
-            "Choose one action.", question, json_schema=schema, max_tokens=768
+            "Choose one action.", question, json_schema=schema, max_tokens=PLAN_MAX_TOKENS
         )
         plan = parse_json_output(completion.text, schema, source=model.name)
         assert plan["action"] in {*DEFAULT_TOOLS, "answer"}
-    assert model.structured_mode == "json_schema"  # the first form, accepted as is
+        assert not {"\n", "\t"} & set(completion.text)  # no free whitespace left to fill
+        assert completion.completion_tokens <= longest
+    assert model.structured_mode == "grammar"  # the probe showed the server enforces it
 
     # Enforced, not advisory: a schema the base model would never follow unprompted.
-    only = {"type": "object", "properties": {"word": {"enum": ["zebra-17"]}}}
+    only: dict[str, Any] = {"type": "object", "properties": {"word": {"enum": ["zebra-17"]}}}
     only |= {"required": ["word"], "additionalProperties": False}
-    body = model.request_body(
-        "", "Say hello.", json_schema=only, max_tokens=256, temperature=0.0, stream=False
-    )
-    async with httpx.AsyncClient(timeout=120) as client:
-        answer = (await client.post(f"{server}/chat/completions", json=body)).json()
-    assert json.loads(answer["choices"][0]["message"]["content"]) == {"word": "zebra-17"}
+    modes: tuple[StructuredMode, ...] = ("grammar", "json_schema")  # the server takes both
+    async with httpx.AsyncClient(timeout=REQUEST_SECONDS) as client:
+        for mode in modes:
+            body = model.request_body(
+                "",
+                "Say hello.",
+                json_schema=only,
+                max_tokens=64,
+                temperature=0.0,
+                stream=False,
+                mode=mode,
+            )
+            answer = (await client.post(f"{server}/chat/completions", json=body)).json()
+            content = answer["choices"][0]["message"]["content"]
+            if mode == "grammar":
+                assert json.loads(content) == {"word": "zebra-17"}, content
+            else:  # llama.cpp's conversion lets the 270M model pad with whitespace until
+                # the budget ends; what it writes between the padding is still enforced
+                compact = "".join(content.split())
+                assert compact and '{"word":"zebra-17"}'.startswith(compact), content
 
 
 def _assert_valid_citations(output: dict[str, Any]) -> None:
@@ -139,17 +172,3 @@ def test_ask_through_llama_server(server: str, store: Path) -> None:
         assert output["tokens"]["llm_calls"] >= 1
         assert output["answer"]
         _assert_valid_citations(output)
-
-
-def test_replay_of_one_patient_through_llama_server(
-    server: str, store: Path, tmp_path: Path
-) -> None:
-    report_path = tmp_path / "report.json"
-    spec = f"openai:{server}#{ALIAS}"
-    _cli("replay", PATIENT, "--model", spec, "--report", str(report_path), db=store)
-    report = json.loads(report_path.read_text())
-    overall = report["overall"]
-    print(f"\nllama-server replay of one patient: {json.dumps(overall)}")
-    assert report["meta"]["model"] == spec and report["meta"]["complete"] is True
-    assert overall["questions"] >= 10 and overall["errors"] == 0
-    assert overall["citation_validity"] == 1.0

@@ -3,8 +3,9 @@
 The planning schema must be one that llama.cpp's converter (llama_cpp.llama_grammar, as
 llama-cpp-python's server and ``llama-server`` use) and xgrammar (vLLM) both accept as
 is.  llama-cpp-python's OpenAI server, run with the Gemma 3 270M GGUF and Gemma's chat
-format, refuses ``response_format: json_schema``; the backend must find the form it
-accepts once and get schema-valid output from it.
+format, refuses ``response_format: json_schema`` and enforces a ``grammar``; the backend
+must find the form it accepts once (a grammar, after a probe shows it is enforced) and get
+schema-valid output from it.
 """
 
 from __future__ import annotations
@@ -21,8 +22,10 @@ import httpx
 import pytest
 
 from agent.models.base import ModelError
+from agent.models.grammar import gbnf_for_schema, longest_output, narrow_schema
 from agent.models.json_output import parse_json_output, portable_schema
 from agent.models.openai_backend import OpenAICompatibleModel, structured_fields
+from agent.models.structured_forms import PROBE_GRAMMAR, PROBE_WORD, StructuredMode
 from agent.planner.schema import planning_schema
 from tools import DEFAULT_TOOLS
 
@@ -70,10 +73,68 @@ def test_portable_schema_keeps_every_string_bounded() -> None:
     assert unbounded == {"type": "string", "maxLength": 9}
 
 
-def test_grammar_mode_sends_a_gbnf_grammar() -> None:
+def test_grammar_mode_sends_the_local_backends_grammar_and_budget() -> None:
     pytest.importorskip("llama_cpp")
-    fields = structured_fields("grammar", _plan_schema())
-    assert set(fields) == {"grammar"} and "root ::=" in fields["grammar"]
+    schema = _plan_schema()
+    fields = structured_fields("grammar", schema)
+    assert fields == {"grammar": gbnf_for_schema(schema)}
+    # No free whitespace: one optional space per slot, never newlines or tabs.
+    assert 'space ::= " "?' in fields["grammar"] and "\\n" not in fields["grammar"]
+    model = OpenAICompatibleModel("http://unused.invalid/v1", "m")
+    body = model.request_body(
+        "", "q", json_schema=schema, max_tokens=16, temperature=0.0, stream=False, mode="grammar"
+    )
+    longest = longest_output(narrow_schema(schema))
+    assert longest is not None and body["max_tokens"] == longest > 16
+
+
+def _reply(content: str) -> httpx.Response:
+    return httpx.Response(200, json={"choices": [{"message": {"content": content}}]})
+
+
+async def test_a_server_that_ignores_the_grammar_field_is_sent_a_schema() -> None:
+    """vLLM and Ollama drop fields they do not know: the probe must see that."""
+    pytest.importorskip("llama_cpp")
+    sent: list[dict[str, Any]] = []
+
+    def ignore_grammar(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        sent.append(body)
+        return _reply(
+            '{"action": "answer", "arguments": {}}' if "response_format" in body else "hi"
+        )
+
+    model = OpenAICompatibleModel(
+        "http://ignores.invalid/v1", "m", transport=httpx.MockTransport(ignore_grammar)
+    )
+    await model.complete("", "plan", json_schema=_plan_schema(), max_tokens=32)
+    assert model.structured_mode == "json_schema"
+    assert [("grammar" in body, "response_format" in body) for body in sent] == [
+        (True, False),  # the probe, answered as if there were no grammar
+        (False, True),
+    ]
+    assert sent[0]["grammar"] == PROBE_GRAMMAR
+
+
+async def test_a_server_that_enforces_the_probe_grammar_gets_grammars() -> None:
+    pytest.importorskip("llama_cpp")
+    sent: list[dict[str, Any]] = []
+
+    def enforce(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        sent.append(body)
+        if body.get("grammar") == PROBE_GRAMMAR:
+            return _reply(PROBE_WORD)
+        return _reply('{"action": "answer", "arguments": {}}')
+
+    model = OpenAICompatibleModel(
+        "http://enforces.invalid/v1", "m", transport=httpx.MockTransport(enforce)
+    )
+    await model.complete("", "plan", json_schema=_plan_schema(), max_tokens=32)
+    await model.complete("", "again", json_schema=_plan_schema(), max_tokens=32)
+    assert model.structured_mode == "grammar"
+    assert len(sent) == 3  # one probe per server, then the two plans
+    assert all(body["grammar"] == gbnf_for_schema(_plan_schema()) for body in sent[1:])
 
 
 async def test_a_server_that_refuses_every_form_gets_an_error_naming_them() -> None:
@@ -86,7 +147,12 @@ async def test_a_server_that_refuses_every_form_gets_an_error_naming_them() -> N
     with pytest.raises(ModelError) as raised:
         await model.complete("", "plan", json_schema=_plan_schema(), max_tokens=32)
     message = str(raised.value)
-    for form in ("response_format json_schema", "json_object + schema", "Ollama's format"):
+    for form in (
+        "a GBNF grammar",
+        "response_format json_schema",
+        "json_object + schema",
+        "Ollama's format",
+    ):
         assert form in message
 
 
@@ -152,6 +218,35 @@ async def test_llama_cpp_python_server_gets_the_form_it_accepts(llama_cpp_server
     )
     plan = parse_json_output(completion.text, schema, source=model.name)
     assert plan["action"] in {*DEFAULT_TOOLS, "answer"}
-    assert model.structured_mode == "json_object"  # it refused json_schema, took this
+    assert model.structured_mode == "grammar"  # the probe showed it enforces one
     again = await model.complete("Choose one action.", "Any allergies?", json_schema=schema)
     parse_json_output(again.text, schema, source=model.name)
+
+
+@pytest.mark.slow
+async def test_llama_cpp_python_server_refuses_json_schema_and_enforces_json_object(
+    llama_cpp_server: str,
+) -> None:
+    """The forms after the grammar, for a server whose grammar field a proxy might drop."""
+    model = OpenAICompatibleModel(llama_cpp_server, "gemma-3-270m", context_window=2048)
+    schema = _plan_schema()
+    async with httpx.AsyncClient(timeout=SERVER_START_SECONDS) as client:
+        forms: tuple[tuple[StructuredMode, bool], ...] = (
+            ("json_schema", False),
+            ("json_object", True),
+        )
+        for mode, accepted in forms:
+            body = model.request_body(
+                "Choose one action.",
+                "What medications?",
+                json_schema=schema,
+                max_tokens=256,
+                temperature=0.0,
+                stream=False,
+                mode=mode,
+            )
+            response = await client.post(f"{llama_cpp_server}/chat/completions", json=body)
+            assert (response.status_code == 200) is accepted, (mode, response.text[:300])
+    content = response.json()["choices"][0]["message"]["content"]
+    plan = parse_json_output(content, schema, source=model.name)
+    assert plan["action"] in {*DEFAULT_TOOLS, "answer"}
