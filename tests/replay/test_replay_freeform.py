@@ -9,7 +9,6 @@ are reached, and the reached value where they are not (see the module constants)
 from __future__ import annotations
 
 import ast
-import asyncio
 import json
 from collections import Counter
 from datetime import date
@@ -22,10 +21,10 @@ from agent.replay.bundles import records_from_bundles
 from agent.replay.freeform import KINDS, freeform_questions
 from agent.replay.model import ExpectedAnswer, ExpectedItem, make_question
 from agent.replay.record import PatientRecord
-from agent.replay.report import build_report
-from agent.replay.runner import Checkpoint, plan_records, run_replay
+from agent.replay.runner import plan_records
 from agent.replay.scoring import score_answer
-from tests.tools_datasets import DATASET_DIRECTORIES, load_dataset
+from tests.replay_rule_path import rule_path_report
+from tests.tools_datasets import DATASET_DIRECTORIES
 
 REPO = Path(__file__).resolve().parents[2]
 FREEFORM = REPO / "agent" / "replay" / "freeform"
@@ -123,28 +122,13 @@ def test_yes_no_refusal_and_absence_scoring() -> None:
 
 @pytest.fixture(scope="module")
 def freeform_report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    from agent.replay.answerer import AgentAnswerer
-    from fhir_client.embedded import embedded_client
-
-    datasets = {name: load_dataset(name) for name in ("fixtures", "hiv", "spezi")}
     checkpoint_dir = tmp_path_factory.mktemp("freeform")
-
-    async def run() -> list[Any]:
-        results: list[Any] = []
-        for name, dataset in datasets.items():
-            records = records_from_bundles(DATASET_DIRECTORIES[name])
-            plans = plan_records(records, templates=False, freeform=True)
-            async with embedded_client(dataset.store) as client:
-                checkpoint = Checkpoint(checkpoint_dir / f"{name}.jsonl", "none")
-                results += await run_replay(plans, AgentAnswerer(client, None), checkpoint)
-        return results
-
-    try:
-        results = asyncio.run(run())
-    finally:
-        for dataset in datasets.values():
-            dataset.store.close()
-    return build_report(results, {"model": "none", "patients": 23})
+    return rule_path_report(
+        ("fixtures", "hiv", "spezi"),
+        checkpoint_dir,
+        {"model": "none", "patients": 23},
+        freeform=True,
+    )
 
 
 @pytest.mark.slow

@@ -11,7 +11,6 @@ regression fails and the gap stays visible.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections import Counter
 from datetime import date
@@ -23,9 +22,9 @@ from agent.replay.bundles import records_from_bundles
 from agent.replay.freeform import KINDS, freeform_questions
 from agent.replay.freeform.fresh import fresh_questions
 from agent.replay.freeform.heldout import heldout_questions
-from agent.replay.report import build_report
-from agent.replay.runner import Checkpoint, plan_records, run_replay
-from tests.tools_datasets import DATASET_DIRECTORIES, load_dataset
+from agent.replay.runner import plan_records
+from tests.replay_rule_path import rule_path_report
+from tests.tools_datasets import DATASET_DIRECTORIES
 
 TODAY = date(2025, 6, 15)
 TARGET = 0.90
@@ -62,28 +61,10 @@ def test_the_fresh_set_covers_every_kind_and_shares_no_wording_with_the_other_se
 
 @pytest.fixture(scope="module")
 def fresh_report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    from agent.replay.answerer import AgentAnswerer
-    from fhir_client.embedded import embedded_client
-
-    datasets = {name: load_dataset(name) for name in _DATASETS}
     checkpoint_dir = tmp_path_factory.mktemp("fresh")
-
-    async def run() -> list[Any]:
-        results: list[Any] = []
-        for name, dataset in datasets.items():
-            records = records_from_bundles(DATASET_DIRECTORIES[name])
-            plans = plan_records(records, templates=False, fresh_set=True)
-            async with embedded_client(dataset.store) as client:
-                checkpoint = Checkpoint(checkpoint_dir / f"{name}.jsonl", "none")
-                results += await run_replay(plans, AgentAnswerer(client, None), checkpoint)
-        return results
-
-    try:
-        results = asyncio.run(run())
-    finally:
-        for dataset in datasets.values():
-            dataset.store.close()
-    return build_report(results, {"model": "none", "set": "fresh"})
+    return rule_path_report(
+        _DATASETS, checkpoint_dir, {"model": "none", "set": "fresh"}, fresh_set=True
+    )
 
 
 @pytest.mark.slow
