@@ -9,8 +9,8 @@ here: they are resolved with the curated vocabularies against the record.
 
 Source: common English clinical chart and messaging shorthand (ward slang included:
 "probs" for problems, "sx"/"tx"/"abx" for symptoms/treatment/antibiotics, "c/o", "f/u",
-"pmh"), and the everyday ways of saying "currently" ("atm", "at the moment", "right
-now"); each rewrite is the plain phrase the abbreviation stands for.
+"pmh"), and the everyday ways of saying "currently" ("atm", "rn", "at the moment",
+"right now"); each rewrite is the plain phrase the abbreviation stands for.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ _REWRITES: tuple[tuple[str, str], ...] = (
     (r"^\s*(?P<what>[^?]+?)\s+(?:hx|h/o)\s*\?\s*$", r"history of \g<what>?"),
     (r"\bhx\b(?!\s+of)", "history of"),
     (r"\batm\b", "currently"),
+    (r"\brn\b", "currently"),  # "right now" in messaging shorthand
     (r"\bchkd\b", "checked"),
     (r"\bappts?\b", "visit"),
     (r"\benc\b", "encounter"),

@@ -26,6 +26,7 @@ from tools.concepts.vocabularies import vocabularies
         ("1st visit?", "first visit?"),
         ("when was it first dx'd?", "when was it first diagnosed?"),
         ("on tacrolimus atm?", "on tacrolimus currently?"),
+        ("pt on blood thinners rn?", "pt on blood thinners currently?"),
         ("encounters since 2023 count", "how many encounters since 2023?"),
     ],
 )
