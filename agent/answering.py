@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from agent.citations import clean_draft
+from agent.answer_text import clean_draft
 from agent.prompts import ANSWER_SYSTEM, answer_user, repair_user
 from agent.results import result_from_json, thread_aliases
 from agent.state import AgentState

@@ -15,8 +15,9 @@ from typing import Any
 from langgraph.config import get_config
 from langgraph.runtime import Runtime
 
+from agent.absence import failed_topics
 from agent.answering import build_answer_prompt, conversation_digest
-from agent.citations import Verification, failed_topics, verify_answer
+from agent.citations import Verification, verify_answer
 from agent.configuration import Configuration, RunContext
 from agent.extractive import FALLBACK_NOTE, NO_SUPPORTED_ANSWER, extractive_answer
 from agent.models.base import Completion, ModelError

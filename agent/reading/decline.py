@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-from agent.citations import normalise_number
+from agent.answer_text import normalise_number
 from agent.reading.model import Reading
 from agent.reading.person import names_match, patient_names
 
