@@ -163,6 +163,7 @@ class TurnState(TypedDict):
     """Added up (see :func:`merge_turn`)."""
 
 
+TURN_FIELDS = frozenset(TurnState.__annotations__)
 TURN_APPENDED = ("steps", "notes")
 """The :class:`TurnState` lists a node adds to rather than replaces."""
 
@@ -197,6 +198,9 @@ def merge_turn(known: TurnState, new: Mapping[str, Any]) -> TurnState:
     what it adds; any other field ``new`` names replaces the known one.  A new turn is not
     a merge: ``start_turn`` replaces the record with ``Overwrite(new_turn())``.
     """
+    unknown = set(new) - TURN_FIELDS
+    if unknown:  # a misspelt field would otherwise be stored beside the real one
+        raise KeyError(f"not fields of a turn's record: {sorted(unknown)}")
     merged: dict[str, Any] = {**known, **new}
     for key in TURN_APPENDED:
         if key in new and key in known:

@@ -44,6 +44,8 @@ def test_a_node_s_partial_record_is_merged_field_by_field() -> None:
     assert second["usage"]["llm_calls"] == 2 and second["usage"]["prompt_tokens"] == 20
     assert second["draft"] == "x" and first["draft"] == ""  # replaced, never mutated
     assert new_turn()["steps"] is not new_turn()["steps"]  # no list shared between turns
+    with pytest.raises(KeyError, match="answr"):
+        merge_turn(first, {"answr": "misspelt"})
 
 
 async def test_a_new_turn_keeps_nothing_of_the_last_one(client: Any, record: PatientRecord) -> None:
