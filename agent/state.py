@@ -61,7 +61,7 @@ class ToolCall(TypedDict):
 class StepRecord(TypedDict):
     """One node's work as the output contract's ``steps`` lists it.
 
-    ``result`` is the tool result without raw FHIR (see ``agent.evidence_store``), so the
+    ``result`` is the tool result without raw FHIR (see :mod:`agent.results`), so the
     extractive answer can be composed again from a checkpoint.
     """
 
