@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from agent.citations import clean_draft
+from agent.answer_text import clean_draft
 from agent.prompts import ANSWER_SYSTEM, answer_user, repair_user
 from agent.results import result_from_json, thread_aliases
 from agent.state import AgentState
@@ -36,7 +36,7 @@ def evidence_lines(state: AgentState) -> list[str]:
     aliases = thread_aliases(state.get("aliases", []))
     lines: list[str] = []
     seen: set[str] = set()
-    for step in state.get("steps", []):
+    for step in state["current"]["steps"]:
         if step.get("result") is None:
             continue
         result = result_from_json(step["result"])  # type: ignore[arg-type]
@@ -70,7 +70,7 @@ def conversation_digest(state: AgentState) -> str:
 def retrieval_notes(state: AgentState) -> str:
     """Tool errors and notes the model must not read as 'nothing recorded'."""
     notes: list[str] = []
-    for step in state.get("steps", []):
+    for step in state["current"]["steps"]:
         if step["node"] != "act":
             continue
         if step.get("error"):
@@ -89,16 +89,17 @@ def build_answer_prompt(
 ) -> AnswerPrompt:
     """The answer (or repair) prompt, with as many ranked evidence lines as fit."""
     question = state.get("question", "")
+    turn = state["current"]
     digest = conversation_digest(state)
     notes = retrieval_notes(state)
     all_lines = evidence_lines(state)
 
     def render(lines: list[str]) -> str:
         user = answer_user(question, lines, digest=digest, notes=notes)
-        if state.get("problems"):
+        if turn["problems"]:
             # The rejected draft shown back without chat markers (they may have come from
             # the record through the model): only the template opens or closes a turn.
-            user = repair_user(user, clean_draft(state.get("draft", "")), state["problems"])
+            user = repair_user(user, clean_draft(turn["draft"]), turn["problems"])
         return user
 
     budget = context_window - max_tokens - _SAFETY_TOKENS - count_tokens(ANSWER_SYSTEM)

@@ -16,115 +16,50 @@ The model writes ``[n]`` aliases (or full ``[ResourceType/id]`` keys); this modu
    yet cites nothing although evidence was retrieved.
 
 It is deterministic and knows nothing about models: the graph decides what to do with
-the problems it reports (one repair prompt, then the extractive answer).
+the problems it reports (one repair prompt, then the extractive answer).  How the text
+is read (sentences, dates, numbers) is :mod:`agent.answer_text`; what an answer may call
+absent is :mod:`agent.absence`.
 """
 
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
+from agent.absence import (
+    KNOWN_TOPICS,
+    denies_failed_topic,
+    uncited_content,
+    unsupported_uncited,
+)
+from agent.answer_text import (
+    CITATION_BRACKET,
+    claims_in,
+    clean_draft,
+    line_backing,
+    normalise_number,
+    rejoin,
+    split_sentences,
+    words,
+)
 from agent.claims import claim_problems, thread_vocabulary
-from agent.reading.periods import MONTH_NUMBERS
 from fhir_client.ids import REFERENCE_PATTERN
-from tools.inert_text import LOW_QUOTES, strip_special_tokens
-from tools.registry import TOOLS, spec_of
 
 __all__ = [
     "DROPPED_NOTE",
     "ECHO_WORDS",
     "CitationCheck",
     "Verification",
-    "claims_in",
-    "clean_draft",
-    "failed_topics",
-    "normalise_number",
-    "split_sentences",
     "verify_answer",
 ]
 
-_BRACKET = re.compile(r"\s?\[([^\[\]\n]{1,200})\]")
 _KEY = re.compile(rf"\d{{1,4}}|{REFERENCE_PATTERN}")
-_MONTHS = MONTH_NUMBERS  # one table of month words, owned by the reading's periods
-_MONTH = r"(?P<month>" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")\.?"
-_DATE_FORMS = (
-    re.compile(r"\b(?P<y>\d{4})-(?P<m>\d{1,2})(?:-(?P<d>\d{1,2}))?(?:T[\d:.+\-Z]*)?\b"),
-    re.compile(r"\b(?P<m>\d{1,2})/(?P<d>\d{1,2})/(?P<y>\d{4})\b"),
-    re.compile(_MONTH + r"\s+(?P<d>\d{1,2})(?:st|nd|rd|th)?,?\s+(?P<y>\d{4})\b", re.IGNORECASE),
-    re.compile(r"\b(?P<d>\d{1,2})\s+" + _MONTH + r",?\s+(?P<y>\d{4})\b", re.IGNORECASE),
-    re.compile(_MONTH + r",?\s+(?P<y>\d{4})\b", re.IGNORECASE),
-)
-_NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)*(?!\w)")
 # Six words in a row is a phrase, not a coincidence: "the evidence does not show" (5)
 # is an ordinary answer, "using only the evidence lines given" (6) is the prompt.
 ECHO_WORDS = 6
-_WORD = re.compile(r"[a-z0-9']+")
 # Instruction phrases that are also honest answers, never counted as an echo.
 _HONEST = ("the evidence does not answer the question", "the evidence given does not say")
-# What an absence report speaks of: the record, the search or the evidence.
-_ABOUT_RECORD = re.compile(
-    r"\b(?:record|records|recorded|chart|charted|file|documented|documentation|evidence|"
-    r"found|listed|retrieved|search|searched|history|entries|results)\b",
-    re.IGNORECASE,
-)
-# How an honest answer without citations reads: it says what is missing.
-_ABSENCE = re.compile(
-    r"\b(?:no|not|none|nothing|neither|cannot|can't|unable|missing|unknown|without|"
-    r"absent|could not|does not|doesn't|isn't|aren't|wasn't|weren't)\b",
-    re.IGNORECASE,
-)
-
-
-def normalise_number(token: str) -> str:
-    """``"7.10"`` -> ``"7.1"``, ``"7.0"`` -> ``"7"``, ``"1,200"`` -> ``"1200"``."""
-    text = token.replace(",", "")
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    whole, dot, fraction = text.partition(".")
-    return (whole.lstrip("0") or "0") + (dot + fraction if fraction else "")
-
-
-def _dates_and_rest(text: str) -> tuple[list[str], str]:
-    """Dates in ``text`` as ISO prefixes, and the text with them blanked out."""
-    found: list[str] = []
-
-    def take(match: re.Match[str]) -> str:
-        parts = match.groupdict()
-        month = parts.get("m") or _MONTHS.get((parts.get("month") or "").lower().rstrip("."))
-        iso = f"{int(parts['y']):04d}-{int(month or 0):02d}"
-        if parts.get("d"):
-            iso += f"-{int(parts['d']):02d}"
-        found.append(iso)
-        return " "
-
-    for form in _DATE_FORMS:
-        text = form.sub(take, text)
-    return found, text
-
-
-def claims_in(text: str) -> tuple[list[str], list[str]]:
-    """The dates (ISO, possibly partial) and normalised numbers a text states."""
-    dates, rest = _dates_and_rest(_BRACKET.sub(" ", text))
-    numbers = [normalise_number(n) for n in _NUMBER.findall(rest)]
-    return dates, numbers
-
-
-def split_sentences(text: str) -> list[str]:
-    """Sentences (and list items), with a citation that trails a full stop kept with it."""
-    sentences: list[str] = []
-    for line in text.splitlines():
-        in_line: list[str] = []
-        for part in re.split(r"(?<=[.!?])\s+", line.strip()):
-            leading = re.match(r"^(?:\[[^\[\]\n]{1,200}\]\s*)+", part)
-            if leading and in_line:
-                in_line[-1] += " " + leading.group(0).strip()
-                part = part[leading.end() :]
-            if part.strip():
-                in_line.append(part.strip())
-        sentences.extend(in_line)
-    return sentences
 
 
 @dataclass(frozen=True)
@@ -180,104 +115,28 @@ def _shown(keys: Iterable[str]) -> str:
     return "".join(f"[{k}]" for k in keys)
 
 
-def _words(text: str) -> list[str]:
-    return _WORD.findall(_BRACKET.sub(" ", text).lower())
-
-
 def _phrases(texts: Iterable[str]) -> set[tuple[str, ...]]:
     """Every run of ``ECHO_WORDS`` consecutive words in ``texts``."""
     runs: set[tuple[str, ...]] = set()
     for text in texts:
-        words = _words(text)
-        runs.update(tuple(words[i : i + ECHO_WORDS]) for i in range(len(words) - ECHO_WORDS + 1))
+        said = words(text)
+        runs.update(tuple(said[i : i + ECHO_WORDS]) for i in range(len(said) - ECHO_WORDS + 1))
     return runs
 
 
 def _echo(sentence: str, phrases: set[tuple[str, ...]]) -> str | None:
     """The first instruction phrase ``sentence`` repeats, if any."""
-    words = _words(sentence)
-    for i in range(len(words) - ECHO_WORDS + 1):
-        if tuple(words[i : i + ECHO_WORDS]) in phrases:
-            return " ".join(words[i : i + ECHO_WORDS])
+    said = words(sentence)
+    for i in range(len(said) - ECHO_WORDS + 1):
+        if tuple(said[i : i + ECHO_WORDS]) in phrases:
+            return " ".join(said[i : i + ECHO_WORDS])
     return None
-
-
-def _uncited_content(text: str) -> bool:
-    """True when ``text`` says something and does not read as "not found"."""
-    return bool(_words(text)) and not _ABSENCE.search(_BRACKET.sub(" ", text))
-
-
-def _reports_absence(sentence: str) -> bool:
-    """True when an uncited sentence reads as a report about the record or the search
-    ("No warfarin is recorded.", "The evidence does not answer the question."), not as
-    a statement about the patient that merely contains a "not"."""
-    plain = _BRACKET.sub(" ", sentence)
-    return bool(_ABSENCE.search(plain) and _ABOUT_RECORD.search(plain))
-
-
-def _unsupported_uncited(text: str) -> list[str]:
-    """The sentences of an answer that cites nothing which are not absence reports."""
-    return [s for s in split_sentences(text) if _words(s) and not _reports_absence(s)]
-
-
-# Phrases that report a failed retrieval honestly, as opposed to claiming absence.
-_RETRIEVAL_FAILED = re.compile(
-    r"could not be (?:retrieved|loaded|read)|couldn't be retrieved|could not retrieve|"
-    r"unavailable|not available|unknown|failed|error",
-    re.IGNORECASE,
-)
-
-
-# The stems every tool's spec names its retrieval with (``ToolMark.topics``): what an
-# answer may call absent only when a search of it ran.
-_KNOWN_TOPICS = frozenset(stem for spec in TOOLS.values() for stem in spec.mark.topics)
-
-
-def failed_topics(tool: str, arguments: Mapping[str, object]) -> tuple[str, ...]:
-    """How an answer would name what ``tool`` (called with ``arguments``) looked for.
-
-    A record-wide tool looked through every family, so it names every tool's topics.
-    """
-    named = arguments.get("name") or arguments.get("vaccine")
-    extra = (named.lower(),) if isinstance(named, str) and named else ()
-    spec = spec_of(tool)
-    if spec is not None and spec.record_wide:
-        every = tuple(topic for other in TOOLS.values() for topic in other.mark.topics)
-        return every + extra
-    own = spec.topics if spec is not None else (tool.replace("_", " "),)
-    return own + extra
-
-
-def _denies_failed_topic(sentence: str, failed_topics: Iterable[str]) -> str | None:
-    """The failed topic a sentence claims is absent ("No allergies are recorded").
-
-    When a search failed, "none recorded" is a claim the record cannot support: only
-    "could not be retrieved" is honest about it.
-    """
-    lowered = _BRACKET.sub(" ", sentence).lower()
-    if not _ABSENCE.search(lowered) or _RETRIEVAL_FAILED.search(lowered):
-        return None
-    return next((topic for topic in failed_topics if topic in lowered), None)
 
 
 DROPPED_NOTE = (
     "Note: the evidence cited does not state everything the draft said; unsupported "
     "sentences were removed (see notes)."
 )
-# Bracket look-alikes NFKC leaves alone (CJK lenticular, mathematical, ornamental):
-# Unicode's open/close punctuation outside ASCII, except quotation-like forms.
-_BRACKET_LOOKALIKE = {
-    code: "(" if unicodedata.category(chr(code)) == "Ps" else ")"
-    for code in range(0x2000, 0x10000)
-    if unicodedata.category(chr(code)) in ("Ps", "Pe") and chr(code) not in LOW_QUOTES
-}
-
-
-def clean_draft(draft: str) -> str:
-    """A model's draft with chat-template markers removed and bracket look-alikes made
-    parentheses (fullwidth, lenticular, mathematical): nothing that was not checked as a
-    citation can pass for one."""
-    return strip_special_tokens(draft).translate(_BRACKET_LOOKALIKE)
 
 
 def verify_answer(
@@ -316,7 +175,7 @@ def verify_answer(
     vocabulary = thread_vocabulary(evidence)
     unsearched: frozenset[str] | None = None
     if searched_topics is not None:
-        unsearched = frozenset(_KNOWN_TOPICS - set(searched_topics) - set(failed_topics))
+        unsearched = frozenset(KNOWN_TOPICS - set(searched_topics) - set(failed_topics))
     checks: dict[str, CitationCheck] = {}
     removed_checks: dict[str, CitationCheck] = {}
     problems: list[str] = []
@@ -327,14 +186,14 @@ def verify_answer(
         sentence_checks: dict[str, CitationCheck] = {}
         clean, cited, removed = _resolve_citations(sentence, resolve, evidence, sentence_checks)
         resolved.append((sentence, clean, cited, removed, sentence_checks))
-    backing = _line_backing(draft, [cited for _, _, cited, _, _ in resolved])
+    backing = line_backing(draft, [cited for _, _, cited, _, _ in resolved])
     for (sentence, clean, cited_refs, removed, sentence_checks), backed_by in zip(
         resolved, backing, strict=True
     ):
         for ref, check in sentence_checks.items():
             if not check.verified:
                 removed_checks.setdefault(ref, check)
-        denied = _denies_failed_topic(sentence, failed_topics)
+        denied = denies_failed_topic(sentence, failed_topics)
         if denied:
             problems.append(
                 f"{sentence!r} says there is none, but the search for {denied!r} failed; "
@@ -361,7 +220,7 @@ def verify_answer(
             )
         problems.extend(_grounding_problems(sentence, cited_refs, evidence, allowed, removed))
         out_sentences.append(clean)
-    text = _rejoin(draft, out_sentences)
+    text = rejoin(draft, out_sentences)
     verified = list(checks.values())
     if dropped and not text.strip():
         problems.append(
@@ -370,7 +229,7 @@ def verify_answer(
         )
     elif dropped:
         text = f"{text}\n\n{DROPPED_NOTE}"
-    if evidence and not verified and not problems and _uncited_content(text):
+    if evidence and not verified and not problems and uncited_content(text):
         problems.append(
             f"The answer cites no evidence although {len(evidence)} evidence line(s) were "
             "retrieved; cite the line each fact comes from, or say that the evidence does "
@@ -381,7 +240,7 @@ def verify_answer(
         problems.extend(
             f"{sentence!r} states something but cites no evidence; cite the line it comes "
             "from, or say what the record does not show."
-            for sentence in _unsupported_uncited(text)[:3]
+            for sentence in unsupported_uncited(text)[:3]
         )
     return Verification(
         text=text,
@@ -390,25 +249,6 @@ def verify_answer(
         removed=list(removed_checks.values()),
         dropped=dropped,
     )
-
-
-def _line_backing(draft: str, cited: list[list[str]]) -> list[list[str]]:
-    """For each sentence, the references that back its claims.
-
-    A sentence's own citations; for an uncited sentence, those of the next cited sentence
-    on its line, since a line's closing citation covers what precedes it:
-    ``"- Lormatine stopped. Dose halved [3]."`` quotes one record.
-    """
-    backing: list[list[str]] = []
-    position = 0
-    for line in draft.strip().splitlines():
-        count = len(split_sentences(line))
-        group = cited[position : position + count]
-        position += count
-        for index, refs in enumerate(group):
-            later = next((r for r in group[index:] if r), None)
-            backing.append(refs or later or [])
-    return backing + cited[position:]
 
 
 def _resolve_citations(
@@ -439,7 +279,7 @@ def _resolve_citations(
                 removed.append(key)
         return " " + _shown(kept) if kept else ""
 
-    return _BRACKET.sub(rewrite, sentence).strip(), cited, removed
+    return CITATION_BRACKET.sub(rewrite, sentence).strip(), cited, removed
 
 
 def _grounding_problems(
@@ -471,17 +311,3 @@ def _grounding_problems(
             continue
         problems.append(f"The number {number} in {sentence!r} is not in the evidence it cites.")
     return problems
-
-
-def _rejoin(draft: str, sentences: list[str]) -> str:
-    """Sentences back into text, keeping the draft's line structure where it had one."""
-    if "\n" not in draft.strip():
-        return " ".join(s for s in sentences if s)
-    lines: list[str] = []
-    remaining = iter(sentences)
-    for line in draft.strip().splitlines():
-        count = len(split_sentences(line))
-        kept = " ".join(s for s in (next(remaining, "") for _ in range(count)) if s)
-        if kept or not count:  # a line whose every sentence was dropped goes entirely
-            lines.append(kept)
-    return "\n".join(lines)

@@ -267,13 +267,14 @@ def extractive_answer(state: AgentState, *, cite: Cite | None = None) -> str:
     """The answer composed from this turn's results (aliases as citations by default)."""
     if cite is None:
         cite = thread_aliases(state.get("aliases", [])).cite
-    if state.get("route") == "reuse":
+    turn = state["current"]
+    if turn["route"] == "reuse":
         return "\n".join(_reuse(state, cite))
-    if state.get("route") == "decline":
-        return state.get("declined", "")
+    if turn["route"] == "decline":
+        return turn["declined"]
     question = state.get("question", "")
-    reading = stored_reading(state)
-    steps = state.get("steps", [])
+    reading = stored_reading(turn)
+    steps = turn["steps"]
     sentences: list[str] = []
     unknown = [c.phrase for c in reading.concepts if c.found == "not_understood"]
     if unknown and reading.asks != "yes_no":

@@ -5,12 +5,12 @@
              ▲          │
              └─ repair ─┘ (once)
 
-``start_turn`` clears the last turn's outcome and ``check_run`` refuses a run without a
-context or about an unknown patient (see :mod:`agent.turn`); ``route`` decides how this
-turn retrieves (rules, model planning, or reuse of earlier evidence); ``plan`` asks the
-model for one constrained action when the model plans; ``act`` runs one tool call;
-``answer`` writes the answer (model or extractive); ``verify`` checks citations, numbers
-and dates, asks for one repair, then falls back.
+``start_turn`` replaces the last turn's record with an empty one and ``check_run``
+refuses a run without a context or about an unknown patient (see :mod:`agent.turn`);
+``route`` decides how this turn retrieves (rules, model planning, or reuse of earlier
+evidence); ``plan`` asks the model for one constrained action when the model plans;
+``act`` runs one tool call; ``answer`` writes the answer (model or extractive);
+``verify`` checks citations, numbers and dates, asks for one repair, then falls back.
 """
 
 from __future__ import annotations

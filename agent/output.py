@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from agent.state import AgentState
+from agent.state import AgentState, new_turn
 
 __all__ = [
     "AgentOutput",
@@ -82,36 +82,38 @@ def build_output(
     state: AgentState, *, model: str, thread_id: str, total_seconds: float
 ) -> AgentOutput:
     """The contract object from a finished turn's state."""
-    usage: dict[str, Any] = dict(state.get("usage") or {})
-    model_seconds = float(usage.get("model_seconds", 0.0))
+    current = state.get("current") or new_turn()
+    usage = current["usage"]
+    model_seconds = float(usage["model_seconds"])
     turn = state.get("turn", 0)
+    cited = {c["reference"] for c in current["citations"]}
     evidence = [
         EvidenceOut(reference=ref, line=e["text"], tool=e["tool"], turn=e["turn"])
         for ref, e in state.get("evidence", {}).items()
-        if e["turn"] == turn or ref in {c["reference"] for c in state.get("citations", [])}
+        if e["turn"] == turn or ref in cited
     ]
     return AgentOutput(
         question=state.get("question", ""),
-        answer=state.get("answer", ""),
-        citations=[CitationOut(**c) for c in state.get("citations", [])],
+        answer=current["answer"],
+        citations=[CitationOut(**c) for c in current["citations"]],
         evidence=evidence,
         steps=[
             StepOut.model_validate({k: v for k, v in step.items() if k != "result"})
-            for step in state.get("steps", [])
+            for step in current["steps"]
         ],
         model=model,
         thread_id=thread_id,
         patient_id=state.get("patient_id", ""),
-        fallback=bool(state.get("fallback")),
-        notes=list(state.get("notes", [])),
+        fallback=current["fallback"],
+        notes=list(current["notes"]),
         timings=Timings(
             total_seconds=round(total_seconds, 4),
             model_seconds=round(model_seconds, 4),
             other_seconds=round(max(0.0, total_seconds - model_seconds), 4),
         ),
         tokens=TokenUsage(
-            llm_calls=int(usage.get("llm_calls", 0)),
-            prompt_tokens=int(usage.get("prompt_tokens", 0)),
-            completion_tokens=int(usage.get("completion_tokens", 0)),
+            llm_calls=usage["llm_calls"],
+            prompt_tokens=usage["prompt_tokens"],
+            completion_tokens=usage["completion_tokens"],
         ),
     )

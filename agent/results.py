@@ -3,18 +3,41 @@
 A :class:`tools.ToolResult` holds dataclasses and the raw FHIR resources; state holds
 JSON.  ``result_to_json`` keeps what rendering and the extractive answer need (lines,
 labels, values, dates, references) and drops the raw resources, which are bulky and
-already in the FHIR store.  ``thread_aliases`` rebuilds the stable ``[n]`` aliases from
-the ordered reference list kept in state, so alias 3 means the same resource on every
-turn of a thread.
+already in the FHIR store.  ``thread_aliases`` reads the stable ``[n]`` aliases from the
+ordered reference list kept in state, so alias 3 means the same resource on every turn
+of a thread.
+
+Several nodes of a turn read the same results and aliases (the planner's summary, the
+answer prompt, the extractive answer, the verifier).  Each view is derived once: a
+small memo keyed by the state object it comes from (a step's result dict, the alias
+list), which LangGraph hands from node to node unchanged within a run.  The memo holds
+its source, so an id is never reused while its entry lives; the sources are never
+changed in place (reducers make new lists), and the views are read-only, so a hit is
+always what deriving again would give.  A miss (a run resumed from a checkpoint) only
+derives again.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from typing import Any, Generic, TypeVar
 
-from tools.evidence import Evidence, EvidenceSeries, Item, ReferenceAliases, ToolResult
+from fhir_client.limits import DERIVED_VIEWS_REMEMBERED
+from tools.evidence import Evidence, EvidenceSeries, Item, ToolResult
 
-__all__ = ["result_from_json", "result_to_json", "thread_aliases"]
+__all__ = [
+    "ThreadAliases",
+    "decode_result",
+    "derived_counts",
+    "result_from_json",
+    "result_to_json",
+    "thread_aliases",
+]
+
+Source = TypeVar("Source")
+View = TypeVar("View")
 
 
 def _evidence_json(item: Evidence) -> dict[str, Any]:
@@ -62,7 +85,8 @@ def result_to_json(result: ToolResult) -> dict[str, Any]:
     }
 
 
-def result_from_json(data: dict[str, Any]) -> ToolResult:
+def decode_result(data: dict[str, Any]) -> ToolResult:
+    """A step's result as the tool returned it (without the raw FHIR); see ``result_from_json``."""
     items: list[Item] = []
     for item in data.get("items", []):
         if "series" in item:
@@ -80,9 +104,77 @@ def result_from_json(data: dict[str, Any]) -> ToolResult:
     )
 
 
-def thread_aliases(references: list[str]) -> ReferenceAliases:
-    """Aliases in the order first seen in the thread: ``references[0]`` is ``[1]``."""
-    aliases = ReferenceAliases()
-    for reference in references:
-        aliases.cite(reference)
-    return aliases
+class _Memo(Generic[Source, View]):
+    """Views derived from state objects, keyed by the object itself (see the module doc)."""
+
+    def __init__(self, derive: Callable[[Source], View], size: int) -> None:
+        self._derive = derive
+        self._size = size
+        self._entries: OrderedDict[int, tuple[Source, View]] = OrderedDict()
+        self._lock = threading.Lock()  # concurrent turns (API workers' threads) share it
+        self.derived = 0
+        """How many views were derived (not found): what the bench and tests count."""
+
+    def __call__(self, source: Source) -> View:
+        key = id(source)
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None and entry[0] is source:
+                self._entries.move_to_end(key)
+                return entry[1]
+        view = self._derive(source)
+        with self._lock:
+            self.derived += 1
+            self._entries[key] = (source, view)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self._size:
+                self._entries.popitem(last=False)
+        return view
+
+
+class ThreadAliases:
+    """The thread's citation aliases, read-only: ``[n]`` is ``references[n - 1]``.
+
+    Read-only because one map serves every node of a turn: a reference outside the
+    thread's list gets no alias (it is cited in full, and the verifier will not find it
+    retrieved), rather than a number that one node made up and another does not know.
+    """
+
+    def __init__(self, references: Sequence[str]) -> None:
+        self._by_reference: dict[str, str] = {}
+        for reference in references:
+            self._by_reference.setdefault(reference, str(len(self._by_reference) + 1))
+        self._by_alias = {alias: reference for reference, alias in self._by_reference.items()}
+
+    def cite(self, reference: str) -> str:
+        return self._by_reference.get(reference, reference)
+
+    def resolve(self, alias: str) -> str | None:
+        """The reference behind an alias (or the input itself if it is a known reference)."""
+        key = alias.strip().strip("[]")
+        if key in self._by_alias:
+            return self._by_alias[key]
+        return key if key in self._by_reference else None
+
+    def __len__(self) -> int:
+        return len(self._by_reference)
+
+
+_decoded: _Memo[dict[str, Any], ToolResult] = _Memo(decode_result, DERIVED_VIEWS_REMEMBERED)
+_aliases: _Memo[Sequence[str], ThreadAliases] = _Memo(ThreadAliases, DERIVED_VIEWS_REMEMBERED)
+
+
+def result_from_json(data: dict[str, Any]) -> ToolResult:
+    """A step's result decoded from state, once per result object (see the module doc)."""
+    return _decoded(data)
+
+
+def thread_aliases(references: Sequence[str]) -> ThreadAliases:
+    """Aliases in the order first seen in the thread: ``references[0]`` is ``[1]``; one
+    map per alias list (see the module doc)."""
+    return _aliases(references)
+
+
+def derived_counts() -> dict[str, int]:
+    """How many results this process decoded and alias maps it built (bench, tests)."""
+    return {"decoded_results": _decoded.derived, "alias_maps": _aliases.derived}

@@ -2,18 +2,26 @@
 
 A checkpointer stores this dict after every node, keyed by thread id, so it must be
 plain JSON: no FHIR client, no model, no dataclasses.  Those arrive per run through
-:class:`agent.configuration.AgentContext`.  Evidence and the alias list persist across
-turns so a follow-up can cite what an earlier turn retrieved; per-turn fields (steps,
-pending calls, drafts) are reset at the start of each turn (``agent.turn``).
+:class:`agent.configuration.RunContext`.
 
-LangGraph owns the growing fields: ``steps``, ``notes`` and ``turns`` are appended to,
-``evidence`` merged and ``aliases`` extended by reducers, so a node returns only what it
-adds; a turn's start replaces a per-turn list with ``langgraph.types.Overwrite``.
+Two lifetimes, two shapes:
+
+* The thread's: ``patient_id``, the ``turn`` count, finished ``turns``, the ``evidence``
+  and the ``aliases`` that follow-ups cite.  They persist across turns, and LangGraph's
+  reducers grow them (``turns`` appended, ``evidence`` merged, ``aliases`` extended), so
+  a node returns only what it adds.
+* The turn's: everything else (route, reading, pending calls, steps, notes, draft,
+  answer, citations, usage) is one :class:`TurnState` under ``current``.  A turn's start
+  replaces it whole with :func:`new_turn` (LangGraph's ``Overwrite``), so nothing of an
+  earlier turn survives because someone forgot to clear a key.  Within a turn its
+  reducer, :func:`merge_turn`, merges a node's partial record field by field: ``steps``
+  and ``notes`` are appended to, ``usage`` is added up, every other field is replaced.
 """
 
 from __future__ import annotations
 
 import operator
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 # typing_extensions' TypedDict, not typing's: pydantic (which derives the JSON schemas
@@ -28,10 +36,14 @@ __all__ = [
     "StepRecord",
     "ToolCall",
     "TurnRecord",
+    "TurnState",
     "Usage",
+    "add_usage",
     "empty_usage",
     "extend_aliases",
     "merge_evidence",
+    "merge_turn",
+    "new_turn",
 ]
 
 Route = Literal["rules", "model", "reuse", "decline"]
@@ -49,7 +61,7 @@ class ToolCall(TypedDict):
 class StepRecord(TypedDict):
     """One node's work as the output contract's ``steps`` lists it.
 
-    ``result`` is the tool result without raw FHIR (see ``agent.evidence_store``), so the
+    ``result`` is the tool result without raw FHIR (see :mod:`agent.results`), so the
     extractive answer can be composed again from a checkpoint.
     """
 
@@ -89,6 +101,20 @@ class Usage(TypedDict):
     model_seconds: float
 
 
+def empty_usage() -> Usage:
+    return {"llm_calls": 0, "prompt_tokens": 0, "completion_tokens": 0, "model_seconds": 0.0}
+
+
+def add_usage(known: Usage, new: Usage) -> Usage:
+    """Two nodes' model usage added up (the turn's usage is the sum of its nodes')."""
+    return {
+        "llm_calls": known["llm_calls"] + new["llm_calls"],
+        "prompt_tokens": known["prompt_tokens"] + new["prompt_tokens"],
+        "completion_tokens": known["completion_tokens"] + new["completion_tokens"],
+        "model_seconds": known["model_seconds"] + new["model_seconds"],
+    }
+
+
 def merge_evidence(
     known: dict[str, EvidenceRecord], new: dict[str, EvidenceRecord]
 ) -> dict[str, EvidenceRecord]:
@@ -106,17 +132,13 @@ def extend_aliases(known: list[str], new: list[str]) -> list[str]:
     return out
 
 
-def empty_usage() -> Usage:
-    return {"llm_calls": 0, "prompt_tokens": 0, "completion_tokens": 0, "model_seconds": 0.0}
+class TurnState(TypedDict):
+    """One turn's working record and outcome (``AgentState["current"]``).
 
+    Always whole in a turn: :func:`new_turn` writes every field before any other node
+    runs, and nodes return partial records that :func:`merge_turn` folds in.
+    """
 
-class AgentState(TypedDict, total=False):
-    """The checkpointed state of one conversation about one patient."""
-
-    patient_id: str
-    question: str
-    turn: int
-    turns: Annotated[list[TurnRecord], operator.add]
     route: Route
     reading: dict[str, Any]
     """This turn's :class:`agent.reading.Reading` (``model_dump``), made once by ``route``."""
@@ -124,11 +146,12 @@ class AgentState(TypedDict, total=False):
     """Why the question is declined, as the answer says it (route ``decline``)."""
     pending: list[ToolCall]
     pending_source: str
-    steps: Annotated[list[StepRecord], operator.add]
-    evidence: Annotated[dict[str, EvidenceRecord], merge_evidence]
-    aliases: Annotated[list[str], extend_aliases]
     planning_done: bool
     planning_failures: int
+    steps: list[StepRecord]
+    """Appended to (see :func:`merge_turn`)."""
+    notes: list[str]
+    """Appended to (see :func:`merge_turn`)."""
     draft: str
     draft_source: Literal["model", "extractive"]
     problems: list[str]
@@ -136,8 +159,69 @@ class AgentState(TypedDict, total=False):
     answer: str
     citations: list[dict[str, Any]]
     fallback: bool
-    notes: Annotated[list[str], operator.add]
     usage: Usage
+    """Added up (see :func:`merge_turn`)."""
+
+
+TURN_FIELDS = frozenset(TurnState.__annotations__)
+TURN_APPENDED = ("steps", "notes")
+"""The :class:`TurnState` lists a node adds to rather than replaces."""
+
+
+def new_turn() -> TurnState:
+    """A turn's record before the turn has done anything: no answer, no steps."""
+    return {
+        "route": "rules",
+        "reading": {},
+        "declined": "",
+        "pending": [],
+        "pending_source": "rules",
+        "planning_done": False,
+        "planning_failures": 0,
+        "steps": [],
+        "notes": [],
+        "draft": "",
+        "draft_source": "extractive",
+        "problems": [],
+        "attempts": 0,
+        "answer": "",
+        "citations": [],
+        "fallback": False,
+        "usage": empty_usage(),
+    }
+
+
+def merge_turn(known: TurnState, new: Mapping[str, Any]) -> TurnState:
+    """``known`` with a node's partial record ``new`` folded in (the ``current`` reducer).
+
+    ``steps`` and ``notes`` are appended to and ``usage`` added up, so a node returns only
+    what it adds; any other field ``new`` names replaces the known one.  A new turn is not
+    a merge: ``start_turn`` replaces the record with ``Overwrite(new_turn())``.
+    """
+    unknown = set(new) - TURN_FIELDS
+    if unknown:  # a misspelt field would otherwise be stored beside the real one
+        raise KeyError(f"not fields of a turn's record: {sorted(unknown)}")
+    merged: dict[str, Any] = {**known, **new}
+    for key in TURN_APPENDED:
+        if key in new and key in known:
+            merged[key] = [*known[key], *new[key]]  # type: ignore[literal-required]
+    if "usage" in new and "usage" in known:
+        merged["usage"] = add_usage(known["usage"], new["usage"])
+    return merged  # type: ignore[return-value]
+
+
+class AgentState(TypedDict, total=False):
+    """The checkpointed state of one conversation about one patient (see the module doc)."""
+
+    patient_id: str
+    question: str
+    turn: int
+    """How many turns the thread has started (the current one included)."""
+    turns: Annotated[list[TurnRecord], operator.add]
+    evidence: Annotated[dict[str, EvidenceRecord], merge_evidence]
+    aliases: Annotated[list[str], extend_aliases]
+    current: Annotated[TurnState, merge_turn]
+    """This turn's record: replaced whole when a turn starts, merged within it."""
 
 
 class AgentInput(TypedDict):

@@ -1,9 +1,10 @@
-"""The first two steps of every turn: clear the last turn's outcome, then check the run.
+"""The first two steps of every turn: a fresh turn record, then a check of the run.
 
-Why two nodes: LangGraph keeps a node's writes only when the node succeeds.  Clearing
-first, in a node that cannot fail, means a turn that fails afterwards (no run context, an
-unknown patient, a thread about another patient) leaves no earlier answer behind for a
-reader of the thread to mistake for this turn's.  Checking the patient before anything
+Why two nodes: LangGraph keeps a node's writes only when the node succeeds.  Replacing
+the turn's record (:class:`agent.state.TurnState`) first, in a node that cannot fail,
+means a turn that fails afterwards (no run context, an unknown patient, a thread about
+another patient) leaves no earlier answer behind for a reader of the thread to mistake
+for this turn's.  Checking the patient before anything
 is retrieved means an unknown id is an error that says so, rather than a search that
 finds nothing and an answer that claims the patient has "no allergies".
 """
@@ -16,37 +17,19 @@ from langgraph.runtime import Runtime
 from langgraph.types import Overwrite
 
 from agent.configuration import RunContext
-from agent.state import AgentState
+from agent.state import AgentState, new_turn
 from fhir_client.errors import ResourceNotFound
 from fhir_client.limits import MAX_QUESTION_CHARS
 
-__all__ = ["CLEARED_EACH_TURN", "check_run", "start_turn"]
-
-CLEARED_EACH_TURN: dict[str, Any] = {
-    "answer": "",
-    "citations": [],
-    "draft": "",
-    "problems": [],
-    "fallback": False,
-    "notes": Overwrite([]),
-    "steps": Overwrite([]),
-    "pending": [],
-    "pending_source": "rules",
-    "planning_failures": 0,
-    "attempts": 0,
-}
-"""The outcome keys of a turn, as they read before the turn has any outcome (the lists
-that reducers append to are replaced with LangGraph's ``Overwrite``)."""
+__all__ = ["check_run", "start_turn"]
 
 CONTEXT_EXAMPLE = '{"patient_id": "<Patient id>", "model_spec": "none"}'
 
 
 async def start_turn(state: AgentState) -> dict[str, Any]:
-    """Clear the previous turn's outcome (see the module doc); never fails."""
-    return {
-        key: Overwrite([]) if isinstance(value, Overwrite) else value
-        for key, value in CLEARED_EACH_TURN.items()
-    }
+    """Replace the previous turn's record with an empty one (see the module doc); never
+    fails.  One value replaced whole: no field of the last turn can be left behind."""
+    return {"current": Overwrite(new_turn())}
 
 
 async def check_run(state: AgentState, runtime: Runtime[RunContext]) -> dict[str, Any]:

@@ -8,6 +8,8 @@ pick the tool and the model only answers) and everything that is not the model (
 tools over the embedded FHIR facade, prompt building, verification) must stay under 50 ms
 per question.  ``gguf`` (the default) is the packaged Gemma 3 270M; ``none`` measures the
 rule-based path alone.  Fixture patients are loaded into an in-memory embedded store.
+It also prints how many tool results a question decoded and alias maps it built (issue 12:
+once per result, one map per alias list; see ``agent.results``).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from agent import AgentOutput, build_graph  # noqa: E402
 from agent.assistant import Assistant  # noqa: E402
 from agent.models.base import ChatModel  # noqa: E402
 from agent.models.spec import load_model, small_test_model_path  # noqa: E402
+from agent.results import derived_counts  # noqa: E402
 from fhir_client.embedded import EmbeddedStore, embedded_client  # noqa: E402
 from fhir_client.loading import load_paths  # noqa: E402
 
@@ -52,10 +55,16 @@ def _model(spec: str, n_ctx: int) -> ChatModel | None:
     return load_model(spec, n_ctx=n_ctx) if spec != "none" else None
 
 
-async def _run(spec: str, patients: int, n_ctx: int) -> list[tuple[str, str, AgentOutput]]:
+Views = dict[str, int]
+
+
+async def _run(
+    spec: str, patients: int, n_ctx: int
+) -> tuple[list[tuple[str, str, AgentOutput]], list[Views]]:
     model = _model(spec, n_ctx)
     store = EmbeddedStore(Path(tempfile.mkdtemp()) / "bench.sqlite")
     results: list[tuple[str, str, AgentOutput]] = []
+    views: list[Views] = []
     async with embedded_client(store, timeout=600) as client:
         await load_paths(client, [REPO / "synthea_fixtures" / "fhir"], validate=False)
         ids = [
@@ -66,13 +75,16 @@ async def _run(spec: str, patients: int, n_ctx: int) -> list[tuple[str, str, Age
         for patient_id in ids:
             for kind, questions in (("single", SINGLE_FACT), ("open", OPEN)):
                 for question in questions:
+                    before = derived_counts()
                     output = await assistant.ask(patient_id, question, configurable=CONFIG)
+                    after = derived_counts()
                     results.append((kind, question, output))
+                    views.append({k: after[k] - before[k] for k in after})
     store.close()
-    return results
+    return results, views
 
 
-def _report(spec: str, results: list[tuple[str, str, AgentOutput]]) -> int:
+def _report(spec: str, results: list[tuple[str, str, AgentOutput]], views: list[Views]) -> int:
     print(f"model: {spec}; {len(results)} questions")
     print(f"{'kind':7} {'calls':>5} {'prompt':>7} {'model s':>8} {'other ms':>9}  question")
     for kind, question, out in results:
@@ -80,6 +92,12 @@ def _report(spec: str, results: list[tuple[str, str, AgentOutput]]) -> int:
             f"{kind:7} {out.tokens.llm_calls:5d} {out.tokens.prompt_tokens:7d} "
             f"{out.timings.model_seconds:8.2f} {out.timings.other_seconds * 1000:9.1f}  {question}"
         )
+    acts = [sum(1 for s in out.steps if s.node == "act" and not s.error) for _, _, out in results]
+    print(
+        f"per question: tool results {sum(acts) / len(acts):.2f}, decoded "
+        f"{statistics.mean(v['decoded_results'] for v in views):.2f}; alias maps built "
+        f"{statistics.mean(v['alias_maps'] for v in views):.2f} (means)"
+    )
     failures = 0
     for kind in ("single", "open"):
         rows = [out for k, _, out in results if k == kind]
@@ -108,8 +126,8 @@ def main() -> int:
     parser.add_argument("--n-ctx", type=int, default=4096)
     args = parser.parse_args()
     started = time.perf_counter()
-    results = asyncio.run(_run(args.model, args.patients, args.n_ctx))
-    status = _report(args.model, results)
+    results, views = asyncio.run(_run(args.model, args.patients, args.n_ctx))
+    status = _report(args.model, results, views)
     print(f"wall {time.perf_counter() - started:.1f} s")
     return status
 

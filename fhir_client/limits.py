@@ -211,3 +211,9 @@ only queue, and each in-flight question holds a patient's evidence in memory."""
 VALIDATION_WORKERS: Final = 1
 """Worker processes validating resources beside the loader: one keeps a second core
 busy while the loader's own process parses and writes; more would compete with it."""
+
+# --- The graph's derived views (agent/results.py) --------------------------------------
+DERIVED_VIEWS_REMEMBERED: Final = 64
+"""Decoded tool results and alias maps kept per process, each keyed by the state object
+it comes from, so a turn decodes each result and builds its alias map once: a turn holds
+at most a step budget's results (16) and concurrent turns share the memo."""

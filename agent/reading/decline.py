@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-from agent.citations import normalise_number
+from agent.answer_text import normalise_number
 from agent.reading.model import Reading
 from agent.reading.person import names_match, patient_names
 
@@ -41,9 +41,9 @@ def reading_numbers(reading: Reading) -> list[str]:
     return [normalise_number(f"{value:g}") for value in values]
 
 
-def stored_reading(state: Mapping[str, Any]) -> Reading:
-    """The turn's reading from the graph state (an empty reading when there is none)."""
-    data = state.get("reading")
+def stored_reading(turn: Mapping[str, Any]) -> Reading:
+    """The reading in a turn's record (``AgentState["current"]``; empty when there is none)."""
+    data = turn.get("reading")
     return Reading.model_validate(data) if isinstance(data, dict) else Reading()
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from agent.citations import claims_in, normalise_number, split_sentences, verify_answer
+from agent.answer_text import claims_in, normalise_number, split_sentences
+from agent.citations import verify_answer
 
 EVIDENCE = {
     "Observation/a": "2024-12-24 HbA1c 7.10 % (H)",

@@ -242,9 +242,10 @@ async def test_the_state_s_reducers_keep_the_thread_and_reset_the_turn(
     assert second["aliases"][: len(first["aliases"])] == first["aliases"]
     assert len(second["aliases"]) == len(set(second["aliases"]))
     assert set(second["evidence"]) == set(second["aliases"])
-    assert first["steps"] and all(s["tool"] == "lab_results" for s in first["steps"])
-    assert second["steps"] and all(s["tool"] == "allergies" for s in second["steps"])
-    act_steps = [s for s in second["steps"] if s["node"] == "act"]
+    first_steps, second_steps = first["current"]["steps"], second["current"]["steps"]
+    assert first_steps and all(s["tool"] == "lab_results" for s in first_steps)
+    assert second_steps and all(s["tool"] == "allergies" for s in second_steps)
+    act_steps = [s for s in second_steps if s["node"] == "act"]
     assert all(second["evidence"][r]["turn"] == 2 for r in second["turns"][-1]["references"])
     assert len(act_steps) == len(second["turns"][-1]["calls"])
 

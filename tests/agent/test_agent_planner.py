@@ -12,7 +12,7 @@ from agent.answering import build_answer_prompt
 from agent.planner import PlanningError, parse_plan, plan_question, planning_schema
 from agent.planner.periods import Period, find_period
 from agent.planner.schema import validate_against_schema
-from agent.state import AgentState
+from agent.state import AgentState, new_turn
 from tools import DEFAULT_TOOLS, TOOLS, validate_arguments
 
 
@@ -131,17 +131,20 @@ def _state(lines: int) -> AgentState:
         "question": "Labs?",
         "turn": 1,
         "aliases": [f"Observation/{i}" for i in range(lines)],
-        "steps": [
-            {
-                "node": "act",
-                "tool": "lab_results",
-                "arguments": {},
-                "count": lines,
-                "source": "rules",
-                "error": None,
-                "result": result,
-            }
-        ],
+        "current": {
+            **new_turn(),
+            "steps": [
+                {
+                    "node": "act",
+                    "tool": "lab_results",
+                    "arguments": {},
+                    "count": lines,
+                    "source": "rules",
+                    "error": None,
+                    "result": result,
+                }
+            ],
+        },
     }
 
 

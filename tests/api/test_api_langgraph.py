@@ -86,7 +86,7 @@ async def test_the_named_graph_is_the_agent_and_answers_a_json_context(served: A
             final = chunk
     assert custom[0]["type"] == "planning"
     truth = hba1c_results(fixture_patients()[patient])
-    cited = {c["reference"] for c in final["citations"]}
+    cited = {c["reference"] for c in final["current"]["citations"]}
     assert len(cited) >= 3 and cited <= set(truth)
 
 

@@ -130,7 +130,9 @@ async def test_schemas_are_served(dev_server: str) -> None:
     [assistant] = await client.assistants.search(graph_id=GRAPH)
     schemas = await client.assistants.get_schemas(assistant["assistant_id"])
     assert schemas["input_schema"]["required"] == ["question"]
-    assert "answer" in schemas["output_schema"]["properties"]
+    output = schemas["output_schema"]
+    assert output["properties"]["current"] == {"$ref": "#/$defs/TurnState"}
+    assert {"answer", "citations", "steps"} <= set(output["$defs"]["TurnState"]["properties"])
     assert schemas["context_schema"]["required"] == ["patient_id"]
 
 
@@ -144,18 +146,20 @@ async def test_threads_stream_follow_up_and_no_leak_between_turns(dev_server: st
     assert first["error"] is None
     assert first["custom"][0]["type"] == "planning"
     truth = hba1c_results(fixture_patients()[patient])
-    cited = {c["reference"] for c in first["values"]["citations"]}
+    cited = {c["reference"] for c in first["values"]["current"]["citations"]}
     assert len(cited) >= 3 and cited <= set(truth)
 
     follow = await _run(client, thread, "what was the first of those?", context=context)
-    assert follow["error"] is None and follow["values"]["steps"] == []
-    assert follow["values"]["answer"] and follow["values"]["turn"] == 2
+    assert follow["error"] is None and follow["values"]["current"]["steps"] == []
+    assert follow["values"]["current"]["answer"] and follow["values"]["turn"] == 2
 
     other = next(p for p in fixture_patients() if p != patient)
     failed = await _run(client, thread, "What medications?", context={"patient_id": other})
     assert failed["error"] is not None and "another" in str(failed["error"])
     state = await client.threads.get_state(thread)
-    assert state["values"]["answer"] == "" and state["values"]["citations"] == []
+    # The failed turn's record replaced the first turn's whole: no answer, no citations.
+    assert state["values"]["current"]["answer"] == ""
+    assert state["values"]["current"]["citations"] == []
     assert state["values"]["patient_id"] == patient  # the thread is still the first patient's
 
 
@@ -165,4 +169,4 @@ async def test_refusals_name_what_to_send(dev_server: str) -> None:
     assert "patient_id\\n  Field required" in str(no_context["error"])
     unknown = await _run(client, None, "Any allergies?", context={"patient_id": "nobody-here"})
     assert "no patient 'nobody-here'" in str(unknown["error"])
-    assert not unknown["values"].get("answer")
+    assert not unknown["values"].get("current", {}).get("answer")

@@ -14,7 +14,7 @@ from typing import Annotated, Any, get_args
 import pytest
 from pydantic import Field, ValidationError
 
-from agent.citations import failed_topics
+from agent.absence import failed_topics
 from agent.planner.schema import planning_schema
 from tests.tools_datasets import Dataset
 from tools import TOOLS, PatientToolset, ToolArgumentError, ToolResult
