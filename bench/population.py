@@ -58,6 +58,7 @@ from agent.replay.answerer import AgentAnswerer  # noqa: E402
 from agent.replay.runner import Checkpoint, plan_replay, run_replay  # noqa: E402
 from fhir_client import FhirClient  # noqa: E402
 from fhir_client.embedded import EmbeddedStore, embedded_client  # noqa: E402
+from fhir_client.limits import LOAD_REQUEST_DEADLINE_SECONDS, LOAD_TIMEOUT_SECONDS  # noqa: E402
 from fhir_client.loading import LoadReport, load_paths  # noqa: E402
 from tests.hapi_server import hapi  # noqa: E402
 
@@ -147,7 +148,11 @@ async def hapi_comparison(
             hapi_pid = server.pid
         async with (
             file_store(Path(tmp) / "subset.sqlite") as (_, ours_client),
-            FhirClient(hapi_url, timeout=3600) as theirs_client,
+            FhirClient(
+                hapi_url,
+                timeout=LOAD_TIMEOUT_SECONDS,
+                deadline_seconds=LOAD_REQUEST_DEADLINE_SECONDS,
+            ) as theirs_client,
         ):
             checked(await load_paths(ours_client, reference), "embedded reference")
             checked(await load_paths(theirs_client, reference), "HAPI reference")
