@@ -8,7 +8,7 @@ say what went wrong.
 
 This module is the client's public face: what each method asks a FHIR server. How one
 request travels (retries, body checks, observers) is :mod:`fhir_client._transport`;
-how a search's pages are followed and bounded is :mod:`fhir_client._paging`.
+how a search's pages are followed and bounded is :mod:`fhir_client._page_walk`.
 """
 
 from __future__ import annotations
@@ -29,7 +29,8 @@ from fhir_client._codec import (
     build_query,
     dump_resource,
 )
-from fhir_client._paging import NON_MATCH_MODES, collect, pages
+from fhir_client._page_walk import collect, pages
+from fhir_client._paging import NON_MATCH_MODES
 from fhir_client._retry import FHIR_JSON, RetryPolicy, SleepFn
 from fhir_client._transport import Transport
 from fhir_client._urls import check_resource_id, check_resource_type, normalise_base_url
