@@ -21,7 +21,7 @@ import orjson
 
 from fhir_client._paging import bundle_resources
 from fhir_client.embedded import EmbeddedStore, store_of
-from fhir_client.embedded.registry import PATIENT_COMPARTMENT
+from fhir_client.embedded.compartment import PATIENT_COMPARTMENT
 from fhir_client.errors import (
     FhirHttpError,
     InvalidRequest,

@@ -15,14 +15,7 @@ import importlib
 import weakref
 from typing import TYPE_CHECKING, Any
 
-from fhir_client.embedded.registry import REGISTRY, ParamKind, SearchParam
-from fhir_client.embedded.store import (
-    EmbeddedStore,
-    SchemaMismatch,
-    StoreBusy,
-    StoreError,
-    WriteResult,
-)
+from fhir_client.embedded.store import EmbeddedStore, SchemaMismatch, StoreBusy
 
 if TYPE_CHECKING:  # the facade and the client: imported when a client is made
     from starlette.applications import Starlette
@@ -30,14 +23,23 @@ if TYPE_CHECKING:  # the facade and the client: imported when a client is made
 
     from fhir_client.client import FhirClient
     from fhir_client.embedded.query import DEFAULT_COUNT, MAX_COUNT, SearchError
+    from fhir_client.embedded.registry import REGISTRY, ParamKind, SearchParam
+    from fhir_client.embedded.validation import StoreError
+    from fhir_client.embedded.writing import WriteResult
 
 _LAZY = {
     "DEFAULT_COUNT": "fhir_client.embedded.query",
     "MAX_COUNT": "fhir_client.embedded.query",
     "SearchError": "fhir_client.embedded.query",
+    "REGISTRY": "fhir_client.embedded.registry",
+    "ParamKind": "fhir_client.embedded.registry",
+    "SearchParam": "fhir_client.embedded.registry",
+    "StoreError": "fhir_client.embedded.validation",
+    "WriteResult": "fhir_client.embedded.writing",
 }
-"""Names of the search parser, imported when first asked for (PEP 562): opening the
-store to list its patients parses no search."""
+"""Names of the search parser, the parameter registry and the write path, imported
+when first asked for (PEP 562): opening the store to list its patients parses no
+search, builds no registry and writes nothing."""
 
 
 def __getattr__(name: str) -> Any:

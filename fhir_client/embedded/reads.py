@@ -17,8 +17,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from fhir_client.embedded.compartment import ALL_REFERENCES
 from fhir_client.embedded.connection import scalar
-from fhir_client.embedded.extract import ALL_REFERENCES
 
 if TYPE_CHECKING:
     from fhir_client.embedded.query import SearchQuery

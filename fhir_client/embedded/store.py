@@ -13,6 +13,7 @@ of read is in :mod:`fhir_client.embedded.reads`, the writes' in
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import sqlite3
@@ -33,18 +34,29 @@ from fhir_client.embedded.connection import (
 from fhir_client.embedded.patients import PatientRows, patient_rows
 from fhir_client.embedded.reads import HistoryRow, SearchPage
 from fhir_client.embedded.snapshots import Snapshots
-from fhir_client.embedded.validation import StoreError, validate_resource
-from fhir_client.embedded.writing import (
-    StoreWriter,
-    WriteResult,
-    delete_resource,
-    write_transaction,
-)
 
-if TYPE_CHECKING:  # SQLAlchemy: imported on the first write, never to read
+if TYPE_CHECKING:  # SQLAlchemy and the write path: imported on the first write, never to read
     from sqlalchemy import Engine
 
     from fhir_client.embedded.query import SearchQuery
+    from fhir_client.embedded.validation import StoreError, validate_resource
+    from fhir_client.embedded.writing import StoreWriter, WriteResult
+
+_WRITE_NAMES = {
+    "StoreError": "fhir_client.embedded.validation",
+    "validate_resource": "fhir_client.embedded.validation",
+    "WriteResult": "fhir_client.embedded.writing",
+}
+"""Names of the write path this module offers, imported when first asked for (PEP 562):
+validating and writing need the search parameter registry and index extraction, which
+a process that only reads the store (``ehr-agent patients``) never builds."""
+
+
+def __getattr__(name: str) -> Any:
+    if name in _WRITE_NAMES:
+        return getattr(importlib.import_module(_WRITE_NAMES[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 Row = tuple[Any, ...]
 logger = logging.getLogger(__name__)
@@ -104,6 +116,7 @@ class EmbeddedStore:
             version = stored_version(conn)
         if version is None:
             from fhir_client.embedded.schema import create_tables
+            from fhir_client.embedded.writing import write_transaction
 
             with write_transaction(self._engine, self.db_path, self._write_lock) as conn:
                 version = create_tables(conn)
@@ -147,6 +160,8 @@ class EmbeddedStore:
         Waits (bounded by ``STORE_WRITE_WAIT_SECONDS``) while another process
         writes; raises :class:`StoreBusy` if that takes too long.
         """
+        from fhir_client.embedded.writing import StoreWriter, write_transaction
+
         with write_transaction(self._engine, self.db_path, self._write_lock) as conn:
             writer = StoreWriter(conn)
             yield writer
@@ -160,6 +175,8 @@ class EmbeddedStore:
         Raises StoreError naming the first bad resource's position; in that case
         nothing is written. Sets meta.versionId and meta.lastUpdated.
         """
+        from fhir_client.embedded.validation import validate_resource
+
         for i, resource in enumerate(resources):
             validate_resource(resource, i)  # refuse before waiting for the write lock
         if not resources:
@@ -169,6 +186,8 @@ class EmbeddedStore:
 
     def delete(self, resource_type: str, resource_id: str) -> bool:
         """Remove a resource and its index rows; True if it existed."""
+        from fhir_client.embedded.writing import delete_resource, write_transaction
+
         try:
             with write_transaction(self._engine, self.db_path, self._write_lock) as conn:
                 return delete_resource(conn, resource_type, resource_id)
