@@ -4,9 +4,9 @@ about the question's concepts.
 
 Why a module of its own: every composer (by kind in :mod:`agent.extractive_kinds`,
 yes/no in :mod:`agent.extractive_yes_no`, per tool in :mod:`agent.extractive`) selects
-evidence by the same rules, and a rule written twice drifts (a period test that counted
-undated lines in one composer and not in another). Selection reads the turn's typed
-reading, never the question's words.
+evidence by the same rules (the period test was written twice before), and a rule
+written twice can drift apart. Selection reads the turn's typed reading, never the
+question's words.
 """
 
 from __future__ import annotations

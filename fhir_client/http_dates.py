@@ -2,8 +2,7 @@
 
 Why a module: the client reads ``Retry-After`` and the embedded facade reads
 ``If-Modified-Since``; both must treat an unparseable date as absent and a date
-without a zone as UTC, and written twice the two readings had already begun to differ
-in shape.
+without a zone as UTC, which was written out twice before.
 """
 
 from __future__ import annotations
