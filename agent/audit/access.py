@@ -107,10 +107,8 @@ async def audited_access(
     note = AccessNote(patient_id=patient_id, target=target, thread_id=thread_id)
     started = time.perf_counter()
     try:
-        yield note
-    except BaseException as error:
-        note.status = _status_of(error)
-        raise
+        with _status_from_errors(note):
+            yield note
     finally:
         await store_access(log, _access_row(note, caller, channel, action, started))
 
@@ -124,16 +122,24 @@ def recorded_access(
     note = AccessNote(patient_id=None, target=target)
     started = time.perf_counter()
     try:
-        yield note
-    except BaseException as error:
-        note.status = _status_of(error)
-        raise
+        with _status_from_errors(note):
+            yield note
     finally:
         if log is not None:
             try:
                 log.record_access(_access_row(note, caller, channel, action, started))
             except Exception:  # the read must not fail because its audit row did
                 logger.exception("could not write the audit log %s", log.path)
+
+
+@contextmanager
+def _status_from_errors(note: AccessNote) -> Iterator[None]:
+    """An exception leaving the audited block sets the row's status from its kind."""
+    try:
+        yield
+    except BaseException as error:
+        note.status = _status_of(error)
+        raise
 
 
 def _access_row(
