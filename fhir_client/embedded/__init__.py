@@ -11,10 +11,10 @@ code path serves a laptop demo and a hospital's FHIR server.
 
 from __future__ import annotations
 
-import importlib
 import weakref
 from typing import TYPE_CHECKING, Any
 
+from fhir_client._lazy import lazy_attributes
 from fhir_client.embedded.store import EmbeddedStore, SchemaMismatch, StoreBusy
 
 if TYPE_CHECKING:  # the facade and the client: imported when a client is made
@@ -42,10 +42,7 @@ when first asked for (PEP 562): opening the store to list its patients parses no
 search, builds no registry and writes nothing."""
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_attributes(__name__, _LAZY)
 
 
 __all__ = [

@@ -13,7 +13,6 @@ of read is in :mod:`fhir_client.embedded.reads`, the writes' in
 
 from __future__ import annotations
 
-import importlib
 import json
 import logging
 import sqlite3
@@ -23,6 +22,7 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from fhir_client._lazy import lazy_attributes
 from fhir_client.embedded import reads
 from fhir_client.embedded.connection import (
     SCHEMA_VERSION,
@@ -52,10 +52,7 @@ validating and writing need the search parameter registry and index extraction, 
 a process that only reads the store (``ehr-agent patients``) never builds."""
 
 
-def __getattr__(name: str) -> Any:
-    if name in _WRITE_NAMES:
-        return getattr(importlib.import_module(_WRITE_NAMES[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_attributes(__name__, _WRITE_NAMES)
 
 
 Row = tuple[Any, ...]
