@@ -9,15 +9,14 @@ nothing was found, and never turns a failed search into "none recorded".
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 
+from agent.extractive_evidence import Cite, citation, in_period, period_words, step_spec
 from agent.extractive_kinds import compose_by_kind, is_latest_few, latest_sentences
 from agent.reading import Reading
 from agent.reading.decline import stored_reading
 from agent.results import result_from_json, thread_aliases
 from agent.state import AgentState, StepRecord
-from tools.evidence import Evidence, EvidenceSeries, ToolResult
-from tools.registry import ToolSpec, spec_of
+from tools.evidence import EvidenceSeries, ToolResult
 from tools.vocabulary import normalize_name
 
 __all__ = [
@@ -38,14 +37,8 @@ NO_SUPPORTED_ANSWER = (
 )
 """Said when verification removed every sentence: an answer is never empty."""
 
-Cite = Callable[[str], str]
-
 # Citations one count sentence carries at most; a larger count says how many it cites.
 MAX_COUNT_CITATIONS = 60
-
-
-def _ref(item: Evidence, cite: Cite) -> str:
-    return f"[{cite(item.reference)}]"
 
 
 def _qualifier(step: StepRecord) -> str:
@@ -65,11 +58,10 @@ def _observation(step: StepRecord, result: ToolResult, cite: Cite) -> list[str]:
         if isinstance(item, EvidenceSeries):
             sentences.append(f"{item.render(cite)}.")
         elif mode in ("latest", "first") and item.value and item.date:
-            sentences.append(
-                f"{before} {which} {item.label} was {item.value} on {item.date} {_ref(item, cite)}."
-            )
+            stated = f"{item.label} was {item.value} on {item.date}"
+            sentences.append(f"{before} {which} {stated} {citation(item, cite)}.")
         else:
-            sentences.append(f"{item.text} {_ref(item, cite)}.")
+            sentences.append(f"{item.text} {citation(item, cite)}.")
     return sentences
 
 
@@ -84,10 +76,10 @@ def _dated_event(step: StepRecord, result: ToolResult, cite: Cite, reading: Read
     if latest_asked and items and items[0].date:
         first = items[0]
         before = "Before that, the" if step["arguments"].get("until") else "The"
-        noun = _spec(step).phrasing.newest or "record"
+        noun = step_spec(step).phrasing.newest or "record"
         return [
             f"{before} most recent {noun}{_for(step)} was on {first.date}: "
-            f"{first.undated_text} {_ref(first, cite)}."
+            f"{first.undated_text} {citation(first, cite)}."
         ]
     return _listing(step, result, cite)
 
@@ -97,14 +89,8 @@ def _for(step: StepRecord) -> str:
     return f" ({qualifier})" if qualifier else ""
 
 
-def _spec(step: StepRecord) -> ToolSpec:
-    """The step's tool spec (an unknown name gets a bare spec: listed by its name)."""
-    tool = step["tool"] or ""
-    return spec_of(tool) or ToolSpec(tool, "", {})
-
-
 def _what(step: StepRecord) -> str:
-    return _spec(step).listed
+    return step_spec(step).listed
 
 
 def _listing(step: StepRecord, result: ToolResult, cite: Cite) -> list[str]:
@@ -121,9 +107,10 @@ def _listing(step: StepRecord, result: ToolResult, cite: Cite) -> list[str]:
 def _first_orders(result: ToolResult, cite: Cite) -> list[str]:
     """ "lisinopril 10 MG Oral Tablet was first prescribed on 2019-03-02 [...]"."""
     return [
-        f"{item.label or item.undated_text} was first prescribed on {item.date} {_ref(item, cite)}."
+        f"{item.label or item.undated_text} was first prescribed on {item.date} "
+        f"{citation(item, cite)}."
         if item.date
-        else f"{item.text} {_ref(item, cite)}."
+        else f"{item.text} {citation(item, cite)}."
         for item in result.evidence
     ]
 
@@ -135,17 +122,16 @@ def count_sentence(step: StepRecord, result: ToolResult, cite: Cite, reading: Re
     window), else the number of records returned; when more were counted than can be
     cited, the sentence says how many it cites.
     """
-    one, many = _spec(step).count_nouns or ("record", "records")
+    one, many = step_spec(step).count_nouns or ("record", "records")
     qualifier = _qualifier(step)
     if qualifier:
         one, many = f"{qualifier} {one}", f"{qualifier} {many}"
     shown = result.evidence
     total = result.total_available if result.total_available is not None else len(shown)
     total = max(total, len(shown))
-    period = reading.period
-    when = f" {period.phrase}" if period and period.phrase else ""
+    when = period_words(reading)
     cited = shown[:MAX_COUNT_CITATIONS]
-    refs = "".join(_ref(item, cite) for item in cited)
+    refs = "".join(citation(item, cite) for item in cited)
     partial = f" ({len(cited)} of them cited)" if len(cited) < total else ""
     noun = one if total == 1 else many
     return f"The patient had {total} {noun}{when}{partial} {refs}".rstrip() + "."
@@ -155,7 +141,7 @@ def _empty(step: StepRecord, result: ToolResult) -> str:
     """No match, said about what was searched (the tool's own note names it)."""
     if result.notes:
         return result.notes[0]
-    if _spec(step).kind == "observation":
+    if step_spec(step).kind == "observation":
         name = step["arguments"].get("name", "such")
         return f"No {name} result was found among this patient's observations."
     what = _what(step)
@@ -168,11 +154,7 @@ def _windowed(result: ToolResult, reading: Reading) -> ToolResult:
     period = reading.period
     if period is None:
         return result
-    kept = tuple(
-        e
-        for e in result.evidence
-        if e.date and period.since <= e.date[:10] <= (period.until or "9999-12-31")
-    )
+    kept = tuple(e for e in result.evidence if in_period(e, reading))
     return ToolResult(
         tool=result.tool,
         summary=result.summary,
@@ -194,7 +176,7 @@ def _step_sentences(step: StepRecord, cite: Cite, reading: Reading) -> list[str]
     if step.get("result") is None:
         return []
     result = result_from_json(step["result"])  # type: ignore[arg-type]
-    spec = _spec(step)
+    spec = step_spec(step)
     if "since" not in step["arguments"] and spec.kind == "list":
         result = _windowed(result, reading)  # a list the planner asked for whole
     if reading.asks == "count" and spec.count_nouns is not None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from fhir_client.directory import PatientEntry, patient_page
+from fhir_client.directory import PatientEntry, PatientPage, embedded_page, patient_page
 from fhir_client.names import display_name
 
 if TYPE_CHECKING:  # listing the embedded store needs neither the client nor httpx
@@ -86,4 +86,16 @@ async def list_patients(
 
     ``client`` is a FHIR client, or the embedded store itself (read directly)."""
     page = await patient_page(client, name=name, count=count, offset=offset)
-    return PatientListing([summarize_patient(e) for e in page.entries], page.total, offset)
+    return _listing(page)
+
+
+def list_embedded_patients(
+    store: EmbeddedStore, *, name: str | None = None, count: int, offset: int = 0
+) -> PatientListing:
+    """:func:`list_patients` on the embedded store, without an event loop (see
+    :func:`fhir_client.directory.embedded_page`)."""
+    return _listing(embedded_page(store, name=name, count=count, offset=offset))
+
+
+def _listing(page: PatientPage) -> PatientListing:
+    return PatientListing([summarize_patient(e) for e in page.entries], page.total, page.offset)

@@ -10,8 +10,8 @@ work on the core install.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -181,6 +181,27 @@ async def open_patient_directory(
     try:
         if store.is_empty():
             await fill_from_fixtures(store, settings.fixtures_dir, notify)
+        yield store
+    finally:
+        store.close()
+
+
+@contextmanager
+def open_embedded_directory(
+    settings: Settings, *, notify: Notify = _ignore
+) -> Iterator[EmbeddedStore]:
+    """:func:`open_patient_directory` for the embedded store, outside an event loop.
+
+    Listing an embedded store is a few SQLite queries; ``ehr-agent patients`` reads them
+    without starting asyncio (``bench/startup.py``). Only an empty store, filled from
+    the fixtures by the async loader, runs a loop for that once.
+    """
+    store = open_embedded_store(settings.db_path)
+    try:
+        if store.is_empty():
+            import asyncio
+
+            asyncio.run(fill_from_fixtures(store, settings.fixtures_dir, notify))
         yield store
     finally:
         store.close()

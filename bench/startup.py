@@ -34,7 +34,7 @@ TARGETS = {"--help": 0.3, "patients": 0.3, "ask --model none": 1.0}
 """Allowed wall time above ``python -c pass``, in seconds."""
 FLOORS = {
     "--help": "import typer",
-    "patients": "import typer, typer._adapters, rich.table, asyncio, sqlite3",
+    "patients": "import typer, typer._adapters, rich.table, sqlite3",
     "ask --model none": "import typer, typer._adapters, rich.table, httpx, "
     "starlette.applications, langgraph.graph, langgraph.checkpoint.sqlite.aio, "
     "snowballstemmer, rapidfuzz",
@@ -43,7 +43,8 @@ FLOORS = {
 what the command would cost if our own code took no time.  Typer builds a pydantic
 ``TypeAdapter`` per parameter when a command runs (``typer._adapters``, pydantic with
 it).  ``patients`` reads the embedded store and writes its audit row with the standard
-library's ``sqlite3`` (no SQLAlchemy, SQLModel, httpx or Starlette).  ``ask`` reaches the
+library's ``sqlite3`` (no SQLAlchemy, SQLModel, httpx or Starlette), without an event
+loop (no asyncio) and without building the search parameter registry.  ``ask`` reaches the
 store through the in-process FHIR facade (httpx, Starlette) and answers with a LangGraph
 graph checkpointed in SQLite; ``langgraph.graph`` pulls langchain-core, langsmith and
 langgraph-sdk unconditionally (``langchain_core.tracers.schemas`` imports

@@ -10,9 +10,9 @@ request (``bench/startup.py``).
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from fhir_client._lazy import lazy_attributes
 from fhir_client.errors import (
     AuthenticationFailed,
     FhirConnectionError,
@@ -39,10 +39,7 @@ _LAZY = {
 """Names imported from their module when first asked for (PEP 562)."""
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_attributes(__name__, _LAZY)
 
 
 __all__ = [

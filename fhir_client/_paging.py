@@ -1,4 +1,9 @@
-"""Reading searchset Bundles: the next-page link and the resources a search matched."""
+"""Reading searchset Bundles: the next-page link and the resources a search matched.
+
+Light on purpose (no httpx): the embedded store's patient list reads Bundles with it
+without importing the HTTP client (``ehr-agent patients`` start-up, ``bench/startup.py``).
+Following the pages over HTTP is :mod:`fhir_client._page_walk`.
+"""
 
 from __future__ import annotations
 

@@ -20,7 +20,6 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 
 import httpx
 
@@ -30,6 +29,7 @@ from fhir_client.errors import (
     ResponseTooLarge,
     error_for_status,
 )
+from fhir_client.http_dates import parse_http_date
 from fhir_client.limits import (
     MAX_BACKOFF_SECONDS,
     MAX_RESPONSE_BYTES,
@@ -105,12 +105,9 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
         pass
     else:
         return max(0.0, seconds) if seconds == seconds else None  # NaN -> None
-    try:
-        when = parsedate_to_datetime(text)
-    except (TypeError, ValueError):
+    when = parse_http_date(text)
+    if when is None:
         return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
     current = now if now is not None else datetime.now(UTC)
     return max(0.0, (when - current).total_seconds())
 

@@ -5,14 +5,17 @@ with pydantic models is far too slow for an interactive assistant, and the tools
 a few fields.  The client's job is the transport: building safe URLs, following search
 pages, retrying transient failures, and turning server refusals into typed errors that
 say what went wrong.
+
+This module is the client's public face: what each method asks a FHIR server. How one
+request travels (retries, body checks, observers) is :mod:`fhir_client._transport`;
+how a search's pages are followed and bounded is :mod:`fhir_client._page_walk`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
-from collections.abc import AsyncGenerator, AsyncIterator, Collection, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from contextlib import aclosing
 from types import TracebackType
 from typing import IO, Self
@@ -25,27 +28,15 @@ from fhir_client._codec import (
     SearchParams,
     build_query,
     dump_resource,
-    parse_resource,
 )
-from fhir_client._paging import NON_MATCH_MODES, bundle_resources, next_link
-from fhir_client._retry import (
-    FHIR_JSON,
-    BodyFactory,
-    Exchange,
-    RetryPolicy,
-    SleepFn,
-    send_with_retries,
-)
-from fhir_client._urls import (
-    check_resource_id,
-    check_resource_type,
-    normalise_base_url,
-    relative_path,
-    resolve_next_link,
-)
-from fhir_client.errors import FhirError, FhirHttpError, InvalidResponse, SearchTruncated
+from fhir_client._page_walk import collect, pages
+from fhir_client._paging import NON_MATCH_MODES
+from fhir_client._retry import FHIR_JSON, RetryPolicy, SleepFn
+from fhir_client._transport import Transport
+from fhir_client._urls import check_resource_id, check_resource_type, normalise_base_url
+from fhir_client.errors import InvalidResponse
 from fhir_client.limits import MAX_RESPONSE_BYTES, REQUEST_DEADLINE_SECONDS
-from fhir_client.observe import RequestObservation, RequestObserver, result_count
+from fhir_client.observe import RequestObserver
 
 __all__ = ["FHIR_JSON", "FhirClient", "SearchParams", "logger"]
 
@@ -104,12 +95,11 @@ class FhirClient:
             max_response_bytes=max_response_bytes,
         )
         self._base_url = normalise_base_url(base_url)
-        self._check_nesting = not own_store
         self.max_pages = max_pages
         self.page_size = page_size
         default_headers = {"Accept": FHIR_JSON}
         default_headers.update(headers or {})
-        self._http = httpx.AsyncClient(
+        http = httpx.AsyncClient(
             auth=auth,
             transport=transport,
             timeout=httpx.Timeout(timeout),
@@ -117,7 +107,9 @@ class FhirClient:
             # A redirect could lead to another host with our Authorization header attached.
             follow_redirects=False,
         )
-        self._observers: list[RequestObserver] = []
+        self._transport = Transport(
+            http, self._base_url, self.retry_policy, check_nesting=not own_store
+        )
 
     @property
     def base_url(self) -> str:
@@ -140,38 +132,33 @@ class FhirClient:
 
     def add_observer(self, observer: RequestObserver) -> None:
         """Call ``observer`` after every request (see :mod:`fhir_client.observe`)."""
-        if observer not in self._observers:
-            self._observers.append(observer)
+        self._transport.add_observer(observer)
 
     def remove_observer(self, observer: RequestObserver) -> None:
         """Stop calling ``observer``; unknown observers are ignored."""
-        if observer in self._observers:
-            self._observers.remove(observer)
+        self._transport.remove_observer(observer)
 
     async def aclose(self) -> None:
         """Close the underlying connection pool."""
-        await self._http.aclose()
+        await self._transport.http.aclose()
 
     # ----------------------------------------------------------------- public API
 
     async def read(self, resource_type: str, resource_id: str) -> Resource:
         """``GET [base]/Type/id``: one resource, or ``ResourceNotFound``."""
         path = f"{check_resource_type(resource_type)}/{check_resource_id(resource_id)}"
-        response = await self._send("GET", self._url(path))
-        return self._parse(response, "GET", path, expect=resource_type)
+        return await self._get(path, resource_type)
 
     async def capabilities(self) -> Resource:
         """``GET [base]/metadata``: the server's CapabilityStatement."""
-        response = await self._send("GET", self._url("metadata"))
-        return self._parse(response, "GET", "metadata", expect="CapabilityStatement")
+        return await self._get("metadata", "CapabilityStatement")
 
     async def search_bundle(
         self, resource_type: str, params: SearchParams | None = None
     ) -> Resource:
         """The first page of a search, as the server's Bundle."""
         path = check_resource_type(resource_type)
-        response = await self._send("GET", self._url(path), params=self._query(params))
-        return self._parse(response, "GET", path, expect="Bundle")
+        return await self._get(path, "Bundle", self._query(params))
 
     async def search_page_iter(
         self,
@@ -187,8 +174,8 @@ class FhirClient:
         """
         url = self._url(check_resource_type(resource_type))
         limit = self._page_limit(max_pages)
-        async with aclosing(self._pages(url, self._query(params), limit)) as pages:
-            async for bundle in pages:
+        async with aclosing(pages(self._transport, url, self._query(params), limit)) as bundles:
+            async for bundle in bundles:
                 yield bundle
 
     async def search(
@@ -210,7 +197,8 @@ class FhirClient:
             raise ValueError(f"max_results must be at least 1 (or None), got {max_results}")
         url = self._url(check_resource_type(resource_type))
         query = self._query(params, max_results=max_results)
-        return await self._collect(
+        return await collect(
+            self._transport,
             url,
             query,
             what=f"Search {resource_type}",
@@ -224,8 +212,7 @@ class FhirClient:
         path = check_resource_type(resource_type)
         query = self._query(params, add_count=False)
         query = [(k, v) for k, v in query if k != "_summary"] + [("_summary", "count")]
-        response = await self._send("GET", self._url(path), params=query)
-        bundle = self._parse(response, "GET", path, expect="Bundle")
+        bundle = await self._get(path, "Bundle", query)
         total = bundle.get("total")
         if not isinstance(total, int) or isinstance(total, bool):
             raise InvalidResponse(
@@ -244,7 +231,8 @@ class FhirClient:
         """
         path = f"Patient/{check_resource_id(patient_id)}/$everything"
         limit = max(self.max_pages, limits.MAX_EVERYTHING_PAGES) if max_pages is None else max_pages
-        return await self._collect(
+        return await collect(
+            self._transport,
             self._url(path),
             [("_count", str(limits.EVERYTHING_PAGE_SIZE))],
             what=f"Patient/{patient_id}/$everything",
@@ -268,7 +256,7 @@ class FhirClient:
                 "to let the server assign an id use a transaction with a POST entry"
             )
         path = f"{check_resource_type(resource_type)}/{check_resource_id(resource_id)}"
-        response = await self._send(
+        response = await self._transport.send(
             "PUT",
             self._url(path),
             content=dump_resource(resource),
@@ -276,7 +264,7 @@ class FhirClient:
         )
         if not response.content.strip():
             return resource
-        return self._parse(response, "PUT", path, expect=resource_type)
+        return self._transport.parse(response, "PUT", path, expect=resource_type)
 
     async def transaction(self, bundle: Resource) -> Resource:
         """POST a ``transaction`` or ``batch`` Bundle to the base; returns the response Bundle.
@@ -289,10 +277,10 @@ class FhirClient:
                 "transaction() needs a Bundle whose type is 'transaction' or 'batch', "
                 f"got resourceType={bundle.get('resourceType')!r}, type={bundle_type!r}"
             )
-        response = await self._send(
+        response = await self._transport.send(
             "POST", self._base_url, content=dump_resource(bundle), idempotent=False
         )
-        return self._parse(response, "POST", "/", expect="Bundle")
+        return self._transport.parse(response, "POST", "/", expect="Bundle")
 
     async def transaction_file(self, body: IO[bytes]) -> Resource:
         """POST a transaction Bundle too large for memory, streamed from ``body``.
@@ -307,7 +295,7 @@ class FhirClient:
                 yield chunk
 
         size = body.seek(0, 2)
-        response = await self._send(
+        response = await self._transport.send(
             "POST",
             self._base_url,
             content=chunks,
@@ -315,9 +303,9 @@ class FhirClient:
             # A known length, not chunked encoding: some servers refuse chunked uploads.
             extra_headers={"Content-Length": str(size)},
         )
-        return self._parse(response, "POST", "/", expect="Bundle")
+        return self._transport.parse(response, "POST", "/", expect="Bundle")
 
-    # ----------------------------------------------------------------- paging
+    # ----------------------------------------------------------------- helpers
 
     def _page_limit(self, max_pages: int | None) -> int:
         limit = self.max_pages if max_pages is None else max_pages
@@ -325,76 +313,8 @@ class FhirClient:
             raise ValueError(f"max_pages must be at least 1, got {limit}")
         return limit
 
-    async def _pages(
-        self, url: str, query: list[tuple[str, str]], limit: int
-    ) -> AsyncGenerator[Resource, None]:
-        """Yield up to ``limit`` Bundles, following same-origin next links."""
-        path = relative_path(self._base_url, url)
-        bundle = self._parse(await self._send("GET", url, params=query), "GET", path, "Bundle")
-        yield bundle
-        seen: set[str] = set()
-        for _ in range(limit - 1):
-            link = next_link(bundle)
-            if link is None:
-                return
-            url = self._resolve_next(link)
-            if url in seen:
-                raise InvalidResponse(
-                    f"Search {path}: the server returned the same next-page link twice; "
-                    "it is looping, so paging was stopped"
-                )
-            seen.add(url)
-            page_path = relative_path(self._base_url, url)
-            response = await self._send("GET", url)
-            bundle = self._parse(response, "GET", page_path, "Bundle")
-            yield bundle
-
-    async def _collect(
-        self,
-        url: str,
-        query: list[tuple[str, str]],
-        *,
-        what: str,
-        limit: int,
-        max_results: int | None,
-        exclude_modes: Collection[str],
-    ) -> list[Resource]:
-        resources: list[Resource] = []
-        pages = 0
-        last: Resource = {}
-        async with aclosing(self._pages(url, query, limit)) as bundles:
-            async for bundle in bundles:
-                pages += 1
-                last = bundle
-                resources.extend(bundle_resources(bundle, exclude_modes=exclude_modes))
-                if max_results is not None and len(resources) >= max_results:
-                    return resources[:max_results]
-        if next_link(last) is not None:
-            if max_results is None:
-                raise SearchTruncated(what, resources=resources, pages_fetched=pages)
-            logger.warning(
-                "%s: stopped after %d pages with %d of up to %d results; more pages remain",
-                what,
-                pages,
-                len(resources),
-                max_results,
-            )
-        return resources
-
-    def _resolve_next(self, link: str) -> str:
-        try:
-            return resolve_next_link(self._base_url, link)
-        except ValueError as exc:
-            raise InvalidResponse(
-                f"The server's next-page link points to another origin ({exc}) than the base "
-                f"URL {self._base_url}; it was not followed so that credentials are not sent "
-                "there. Check the server's base URL configuration (e.g. HAPI's server address)"
-            ) from None
-
-    # ----------------------------------------------------------------- HTTP
-
     def _url(self, path: str) -> str:
-        return f"{self._base_url}/{path}"
+        return self._transport.url(path)
 
     def _query(
         self,
@@ -407,69 +327,9 @@ class FhirClient:
             params, page_size=self.page_size, add_count=add_count, max_results=max_results
         )
 
-    async def _send(
-        self,
-        method: str,
-        url: str,
-        *,
-        params: list[tuple[str, str]] | None = None,
-        content: bytes | BodyFactory | None = None,
-        extra_headers: Mapping[str, str] | None = None,
-        idempotent: bool = True,
-    ) -> httpx.Response:
-        started = time.perf_counter()
-        try:
-            exchange = Exchange(
-                method,
-                url,
-                path=relative_path(self._base_url, url),
-                base_url=self._base_url,
-                params=params,
-                content=content,
-                extra_headers=extra_headers,
-                idempotent=idempotent,
-            )
-            return await send_with_retries(self._http, exchange, self.retry_policy)
-        except FhirError as error:
-            if self._observers:
-                status = error.status_code if isinstance(error, FhirHttpError) else 0
-                target = str(httpx.URL(url, params=params) if params else url)
-                self._notify(method, target, status, time.perf_counter() - started, None)
-            raise
-
-    def _parse(
-        self, response: httpx.Response, method: str, path: str, expect: str | None
+    async def _get(
+        self, path: str, expect: str, params: list[tuple[str, str]] | None = None
     ) -> Resource:
-        try:
-            resource = parse_resource(
-                response, method, path, expect, check_nesting=self._check_nesting
-            )
-        except InvalidResponse:
-            self._observe_response(response, None)
-            raise
-        self._observe_response(response, resource)
-        return resource
-
-    def _observe_response(self, response: httpx.Response, resource: Resource | None) -> None:
-        if not self._observers:
-            return
-        try:
-            elapsed = response.elapsed.total_seconds()
-        except RuntimeError:  # the response was never closed; no timing to report
-            elapsed = 0.0
-        count = result_count(resource) if resource is not None else None
-        request = response.request
-        self._notify(request.method, str(request.url), response.status_code, elapsed, count)
-
-    def _notify(
-        self, method: str, url: str, status: int, seconds: float, count: int | None
-    ) -> None:
-        """Tell the observers; a failing observer is logged, never the request's problem."""
-        query = httpx.URL(url).query.decode("ascii", "replace")
-        path = relative_path(self._base_url, url) + (f"?{query}" if query else "")
-        observation = RequestObservation(method, path, status, round(seconds * 1000, 2), count)
-        for observer in list(self._observers):
-            try:
-                observer(observation)
-            except Exception:
-                logger.exception("request observer %r failed; the request succeeded", observer)
+        """GET a path relative to the base; errors name ``path`` as given."""
+        response = await self._transport.send("GET", self._url(path), params=params)
+        return self._transport.parse(response, "GET", path, expect)

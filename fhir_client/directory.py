@@ -10,7 +10,6 @@ server that takes no batch). ``$everything`` is never read to list patients.
 
 from __future__ import annotations
 
-import asyncio
 import weakref
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
@@ -21,7 +20,7 @@ import orjson
 
 from fhir_client._paging import bundle_resources
 from fhir_client.embedded import EmbeddedStore, store_of
-from fhir_client.embedded.registry import PATIENT_COMPARTMENT
+from fhir_client.embedded.compartment import PATIENT_COMPARTMENT
 from fhir_client.errors import (
     FhirHttpError,
     InvalidRequest,
@@ -35,7 +34,9 @@ from fhir_client.limits import (
     REMOTE_COUNT_CONCURRENCY,
 )
 
-if TYPE_CHECKING:  # the embedded store is listed without a client (nor httpx)
+if TYPE_CHECKING:  # the embedded store is listed without a client (nor httpx, nor asyncio)
+    import asyncio
+
     from fhir_client.client import FhirClient
 
 Resource = dict[str, Any]
@@ -100,25 +101,51 @@ async def patient_page(
     the embedded store itself: a caller that only lists (``ehr-agent patients``) then
     needs no client at all.
     """
+    import asyncio
+
     check_page_request(name, count, offset)
-    name = name.strip() if name and name.strip() else None
     store = client if isinstance(client, EmbeddedStore) else store_of(client)
     if store is not None:
-        rows = await asyncio.to_thread(
-            store.patient_page,
+        return await asyncio.to_thread(
+            embedded_page,
+            store,
             name=name,
             count=count,
             offset=offset,
             only=only,
             with_counts=with_counts,
         )
-        entries = []
-        for text in rows.patients:
-            patient = orjson.loads(text)
-            entries.append(PatientEntry(patient, rows.counts.get(str(patient["id"]), {})))
-        return PatientPage(entries, rows.total, offset, count)
     assert not isinstance(client, EmbeddedStore)  # handled above
+    name = name.strip() if name and name.strip() else None
     return await _remote_page(client, name, count, offset, only, with_counts)
+
+
+def embedded_page(
+    store: EmbeddedStore,
+    *,
+    name: str | None = None,
+    count: int,
+    offset: int = 0,
+    only: Collection[str] | None = None,
+    with_counts: bool = True,
+) -> PatientPage:
+    """:func:`patient_page` on the embedded store, synchronously.
+
+    Why a function of its own: a command that only lists an embedded store's patients
+    (``ehr-agent patients``) calls this directly and needs no event loop: importing
+    asyncio and starting a loop and a worker thread were a fifth of that command's
+    start-up beyond typer (``bench/startup.py``).
+    """
+    check_page_request(name, count, offset)
+    name = name.strip() if name and name.strip() else None
+    rows = store.patient_page(
+        name=name, count=count, offset=offset, only=only, with_counts=with_counts
+    )
+    entries = []
+    for text in rows.patients:
+        patient = orjson.loads(text)
+        entries.append(PatientEntry(patient, rows.counts.get(str(patient["id"]), {})))
+    return PatientPage(entries, rows.total, offset, count)
 
 
 async def _remote_page(
@@ -170,6 +197,8 @@ async def _with_remote_counts(
     searches (or answers an entry without a total) gets those counts asked one by one,
     as before, so listing never fails for lack of batch support.
     """
+    import asyncio
+
     wanted = [(str(e.patient["id"]), rtype) for e in entries for rtype in REMOTE_COUNTED_TYPES]
     size = REMOTE_COUNT_BATCH_ENTRIES
     chunks = [wanted[start : start + size] for start in range(0, len(wanted), size)]
@@ -191,6 +220,8 @@ async def _batch_counts(
 ) -> dict[CountKey, int]:
     """The counts of ``wanted`` from one batch request; any the server would not give
     in a batch are asked separately (``GET Type?patient=id&_summary=count``)."""
+    import asyncio
+
     found: dict[CountKey, int] = {}
     if not _batch_refused.get(client, False):
         bundle = {

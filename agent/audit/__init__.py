@@ -6,7 +6,14 @@ generic request observer on :class:`fhir_client.FhirClient` (:func:`attach`) and
 holds evidence, note text, answer text or credentials (see :mod:`agent.audit.records`).
 """
 
-from agent.audit.access import AccessNote, audited_access, cli_caller, query_shape, store_access
+from agent.audit.access import (
+    AccessNote,
+    audited_access,
+    cli_caller,
+    query_shape,
+    recorded_access,
+    store_access,
+)
 from agent.audit.log import ENV_AUDIT_DB, AuditEntry, AuditLog, default_audit_path
 from agent.audit.recording import AuditedTurn, audited_question
 from agent.audit.records import AccessRecord, AnswerRecord, CitationRecord, FhirRequestRecord
@@ -28,5 +35,6 @@ __all__ = [
     "cli_caller",
     "default_audit_path",
     "query_shape",
+    "recorded_access",
     "store_access",
 ]

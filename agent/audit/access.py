@@ -8,19 +8,25 @@ contents, tokens or answers into it: paths keep their query's parameter names on
 
 from __future__ import annotations
 
-import asyncio
 import getpass
 import logging
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
 from agent.audit.log import AuditLog
 from agent.audit.records import AccessRecord
 
-__all__ = ["AccessNote", "audited_access", "cli_caller", "query_shape", "store_access"]
+__all__ = [
+    "AccessNote",
+    "audited_access",
+    "cli_caller",
+    "query_shape",
+    "recorded_access",
+    "store_access",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +49,8 @@ def query_shape(path: str, query_string: str = "") -> str:
 def _status_of(error: BaseException) -> int:
     """The HTTP status a failure of this kind would have had (for CLI rows); a wrapped
     error (``raise CommandError(...) from cause``) counts as its cause."""
+    import asyncio  # here, not above: a synchronous command's audit needs no event loop
+
     from agent.refusals import ThreadBusy, ThreadConflict, UnknownPatient
     from fhir_client.errors import FhirError, ResourceNotFound
 
@@ -64,6 +72,8 @@ def _status_of(error: BaseException) -> int:
 
 async def store_access(log: AuditLog | None, row: AccessRecord) -> None:
     """Write ``row`` off the event loop; a failed write is logged, never raised."""
+    import asyncio
+
     if log is None:
         return
     try:
@@ -97,19 +107,51 @@ async def audited_access(
     note = AccessNote(patient_id=patient_id, target=target, thread_id=thread_id)
     started = time.perf_counter()
     try:
-        yield note
+        with _status_from_errors(note):
+            yield note
+    finally:
+        await store_access(log, _access_row(note, caller, channel, action, started))
+
+
+@contextmanager
+def recorded_access(
+    log: AuditLog | None, *, caller: str, channel: str, action: str, target: str
+) -> Iterator[AccessNote]:
+    """:func:`audited_access` for a synchronous command (``ehr-agent patients`` on the
+    embedded store), which then needs no event loop; the row is written in this thread."""
+    note = AccessNote(patient_id=None, target=target)
+    started = time.perf_counter()
+    try:
+        with _status_from_errors(note):
+            yield note
+    finally:
+        if log is not None:
+            try:
+                log.record_access(_access_row(note, caller, channel, action, started))
+            except Exception:  # the read must not fail because its audit row did
+                logger.exception("could not write the audit log %s", log.path)
+
+
+@contextmanager
+def _status_from_errors(note: AccessNote) -> Iterator[None]:
+    """An exception leaving the audited block sets the row's status from its kind."""
+    try:
+        yield
     except BaseException as error:
         note.status = _status_of(error)
         raise
-    finally:
-        row = AccessRecord(
-            caller=caller,
-            channel=channel,
-            action=action,
-            patient_id=note.patient_id,
-            target=note.target,
-            status=note.status,
-            thread_id=note.thread_id,
-            ms=(time.perf_counter() - started) * 1000,
-        )
-        await store_access(log, row)
+
+
+def _access_row(
+    note: AccessNote, caller: str, channel: str, action: str, started: float
+) -> AccessRecord:
+    return AccessRecord(
+        caller=caller,
+        channel=channel,
+        action=action,
+        patient_id=note.patient_id,
+        target=note.target,
+        status=note.status,
+        thread_id=note.thread_id,
+        ms=(time.perf_counter() - started) * 1000,
+    )

@@ -12,7 +12,6 @@ the requests, under an answer row whose ``error`` names what happened.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -97,6 +96,8 @@ async def audited_question(
     finally:
         leave(token)
         row = _answer_row(scope, channel, caller, question, turn, error)
+        import asyncio  # here: importing the audit package must not import asyncio
+
         try:
             await asyncio.shield(asyncio.to_thread(log.record, row, scope.requests, turn.output))
         except Exception:  # the answer must not fail because its audit row did

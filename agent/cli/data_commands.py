@@ -6,24 +6,44 @@ Loading lives in :mod:`agent.cli.load_commands`, so listing never imports the lo
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 from typing import Annotated
 
 import typer
 
-from agent.audit import AuditLog, audited_access, cli_caller, default_audit_path
+from agent.audit import AuditLog, audited_access, cli_caller, default_audit_path, recorded_access
 from agent.cli import rendering
 from agent.cli.options import DbOption, FhirTokenOption, FhirUrlOption, settings_from_options
-from agent.patients import PatientListing, list_patients
-from agent.record_source import open_patient_directory
+from agent.patients import PatientListing, list_embedded_patients, list_patients
+from agent.record_source import open_embedded_directory, open_patient_directory
 from agent.settings import Settings
 from fhir_client.errors import FhirError
 from fhir_client.limits import DEFAULT_PATIENT_PAGE, MAX_NAME_QUERY_CHARS, MAX_PATIENT_PAGE
 
 
-async def _patients(
+def _patients(settings: Settings, name: str | None, count: int, offset: int) -> PatientListing:
+    """The page, audited. The embedded store is read without an event loop: asyncio,
+    its loop and a worker thread were a fifth of this command's start-up beyond typer
+    (``bench/startup.py``); a remote server is read with the async client."""
+    if settings.fhir_url:
+        import asyncio
+
+        return asyncio.run(_remote_patients(settings, name, count, offset))
+    log = AuditLog(default_audit_path(settings))
+    try:
+        with (
+            recorded_access(
+                log, caller=cli_caller(), channel="cli", action="cli patients", target="Patient"
+            ),
+            open_embedded_directory(settings, notify=rendering.notify) as store,
+        ):
+            return list_embedded_patients(store, name=name, count=count, offset=offset)
+    finally:
+        log.close()
+
+
+async def _remote_patients(
     settings: Settings, name: str | None, count: int, offset: int
 ) -> PatientListing:
     log = AuditLog(default_audit_path(settings))
@@ -66,7 +86,7 @@ def patients(
         raise typer.Exit(2)
     settings = settings_from_options(db, fhir_url, fhir_token)
     try:
-        listing = asyncio.run(_patients(settings, name, count, offset))
+        listing = _patients(settings, name, count, offset)
     except FhirError as error:
         rendering.notify(f"Error talking to the {settings.source_description}: {error}")
         raise typer.Exit(1) from error

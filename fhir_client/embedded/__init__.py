@@ -11,18 +11,11 @@ code path serves a laptop demo and a hospital's FHIR server.
 
 from __future__ import annotations
 
-import importlib
 import weakref
 from typing import TYPE_CHECKING, Any
 
-from fhir_client.embedded.registry import REGISTRY, ParamKind, SearchParam
-from fhir_client.embedded.store import (
-    EmbeddedStore,
-    SchemaMismatch,
-    StoreBusy,
-    StoreError,
-    WriteResult,
-)
+from fhir_client._lazy import lazy_attributes
+from fhir_client.embedded.store import EmbeddedStore, SchemaMismatch, StoreBusy
 
 if TYPE_CHECKING:  # the facade and the client: imported when a client is made
     from starlette.applications import Starlette
@@ -30,20 +23,26 @@ if TYPE_CHECKING:  # the facade and the client: imported when a client is made
 
     from fhir_client.client import FhirClient
     from fhir_client.embedded.query import DEFAULT_COUNT, MAX_COUNT, SearchError
+    from fhir_client.embedded.registry import REGISTRY, ParamKind, SearchParam
+    from fhir_client.embedded.validation import StoreError
+    from fhir_client.embedded.writing import WriteResult
 
 _LAZY = {
     "DEFAULT_COUNT": "fhir_client.embedded.query",
     "MAX_COUNT": "fhir_client.embedded.query",
     "SearchError": "fhir_client.embedded.query",
+    "REGISTRY": "fhir_client.embedded.registry",
+    "ParamKind": "fhir_client.embedded.registry",
+    "SearchParam": "fhir_client.embedded.registry",
+    "StoreError": "fhir_client.embedded.validation",
+    "WriteResult": "fhir_client.embedded.writing",
 }
-"""Names of the search parser, imported when first asked for (PEP 562): opening the
-store to list its patients parses no search."""
+"""Names of the search parser, the parameter registry and the write path, imported
+when first asked for (PEP 562): opening the store to list its patients parses no
+search, builds no registry and writes nothing."""
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_attributes(__name__, _LAZY)
 
 
 __all__ = [

@@ -9,19 +9,17 @@ one odd element cannot block a patient's load.
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
+from fhir_client.embedded.compartment import ALL_REFERENCES as ALL_REFERENCES
+from fhir_client.embedded.compartment import PATIENT_COMPARTMENT
 from fhir_client.embedded.dates import DateRange, index_value
-from fhir_client.embedded.registry import PATIENT_COMPARTMENT, ParamKind, SearchParam, params_for
+from fhir_client.embedded.registry import ParamKind, SearchParam, params_for
+from fhir_client.embedded.text_search import normalize_string as normalize_string
 from fhir_client.ids import split_reference
-
-#: `ALL_REFERENCES` holds every reference in the resource, used by $everything
-#: to find the Practitioners, Organizations... a patient's resources point at.
-ALL_REFERENCES = "_ref"
 
 
 @dataclass(slots=True)
@@ -44,12 +42,6 @@ def parse_reference(reference: str) -> tuple[str, str] | None:
     if "?" in reference or reference.startswith(("#", "urn:")):
         return None
     return split_reference(reference)
-
-
-def normalize_string(value: str) -> str:
-    """Case- and accent-insensitive form used for FHIR string search (as HAPI)."""
-    decomposed = unicodedata.normalize("NFD", value)
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
 
 
 def values_at(node: Any, path: tuple[str, ...]) -> Iterator[Any]:

@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.utils import format_datetime, parsedate_to_datetime
+from email.utils import format_datetime
 from typing import Any
 
 from starlette.datastructures import Headers
@@ -27,6 +27,7 @@ from fhir_client.embedded.errors import SearchError
 from fhir_client.embedded.query import DEFAULT_COUNT, MAX_COUNT
 from fhir_client.embedded.responses import page_links
 from fhir_client.embedded.store import EmbeddedStore
+from fhir_client.http_dates import parse_http_date
 from fhir_client.limits import MAX_PAGE_OFFSET
 
 
@@ -81,12 +82,9 @@ def not_modified(stored: StoredVersion, headers: Headers) -> bool:
         return "*" in tags or str(stored.version) in tags
     if_modified_since = headers.get("if-modified-since")
     if if_modified_since:
-        try:
-            since = parsedate_to_datetime(if_modified_since)
-        except (TypeError, ValueError):
+        since = parse_http_date(if_modified_since)
+        if since is None:
             return False
-        if since.tzinfo is None:
-            since = since.replace(tzinfo=UTC)
         return _instant(stored).replace(microsecond=0) <= since
     return False
 

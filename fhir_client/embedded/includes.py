@@ -19,8 +19,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from fhir_client.embedded.compartment import ALL_REFERENCES
 from fhir_client.embedded.errors import SearchError
-from fhir_client.embedded.extract import ALL_REFERENCES
 from fhir_client.embedded.registry import REGISTRY, ParamKind
 from fhir_client.limits import MAX_INCLUDE_PARAMS, MAX_INCLUDE_ROUNDS, MAX_INCLUDED_PER_PAGE
 

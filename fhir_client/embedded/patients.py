@@ -15,7 +15,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 
 from fhir_client.embedded.connection import scalar
-from fhir_client.embedded.extract import normalize_string
+from fhir_client.embedded.text_search import normalize_string
 
 # The first HumanName is the one a list shows (Synthea writes the official name
 # first, the maiden name after it); sorting by the smallest of all family names

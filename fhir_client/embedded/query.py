@@ -21,7 +21,7 @@ from fhir_client.embedded import dates
 from fhir_client.embedded.elements import parse_elements
 from fhir_client.embedded.errors import SearchError as SearchError  # re-exported
 from fhir_client.embedded.errors import UnknownResourceType as UnknownResourceType
-from fhir_client.embedded.extract import normalize_string, parse_reference
+from fhir_client.embedded.extract import parse_reference
 from fhir_client.embedded.includes import Include, parse_include
 from fhir_client.embedded.registry import (
     REGISTRY,
@@ -33,6 +33,7 @@ from fhir_client.embedded.registry import (
 )
 from fhir_client.embedded.registry import check_type as check_type  # re-exported
 from fhir_client.embedded.summary import SummaryView, parse_summary
+from fhir_client.embedded.text_search import normalize_string
 from fhir_client.ids import is_resource_type
 
 DEFAULT_COUNT = 50

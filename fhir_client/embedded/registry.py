@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from fhir_client.embedded.compartment import PATIENT_COMPARTMENT as PATIENT_COMPARTMENT
 from fhir_client.embedded.errors import UnknownResourceType
 
 
@@ -293,32 +294,6 @@ _PLAIN_TYPES = (
     "RiskAssessment",
     "Basic",
 )
-
-#: R4 CompartmentDefinition "Patient", limited to the parameters we index: the
-#: parameters whose Patient target makes a resource part of a patient's record.
-PATIENT_COMPARTMENT: dict[str, tuple[str, ...]] = {
-    "Patient": (),
-    "Encounter": ("patient",),
-    "Observation": ("subject", "performer"),
-    "Condition": ("patient", "asserter"),
-    "MedicationRequest": ("subject",),
-    "MedicationAdministration": ("patient", "subject"),
-    "Procedure": ("patient",),
-    "Immunization": ("patient",),
-    "AllergyIntolerance": ("patient",),
-    "DiagnosticReport": ("subject",),
-    "DocumentReference": ("subject", "author"),
-    "CarePlan": ("patient",),
-    "CareTeam": ("patient", "participant"),
-    "Goal": ("patient",),
-    "ImagingStudy": ("patient",),
-    "Device": ("patient",),
-    "SupplyDelivery": ("patient",),
-    "Claim": ("patient",),
-    "ExplanationOfBenefit": ("patient",),
-    "Provenance": ("patient",),
-    "Coverage": ("patient", "subscriber", "beneficiary", "payor"),
-}
 
 
 def _build() -> dict[str, dict[str, SearchParam]]:

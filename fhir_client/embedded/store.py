@@ -5,7 +5,10 @@ written with SQLAlchemy Core `executemany` in a single transaction, so a
 Synthea load is all-or-nothing and runs at thousands of resources per second.
 Reads return stored JSON text untouched so the facade can stream it; they run on
 the standard library's sqlite3 (:mod:`fhir_client.embedded.connection`), and
-SQLAlchemy is imported only when the store is first written or created.
+SQLAlchemy is imported only when the store is first written or created. This
+module owns the store's lifecycle, locks and transactions; the SQL of each kind
+of read is in :mod:`fhir_client.embedded.reads`, the writes' in
+:mod:`fhir_client.embedded.writing`.
 """
 
 from __future__ import annotations
@@ -16,10 +19,11 @@ import sqlite3
 import threading
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from fhir_client._lazy import lazy_attributes
+from fhir_client.embedded import reads
 from fhir_client.embedded.connection import (
     SCHEMA_VERSION,
     ReadConnections,
@@ -27,21 +31,29 @@ from fhir_client.embedded.connection import (
     scalar,
     stored_version,
 )
-from fhir_client.embedded.extract import ALL_REFERENCES
 from fhir_client.embedded.patients import PatientRows, patient_rows
+from fhir_client.embedded.reads import HistoryRow, SearchPage
 from fhir_client.embedded.snapshots import Snapshots
-from fhir_client.embedded.validation import StoreError, validate_resource
-from fhir_client.embedded.writing import (
-    StoreWriter,
-    WriteResult,
-    delete_resource,
-    write_transaction,
-)
 
-if TYPE_CHECKING:  # SQLAlchemy: imported on the first write, never to read
+if TYPE_CHECKING:  # SQLAlchemy and the write path: imported on the first write, never to read
     from sqlalchemy import Engine
 
     from fhir_client.embedded.query import SearchQuery
+    from fhir_client.embedded.validation import StoreError, validate_resource
+    from fhir_client.embedded.writing import StoreWriter, WriteResult
+
+_WRITE_NAMES = {
+    "StoreError": "fhir_client.embedded.validation",
+    "validate_resource": "fhir_client.embedded.validation",
+    "WriteResult": "fhir_client.embedded.writing",
+}
+"""Names of the write path this module offers, imported when first asked for (PEP 562):
+validating and writing need the search parameter registry and index extraction, which
+a process that only reads the store (``ehr-agent patients``) never builds."""
+
+
+__getattr__ = lazy_attributes(__name__, _WRITE_NAMES)
+
 
 Row = tuple[Any, ...]
 logger = logging.getLogger(__name__)
@@ -59,14 +71,6 @@ __all__ = [
 
 class SchemaMismatch(RuntimeError):
     """The database was written by an incompatible version of the store."""
-
-
-@dataclass(frozen=True, slots=True)
-class SearchPage:
-    """One page of matches: (type, id, json text) rows plus the total if counted."""
-
-    rows: list[tuple[str, str, str]]
-    total: int | None
 
 
 class EmbeddedStore:
@@ -109,6 +113,7 @@ class EmbeddedStore:
             version = stored_version(conn)
         if version is None:
             from fhir_client.embedded.schema import create_tables
+            from fhir_client.embedded.writing import write_transaction
 
             with write_transaction(self._engine, self.db_path, self._write_lock) as conn:
                 version = create_tables(conn)
@@ -152,6 +157,8 @@ class EmbeddedStore:
         Waits (bounded by ``STORE_WRITE_WAIT_SECONDS``) while another process
         writes; raises :class:`StoreBusy` if that takes too long.
         """
+        from fhir_client.embedded.writing import StoreWriter, write_transaction
+
         with write_transaction(self._engine, self.db_path, self._write_lock) as conn:
             writer = StoreWriter(conn)
             yield writer
@@ -165,6 +172,8 @@ class EmbeddedStore:
         Raises StoreError naming the first bad resource's position; in that case
         nothing is written. Sets meta.versionId and meta.lastUpdated.
         """
+        from fhir_client.embedded.validation import validate_resource
+
         for i, resource in enumerate(resources):
             validate_resource(resource, i)  # refuse before waiting for the write lock
         if not resources:
@@ -174,24 +183,20 @@ class EmbeddedStore:
 
     def delete(self, resource_type: str, resource_id: str) -> bool:
         """Remove a resource and its index rows; True if it existed."""
+        from fhir_client.embedded.writing import delete_resource, write_transaction
+
         try:
             with write_transaction(self._engine, self.db_path, self._write_lock) as conn:
                 return delete_resource(conn, resource_type, resource_id)
         finally:
             self._snapshots.clear()
 
-    # -- reads ---------------------------------------------------------------
+    # -- reads (the SQL is in fhir_client.embedded.reads) -----------------------
 
     def read_text(self, resource_type: str, resource_id: str) -> str | None:
         """The stored JSON text of a resource, or None."""
         with self._reading() as conn:
-            value = scalar(
-                conn.execute(
-                    "SELECT json_text FROM resource WHERE res_type = ? AND res_id = ?",
-                    (resource_type, resource_id),
-                )
-            )
-        return value if isinstance(value, str) else None
+            return reads.read_text(conn, resource_type, resource_id)
 
     def read(self, resource_type: str, resource_id: str) -> dict[str, Any] | None:
         """A stored resource as a dict, or None if absent."""
@@ -200,31 +205,8 @@ class EmbeddedStore:
 
     def search(self, query: SearchQuery) -> SearchPage:
         """Run a parsed search: one page of matches and (if asked) the total."""
-        # With other filters, `+` stops SQLite from scanning every resource of the
-        # type through the (res_type, res_id) index: the index subqueries, which
-        # already carry the type, are far more selective and should drive.
-        type_test = "+r.res_type = ?" if query.where else "r.res_type = ?"
-        where = " AND ".join([type_test, *query.where])
-        args: list[object] = [query.resource_type, *query.args]
         with self._reading() as conn:
-            total: int | None = None
-            if query.include_total or query.summary_count:
-                total = int(
-                    scalar(
-                        conn.execute(f"SELECT COUNT(*) FROM resource r WHERE {where}", tuple(args))
-                    )
-                    or 0
-                )
-            rows: list[tuple[str, str, str]] = []
-            if not query.summary_count and query.count > 0:
-                sql = (
-                    f"SELECT r.rid FROM resource r WHERE {where} "
-                    f"ORDER BY {query.order_by} LIMIT ? OFFSET ?"
-                )
-                params = (*args, *query.order_args, query.count, query.offset)
-                rids = [rid for (rid,) in conn.execute(sql, params)]
-                rows = _fetch_in_order(conn, rids)
-        return SearchPage(rows, total)
+            return reads.search_page(conn, query)
 
     def everything(
         self, patient_id: str, *, count: int, offset: int, types: Sequence[str] = ()
@@ -232,41 +214,20 @@ class EmbeddedStore:
         """A page of a patient's record: the Patient, its compartment, and the
         non-patient resources (Practitioner, Organization...) those point at.
 
-        None if the patient does not exist.
+        None if the patient does not exist. A first page computes the record's
+        member list; later pages slice the snapshot of it (see
+        :mod:`fhir_client.embedded.snapshots`).
         """
-        type_filter = ""
-        type_args: tuple[str, ...] = ()
-        if types:
-            type_filter = f" AND r.res_type IN ({', '.join('?' * len(types))})"
-            type_args = tuple(types)
-        members = (
-            "SELECT rid FROM resource WHERE patient_id = ? "
-            "UNION SELECT t.rid FROM idx_ref f JOIN resource o ON o.rid = f.rid "
-            "JOIN resource t ON t.res_type = f.target_type AND t.res_id = f.target_id "
-            "WHERE o.patient_id = ? AND f.param = ? AND t.patient_id IS NULL"
-        )
-        base = f"FROM resource r WHERE r.rid IN ({members}){type_filter}"
-        args = (patient_id, patient_id, ALL_REFERENCES, *type_args)
-        order = "ORDER BY (r.res_type = 'Patient' AND r.res_id = ?) DESC, r.rid"
         key = (patient_id, tuple(types))
         with self._reading() as conn:
-            exists = scalar(
-                conn.execute(
-                    "SELECT 1 FROM resource WHERE res_type = 'Patient' AND res_id = ?",
-                    (patient_id,),
-                )
-            )
-            if not exists:
+            if not reads.patient_exists(conn, patient_id):
                 return None
-            members_in_order = self._snapshots.get(key) if offset else None
-            if members_in_order is None:  # a first page reads afresh; later ones slice it
-                members_in_order = [
-                    rid
-                    for (rid,) in conn.execute(f"SELECT r.rid {base} {order}", (*args, patient_id))
-                ]
-                self._snapshots.put(key, members_in_order)
-            rows = _fetch_in_order(conn, members_in_order[offset : offset + count])
-        return SearchPage(rows, len(members_in_order))
+            members = self._snapshots.get(key) if offset else None
+            if members is None:
+                members = reads.everything_members(conn, patient_id, types)
+                self._snapshots.put(key, members)
+            rows = reads.fetch_in_order(conn, members[offset : offset + count])
+        return SearchPage(rows, len(members))
 
     def record_version(self) -> tuple[int, int]:
         """A value that changes whenever anyone commits a write to the store.
@@ -302,16 +263,10 @@ class EmbeddedStore:
 
     def counts_by_type(self, patient_id: str | None = None) -> dict[str, int]:
         """Number of resources per type, overall or in one patient's compartment."""
-        sql = "SELECT res_type, COUNT(*) FROM resource"
-        args: tuple[str, ...] = ()
-        if patient_id is not None:
-            sql += " WHERE patient_id = ?"
-            args = (patient_id,)
         with self._reading() as conn:
-            rows = conn.execute(sql + " GROUP BY res_type ORDER BY res_type", args)
-            return {str(t): int(n) for t, n in rows}
+            return reads.counts_by_type(conn, patient_id)
 
-    # -- added for the read-only FHIR server (vread, ETag, _include/_revinclude) --------
+    # -- for the read-only FHIR server (vread, ETag, _history, _include) --------
 
     def read_version(self, resource_type: str, resource_id: str) -> tuple[int, str, str] | None:
         """``(version, last_updated, json_text)`` of the stored (current) version, or None.
@@ -320,14 +275,7 @@ class EmbeddedStore:
         ETag/Last-Modified come from here without parsing the JSON.
         """
         with self._reading() as conn:
-            row = conn.execute(
-                "SELECT version, last_updated, json_text FROM resource "
-                "WHERE res_type = ? AND res_id = ?",
-                (resource_type, resource_id),
-            ).fetchone()
-        if row is None:
-            return None
-        return int(row[0]), str(row[1]), str(row[2])
+            return reads.read_version(conn, resource_type, resource_id)
 
     def history_page(
         self,
@@ -337,82 +285,23 @@ class EmbeddedStore:
         since: str | None,
         count: int,
         offset: int,
-    ) -> tuple[list[tuple[str, str, int, str, str]], int]:
-        """One page of type, system or instance ``_history``, newest first, and its total.
-
-        Rows are ``(type, id, version, last_updated, json_text)``: the store keeps one
-        version per resource, so a history is the stored versions changed at or after
-        ``since`` (an instant in the store's own ``last_updated`` form, which sorts as text).
-        """
-        conditions: list[str] = []
-        args: list[object] = []
-        if resource_type is not None:
-            conditions.append("res_type = ?")
-            args.append(resource_type)
-        if resource_id is not None:
-            conditions.append("res_id = ?")
-            args.append(resource_id)
-        if since is not None:
-            conditions.append("last_updated >= ?")
-            args.append(since)
-        where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
+    ) -> tuple[list[HistoryRow], int]:
+        """One page of type, system or instance ``_history``, newest first, and its total
+        (see :func:`fhir_client.embedded.reads.history_rows`)."""
         with self._reading() as conn:
-            total = int(
-                scalar(conn.execute(f"SELECT COUNT(*) FROM resource {where}", tuple(args))) or 0
+            return reads.history_rows(
+                conn,
+                resource_type=resource_type,
+                resource_id=resource_id,
+                since=since,
+                count=count,
+                offset=offset,
             )
-            rids = [
-                rid
-                for (rid,) in conn.execute(
-                    f"SELECT rid FROM resource {where} "
-                    "ORDER BY last_updated DESC, rid DESC LIMIT ? OFFSET ?",
-                    (*args, count, offset),
-                )
-            ]
-            if not rids:
-                return [], total
-            found = {
-                rid: (str(t), str(i), int(v), str(u), str(j))
-                for rid, t, i, v, u, j in conn.execute(
-                    "SELECT rid, res_type, res_id, version, last_updated, json_text "
-                    f"FROM resource WHERE rid IN ({', '.join('?' * len(rids))})",
-                    tuple(rids),
-                )
-            }
-        return [found[rid] for rid in rids if rid in found], total
 
     def rows_matching(
         self, condition: str, args: Sequence[object], limit: int
     ) -> list[tuple[str, str, str]]:
-        """Up to ``limit`` resources of any type matching an SQL condition on ``resource r``.
-
-        The condition is built by the facade's include module from fixed SQL text and
-        bound parameters (never request text), as query.py builds a search's conditions.
-        """
+        """Up to ``limit`` resources matching an SQL condition on ``resource r`` (built by
+        the facade's include module from fixed SQL text and bound parameters)."""
         with self._reading() as conn:
-            rids = [
-                rid
-                for (rid,) in conn.execute(
-                    f"SELECT r.rid FROM resource r WHERE {condition} ORDER BY r.rid LIMIT ?",
-                    (*args, limit),
-                )
-            ]
-            return _fetch_in_order(conn, rids)
-
-
-def _fetch_in_order(conn: sqlite3.Connection, rids: list[int]) -> list[tuple[str, str, str]]:
-    """(type, id, json) for rids, in the given order.
-
-    Sorting only rids and fetching the JSON afterwards keeps large JSON text out
-    of SQLite's sort, which made a sorted search several times slower.
-    """
-    if not rids:
-        return []
-    found = {
-        rid: (rtype, res_id, text)
-        for rid, rtype, res_id, text in conn.execute(
-            "SELECT rid, res_type, res_id, json_text FROM resource "
-            f"WHERE rid IN ({', '.join('?' * len(rids))})",
-            tuple(rids),
-        )
-    }
-    return [found[rid] for rid in rids if rid in found]
+            return reads.rows_matching(conn, condition, args, limit)

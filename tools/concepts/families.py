@@ -11,7 +11,7 @@ from typing import Literal, get_args
 
 from tools.declare import ToolName
 
-__all__ = ["FAMILIES", "FAMILY_NOUNS", "FAMILY_TOOLS", "FAMILY_TYPES", "Family"]
+__all__ = ["FAMILIES", "FAMILY_NOUNS", "FAMILY_TOOLS", "FAMILY_TYPES", "FAMILY_WORDS", "Family"]
 
 Family = Literal[
     "conditions",
@@ -104,4 +104,61 @@ FAMILY_TOOLS: dict[Family, ToolName | None] = {
     "devices": None,
     "imaging": None,
     "supplies": None,
+}
+
+#: Words that name a family rather than a concept ("statin meds", "covid vaccine",
+#: "ER visits"): they narrow the search to that family and are not matched as words.
+FAMILY_WORDS: dict[str, tuple[Family, ...]] = {
+    **dict.fromkeys(
+        (
+            *("visit", "visits", "encounter", "encounters", "appointment", "appointments"),
+            *("stay", "attendance", "attendances"),
+        ),
+        ("encounters",),
+    ),
+    **dict.fromkeys(
+        (
+            "med",
+            "meds",
+            "medication",
+            "medications",
+            "medicine",
+            "medicines",
+            "drug",
+            "drugs",
+            "prescription",
+            "prescriptions",
+            "prescribed",
+            "pill",
+            "pills",
+            "tablet",
+            "tablets",
+        ),
+        ("medications",),
+    ),
+    **dict.fromkeys(("lab", "labs", "bloods", "bloodwork"), ("labs",)),
+    **dict.fromkeys(
+        (
+            "vaccine",
+            "vaccines",
+            "vaccination",
+            "vaccinations",
+            "vaccinated",
+            "immunization",
+            "immunizations",
+            "immunized",
+            "immunised",
+            "shot",
+            "shots",
+            "jab",
+            "jabs",
+        ),
+        ("immunizations",),
+    ),
+    **dict.fromkeys(
+        ("diagnosis", "diagnoses", "problem", "problems", "condition", "conditions"),
+        ("conditions", "social_history"),
+    ),
+    **dict.fromkeys(("procedure", "procedures"), ("procedures",)),
+    **dict.fromkeys(("careplan", "careplans"), ("care_plans",)),
 }
