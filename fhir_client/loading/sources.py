@@ -31,6 +31,10 @@ from fhir_client.loading.errors import BundleLoadError
 JsonObject = dict[str, Any]
 Entry = tuple[int, JsonObject]
 """(0-based position in the file, the entry: ``{"resource": ..., "fullUrl"?: ...}``)."""
+SizedEntry = tuple[int, JsonObject, int]
+"""An :data:`Entry` and the bytes read from the file since the previous one: about the
+entry's size (reads go by ``_READ_BYTES``, so a small entry may show 0 and the next the
+whole read); their sum is the file's, and a large entry shows its own size."""
 
 NDJSON_SUFFIXES = (".ndjson",)
 _READ_BYTES = 64 * 1024
@@ -269,14 +273,20 @@ def check_bundle_header(path: Path) -> None:
 
 def bundle_entries(path: Path) -> Iterator[Entry]:
     """Each entry of a Bundle file, in order; call :func:`check_bundle_header` first."""
+    for index, entry, _ in sized_bundle_entries(path):
+        yield index, entry
+
+
+def sized_bundle_entries(path: Path) -> Iterator[SizedEntry]:
+    """:func:`bundle_entries` with the bytes read for each entry (see :data:`SizedEntry`)."""
     index = 0
     try:
         with path.open("rb") as raw:
             reader = _CountingReader(raw, MAX_ENTRY_BYTES)
             for entry in ijson.items(reader, "entry.item", use_float=True):
-                reader.since_entry = 0
+                size, reader.since_entry = reader.since_entry, 0
                 _check_entry_depth(path, index, entry)
-                yield index, entry if isinstance(entry, dict) else {"resource": None}
+                yield index, entry if isinstance(entry, dict) else {"resource": None}, size
                 index += 1
     except _EntryTooLarge:
         raise _entry_too_large(path, index) from None
@@ -292,6 +302,12 @@ def bundle_entries(path: Path) -> Iterator[Entry]:
 
 def ndjson_entries(path: Path) -> Iterator[Entry]:
     """Each resource of a Bulk Data NDJSON file (one per line; blank lines skipped)."""
+    for index, entry, _ in sized_ndjson_entries(path):
+        yield index, entry
+
+
+def sized_ndjson_entries(path: Path) -> Iterator[SizedEntry]:
+    """:func:`ndjson_entries` with each line's length in bytes."""
     check_file_size(path)
     index = 0
     try:
@@ -311,7 +327,7 @@ def ndjson_entries(path: Path) -> Iterator[Entry]:
                 except ValueError as error:
                     raise _not_json(path, index, error) from None
                 _check_entry_depth(path, index, resource)
-                yield index, {"resource": resource}
+                yield index, {"resource": resource}, len(line)
                 index += 1
     except OSError as error:
         raise BundleLoadError(path, None, f"cannot read the file ({error.strerror})") from None
@@ -323,6 +339,14 @@ def file_entries(path: Path) -> Iterator[Entry]:
         return ndjson_entries(path)
     check_bundle_header(path)
     return bundle_entries(path)
+
+
+def sized_file_entries(path: Path) -> Iterator[SizedEntry]:
+    """:func:`file_entries` with the bytes read for each entry."""
+    if is_ndjson(path):
+        return sized_ndjson_entries(path)
+    check_bundle_header(path)
+    return sized_bundle_entries(path)
 
 
 def entry_resource_types(path: Path) -> Generator[str, None, None]:
