@@ -25,7 +25,7 @@ from fhir_client._codec import dump_resource
 from fhir_client.client import FhirClient
 from fhir_client.embedded.store import EmbeddedStore, StoreBusy, StoreError
 from fhir_client.errors import FhirError, FhirHttpError
-from fhir_client.limits import LOAD_CHUNK_BYTES, LOAD_CHUNK_RESOURCES
+from fhir_client.limits import LOAD_CHUNK_BYTES, LOAD_CHUNK_RESOURCES, LOAD_PAGE_CACHE_KIB
 from fhir_client.loading.errors import BundleLoadError, DanglingReferenceError
 from fhir_client.loading.references import (
     ReferenceTargets,
@@ -111,7 +111,7 @@ def write_to_store(store: EmbeddedStore, path: Path, entries: PreparedEntries) -
     """Pass two into the embedded store, one SQLite transaction for the whole file."""
     positions: list[int] = []
     try:
-        with store.writer() as writer:
+        with store.writer() as writer, writer.page_cache(LOAD_PAGE_CACHE_KIB):
             for chunk in store_chunks(entries):
                 positions = [index for index, _ in chunk]
                 resources = [resource for _, resource in chunk]
