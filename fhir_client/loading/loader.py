@@ -89,10 +89,13 @@ async def load_bundle_file(
             ) from error
     if verdict is not None:
         await _check_verdict(path, scan.facts, verdict)
-    entries = PreparedEntries(
-        path, scan, ReferenceTargets(local=scan.facts.local, conditional=conditional)
-    )
     store = store_of(client)
+    entries = PreparedEntries(
+        path,
+        scan,
+        ReferenceTargets(local=scan.facts.local, conditional=conditional),
+        exact_depth=store is None,  # the store checks the depth of every write itself
+    )
     if store is not None:
         await asyncio.to_thread(write_to_store, store, path, entries)
     elif isinstance(client, FhirClient):

@@ -50,10 +50,15 @@ class LoadTarget(SearchTarget, Protocol):
 class PreparedEntries:
     """Pass two's stream of server-ready resources; counts what it rewrote."""
 
-    def __init__(self, path: Path, scan: FileScan, targets: ReferenceTargets) -> None:
+    def __init__(
+        self, path: Path, scan: FileScan, targets: ReferenceTargets, *, exact_depth: bool = True
+    ) -> None:
+        """``exact_depth=False`` when the target checks ``MAX_JSON_DEPTH`` itself on
+        every write (the embedded store; see ``sized_file_entries``)."""
         self._path = path
         self._scan = scan
         self._targets = targets
+        self._exact_depth = exact_depth
         self.unresolved = 0
 
     def __iter__(self) -> Iterator[Prepared]:
@@ -65,7 +70,7 @@ class PreparedEntries:
         path = self._path
         facts = self._scan.facts
         count = 0
-        for index, entry, size in sized_file_entries(path):
+        for index, entry, size in sized_file_entries(path, exact_depth=self._exact_depth):
             resource = entry_resource(path, index, entry)
             label = f"{resource['resourceType']}/{resource['id']}"
             if facts.target_at(index) != label:
