@@ -1,0 +1,111 @@
+"""Memory held by the record cache: each kept lifetime record, its concept and text index.
+
+    nice -n 10 python bench/record_cache_memory.py --store DB [--patients ID ...] [--quick]
+
+Why (issue 13): the Assistant and the LangGraph server keep up to
+``RECORD_CACHE_ENTRIES`` patients' whole records (``agent.record_cache``) so a concept
+question does not read a lifetime record again; this prints what each kept record costs.
+
+For each patient (``--patients``, else the store's largest records, up to
+``RECORD_CACHE_ENTRIES``): the record, its concept index and its full-text index are
+built through a :class:`RecordCache` as a concept question and a record search build
+them, and the growth of this process's Python heap (``tracemalloc``, what the cache
+keeps) and of its resident memory (RSS) is printed, then the total for all kept records.
+The store is opened for writing (SQLite's WAL): pass a copy, never a shared file.
+``--quick`` (CI size): the committed fixtures in a fresh in-memory store, 2 patients.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import sys
+import time
+import tracemalloc
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from agent.record_cache import RecordCache  # noqa: E402
+from fhir_client.embedded import EmbeddedStore, embedded_client  # noqa: E402
+from fhir_client.limits import RECORD_CACHE_ENTRIES  # noqa: E402
+from fhir_client.loading import load_paths  # noqa: E402
+from tools import make_toolset  # noqa: E402
+
+FIXTURES = REPO / "synthea_fixtures" / "fhir"
+MIB = 1024 * 1024
+
+
+def rss_mib() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def largest_patients(store: EmbeddedStore, count: int) -> list[str]:
+    counts = store.patient_page(count=500, with_counts=True).counts
+    return sorted(counts, key=lambda patient: -sum(counts[patient].values()))[:count]
+
+
+async def measure(store: EmbeddedStore, patients: list[str]) -> None:
+    cache = RecordCache(store.record_version)
+    tracemalloc.start()
+    total_heap = 0.0
+    start_rss = rss_mib()
+    print(f"{'patient':38}{'resources':>10}{'heap MiB':>10}{'RSS +MiB':>10}{'build s':>9}")
+    async with embedded_client(store, timeout=3600) as client:
+        for patient in patients:
+            gc.collect()
+            heap_before, rss_before = tracemalloc.get_traced_memory()[0], rss_mib()
+            started = time.perf_counter()
+            toolset = cache.attach(make_toolset(client, patient))
+            record = await toolset.record()
+            await toolset.record_index()
+            await toolset.record_search()
+            seconds = time.perf_counter() - started
+            del toolset
+            gc.collect()
+            heap = (tracemalloc.get_traced_memory()[0] - heap_before) / MIB
+            total_heap += heap
+            print(
+                f"{patient:38}{len(record.resources):>10,}{heap:>10.0f}"
+                f"{rss_mib() - rss_before:>10.0f}{seconds:>9.1f}"
+            )
+    print(
+        f"{len(cache)} kept records (RECORD_CACHE_ENTRIES = {RECORD_CACHE_ENTRIES}): "
+        f"{total_heap:.0f} MiB of Python heap, RSS +{rss_mib() - start_rss:.0f} MiB"
+    )
+
+
+async def run(args: argparse.Namespace) -> None:
+    if args.quick:
+        store = EmbeddedStore(":memory:")
+        async with embedded_client(store) as client:
+            await load_paths(client, [FIXTURES], validate=False)
+    else:
+        store = EmbeddedStore(args.store)
+    try:
+        patients = args.patients or largest_patients(
+            store, 2 if args.quick else RECORD_CACHE_ENTRIES
+        )
+        await measure(store, patients)
+    finally:
+        store.close()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--store", type=Path, default=None, help="a loaded store (a copy)")
+    parser.add_argument("--patients", nargs="*", default=None)
+    parser.add_argument("--quick", action="store_true", help="CI size: committed fixtures")
+    args = parser.parse_args(argv)
+    if not args.quick and args.store is None:
+        parser.error("--store DB (a copy of a loaded store) or --quick")
+    asyncio.run(run(args))
+
+
+if __name__ == "__main__":
+    main()
