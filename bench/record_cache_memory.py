@@ -9,8 +9,10 @@ question does not read a lifetime record again; this prints what each kept recor
 For each patient (``--patients``, else the store's largest records, up to
 ``RECORD_CACHE_ENTRIES``): the record, its concept index and its full-text index are
 built through a :class:`RecordCache` as a concept question and a record search build
-them, and the growth of this process's Python heap (``tracemalloc``, what the cache
-keeps) and of its resident memory (RSS) is printed, then the total for all kept records.
+them, and the growth of this process's resident memory (RSS) once built, and of its
+peak RSS while building, is printed, then the total for all kept records. ``--heap``
+adds the growth of the Python heap (``tracemalloc``: what the cache keeps, exactly; it
+slows the build about 2x and its own bookkeeping inflates the RSS figures).
 The store is opened for writing (SQLite's WAL): pass a copy, never a shared file.
 ``--quick`` (CI size): the committed fixtures in a fresh in-memory store, 2 patients.
 """
@@ -20,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import resource
 import sys
 import time
 import tracemalloc
@@ -50,16 +53,28 @@ def largest_patients(store: EmbeddedStore, count: int) -> list[str]:
     return sorted(counts, key=lambda patient: -sum(counts[patient].values()))[:count]
 
 
-async def measure(store: EmbeddedStore, patients: list[str]) -> None:
+def peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def heap_mib(heap: bool) -> float:
+    return tracemalloc.get_traced_memory()[0] / MIB if heap else float("nan")
+
+
+async def measure(store: EmbeddedStore, patients: list[str], heap: bool) -> None:
     cache = RecordCache(store.record_version)
-    tracemalloc.start()
+    if heap:
+        tracemalloc.start()
     total_heap = 0.0
     start_rss = rss_mib()
-    print(f"{'patient':38}{'resources':>10}{'heap MiB':>10}{'RSS +MiB':>10}{'build s':>9}")
+    print(
+        f"{'patient':38}{'resources':>10}{'heap MiB':>10}{'RSS +MiB':>10}"
+        f"{'peak RSS':>10}{'build s':>9}"
+    )
     async with embedded_client(store, timeout=3600) as client:
         for patient in patients:
             gc.collect()
-            heap_before, rss_before = tracemalloc.get_traced_memory()[0], rss_mib()
+            heap_before, rss_before = heap_mib(heap), rss_mib()
             started = time.perf_counter()
             toolset = cache.attach(make_toolset(client, patient))
             record = await toolset.record()
@@ -68,15 +83,16 @@ async def measure(store: EmbeddedStore, patients: list[str]) -> None:
             seconds = time.perf_counter() - started
             del toolset
             gc.collect()
-            heap = (tracemalloc.get_traced_memory()[0] - heap_before) / MIB
-            total_heap += heap
+            kept = heap_mib(heap) - heap_before
+            total_heap += kept
             print(
-                f"{patient:38}{len(record.resources):>10,}{heap:>10.0f}"
-                f"{rss_mib() - rss_before:>10.0f}{seconds:>9.1f}"
+                f"{patient:38}{len(record.resources):>10,}{kept:>10.0f}"
+                f"{rss_mib() - rss_before:>10.0f}{peak_rss_mib():>10.0f}{seconds:>9.1f}"
             )
     print(
         f"{len(cache)} kept records (RECORD_CACHE_ENTRIES = {RECORD_CACHE_ENTRIES}): "
-        f"{total_heap:.0f} MiB of Python heap, RSS +{rss_mib() - start_rss:.0f} MiB"
+        f"{total_heap:.0f} MiB of Python heap, RSS +{rss_mib() - start_rss:.0f} MiB, "
+        f"peak RSS {peak_rss_mib():.0f} MiB"
     )
 
 
@@ -91,7 +107,7 @@ async def run(args: argparse.Namespace) -> None:
         patients = args.patients or largest_patients(
             store, 2 if args.quick else RECORD_CACHE_ENTRIES
         )
-        await measure(store, patients)
+        await measure(store, patients, args.heap)
     finally:
         store.close()
 
@@ -101,6 +117,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--store", type=Path, default=None, help="a loaded store (a copy)")
     parser.add_argument("--patients", nargs="*", default=None)
     parser.add_argument("--quick", action="store_true", help="CI size: committed fixtures")
+    parser.add_argument("--heap", action="store_true", help="also the Python heap (slower)")
     args = parser.parse_args(argv)
     if not args.quick and args.store is None:
         parser.error("--store DB (a copy of a loaded store) or --quick")
