@@ -214,7 +214,7 @@ resource (fullUrls, entry targets, identifiers; fhir_client.loading.scratch). He
 dicts that was ~0.6 KB a resource, 45 MiB for a 78,696-resource lifetime bundle and
 unbounded over a population; past this cache SQLite reads its own temporary file."""
 LOAD_LOOKUP_CACHE_ENTRIES: Final = 4_096
-"""fullUrl lookups a load keeps in memory in front of that file (a few hundred KB): most
+"""fullUrl lookups a load keeps in memory in front of that file (about 1 MB): most
 references in a Synthea entry name the patient or the entry's encounter."""
 LOAD_CHUNK_RESOURCES: Final = 500
 """Resources per write into the store inside a file's one transaction."""
