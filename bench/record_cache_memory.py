@@ -96,14 +96,16 @@ async def measure(store: EmbeddedStore, patients: list[str], heap: bool) -> None
             gc.collect()
             kept = heap_mib(heap) - heap_before
             total_heap += kept
+            shown = f"{kept:.0f}" if heap else "-"  # without --heap: not measured
             print(
-                f"{patient:38}{len(record.resources):>10,}{kept:>10.0f}"
+                f"{patient:38}{len(record.resources):>10,}{shown:>10}"
                 f"{rss_mib() - rss_before:>10.0f}{peak_rss_mib():>10.0f}{sqlite_mib():>8.0f}"
                 f"{seconds:>9.1f}"
             )
+    heap_total = f"{total_heap:.0f} MiB" if heap else "(--heap to measure)"
     print(
         f"{len(cache)} kept records (RECORD_CACHE_ENTRIES = {RECORD_CACHE_ENTRIES}): "
-        f"{total_heap:.0f} MiB of Python heap, RSS +{rss_mib() - start_rss:.0f} MiB, "
+        f"{heap_total} of Python heap, RSS +{rss_mib() - start_rss:.0f} MiB, "
         f"peak RSS {peak_rss_mib():.0f} MiB"
     )
 
