@@ -208,6 +208,24 @@ MAX_REPLAY_CONCURRENCY: Final = 64
 only queue, and each in-flight question holds a patient's evidence in memory."""
 
 # --- Loading --------------------------------------------------------------------------
+LOAD_SCRATCH_CACHE_KIB: Final = 4 * 1024
+"""Page cache of the temporary SQLite file where a load keeps what it must know per
+resource (fullUrls, entry targets, identifiers; fhir_client.loading.scratch). Held in
+dicts that was ~0.6 KB a resource, 45 MiB for a 78,696-resource lifetime bundle and
+unbounded over a population; past this cache SQLite reads its own temporary file."""
+LOAD_LOOKUP_CACHE_ENTRIES: Final = 4_096
+"""fullUrl lookups a load keeps in memory in front of that file (about 1 MB): most
+references in a Synthea entry name the patient or the entry's encounter."""
+LOAD_CHUNK_RESOURCES: Final = 500
+"""Resources per write into the store inside a file's one transaction."""
+LOAD_CHUNK_BYTES: Final = 1 * MIB
+"""JSON bytes per write into the store: a chunk is written before it passes this, so
+memory holds one chunk (or one entry bigger than it), never 500 large entries. A chunk
+takes ~10x its JSON as Python objects while it is written: 4 MiB chunks held ~30 MiB."""
+LOAD_PAGE_CACHE_KIB: Final = 16 * 1024
+"""SQLite page cache of the store's write connection during a load (the store's usual is
+64 MiB): a lifetime bundle is one transaction of ~400 MB of pages, which fill any cache,
+and the cache stays resident; past this SQLite spills pages to the WAL."""
 VALIDATION_WORKERS: Final = 1
 """Worker processes validating resources beside the loader: one keeps a second core
 busy while the loader's own process parses and writes; more would compete with it."""

@@ -9,6 +9,7 @@ same on the embedded store and on a remote server.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, Literal
 
 from pydantic import Field
@@ -77,16 +78,22 @@ class RecordTools:
         """Use ``state`` (this patient's, read at the current record version) as the cache."""
         self._record_cache = state
 
-    def _record_state(self) -> RecordState:
+    def share_record_from(self, source: Callable[[], Awaitable[RecordState]]) -> None:
+        """Ask ``source`` for the shared state when the record is first needed: for a
+        host whose loop may not block, the record version is taken off the loop then."""
+        self._record_source = source
+
+    async def _record_state(self) -> RecordState:
         state: RecordState | None = getattr(self, "_record_cache", None)
         if state is None:
-            state = new_record_state()
+            source = getattr(self, "_record_source", None)
+            state = await source() if source is not None else new_record_state()
             self._record_cache = state
         return state
 
     async def record(self) -> PatientRecord:
         """The patient's whole record, read once per toolset (bounded; see limits)."""
-        state = self._record_state()
+        state = await self._record_state()
         async with state["lock"]:
             if state["record"] is None:
                 state["record"] = await load_record(self.scope)
@@ -96,7 +103,7 @@ class RecordTools:
     async def record_index(self) -> RecordIndex:
         """The index of every coded name in the record (built once per toolset)."""
         record = await self.record()
-        state = self._record_state()
+        state = await self._record_state()
         if state["index"] is None:
             state["index"] = build_index(record)
         index: RecordIndex = state["index"]
@@ -114,7 +121,7 @@ class RecordTools:
     async def record_search(self) -> RecordSearch:
         """The record's full-text index (built once per toolset, off the event loop)."""
         record = await self.record()
-        state = self._record_state()
+        state = await self._record_state()
         async with state["lock"]:
             if state["search"] is None:
                 state["search"] = await asyncio.to_thread(RecordSearch, record)

@@ -6,7 +6,9 @@ its state, its input schema (``{"question": ...}``) and its JSON run context
 "none"}``).  The server owns the threads (its own checkpointer); this module only holds
 what a JSON context cannot carry, for every run in the process: the record (opened as
 the CLI opens it, from ``EHR_AGENT_DB`` / ``EHR_AGENT_FHIR_URL``) and the model
-(``EHR_AGENT_MODEL``, loaded once), registered as the default run resources.
+(``EHR_AGENT_MODEL``, loaded once), registered as the default run resources, and the
+patients' records kept across runs (one :class:`agent.record_cache.RecordCache` for the
+process, shared by every loop the server runs runs on).
 
 File set-up happens here, at import, never on the server's event loop, and the embedded
 store answers from a thread of its own (:mod:`agent.store_thread`): LangGraph's dev
@@ -25,6 +27,7 @@ from agent.configuration import DEFAULT_RESOURCES, register_resources
 from agent.graph import AgentGraph, build_graph
 from agent.models.base import ChatModel, ModelError
 from agent.models.spec import ENV_MODEL, load_model
+from agent.record_cache import RecordCache
 from agent.record_source import fill_from_fixtures, open_embedded_store
 from agent.settings import Settings
 from agent.store_thread import off_loop_client
@@ -50,6 +53,9 @@ class ServedResources:
                 _run_apart(fill_from_fixtures(self.store, settings.fixtures_dir))
         self.model_spec = model_spec
         self.model: ChatModel | None = load_model(model_spec)
+        # Records and concept indexes kept across runs, for every loop of the process (see
+        # agent.record_cache): only where the record has a version (the embedded store).
+        self.records = RecordCache(self.store.record_version) if self.store is not None else None
         # One client per event loop: an httpx client belongs to the loop that first used it.
         self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, FhirClient] = (
             weakref.WeakKeyDictionary()
@@ -79,7 +85,8 @@ class ServedResources:
 
     # RunResources ----------------------------------------------------------------------
     def toolset(self, patient_id: str) -> PatientToolset:
-        return make_toolset(self.client(), patient_id)
+        toolset = make_toolset(self.client(), patient_id)
+        return self.records.attach_off_loop(toolset) if self.records is not None else toolset
 
     async def check_patient(self, patient_id: str) -> object:
         return await self.client().read("Patient", patient_id)

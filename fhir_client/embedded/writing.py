@@ -143,6 +143,19 @@ class StoreWriter:
         self._stamp_range = parse_date(self._stamp, as_point=True)
         self.written = 0
 
+    @contextmanager
+    def page_cache(self, kib: int) -> Iterator[None]:
+        """At most ``kib`` KiB of SQLite page cache inside, the connection's usual after.
+
+        For a bulk load (see ``LOAD_PAGE_CACHE_KIB``): SQLite spills what does not fit
+        to the WAL, and the usual cache, once filled, stays resident."""
+        usual = int(self._conn.exec_driver_sql("PRAGMA cache_size").scalar() or 0)
+        self._conn.exec_driver_sql(f"PRAGMA cache_size=-{int(kib)}")
+        try:
+            yield
+        finally:
+            self._conn.exec_driver_sql(f"PRAGMA cache_size={usual}")
+
     def put(self, resources: Sequence[dict[str, Any]]) -> list[WriteResult]:
         """Write ``resources``; raises StoreError naming the first bad one (position in
         ``resources``), after which the caller must let the transaction roll back."""

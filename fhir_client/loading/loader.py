@@ -42,6 +42,7 @@ from fhir_client.loading.references import ReferenceTargets
 from fhir_client.loading.report import FileLoadResult, LoadEvent, LoadReport, LoadStage
 from fhir_client.loading.resolution import ConditionalResolver
 from fhir_client.loading.scan import scan_file
+from fhir_client.loading.scratch import FileFacts, LoadScratch
 from fhir_client.loading.sinks import (
     LoadTarget,
     PreparedEntries,
@@ -62,6 +63,7 @@ async def load_bundle_file(
     client: LoadTarget,
     bundle_file: BundleFile,
     resolver: ConditionalResolver,
+    scratch: LoadScratch,
     *,
     validate: bool,
     verdict: Future[Problem | None] | None = None,
@@ -69,34 +71,38 @@ async def load_bundle_file(
     """Load one file as one transaction; raise :class:`BundleLoadError` if it cannot be.
 
     Two streamed passes (see :mod:`.scan` and :mod:`.sinks`): memory follows the
-    largest entry, not the file. With ``verdict`` (a validation worker's future for
+    largest entry, not the file, and what the passes must know per entry waits in
+    ``scratch`` (:mod:`.scratch`), not in memory. With ``verdict`` (a validation worker's future for
     this file), the first pass skips validation and the file is written only once
     the worker has found it valid.
     """
     path = bundle_file.path
     started = time.perf_counter()
-    scan = await asyncio.to_thread(scan_file, path, validate=validate and verdict is None)
+    scan = await asyncio.to_thread(scan_file, path, scratch, validate=validate and verdict is None)
     conditional: dict[str, str | None] = {}
     for reference, displays in sorted(scan.wanted.items()):
         try:
-            conditional[reference] = await resolver.resolve(reference, displays, scan.identifiers)
+            conditional[reference] = await resolver.resolve(reference, displays, scan.facts)
         except FhirError as error:
             raise BundleLoadError(
                 path, None, f"could not look up {reference} on the server: {error}"
             ) from error
     if verdict is not None:
-        await _check_verdict(path, scan.targets, verdict)
-    entries = PreparedEntries(
-        path, scan, ReferenceTargets(local=scan.local, conditional=conditional)
-    )
+        await _check_verdict(path, scan.facts, verdict)
     store = store_of(client)
+    entries = PreparedEntries(
+        path,
+        scan,
+        ReferenceTargets(local=scan.facts.local, conditional=conditional),
+        exact_depth=store is None,  # the store checks the depth of every write itself
+    )
     if store is not None:
         await asyncio.to_thread(write_to_store, store, path, entries)
     elif isinstance(client, FhirClient):
         await send_streamed(client, path, entries)
     else:
         await send_in_memory(client, path, entries)
-    resolver.remember(scan.identifiers)
+    resolver.remember()
     return FileLoadResult(
         path=path,
         kind=bundle_file.kind,
@@ -107,9 +113,7 @@ async def load_bundle_file(
     )
 
 
-async def _check_verdict(
-    path: Path, targets: Sequence[str], verdict: Future[Problem | None]
-) -> None:
+async def _check_verdict(path: Path, facts: FileFacts, verdict: Future[Problem | None]) -> None:
     """Wait for the worker's verdict on ``path``; raise as in-process validation would."""
     try:
         problem = await asyncio.wrap_future(verdict)
@@ -120,9 +124,10 @@ async def _check_verdict(
     if problem is None:
         return
     index, message = problem
-    if index == UNREADABLE or not 0 <= index < len(targets):
+    target = facts.target_at(index) if index != UNREADABLE else None
+    if target is None:
         raise BundleLoadError(path, None, message)
-    raise BundleLoadError(path, index, f"{targets[index]} is not valid FHIR R4: {message}")
+    raise BundleLoadError(path, index, f"{target} is not valid FHIR R4: {message}")
 
 
 @contextlib.contextmanager
@@ -174,7 +179,8 @@ async def load_paths(
         if validate and background_validation:
             worker = stack.enter_context(BackgroundValidation())
             verdicts = {f.path: worker.submit_bundle(str(f.path)) for f in plan.files}
-        return await _load_planned(client, plan, started, on_progress, validate, verdicts)
+        scratch = stack.enter_context(LoadScratch())
+        return await _load_planned(client, plan, started, on_progress, validate, verdicts, scratch)
 
 
 async def _load_planned(
@@ -184,8 +190,9 @@ async def _load_planned(
     on_progress: ProgressCallback | None,
     validate: bool,
     verdicts: Mapping[Path, Future[Problem | None]],
+    scratch: LoadScratch,
 ) -> LoadReport:
-    resolver = ConditionalResolver(client)
+    resolver = ConditionalResolver(client, scratch)
     results: list[FileLoadResult] = []
     bytes_done = 0
 
@@ -204,6 +211,7 @@ async def _load_planned(
                     client,
                     bundle_file,
                     resolver,
+                    scratch,
                     validate=validate,
                     verdict=verdicts.get(bundle_file.path),
                 )

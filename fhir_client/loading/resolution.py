@@ -16,9 +16,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from fhir_client.loading.references import identifier_keys, names_of, parse_conditional_reference
+
+if TYPE_CHECKING:  # the scratch database imports Candidate from here
+    from fhir_client.loading.scratch import FileFacts, LoadScratch
 
 logger = logging.getLogger(__name__)
 
@@ -72,29 +75,30 @@ def identifier_index(resources: Sequence[Mapping[str, Any]]) -> IdentifierIndex:
 
 
 class ConditionalResolver:
-    """Resolution state for one load run (see the module docstring)."""
+    """Resolution state for one load run (see the module docstring).
 
-    def __init__(self, client: SearchTarget) -> None:
+    The identifiers of the file being loaded and of the files already loaded live in
+    the run's scratch database (:mod:`fhir_client.loading.scratch`), so a run over a
+    thousand patients does not keep every Encounter's and Claim's identifier in memory.
+    The server's answers are kept here: one per distinct reference (practitioners,
+    organisations), not per resource.
+    """
+
+    def __init__(self, client: SearchTarget, scratch: LoadScratch) -> None:
         self._client = client
-        self._loaded: IdentifierIndex = {}
+        self._scratch = scratch
         self._server_answers: dict[str, Candidate | None] = {}
 
-    def remember(self, loaded: IdentifierIndex) -> None:
-        """Add the identifier index of a bundle that is now on the server."""
-        for key, candidate in loaded.items():
-            existing = self._loaded.get(key, candidate)
-            self._loaded[key] = candidate if existing == candidate else None
+    def remember(self) -> None:
+        """The current file is now on the server: its identifiers join the run's."""
+        self._scratch.remember_file()
 
-    async def resolve(
-        self, reference: str, displays: set[str], bundle_index: IdentifierIndex
-    ) -> str | None:
+    async def resolve(self, reference: str, displays: set[str], bundle: FileFacts) -> str | None:
         """``Type/id`` for ``reference``, or ``None`` to keep it as a logical reference."""
-        candidate: Candidate | None
-        if reference in bundle_index:
-            candidate = bundle_index[reference]
-        elif reference in self._loaded:
-            candidate = self._loaded[reference]
-        else:
+        known, candidate = bundle.identifier(reference)
+        if not known:
+            known, candidate = self._scratch.run_identifier(reference)
+        if not known:
             if reference not in self._server_answers:
                 self._server_answers[reference] = await self._search(reference)
             candidate = self._server_answers[reference]

@@ -4,7 +4,7 @@ A lifetime bundle cannot be held in memory as parsed JSON, yet rewriting its
 references needs facts about the whole file (which ``urn:uuid:`` names which
 entry, which identifiers its own practitioners carry, which conditional
 references it uses). This pass streams the entries once and keeps only those
-facts, a few short strings per entry; the second pass (:mod:`.sinks`) streams
+facts, in a temporary SQLite file (:mod:`.scratch`); the second pass (:mod:`.sinks`) streams
 the entries again and rewrites each one as it goes.
 
 Validation against FHIR R4 happens here, so a file that fails does so before the
@@ -20,7 +20,8 @@ from typing import Any
 
 from fhir_client.loading.errors import BundleLoadError
 from fhir_client.loading.references import conditional_displays, entry_resource_id, find_references
-from fhir_client.loading.resolution import IdentifierIndex, identifier_index
+from fhir_client.loading.resolution import identifier_index
+from fhir_client.loading.scratch import FileFacts, LoadScratch
 from fhir_client.loading.sources import file_entries
 from fhir_client.loading.validation import resource_problem
 
@@ -31,13 +32,13 @@ JsonObject = dict[str, Any]
 class FileScan:
     """What pass one learnt about a file.
 
-    ``targets`` holds each entry's ``Type/id`` in file order, so pass two can check
-    it reads the very same entries (a file rewritten in between is refused).
+    ``facts`` holds, in the run's scratch database, each entry's ``Type/id`` by
+    position (so pass two can check it reads the very same entries: a file rewritten
+    in between is refused), the fullUrls and the identifiers. What stays in memory
+    grows with distinct conditional references and resource types, not with entries.
     """
 
-    targets: list[str] = field(default_factory=list)
-    local: dict[str, str] = field(default_factory=dict)  # fullUrl -> Type/id
-    identifiers: IdentifierIndex = field(default_factory=dict)
+    facts: FileFacts
     wanted: dict[str, set[str]] = field(default_factory=dict)  # conditional ref -> displays
     counts: Counter[str] = field(default_factory=Counter)
 
@@ -56,33 +57,24 @@ def entry_resource(path: Path, index: int, entry: JsonObject) -> JsonObject:
     return resource
 
 
-def scan_file(path: Path, *, validate: bool) -> FileScan:
+def scan_file(path: Path, scratch: LoadScratch, *, validate: bool) -> FileScan:
     """Pass one over ``path``; raises :class:`BundleLoadError` naming the first problem."""
-    scan = FileScan()
-    seen: dict[str, int] = {}
+    scan = FileScan(scratch.start_file())
+    facts = scan.facts
     for index, entry in file_entries(path):
         resource = entry_resource(path, index, entry)
         target = f"{resource['resourceType']}/{resource['id']}"
-        if target in seen:
-            raise BundleLoadError(
-                path, index, f"{target} appears twice (first at entry {seen[target]})"
-            )
-        seen[target] = index
-        scan.targets.append(target)
+        first = facts.add_entry(index, target)
+        if first is not None:
+            raise BundleLoadError(path, index, f"{target} appears twice (first at entry {first})")
         full_url = entry.get("fullUrl")
         if isinstance(full_url, str):
-            scan.local[full_url] = target
+            facts.add_full_url(full_url, target)
         if validate and (problem := resource_problem(resource)) is not None:
             raise BundleLoadError(path, index, f"{target} is not valid FHIR R4: {problem}")
-        _merge(scan.identifiers, identifier_index([resource]))
+        if resource.get("identifier"):
+            facts.add_identifiers(identifier_index([resource]))
         for reference, displays in conditional_displays(find_references(resource)).items():
             scan.wanted.setdefault(reference, set()).update(displays)
         scan.counts[resource["resourceType"]] += 1
     return scan
-
-
-def _merge(index: IdentifierIndex, more: IdentifierIndex) -> None:
-    """Add ``more`` to ``index``; an identifier two resources carry becomes ambiguous."""
-    for key, candidate in more.items():
-        existing = index.get(key, candidate)
-        index[key] = candidate if existing == candidate else None

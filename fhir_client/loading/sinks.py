@@ -3,7 +3,8 @@
 Where the transaction goes decides how it is sent, never what it contains:
 
 - the embedded store: straight into one SQLite write transaction, chunk by chunk
-  (:meth:`EmbeddedStore.writer`), so memory holds one chunk, not the file;
+  (:meth:`EmbeddedStore.writer`; chunks bounded in resources and in bytes, see
+  :func:`store_chunks`), so memory holds one chunk, not the file;
 - a remote server through :class:`FhirClient`: the transaction Bundle is written
   to a temporary file entry by entry and streamed as the request body;
 - any other target with a ``transaction(bundle)`` method: one Bundle in memory.
@@ -24,6 +25,7 @@ from fhir_client._codec import dump_resource
 from fhir_client.client import FhirClient
 from fhir_client.embedded.store import EmbeddedStore, StoreBusy, StoreError
 from fhir_client.errors import FhirError, FhirHttpError
+from fhir_client.limits import LOAD_CHUNK_BYTES, LOAD_CHUNK_RESOURCES, LOAD_PAGE_CACHE_KIB
 from fhir_client.loading.errors import BundleLoadError, DanglingReferenceError
 from fhir_client.loading.references import (
     ReferenceTargets,
@@ -32,13 +34,11 @@ from fhir_client.loading.references import (
 )
 from fhir_client.loading.resolution import SearchTarget
 from fhir_client.loading.scan import FileScan, entry_resource
-from fhir_client.loading.sources import file_entries
+from fhir_client.loading.sources import sized_file_entries
 
 JsonObject = dict[str, Any]
 Prepared = tuple[int, JsonObject]  # (entry position in the file, server-ready resource)
-
-STORE_CHUNK = 500
-"""Resources per write inside the store transaction: memory holds one chunk."""
+SizedPrepared = tuple[int, JsonObject, int]  # ... and the entry's bytes in the file
 
 
 class LoadTarget(SearchTarget, Protocol):
@@ -50,20 +50,30 @@ class LoadTarget(SearchTarget, Protocol):
 class PreparedEntries:
     """Pass two's stream of server-ready resources; counts what it rewrote."""
 
-    def __init__(self, path: Path, scan: FileScan, targets: ReferenceTargets) -> None:
+    def __init__(
+        self, path: Path, scan: FileScan, targets: ReferenceTargets, *, exact_depth: bool = True
+    ) -> None:
+        """``exact_depth=False`` when the target checks ``MAX_JSON_DEPTH`` itself on
+        every write (the embedded store; see ``sized_file_entries``)."""
         self._path = path
         self._scan = scan
         self._targets = targets
+        self._exact_depth = exact_depth
         self.unresolved = 0
 
     def __iter__(self) -> Iterator[Prepared]:
+        for index, resource, _ in self.sized():
+            yield index, resource
+
+    def sized(self) -> Iterator[SizedPrepared]:
+        """The stream with each entry's size in the file (see ``SizedEntry``)."""
         path = self._path
-        expected = self._scan.targets
+        facts = self._scan.facts
         count = 0
-        for index, entry in file_entries(path):
+        for index, entry, size in sized_file_entries(path, exact_depth=self._exact_depth):
             resource = entry_resource(path, index, entry)
             label = f"{resource['resourceType']}/{resource['id']}"
-            if index >= len(expected) or expected[index] != label:
+            if facts.target_at(index) != label:
                 raise _changed(path, index)
             try:
                 rewritten = rewrite_found_references(
@@ -73,8 +83,8 @@ class PreparedEntries:
                 raise BundleLoadError(path, index, str(error)) from None
             self.unresolved += rewritten.unresolved_references
             count += 1
-            yield index, rewritten.resource
-        if count != len(expected):
+            yield index, rewritten.resource, size
+        if count != facts.entries:
             raise _changed(path, count)
 
 
@@ -86,20 +96,35 @@ def _changed(path: Path, index: int) -> BundleLoadError:
     )
 
 
+def store_chunks(entries: PreparedEntries) -> Iterator[list[Prepared]]:
+    """Pass two in chunks of at most ``LOAD_CHUNK_RESOURCES`` resources and about
+    ``LOAD_CHUNK_BYTES`` of JSON: an entry that would take a chunk past the bytes goes
+    into the next one, so a large entry is written alone, not beside 499 others."""
+    chunk: list[Prepared] = []
+    chunk_bytes = 0
+    for index, resource, size in entries.sized():
+        if chunk and (len(chunk) >= LOAD_CHUNK_RESOURCES or chunk_bytes + size > LOAD_CHUNK_BYTES):
+            yield chunk
+            chunk, chunk_bytes = [], 0
+        chunk.append((index, resource))
+        chunk_bytes += size
+    if chunk:
+        yield chunk
+
+
 def write_to_store(store: EmbeddedStore, path: Path, entries: PreparedEntries) -> None:
     """Pass two into the embedded store, one SQLite transaction for the whole file."""
-    chunk: list[JsonObject] = []
     positions: list[int] = []
     try:
-        with store.writer() as writer:
-            for index, resource in entries:
-                chunk.append(resource)
-                positions.append(index)
-                if len(chunk) >= STORE_CHUNK:
-                    writer.put(chunk)
-                    chunk, positions = [], []
-            if chunk:
-                writer.put(chunk)
+        with store.writer() as writer, writer.page_cache(LOAD_PAGE_CACHE_KIB):
+            for chunk in store_chunks(entries):
+                positions = [index for index, _ in chunk]
+                resources = [resource for _, resource in chunk]
+                # Dropped once written: held while the next chunk is read, two chunks
+                # would be in memory at once.
+                del chunk
+                writer.put(resources)
+                del resources
     except StoreError as error:
         where = positions[error.index] if error.index is not None else None
         raise BundleLoadError(

@@ -7,7 +7,9 @@ the rule path, the real facade; the reads are counted by the client's request ob
 
 from __future__ import annotations
 
+import asyncio
 import copy
+import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,7 @@ import pytest
 
 from agent import build_graph, open_checkpointer
 from agent.assistant import Assistant
+from agent.record_cache import LoopSafeLock
 from fhir_client.client import FhirClient
 from fhir_client.embedded import EmbeddedStore, embedded_client
 from fhir_client.embedded.store import StoreError
@@ -121,3 +124,35 @@ def test_another_connections_write_changes_the_record_version(
     finally:
         theirs.close()
         mine.close()
+
+
+def test_a_kept_state_is_locked_across_event_loops_in_threads() -> None:
+    """LangGraph's server may run runs on separate loops in separate threads: a kept
+    record state's lock must hold across them (an asyncio.Lock belongs to one loop)."""
+    lock = LoopSafeLock()
+    held, release = threading.Event(), threading.Event()
+    order: list[str] = []
+
+    async def holder() -> None:
+        async with lock:
+            order.append("first in")
+            held.set()
+            await asyncio.to_thread(release.wait, 30)
+            order.append("first out")
+
+    async def waiter() -> None:
+        await asyncio.to_thread(held.wait, 30)
+        async with lock:
+            order.append("second in")
+
+    first = threading.Thread(target=asyncio.run, args=(holder(),))
+    second = threading.Thread(target=asyncio.run, args=(waiter(),))
+    first.start()
+    second.start()
+    assert held.wait(30)
+    second.join(0.2)
+    assert second.is_alive() and order == ["first in"], "the second loop waits for the lock"
+    release.set()
+    first.join(30)
+    second.join(30)
+    assert order == ["first in", "first out", "second in"]

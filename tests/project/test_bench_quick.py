@@ -57,3 +57,14 @@ def test_model_speed_quick_compares_every_variant_with_today() -> None:
         assert variant in out, out
     # Greedy decoding: every option gives today's answers.
     assert " NO" not in out, out
+
+
+def test_load_memory_quick_prints_peak_rss_against_the_record() -> None:
+    out = _run("load_memory.py")
+    assert "peak RSS" in out and "MiB per 10,000 resources" in out, out
+    assert "MiB per MB of largest entry" in out, out
+
+
+def test_record_cache_memory_quick_prints_each_kept_record() -> None:
+    out = _run("record_cache_memory.py")
+    assert "kept records (RECORD_CACHE_ENTRIES" in out and "peak RSS" in out, out

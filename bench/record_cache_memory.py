@@ -1,0 +1,142 @@
+"""Memory held by the record cache: each kept lifetime record, its concept and text index.
+
+    nice -n 10 python bench/record_cache_memory.py --store DB [--patients ID ...] [--quick]
+
+Why (issue 13): the Assistant and the LangGraph server keep up to
+``RECORD_CACHE_ENTRIES`` patients' whole records (``agent.record_cache``) so a concept
+question does not read a lifetime record again; this prints what each kept record costs.
+
+For each patient (``--patients``, else the store's largest records, up to
+``RECORD_CACHE_ENTRIES``): the record, its concept index and its full-text index are
+built through a :class:`RecordCache` as a concept question and a record search build
+them, and the growth of this process's resident memory (RSS) once built, and of its
+peak RSS while building, is printed, then the total for all kept records. ``--heap``
+adds the growth of the Python heap (``tracemalloc``: what the cache keeps, exactly; it
+slows the build about 2x and its own bookkeeping inflates the RSS figures).
+The store is opened for writing (SQLite's WAL): pass a copy, never a shared file.
+``--quick`` (CI size): the committed fixtures in a fresh in-memory store, 2 patients.
+"""
+
+from __future__ import annotations
+
+import _sqlite3
+import argparse
+import asyncio
+import ctypes
+import gc
+import resource
+import sys
+import time
+import tracemalloc
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from agent.record_cache import RecordCache  # noqa: E402
+from fhir_client.embedded import EmbeddedStore, embedded_client  # noqa: E402
+from fhir_client.limits import RECORD_CACHE_ENTRIES  # noqa: E402
+from fhir_client.loading import load_paths  # noqa: E402
+from tools import make_toolset  # noqa: E402
+
+FIXTURES = REPO / "synthea_fixtures" / "fhir"
+MIB = 1024 * 1024
+
+
+def rss_mib() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def largest_patients(store: EmbeddedStore, count: int) -> list[str]:
+    counts = store.patient_page(count=500, with_counts=True).counts
+    return sorted(counts, key=lambda patient: -sum(counts[patient].values()))[:count]
+
+
+_SQLITE = ctypes.CDLL(_sqlite3.__file__)  # the libsqlite3 the sqlite3 module uses
+_SQLITE.sqlite3_memory_used.restype = ctypes.c_int64
+
+
+def sqlite_mib() -> float:
+    """SQLite's own heap now: mostly the page caches of the store's read connections."""
+    return float(_SQLITE.sqlite3_memory_used()) / MIB
+
+
+def peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def heap_mib(heap: bool) -> float:
+    return tracemalloc.get_traced_memory()[0] / MIB if heap else float("nan")
+
+
+async def measure(store: EmbeddedStore, patients: list[str], heap: bool) -> None:
+    cache = RecordCache(store.record_version)
+    if heap:
+        tracemalloc.start()
+    total_heap = 0.0
+    start_rss = rss_mib()
+    print(
+        f"{'patient':38}{'resources':>10}{'heap MiB':>10}{'RSS +MiB':>10}"
+        f"{'peak RSS':>10}{'SQLite':>8}{'build s':>9}"
+    )
+    async with embedded_client(store, timeout=3600) as client:
+        for patient in patients:
+            gc.collect()
+            heap_before, rss_before = heap_mib(heap), rss_mib()
+            started = time.perf_counter()
+            toolset = cache.attach(make_toolset(client, patient))
+            record = await toolset.record()
+            await toolset.record_index()
+            await toolset.record_search()
+            seconds = time.perf_counter() - started
+            del toolset
+            gc.collect()
+            kept = heap_mib(heap) - heap_before
+            total_heap += kept
+            shown = f"{kept:.0f}" if heap else "-"  # without --heap: not measured
+            print(
+                f"{patient:38}{len(record.resources):>10,}{shown:>10}"
+                f"{rss_mib() - rss_before:>10.0f}{peak_rss_mib():>10.0f}{sqlite_mib():>8.0f}"
+                f"{seconds:>9.1f}"
+            )
+    heap_total = f"{total_heap:.0f} MiB" if heap else "(--heap to measure)"
+    print(
+        f"{len(cache)} kept records (RECORD_CACHE_ENTRIES = {RECORD_CACHE_ENTRIES}): "
+        f"{heap_total} of Python heap, RSS +{rss_mib() - start_rss:.0f} MiB, "
+        f"peak RSS {peak_rss_mib():.0f} MiB"
+    )
+
+
+async def run(args: argparse.Namespace) -> None:
+    if args.quick:
+        store = EmbeddedStore(":memory:")
+        async with embedded_client(store) as client:
+            await load_paths(client, [FIXTURES], validate=False)
+    else:
+        store = EmbeddedStore(args.store)
+    try:
+        patients = args.patients or largest_patients(
+            store, 2 if args.quick else RECORD_CACHE_ENTRIES
+        )
+        await measure(store, patients, args.heap)
+    finally:
+        store.close()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--store", type=Path, default=None, help="a loaded store (a copy)")
+    parser.add_argument("--patients", nargs="*", default=None)
+    parser.add_argument("--quick", action="store_true", help="CI size: committed fixtures")
+    parser.add_argument("--heap", action="store_true", help="also the Python heap (slower)")
+    args = parser.parse_args(argv)
+    if not args.quick and args.store is None:
+        parser.error("--store DB (a copy of a loaded store) or --quick")
+    asyncio.run(run(args))
+
+
+if __name__ == "__main__":
+    main()
