@@ -32,6 +32,7 @@ from agent.models.base import (
 from agent.models.json_output import parse_json_output
 from agent.models.scripted import approx_tokens
 from agent.models.structured_forms import (
+    GRAMMAR_MODES,
     GUIDANCE_OPTIONS,
     MODE_NAMES,
     PROBE_GRAMMAR,
@@ -40,6 +41,7 @@ from agent.models.structured_forms import (
     PROBE_WORD,
     STRUCTURED_MODES,
     StructuredMode,
+    grammar_fields,
     is_refusal,
     structured_fields,
     token_budget,
@@ -205,8 +207,8 @@ class OpenAICompatibleModel:
             except ImportError:  # a grammar needs llama-cpp-python to convert the schema
                 refused.append(f"{MODE_NAMES[mode]} (not tried: llama-cpp-python is absent)")
                 continue
-            if mode == "grammar":
-                ignored = await self._grammar_ignored(client)
+            if mode in GRAMMAR_MODES:
+                ignored = await self._grammar_ignored(client, mode)
                 if ignored:
                     refused.append(f"{MODE_NAMES[mode]} ({ignored})")
                     continue
@@ -225,8 +227,8 @@ class OpenAICompatibleModel:
             "llama-server, vLLM, llama-cpp-python's server, Ollama), or --model none."
         )
 
-    async def _grammar_ignored(self, client: httpx.AsyncClient) -> str | None:
-        """Why the server does not enforce a ``grammar`` field, or ``None`` when it does."""
+    async def _grammar_ignored(self, client: httpx.AsyncClient, mode: StructuredMode) -> str | None:
+        """Why the server does not enforce a grammar sent in ``mode``, or ``None``."""
         body = self.request_body(
             "",
             PROBE_PROMPT,
@@ -235,7 +237,7 @@ class OpenAICompatibleModel:
             temperature=0.0,
             stream=False,
         )
-        body["grammar"] = PROBE_GRAMMAR
+        body.update(grammar_fields(mode, PROBE_GRAMMAR))
         response = await client.post(self._url, json=body, headers=self._headers)
         if response.status_code >= 400 and is_refusal(response.status_code, response.text):
             return f"HTTP {response.status_code}: {response.text[:160]!r}"
