@@ -16,6 +16,7 @@ listing what it refused.  The output is always checked against the full schema.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -55,6 +56,8 @@ __all__ = [
     "StructuredMode",
     "structured_fields",
 ]
+
+logger = logging.getLogger(__name__)
 
 _detected: dict[str, StructuredMode] = {}
 """Per server base URL: the form it accepted, detected once per process."""
@@ -220,6 +223,14 @@ class OpenAICompatibleModel:
                 continue
             self._check_status(response.status_code, response.text)
             _detected[self.base_url] = mode
+            # Form names only: a server's error text may echo the prompt (record text).
+            logger.info(
+                "%s takes %s for JSON-schema output; not taken: %s",
+                self.base_url,
+                MODE_NAMES[mode],
+                ", ".join(MODE_NAMES[m] for m in STRUCTURED_MODES[: STRUCTURED_MODES.index(mode)])
+                or "none",
+            )
             return _parse_response(response, self.name)
         raise ModelError(
             f"{self._url} refused every way of constraining output to a JSON schema: "

@@ -11,6 +11,7 @@ schema-valid output from it.
 from __future__ import annotations
 
 import json
+import logging
 import re
 import socket
 import subprocess
@@ -107,9 +108,12 @@ def _reply(content: str) -> httpx.Response:
     return httpx.Response(200, json={"choices": [{"message": {"content": content}}]})
 
 
-async def test_a_server_that_ignores_the_grammar_field_is_sent_a_schema() -> None:
-    """vLLM and Ollama drop fields they do not know: the probe must see that."""
+async def test_a_server_that_ignores_the_grammar_field_is_sent_a_schema(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Ollama drops fields it does not know: the probe must see that, and say so."""
     pytest.importorskip("llama_cpp")
+    caplog.set_level(logging.INFO, logger="agent.models.openai_backend")
     sent: list[dict[str, Any]] = []
 
     def ignore_grammar(request: httpx.Request) -> httpx.Response:
@@ -132,6 +136,10 @@ async def test_a_server_that_ignores_the_grammar_field_is_sent_a_schema() -> Non
     ]
     assert sent[0]["grammar"] == PROBE_GRAMMAR
     assert sent[1]["structured_outputs"] == {"grammar": PROBE_GRAMMAR}
+    assert caplog.messages == [
+        "http://ignores.invalid/v1 takes response_format json_schema for JSON-schema output; "
+        "not taken: a GBNF grammar, vLLM's structured_outputs grammar"
+    ]
 
 
 async def test_a_server_that_enforces_structured_outputs_grammar_gets_grammars() -> None:
