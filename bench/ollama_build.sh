@@ -8,7 +8,8 @@
 # (nlohmann-json3-dev, libstb-dev), miniaudio.h from the sdist of PyPI's `miniaudio`.
 # Without -march=native the cgo build of ggml is baseline x86-64 (no AVX): the 270M model
 # then ran at about 2.4 s a token instead of about 0.3 s on this 2-core machine.
-# On this machine (2 cores shared, nice 10): 1069 s (about 18 min) wall.
+# On this machine (2 cores shared, nice 10): 1069 s (about 18 min) wall from a cold Go
+# build cache; this script again, with part of that cache warm: 471 s.
 #
 #   bash bench/ollama_build.sh            # VERSION=0.17.4 by default
 set -euo pipefail
