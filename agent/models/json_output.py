@@ -144,6 +144,26 @@ def _same(left: Any, right: Any) -> bool:
 
 _UNBOUNDED = re.compile(r"[+*]|\{\d+,\}")
 _CHAR_CLASS = re.compile(r"\[(?:\\.|[^\]\\])*\]")
+_ESCAPED_HYPHEN = "\\-"
+_CLASS_ITEM = re.compile(r"\\.|[^\\]")
+
+
+def _plain_hyphens(pattern: str) -> str:
+    """``pattern`` with each ``\\-`` in a character class written as a trailing ``-``.
+
+    Why: the same class, but the GBNF parser in Ollama's llama.cpp (v0.17.4) knows no
+    ``\\-`` escape: a schema with ``[A-Za-z0-9.\\-]`` failed there with "unknown escape",
+    which Ollama reports as HTTP 500 "failed to load model vocabulary required for format".
+    A hyphen last in a class is literal in every regex and grammar dialect.
+    """
+
+    def rewrite(match: re.Match[str]) -> str:
+        items = _CLASS_ITEM.findall(match.group(0)[1:-1])  # an escape is one item
+        if _ESCAPED_HYPHEN not in items:
+            return match.group(0)
+        return "[" + "".join(item for item in items if item != _ESCAPED_HYPHEN) + "-]"
+
+    return _CHAR_CLASS.sub(rewrite, pattern)
 
 
 def portable_schema(schema: Any) -> Any:
@@ -152,8 +172,9 @@ def portable_schema(schema: Any) -> Any:
     xgrammar (vLLM) refuses, or in newer versions ignores, a string with both
     ``pattern`` and ``minLength``/``maxLength``; llama.cpp's converter takes both.  Where
     the pattern bounds the length itself, the length keywords go; where it does not, the
-    pattern goes and the length stays, so generation is bounded either way.  Nothing is
-    lost: :func:`parse_json_output` still checks the full schema.
+    pattern goes and the length stays, so generation is bounded either way.  An escaped
+    hyphen in a class is written plainly (:func:`_plain_hyphens`).  Nothing is lost:
+    :func:`parse_json_output` still checks the full schema.
     """
     if isinstance(schema, list):
         return [portable_schema(item) for item in schema]
@@ -162,6 +183,8 @@ def portable_schema(schema: Any) -> Any:
     copied = {key: portable_schema(value) for key, value in schema.items()}
     lengths = {"minLength", "maxLength"} & copied.keys()
     pattern = copied.get("pattern")
+    if isinstance(pattern, str):
+        pattern = copied["pattern"] = _plain_hyphens(pattern)
     if isinstance(pattern, str) and lengths:
         if _UNBOUNDED.search(_CHAR_CLASS.sub("", pattern)):
             del copied["pattern"]

@@ -16,6 +16,7 @@ listing what it refused.  The output is always checked against the full schema.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -32,6 +33,7 @@ from agent.models.base import (
 from agent.models.json_output import parse_json_output
 from agent.models.scripted import approx_tokens
 from agent.models.structured_forms import (
+    GRAMMAR_MODES,
     GUIDANCE_OPTIONS,
     MODE_NAMES,
     PROBE_GRAMMAR,
@@ -40,6 +42,7 @@ from agent.models.structured_forms import (
     PROBE_WORD,
     STRUCTURED_MODES,
     StructuredMode,
+    grammar_fields,
     is_refusal,
     structured_fields,
     token_budget,
@@ -53,6 +56,8 @@ __all__ = [
     "StructuredMode",
     "structured_fields",
 ]
+
+logger = logging.getLogger(__name__)
 
 _detected: dict[str, StructuredMode] = {}
 """Per server base URL: the form it accepted, detected once per process."""
@@ -205,8 +210,8 @@ class OpenAICompatibleModel:
             except ImportError:  # a grammar needs llama-cpp-python to convert the schema
                 refused.append(f"{MODE_NAMES[mode]} (not tried: llama-cpp-python is absent)")
                 continue
-            if mode == "grammar":
-                ignored = await self._grammar_ignored(client)
+            if mode in GRAMMAR_MODES:
+                ignored = await self._grammar_ignored(client, mode)
                 if ignored:
                     refused.append(f"{MODE_NAMES[mode]} ({ignored})")
                     continue
@@ -218,6 +223,14 @@ class OpenAICompatibleModel:
                 continue
             self._check_status(response.status_code, response.text)
             _detected[self.base_url] = mode
+            # Form names only: a server's error text may echo the prompt (record text).
+            logger.info(
+                "%s takes %s for JSON-schema output; not taken: %s",
+                self.base_url,
+                MODE_NAMES[mode],
+                ", ".join(MODE_NAMES[m] for m in STRUCTURED_MODES[: STRUCTURED_MODES.index(mode)])
+                or "none",
+            )
             return _parse_response(response, self.name)
         raise ModelError(
             f"{self._url} refused every way of constraining output to a JSON schema: "
@@ -225,8 +238,8 @@ class OpenAICompatibleModel:
             "llama-server, vLLM, llama-cpp-python's server, Ollama), or --model none."
         )
 
-    async def _grammar_ignored(self, client: httpx.AsyncClient) -> str | None:
-        """Why the server does not enforce a ``grammar`` field, or ``None`` when it does."""
+    async def _grammar_ignored(self, client: httpx.AsyncClient, mode: StructuredMode) -> str | None:
+        """Why the server does not enforce a grammar sent in ``mode``, or ``None``."""
         body = self.request_body(
             "",
             PROBE_PROMPT,
@@ -235,7 +248,7 @@ class OpenAICompatibleModel:
             temperature=0.0,
             stream=False,
         )
-        body["grammar"] = PROBE_GRAMMAR
+        body.update(grammar_fields(mode, PROBE_GRAMMAR))
         response = await client.post(self._url, json=body, headers=self._headers)
         if response.status_code >= 400 and is_refusal(response.status_code, response.text):
             return f"HTTP {response.status_code}: {response.text[:160]!r}"

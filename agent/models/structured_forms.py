@@ -2,7 +2,8 @@
 
 Servers constrain output to a JSON schema in different ways: a GBNF ``grammar``
 (llama.cpp's ``llama-server`` and llama-cpp-python's server, both documented to take
-it on ``/v1/chat/completions``), OpenAI's ``response_format: json_schema`` (vLLM,
+it on ``/v1/chat/completions``), the same grammar as vLLM's ``structured_outputs:
+{grammar}`` (its xgrammar backend parses GBNF), OpenAI's ``response_format: json_schema`` (vLLM,
 ``llama-server``), ``response_format: json_object`` with a ``schema`` (llama-cpp-python's
 server, which answers the previous one with HTTP 500), or Ollama's ``format``.  The backend
 (:class:`~agent.models.openai_backend.OpenAICompatibleModel`) tries them in that order.
@@ -14,7 +15,9 @@ cuts the object off.  The grammar sent is the one the local llama.cpp backend us
 (:func:`~agent.models.grammar.gbnf_for_schema`: at most one space per slot), so its
 longest output is known and ``max_tokens`` is raised to it, as locally.  Servers that do
 not know the field ignore it (vLLM, Ollama) or refuse it (OpenAI), so a grammar is used
-only after a probe shows the server enforces it: a grammar admitting a single word the
+only after a probe shows the server enforces it (vLLM enforces it under
+``structured_outputs``, where its default xgrammar conversion of a schema allows any
+whitespace, which the 270M model fills until the budget ends): a grammar admitting a single word the
 model would never write unprompted.  The other forms carry
 :func:`~agent.models.json_output.portable_schema`'s schema, and the output is always
 checked against the full schema.
@@ -29,18 +32,23 @@ from agent.models.grammar import gbnf_for_schema, longest_output, narrow_schema
 from agent.models.json_output import portable_schema
 
 __all__ = [
+    "GRAMMAR_MODES",
     "GUIDANCE_OPTIONS",
     "MODE_NAMES",
     "STRUCTURED_MODES",
     "StructuredMode",
+    "grammar_fields",
     "is_refusal",
     "structured_fields",
     "token_budget",
 ]
 
-StructuredMode = Literal["grammar", "json_schema", "json_object", "ollama_format"]
+StructuredMode = Literal[
+    "grammar", "structured_outputs_grammar", "json_schema", "json_object", "ollama_format"
+]
 STRUCTURED_MODES: tuple[StructuredMode, ...] = (
     "grammar",
+    "structured_outputs_grammar",
     "json_schema",
     "json_object",
     "ollama_format",
@@ -49,6 +57,7 @@ STRUCTURED_MODES: tuple[StructuredMode, ...] = (
 
 MODE_NAMES: dict[StructuredMode, str] = {
     "grammar": "a GBNF grammar",
+    "structured_outputs_grammar": "vLLM's structured_outputs grammar",
     "json_schema": "response_format json_schema",
     "json_object": "response_format json_object + schema",
     "ollama_format": "Ollama's format",
@@ -73,13 +82,25 @@ default of flexible whitespace, which let greedy Gemma 270M write newlines until
 budget ran out).  Other converters ignore the ``x-guidance`` key."""
 
 
+GRAMMAR_MODES: tuple[StructuredMode, ...] = ("grammar", "structured_outputs_grammar")
+"""The forms that send our GBNF grammar: used only after the probe grammar is enforced."""
+
+
+def grammar_fields(mode: StructuredMode, grammar: str) -> dict[str, Any]:
+    """The request fields that carry a GBNF ``grammar`` in one of :data:`GRAMMAR_MODES`."""
+    if mode == "structured_outputs_grammar":
+        return {"structured_outputs": {"grammar": grammar}}
+    return {"grammar": grammar}
+
+
 def structured_fields(mode: StructuredMode, schema: dict[str, Any]) -> dict[str, Any]:
     """The request fields that ask a server for output matching ``schema`` in ``mode``.
 
-    Raises ``ImportError`` for ``grammar`` when llama-cpp-python (the converter) is absent.
+    Raises ``ImportError`` for the grammar forms when llama-cpp-python (the converter) is
+    absent.
     """
-    if mode == "grammar":
-        return {"grammar": gbnf_for_schema(schema)}
+    if mode in GRAMMAR_MODES:
+        return grammar_fields(mode, gbnf_for_schema(schema))
     portable = portable_schema(schema)
     if isinstance(portable, dict):
         portable = {**portable, "x-guidance": GUIDANCE_OPTIONS}
@@ -102,7 +123,7 @@ def token_budget(mode: StructuredMode, schema: dict[str, Any] | None, max_tokens
     grammar itself bounds the generation (the local backend does the same).  The server's
     own schema conversions admit unbounded whitespace, so no bound is claimed for them.
     """
-    if mode != "grammar" or schema is None:
+    if mode not in GRAMMAR_MODES or schema is None:
         return max_tokens
     longest = longest_output(narrow_schema(schema))
     return max_tokens if longest is None else max(max_tokens, longest)

