@@ -89,8 +89,9 @@ def test_runs_on_separate_loops_share_the_record_until_a_write(
             {"question": question}, context={"patient_id": patient_id, "model_spec": "none"}
         )
         with ThreadPoolExecutor(max_workers=1) as thread:
-            result: dict[str, Any] = thread.submit(asyncio.run, work).result()
-        return result
+            values: dict[str, Any] = thread.submit(asyncio.run, work).result()
+        turn: dict[str, Any] = values["current"]  # the turn's record (agent.state.TurnState)
+        return turn
 
     target = f"Condition/{condition['id']}"
     first = run("Does the patient have gout?")
