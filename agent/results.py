@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Generic, TypeVar
 
 from fhir_client.limits import DERIVED_VIEWS_REMEMBERED
-from tools.evidence import Evidence, EvidenceSeries, Item, ToolResult
+from tools.evidence import Evidence, EvidenceSeries, Item, ReferenceAliases, ToolResult
 
 __all__ = [
     "ThreadAliases",
@@ -132,32 +132,22 @@ class _Memo(Generic[Source, View]):
         return view
 
 
-class ThreadAliases:
+class ThreadAliases(ReferenceAliases):
     """The thread's citation aliases, read-only: ``[n]`` is ``references[n - 1]``.
 
     Read-only because one map serves every node of a turn: a reference outside the
     thread's list gets no alias (it is cited in full, and the verifier will not find it
     retrieved), rather than a number that one node made up and another does not know.
+    ``resolve`` is :class:`tools.evidence.ReferenceAliases`'s own.
     """
 
     def __init__(self, references: Sequence[str]) -> None:
-        self._by_reference: dict[str, str] = {}
+        super().__init__()
         for reference in references:
-            self._by_reference.setdefault(reference, str(len(self._by_reference) + 1))
-        self._by_alias = {alias: reference for reference, alias in self._by_reference.items()}
+            super().cite(reference)  # numbers them 1, 2, ... in order; repeats keep theirs
 
     def cite(self, reference: str) -> str:
         return self._by_reference.get(reference, reference)
-
-    def resolve(self, alias: str) -> str | None:
-        """The reference behind an alias (or the input itself if it is a known reference)."""
-        key = alias.strip().strip("[]")
-        if key in self._by_alias:
-            return self._by_alias[key]
-        return key if key in self._by_reference else None
-
-    def __len__(self) -> int:
-        return len(self._by_reference)
 
 
 _decoded: _Memo[dict[str, Any], ToolResult] = _Memo(decode_result, DERIVED_VIEWS_REMEMBERED)
