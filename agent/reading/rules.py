@@ -76,7 +76,8 @@ _SCAFFOLD_TEXT = (
     "recently lately check checked on record ever been all every since between better "
     "worse go went up down did vs versus trend over changed change s known came come "
     "details atm file chart show shows looking look using brought bring treat treats "
-    "treating treated"
+    "treating treated i we anything something anyone should would could must need know "
+    "aware"
 )
 # Words the planner reads as a family's status, kind or view, not as a concept.
 _GENERIC_TEXT = (

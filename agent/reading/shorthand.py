@@ -37,6 +37,7 @@ _REWRITES: tuple[tuple[str, str], ...] = (
     (r"\batm\b", "currently"),
     (r"\brn\b", "currently"),  # "right now" in messaging shorthand
     (r"\bchkd\b", "checked"),
+    (r"\babt\b", "about"),
     (r"\bappts?\b", "visit"),
     (r"\benc\b", "encounter"),
     (r"\bprev\b", "previous"),

@@ -27,6 +27,7 @@ from tools.concepts.vocabularies import vocabularies
         ("when was it first dx'd?", "when was it first diagnosed?"),
         ("on tacrolimus atm?", "on tacrolimus currently?"),
         ("pt on blood thinners rn?", "pt on blood thinners currently?"),
+        ("anything i should know abt?", "anything i should know about?"),
         ("encounters since 2023 count", "how many encounters since 2023?"),
     ],
 )
@@ -46,6 +47,16 @@ def test_shorthand_shapes_the_reading_and_leaves_no_debris_in_the_concept() -> N
     assert read_question("prev and current body height").asks == "compare"
     assert read_question("recap of last visit pls").asks == "timeline"
     assert read_question("indication for simvastatin?").asks == "why"
+
+
+@pytest.mark.parametrize(
+    "question", ["any allergies i should know abt?", "is she allergic to anything"]
+)
+def test_filler_words_name_no_concept(question: str) -> None:
+    """A pronoun or modal verb around a family word is not searched as a coded name
+    (it was: "no allergy i should know abt among all 527 coded entries")."""
+    reading = read_question(question)
+    assert reading.concepts == [] and reading.families == ["allergy"]
 
 
 @pytest.mark.parametrize(
