@@ -104,6 +104,15 @@ def _listing(step: StepRecord, result: ToolResult, cite: Cite) -> list[str]:
     return lines
 
 
+def _report(result: ToolResult, cite: Cite) -> list[str]:
+    """A reporting tool's notes (what it looked at, what the record does not say), then
+    its items: "2 of the 40 laboratory results are flagged ...", "- ... [3]"."""
+    lines = [*result.notes, *(f"- {item.render(cite)}" for item in result.items)]
+    if result.truncated:
+        lines.append(f"Only the most recent {len(result.items)} of them are shown.")
+    return lines
+
+
 def _first_orders(result: ToolResult, cite: Cite) -> list[str]:
     """ "lisinopril 10 MG Oral Tablet was first prescribed on 2019-03-02 [...]"."""
     return [
@@ -179,6 +188,8 @@ def _step_sentences(step: StepRecord, cite: Cite, reading: Reading) -> list[str]
     spec = step_spec(step)
     if "since" not in step["arguments"] and spec.kind == "list":
         result = _windowed(result, reading)  # a list the planner asked for whole
+    if spec.phrasing.reports:
+        return _report(result, cite)
     if reading.asks == "count" and spec.count_nouns is not None:
         listing = _listing(step, result, cite)[1:] if result.items else []
         return [count_sentence(step, result, cite, reading), *listing]

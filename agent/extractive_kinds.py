@@ -203,8 +203,8 @@ def compose_by_kind(
 ) -> list[str] | None:
     """The answer for the reading's kind, or ``None`` to use the per-tool sentences."""
     found = retrieved(steps)
-    if not found:
-        return None
+    if not found or any(r.spec.phrasing.reports for r in found):
+        return None  # a report's own sentences answer (``agent.extractive._report``)
     if reading.asks == "yes_no":
         return yes_no(found, reading, cite, question)
     if reading.asks == "extreme":

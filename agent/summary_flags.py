@@ -9,49 +9,20 @@ reader never sees only one of them.
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any
 
 from tools.evidence import Evidence, EvidenceSeries, Item
-from tools.fhir_text import format_number
+from tools.result_flags import outside_range
 
 __all__ = ["conflicts", "range_flag", "result_notes"]
 
-Resource = dict[str, Any]
 _SHOWN_FLAGS = ("(H", "(L", "(HH", "(LL", "(abnormal", "(critical")
-
-
-def _number(resource: Resource) -> float | None:
-    quantity = resource.get("valueQuantity")
-    value = quantity.get("value") if isinstance(quantity, dict) else None
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    return None
-
-
-def _bound(range_: dict[str, Any], key: str) -> float | None:
-    quantity = range_.get(key)
-    value = quantity.get("value") if isinstance(quantity, dict) else None
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
 def range_flag(point: Evidence) -> str:
     """``H (ref 4-5.6)`` when the value lies outside the record's reference range, else ""."""
     if any(flag in point.value for flag in _SHOWN_FLAGS):
         return ""  # the record's interpretation is already on the line
-    number = _number(point.resource)
-    ranges = point.resource.get("referenceRange")
-    if number is None or not isinstance(ranges, list) or not ranges:
-        return ""
-    first = ranges[0] if isinstance(ranges[0], dict) else {}
-    low, high = _bound(first, "low"), _bound(first, "high")
-    shown = f"{format_number(low) if low is not None else ''}-" + (
-        format_number(high) if high is not None else ""
-    )
-    if high is not None and number > high:
-        return f"H (ref {shown})"
-    if low is not None and number < low:
-        return f"L (ref {shown})"
-    return ""
+    return outside_range(point.resource)
 
 
 def _points(item: Item) -> tuple[Evidence, ...]:

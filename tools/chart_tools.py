@@ -7,6 +7,7 @@ match when it shows fewer.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Annotated, Any, Literal
 
 from pydantic import Field
@@ -22,6 +23,7 @@ from tools.matching import (
     expand_condition_name,
     text_matches,
 )
+from tools.result_flags import judge, outside_range
 from tools.toolset_base import (
     _CONDITION_STATUS,
     _MEDICATION_STATUS,
@@ -244,6 +246,44 @@ class ChartTools(ToolsetBase):
             empty_note="No matching immunization is recorded.",
         )
 
+    @tool(
+        noun="flagged results",
+        kind="event",
+        topics=("abnormal", "out of range", "flagged", "lab", "result", "vital"),
+        phrasing=Phrasing(listed="results the record flags", reports=True),
+    )
+    async def flagged_results(
+        self,
+        category: Literal["laboratory", "vital-signs"] = "laboratory",
+        since: DateText | None = None,
+        until: DateText | None = None,
+        limit: Annotated[int, Field(ge=1, le=200)] = 20,
+    ) -> ToolResult:
+        """Results the record itself marks out of range (an interpretation such as H, L,
+        abnormal, or a value outside the result's own reference range), newest first,
+        with how many results were looked at and how many the record gives no range
+        for. category: laboratory (default) or vital-signs. since/until: YYYY[-MM[-DD]]."""
+        params = {"category": category, **date_params(since, until), "_sort": "-date"}
+        resources, truncated = await self._scan("Observation", params, _dated_in(since, until))
+        judged = [(r, judge(r)) for r in resources]
+        flagged = [_with_range(format_resource(r)) for r, j in judged if j.flagged]
+        unjudged = sum(1 for _, j in judged if not j.judgeable)
+        return ToolResult(
+            tool="flagged_results",
+            summary=f"Flagged {category} results{_window_words(since, until)}: "
+            f"{len(flagged[:limit])} item(s)",
+            items=tuple(flagged[:limit]),
+            truncated=len(flagged) > limit,
+            total_available=len(flagged),
+            notes=_flag_notes(
+                _FLAG_NOUNS[category]
+                + _window_words(since, until).replace(", ", " (", 1)
+                + (")" if since or until else ""),
+                (len(resources), len(flagged), unjudged),
+                truncated=truncated,
+            ),
+        )
+
     @tool(noun="care plans", kind="list", topics=("care plan", "plan"))
     async def care_plans(
         self,
@@ -317,3 +357,41 @@ class ChartTools(ToolsetBase):
             total=len(resources),
             empty_note=empty_note,
         )
+
+
+def _with_range(evidence: Evidence) -> Evidence:
+    """The line with the range it falls outside appended, when the record gives one and
+    the line does not already carry the record's interpretation."""
+    flag = outside_range(evidence.resource)
+    if not flag or "(" in evidence.value:
+        return evidence
+    return replace(evidence, text=f"{evidence.text} {flag}", value=f"{evidence.value} {flag}")
+
+
+_FLAG_NOUNS = {"laboratory": "laboratory results", "vital-signs": "vital-sign readings"}
+
+
+def _flag_notes(noun: str, counts: tuple[int, int, int], *, truncated: bool) -> tuple[str, ...]:
+    """What was looked at and what the record does not say, as sentences an answer uses.
+    ``counts`` is (results looked at, flagged, without interpretation or range)."""
+    looked, flagged, unjudged = counts
+    seen = f"{looked} {'most recent ' if truncated else ''}{noun}"
+    if looked == 0:
+        return (f"No {noun} are recorded.",)
+    if unjudged == looked:
+        return (
+            f"None of the {seen} carries an interpretation or a reference range, so the "
+            "record does not say whether any is out of range; none is judged here.",
+        )
+    head = (
+        f"{flagged} of the {seen} are flagged out of range by the record."
+        if flagged
+        else f"None of the {seen} is flagged out of range by the record."
+    )
+    if not unjudged:
+        return (head,)
+    return (
+        head,
+        f"{unjudged} of them carry no interpretation and no reference range: the record "
+        "does not say whether they are in range, and none is judged here.",
+    )

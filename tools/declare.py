@@ -69,6 +69,7 @@ ToolName = Literal[
     "patient_overview",
     "lab_results",
     "vital_signs",
+    "flagged_results",
     "encounters",
     "procedures",
     "clinical_notes",
@@ -116,6 +117,9 @@ class Phrasing:
     newest: str | None = None
     """The noun of "the most recent ... was on" when a latest-question is answered by its
     newest dated item ("encounter"); None: it lists instead."""
+    reports: bool = False
+    """Its notes are the answer's first sentences (what was looked at, what the record
+    does not say), always given, before its items: a report, not a listing."""
 
 
 @dataclass(frozen=True)

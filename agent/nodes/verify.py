@@ -8,6 +8,7 @@ recorded in the thread's ``turns`` for follow-ups.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from agent.absence import failed_topics
@@ -18,8 +19,11 @@ from agent.prompts import INSTRUCTIONS, answer_frame
 from agent.reading.decline import reading_numbers, stored_reading
 from agent.results import thread_aliases
 from agent.state import AgentState, ToolCall, TurnRecord
+from tools.registry import spec_of
 
 __all__ = ["next_after_verify", "verify"]
+
+_NUMBER = re.compile(r"\d+")
 
 
 def _check(state: AgentState, draft: str, *, from_model: bool = False) -> Verification:
@@ -37,6 +41,14 @@ def _check(state: AgentState, draft: str, *, from_model: bool = False) -> Verifi
         str(total)
         for step in steps
         if isinstance(total := (step.get("result") or {}).get("total_available"), int)
+    ]
+    # A report's notes state its own counts ("2 of the 40 laboratory results ...").
+    counts += [
+        number
+        for step in steps
+        if (spec := spec_of(step["tool"] or "")) is not None and spec.phrasing.reports
+        for note in (step.get("result") or {}).get("notes", [])
+        for number in _NUMBER.findall(note)
     ]
     failed = [
         topic

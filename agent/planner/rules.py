@@ -66,13 +66,8 @@ _COMPLEX = (
     "overview of",
 )
 _BEFORE = (
-    "before that",
-    "before this",
-    "prior to that",
-    "earlier",
-    "previous one",
-    "the one before",
-    "before then",
+    *("before that", "before this", "prior to that", "earlier", "previous one"),
+    *("the one before", "before then"),
 )
 _REFERRING = ("those", "these", "them", "of it", "that one", "which one", "which of")
 _STOP_WORDS = (
@@ -305,6 +300,9 @@ def _family_calls(reading: Reading, text: str, mode: Mode) -> list[ToolCall]:
     ]
     if reading.asks == "timeline" and not any(_family(c["tool"]) == "encounter" for c in calls):
         calls.append(_call("encounters", limit=1))
+    if reading.flagged and not reading.concepts:  # "any abnormal labs?": the record's flags
+        vital = _has(text, "vital*", "reading*")
+        calls.append(_call("flagged_results", category="vital-signs" if vital else "laboratory"))
     return calls
 
 

@@ -129,6 +129,9 @@ class Reading(BaseModel):
     language: Literal["en", "other"] = "en"
     bare: bool = False
     """A bare term without a question word ("AFib?", "plavix?"): asks whether it is there."""
+    flagged: bool = False
+    """Asks which results are out of range ("any abnormal labs?", "elevated values?"):
+    answered from the record's own flags, never from a range this product knows."""
 
     def family_concepts(self, *families: Family) -> list[Concept]:
         """The concepts in any of ``families``."""

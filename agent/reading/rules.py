@@ -39,6 +39,24 @@ _THRESHOLD = re.compile(
     r"(?P<word>above|over|greater than|more than|higher than|exceed(?:ed|ing|s)?|>=|>|"
     r"below|under|less than|lower than|<=|<)\s*(?P<value>\d+(?:\.\d+)?)"
 )
+# "any abnormal labs?", "results out of range?", "labs flagged high": which results the
+# record flags, a question about flags rather than about a named test.
+_RESULT_WORDS = (
+    r"(?:(?:lab|blood|test)\s+)?(?:labs?|laborator(?:y|ies)|results?|values?|tests?|bloodwork"
+    r"|blood\s?work|numbers|levels|vitals?|vital signs|readings?)"
+)
+_RANGE_WORDS = (
+    r"(?:abnormal(?:ly)?|out[- ]of[- ]range|outside (?:the )?(?:normal |reference )?range"
+    r"|flagged|elevated|raised|high|low|critical|concerning|worrying)"
+)
+_IN_RANGE_WORDS = r"(?:ok|okay|alright|fine|normal|good|in range|within (?:normal )?range)"
+_FLAGGED = re.compile(
+    rf"\b{_RANGE_WORDS}\s+{_RESULT_WORDS}\b"
+    rf"|\b{_RESULT_WORDS}(?:\s+\w+){{0,3}}?\s+(?:{_RANGE_WORDS}|off|{_IN_RANGE_WORDS})"
+    rf"(?:\s+{_RANGE_WORDS})?\b"
+    rf"|\b(?:{_RANGE_WORDS}|off)\s+(?:in|on|with|among)\s+(?:(?:her|his|their|the)\s+)?"
+    rf"{_RESULT_WORDS}\b"
+)
 _UP = ("above", "over", "greater than", "more than", "higher than", ">", "exceed")
 _HIGHEST = ("highest", "max", "maximum", "peak", "worst", "largest", "biggest", "top")
 _LOWEST = ("lowest", "min", "minimum", "smallest")
@@ -293,6 +311,9 @@ def read_question(question: str, today: date | None = None) -> Reading:
         for word in person.lower().split():
             text = re.sub(rf"\b{re.escape(word)}\d*(?:'s|\u2019s)?", " ", text)
     threshold, text = _threshold(text)
+    flagged = _FLAGGED.search(text)
+    if flagged is not None:
+        text = _cut(text, flagged.span())  # "abnormal labs" names no test
     last_n, text = _last_n(text)
     norm = " " + normalize_name(text) + " "
     extreme = "highest" if _has(norm, *_HIGHEST) else "lowest" if _has(norm, *_LOWEST) else None
@@ -383,4 +404,5 @@ def read_question(question: str, today: date | None = None) -> Reading:
         follow_up=follow_up,
         person=person,
         bare=not _WH.search(raw) and asks == "value" and not ordinal and not period,
+        flagged=flagged is not None,
     )

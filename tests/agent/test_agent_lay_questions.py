@@ -145,3 +145,21 @@ async def test_ward_slang_for_the_problem_list(client: Any, dataset: Dataset) ->
         answer = await _ask(client, record, "any hypertension on the probs?")
         expected = "yes" if _has_condition(record, "hypertension") else "no"
         assert _first_word(answer) == expected, answer
+
+
+async def test_a_scope_is_an_endoscopy_and_the_organ_narrows_it(
+    client: Any, dataset: Dataset
+) -> None:
+    """ "Colon scoped" shares no word with "Colonoscopy": the word forms join "scoped" to
+    the -scopy procedures and the organ word that begins one ("colon") narrows them."""
+    scoped = [
+        r for r in dataset.patients if any("colonoscopy" in d for d, _ in _displays(r, "Procedure"))
+    ]
+    unscoped = [r for r in dataset.patients if r not in scoped]
+    for record in [*scoped[:2], *unscoped[:1]]:
+        answer = await _ask(client, record, "has she ever had her colon scoped?")
+        expected = {ref for d, ref in _displays(record, "Procedure") if "colonoscopy" in d}
+        assert _first_word(answer) == ("yes" if expected else "no"), answer
+        assert truth.cited(answer) <= expected, answer
+        if expected:
+            assert truth.cited(answer), answer

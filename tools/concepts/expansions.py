@@ -38,6 +38,7 @@ _MAX_PIECE_WORDS = 5  # the longest vocabulary phrase tried
 _MAX_EXPANSIONS = 64
 _FUZZY_MIN_LENGTH = 5
 _FUZZY_SCORE = 84.0
+_MIN_PREFIX = 4  # a shorter word ("hb", "ear") begins too many others by chance
 
 
 def _observation_expansions(phrase: str, via: str) -> list[Expansion]:
@@ -194,6 +195,16 @@ def cut_into_pieces(words: list[str], index: RecordIndex) -> tuple[list[Piece], 
     return pieces, notes
 
 
+def _without_prefixes(words: tuple[str, ...]) -> tuple[str, ...]:
+    """The words without one that begins another: "colon" + "colonoscopy" (from "colon
+    scoped") is "colonoscopy", which a display never writes as two words."""
+    return tuple(
+        w
+        for w in words
+        if len(w) < _MIN_PREFIX or not any(o != w and o.startswith(w) for o in words)
+    )
+
+
 def combine_readings(pieces: list[Piece], phrase: str) -> list[Expansion]:
     """Every way of reading the pieces together (bounded), plus the phrase as asked."""
     if len(pieces) == 1:
@@ -210,11 +221,15 @@ def combine_readings(pieces: list[Piece], phrase: str) -> list[Expansion]:
             codes = [e.codes for e in choice if e.codes]
             combined.append(
                 Expansion(
-                    tuple(w for e in choice for w in e.words),
+                    _without_prefixes(tuple(w for e in choice for w in e.words)),
                     " + ".join(e.via for e in choice if e.via != "as asked") or "as asked",
                     tuple(f for f in FAMILIES if f in common),
                     codes[0] if len(codes) == 1 else frozenset(),
-                    " ".join(e.label or e.term for e in choice),
+                    " ".join(
+                        _without_prefixes(
+                            tuple(" ".join(e.label or e.term for e in choice).split())
+                        )
+                    ),
                 )
             )
     # A phrase that is one lay name of a disorder ("high cholesterol", every reading of
