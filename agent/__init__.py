@@ -26,8 +26,17 @@ Importing this package never imports llama.cpp (see :mod:`agent.models`).
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from typing import TYPE_CHECKING
+
+from fhir_client._lazy import lazy_attributes
+
+if TYPE_CHECKING:
+    from agent.assistant import Assistant
+    from agent.checkpoints import open_checkpointer
+    from agent.configuration import AgentContext, Configuration, RunContext
+    from agent.events import AgentEvent, ask, new_thread_id, stream_answer
+    from agent.graph import AgentGraph, build_graph
+    from agent.output import AgentOutput
 
 _EXPORTS = {
     "AgentContext": "agent.configuration",
@@ -44,11 +53,20 @@ _EXPORTS = {
     "stream_answer": "agent.events",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "AgentContext",
+    "AgentEvent",
+    "AgentGraph",
+    "AgentOutput",
+    "Assistant",
+    "Configuration",
+    "RunContext",
+    "ask",
+    "build_graph",
+    "new_thread_id",
+    "open_checkpointer",
+    "stream_answer",
+]
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'agent' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+__getattr__ = lazy_attributes(__name__, _EXPORTS)

@@ -48,7 +48,7 @@ _FAMILY_NAMES = frozenset(_FAMILY_NAMES_TEXT.split())
 def step_spec(step: StepRecord) -> ToolSpec:
     """The step's tool spec (a tool of another toolset gets a bare one: listed by its name)."""
     tool = step["tool"] or ""
-    return spec_of(tool) or ToolSpec(tool, "", {})
+    return spec_of(tool) or ToolSpec(tool, "")
 
 
 @dataclass(frozen=True)

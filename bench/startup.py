@@ -1,6 +1,6 @@
 """How long the CLI takes to start, against ``python -c pass`` measured in the same run.
 
-    python bench/startup.py [--runs 7] [--python .venv/bin/python]
+    python bench/startup.py [--runs 7] [--python .venv/bin/python [--python OTHER]]
 
 Why: a command line that needs two seconds before it prints ``--help`` feels broken, and
 every command paid for LangGraph, langchain-core and langsmith whether it used them or
@@ -11,8 +11,8 @@ a temporary directory.  CPU time (user + system) is printed beside the wall time
 shared, loaded machine the wall time is mostly waiting for the disk, the CPU time is
 what the command itself costs.  Under each command, the same figures for importing only
 the third-party libraries it needs (:data:`FLOORS`): the floor our own code cannot go
-under.  ``--python`` picks the environment (another checkout's venv gives
-a before/after comparison on the same machine, in one run).
+under.  ``--python`` picks the environment; given twice (another checkout's venv), the
+two are measured interleaved, run by run: a before/after comparison in one run.
 """
 
 from __future__ import annotations
@@ -78,20 +78,35 @@ def _run(command: list[str], env: dict[str, str]) -> tuple[float, float]:
     return wall, cpu
 
 
-def _median(command: list[str], env: dict[str, str], runs: int) -> tuple[float, float]:
-    """Median wall and median CPU seconds over ``runs`` (after one warm-up run)."""
-    _run(command, env)  # warm the page cache and any bytecode
-    samples = [_run(command, env) for _ in range(runs)]
-    return statistics.median(w for w, _ in samples), statistics.median(c for _, c in samples)
+def _medians(
+    commands: list[list[str]], env: dict[str, str], runs: int
+) -> list[tuple[float, float]]:
+    """Median wall and median CPU seconds of each command over ``runs`` (after one warm-up
+    run each), the commands' runs interleaved so that a change in the machine's load
+    falls on all of them alike."""
+    for command in commands:
+        _run(command, env)  # warm the page cache and any bytecode
+    samples: list[list[tuple[float, float]]] = [[] for _ in commands]
+    for _ in range(runs):
+        for command, taken in zip(commands, samples, strict=True):
+            taken.append(_run(command, env))
+    return [
+        (statistics.median(w for w, _ in taken), statistics.median(c for _, c in taken))
+        for taken in samples
+    ]
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=7)
-    parser.add_argument("--python", default=sys.executable, help="the environment's python")
+    parser.add_argument(
+        "--python",
+        action="append",
+        help="the environment's python; repeat it to compare environments, interleaved",
+    )
     args = parser.parse_args()
-    python = str(Path(args.python).absolute())
-    cli = [python, "-m", "agent.cli"]
+    pythons = [str(Path(p).absolute()) for p in (args.python or [sys.executable])]
+    clis = [[python, "-m", "agent.cli"] for python in pythons]
     with tempfile.TemporaryDirectory() as scratch:
         env = {
             **os.environ,
@@ -101,7 +116,7 @@ def main() -> int:
             "XDG_DATA_HOME": scratch,
         }
         subprocess.run(
-            [*cli, "load", str(_smallest_patient_bundle()), "--no-validate"],
+            [*clis[0], "load", str(_smallest_patient_bundle()), "--no-validate"],
             env=env,
             check=True,
             stdout=subprocess.DEVNULL,
@@ -109,7 +124,7 @@ def main() -> int:
             cwd=scratch,
         )
         listing = subprocess.run(
-            [*cli, "patients", "--json"],
+            [*clis[0], "patients", "--json"],
             env=env,
             check=True,
             capture_output=True,
@@ -117,30 +132,34 @@ def main() -> int:
             cwd=scratch,
         )
         patient = json.loads(listing.stdout)[0]["id"]
-        baseline, baseline_cpu = _median([python, "-c", "pass"], env, args.runs)
-        commands = {
-            "--help": [*cli, "--help"],
-            "patients": [*cli, "patients"],
-            "ask --model none": [*cli, "ask", "Any allergies?", "-p", patient, "--model", "none"],
+        baselines = _medians([[python, "-c", "pass"] for python in pythons], env, args.runs)
+        arguments = {
+            "--help": ["--help"],
+            "patients": ["patients"],
+            "ask --model none": ["ask", "Any allergies?", "-p", patient, "--model", "none"],
         }
-        print(f"python: {python}; {args.runs} runs each, medians")
-        print(f"{'python -c pass':24} {baseline:6.3f} s wall, {baseline_cpu:6.3f} s CPU")
+        print(f"{args.runs} runs each, medians, environments interleaved")
+        for python, (baseline, baseline_cpu) in zip(pythons, baselines, strict=True):
+            print(f"[{python}] python -c pass {baseline:6.3f} s wall, {baseline_cpu:6.3f} s CPU")
         missed = 0
-        for name, command in commands.items():
-            seconds, cpu = _median(command, env, args.runs)
-            over = seconds - baseline
-            verdict = "ok" if over <= TARGETS[name] else "TARGET MISSED"
-            print(
-                f"ehr-agent {name:14} {seconds:6.3f} s wall (+{over:.3f} s; "
-                f"target +{TARGETS[name]:.1f} s) {verdict}; "
-                f"{cpu:6.3f} s CPU (+{cpu - baseline_cpu:.3f} s)"
-            )
-            missed += verdict != "ok"
-            floor, floor_cpu = _median([python, "-c", FLOORS[name]], env, args.runs)
-            print(
-                f"  its libraries alone      {floor:6.3f} s wall (+{floor - baseline:.3f} s), "
-                f"{floor_cpu:6.3f} s CPU (+{floor_cpu - baseline_cpu:.3f} s): {FLOORS[name]}"
-            )
+        for name, tail in arguments.items():
+            measured = _medians([[*cli, *tail] for cli in clis], env, args.runs)
+            floors = _medians([[python, "-c", FLOORS[name]] for python in pythons], env, args.runs)
+            for python, (seconds, cpu), (base, base_cpu), (floor, floor_cpu) in zip(
+                pythons, measured, baselines, floors, strict=True
+            ):
+                over = seconds - base
+                verdict = "ok" if over <= TARGETS[name] else "TARGET MISSED"
+                print(
+                    f"[{python}] ehr-agent {name:14} {seconds:6.3f} s wall (+{over:.3f} s; "
+                    f"target +{TARGETS[name]:.1f} s) {verdict}; "
+                    f"{cpu:6.3f} s CPU (+{cpu - base_cpu:.3f} s)"
+                )
+                print(
+                    f"  its libraries alone      {floor:6.3f} s wall (+{floor - base:.3f} s), "
+                    f"{floor_cpu:6.3f} s CPU (+{floor_cpu - base_cpu:.3f} s): {FLOORS[name]}"
+                )
+                missed += verdict != "ok"
     return 1 if missed else 0
 
 

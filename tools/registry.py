@@ -15,6 +15,7 @@ beside the method); code asks the spec, never a table keyed by name.
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -55,12 +56,24 @@ class ToolSpec:
 
     name: str
     description: str
-    parameters: dict[str, Any]
     enabled_by_default: bool = True
     noun: str = ""
-    arguments: type[BaseModel] | None = field(default=None, repr=False, compare=False)
+    function: Callable[..., Any] | None = field(default=None, repr=False, compare=False)
+    """The marked method: its signature is the source of ``arguments`` and ``parameters``."""
     mark: ToolMark = field(default_factory=lambda: ToolMark(""), repr=False)
     """The rest of the spec declared beside the method (``tools.declare.ToolMark``)."""
+
+    # Built on first use, once: a pydantic model per tool built for every tool at import
+    # cost every ``ask`` start-up about 25 ms, and a turn uses one or two tools.
+    @functools.cached_property
+    def arguments(self) -> type[BaseModel] | None:
+        """A pydantic model of the tool's arguments (None for a spec without a function)."""
+        return None if self.function is None else arguments_model(self.function)
+
+    @functools.cached_property
+    def parameters(self) -> dict[str, Any]:
+        """The JSON schema of the tool's arguments, derived from its signature."""
+        return {} if self.arguments is None else json_schema(self.arguments)
 
     @property
     def kind(self) -> ToolKind:
@@ -116,14 +129,12 @@ def tool_specs(toolset_class: type[PatientToolset]) -> dict[str, ToolSpec]:
             if mark is None or name in specs:
                 continue
             doc = inspect.getdoc(member) or name
-            arguments = arguments_model(member)  # once: each model costs start-up time
             specs[name] = ToolSpec(
                 name=name,
                 description=" ".join(doc.split()),
-                parameters=json_schema(arguments),
                 enabled_by_default=mark.enabled_by_default,
                 noun=mark.noun,
-                arguments=arguments,
+                function=member,
                 mark=mark,
             )
     return specs

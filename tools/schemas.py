@@ -7,6 +7,7 @@ by hand any more.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from tools.declare import ToolArgumentError
@@ -14,4 +15,19 @@ from tools.registry import TOOLS, validate_arguments
 
 __all__ = ["TOOL_SCHEMAS", "ToolArgumentError", "validate_arguments"]
 
-TOOL_SCHEMAS: dict[str, dict[str, Any]] = {name: spec.parameters for name, spec in TOOLS.items()}
+
+class _ToolSchemas(Mapping[str, dict[str, Any]]):
+    """Each tool's schema read from its spec when asked: deriving all of them at import
+    cost start-up time for tools a turn never plans."""
+
+    def __getitem__(self, name: str) -> dict[str, Any]:
+        return TOOLS[name].parameters
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(TOOLS)
+
+    def __len__(self) -> int:
+        return len(TOOLS)
+
+
+TOOL_SCHEMAS: Mapping[str, dict[str, Any]] = _ToolSchemas()

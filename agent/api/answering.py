@@ -20,9 +20,10 @@ from typing import TYPE_CHECKING, Any, cast
 
 from sse_starlette import ServerSentEvent
 
-from agent.api.runtime import AgentRuntime, ApiError, api_error
+from agent.api.runtime import ApiError, api_error
 from agent.api.schemas import AnswerOut
 from agent.api.series import answer_series
+from agent.assistant import Assistant
 from agent.models.base import ModelError
 from agent.output import AgentOutput
 from agent.refusals import AssistantError
@@ -52,7 +53,7 @@ def sse(event: str, data: dict[str, Any] | str) -> ServerSentEvent:
     return ServerSentEvent(data=payload, event=event, sep=SSE_SEPARATOR)
 
 
-async def _with_series(runtime: AgentRuntime, output: AgentOutput) -> AnswerOut:
+async def _with_series(runtime: Assistant, output: AgentOutput) -> AnswerOut:
     answer = AnswerOut.model_validate(output.model_dump())
     try:
         answer.series = await answer_series(runtime.client, output)
@@ -61,7 +62,7 @@ async def _with_series(runtime: AgentRuntime, output: AgentOutput) -> AnswerOut:
     return answer
 
 
-async def answer_question(runtime: AgentRuntime, claim: ThreadClaim, question: str) -> AnswerOut:
+async def answer_question(runtime: Assistant, claim: ThreadClaim, question: str) -> AnswerOut:
     """One answer on the thread the route claimed, with failures as ``ApiError`` statuses.
 
     The graph runs under the thread's checkpoint key; the caller sees its own thread id.
@@ -84,7 +85,7 @@ async def answer_question(runtime: AgentRuntime, claim: ThreadClaim, question: s
 
 
 async def answer_events(
-    runtime: AgentRuntime, claim: ThreadClaim, question: str
+    runtime: Assistant, claim: ThreadClaim, question: str
 ) -> AsyncIterator[ServerSentEvent]:
     """The SSE stream of one turn (see the module doc for the events)."""
     try:

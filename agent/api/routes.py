@@ -15,9 +15,10 @@ from sse_starlette import EventSourceResponse
 
 from agent.api.access_audit import note_thread
 from agent.api.answering import SSE_SEPARATOR, answer_events, answer_question
-from agent.api.runtime import AgentRuntime, ApiError, public_model_name, public_source
+from agent.api.runtime import ApiError, public_model_name, public_source
 from agent.api.schemas import AnswerOut, AskRequest, ErrorOut, PatientOut
 from agent.api.security import Caller, GrantedPatient, caller_of
+from agent.assistant import Assistant
 from agent.events import new_thread_id
 from agent.summary import SummaryOutput
 from agent.threads import ThreadClaim
@@ -56,15 +57,15 @@ _ASK_ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def runtime(request: Request) -> AgentRuntime:
-    found: AgentRuntime = request.app.state.runtime
+def runtime(request: Request) -> Assistant:
+    found: Assistant = request.app.state.runtime
     return found
 
 
-Runtime = Annotated[AgentRuntime, Depends(runtime)]
+Runtime = Annotated[Assistant, Depends(runtime)]
 
 
-def _fhir_failure(rt: AgentRuntime, error: FhirError) -> ApiError:
+def _fhir_failure(rt: Assistant, error: FhirError) -> ApiError:
     return ApiError(502, "fhir_error", f"Error talking to the {rt.source_description}: {error}")
 
 
@@ -140,7 +141,7 @@ async def summary(
 
 
 async def _prepare(
-    rt: AgentRuntime, request: Request, patient_id: str, body: AskRequest
+    rt: Assistant, request: Request, patient_id: str, body: AskRequest
 ) -> ThreadClaim:
     await rt.check_patient(patient_id)
     thread_id = body.thread_id or new_thread_id()

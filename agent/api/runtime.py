@@ -12,23 +12,14 @@ the model and the record without naming paths or URLs.
 from __future__ import annotations
 
 from pathlib import PurePath
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from agent.refusals import AssistantError, ThreadBusy, ThreadConflict, UnknownPatient
 
-if TYPE_CHECKING:
-    from agent.assistant import Assistant as AgentRuntime
+if TYPE_CHECKING:  # not at run time: the FHIR facade of the core install imports this
+    from agent.assistant import Assistant
 
-__all__ = ["AgentRuntime", "ApiError", "api_error", "public_model_name", "public_source"]
-
-
-def __getattr__(name: str) -> Any:
-    """``AgentRuntime``: the Assistant, imported on use (it needs the ``agent`` extra)."""
-    if name == "AgentRuntime":
-        from agent.assistant import Assistant
-
-        return Assistant
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__all__ = ["ApiError", "api_error", "public_model_name", "public_source"]
 
 
 class ApiError(Exception):
@@ -59,7 +50,7 @@ def api_error(error: AssistantError) -> ApiError:
     return ApiError(400, error.kind, str(error))
 
 
-def public_model_name(runtime: AgentRuntime) -> str:
+def public_model_name(runtime: Assistant) -> str:
     """The model's kind without paths or URLs (they name the server's disk or network)."""
     name = runtime.model_name
     if name.startswith("openai:"):
@@ -67,6 +58,6 @@ def public_model_name(runtime: AgentRuntime) -> str:
     return PurePath(name).name
 
 
-def public_source(runtime: AgentRuntime) -> str:
+def public_source(runtime: Assistant) -> str:
     """Which kind of record answers (``/health`` must not name the server's URL or path)."""
     return "embedded store" if runtime.store is not None else "FHIR server"

@@ -142,6 +142,8 @@ def has_words(text: str, *words: str) -> bool:
     """Whole-word (or word-prefix for stems ending in '*') match in normalised text."""
     for word in words:
         stem = word.rstrip("*")
+        if stem not in text:
+            continue  # cheap test first: compiling every word's pattern costs ~0.1 s a turn
         pattern = rf"\b{re.escape(stem)}" + ("" if word.endswith("*") else r"\b")
         if re.search(pattern, text):
             return True
@@ -149,7 +151,11 @@ def has_words(text: str, *words: str) -> bool:
 
 
 def _has(text: str, *phrases: str) -> bool:
-    return any(re.search(rf"(?<![a-z0-9]){re.escape(p)}(?![a-z0-9])", text) for p in phrases)
+    # ``p in text`` first: a pattern per vocabulary name overflows ``re``'s cache, and
+    # compiling them all again cost about 0.1 s a turn.
+    return any(
+        p in text and re.search(rf"(?<![a-z0-9]){re.escape(p)}(?![a-z0-9])", text) for p in phrases
+    )
 
 
 def _cut(text: str, span: tuple[int, int]) -> str:

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from typing import Any, cast
 
 from agent.api.answering import answer_events, sse
-from agent.api.runtime import AgentRuntime
+from agent.assistant import Assistant
 from agent.graph import AgentGraph
 from agent.threads import ThreadClaim, open_thread_registry
 from fhir_client.client import FhirClient
@@ -24,7 +24,7 @@ class _BreakingGraph:
         raise RuntimeError("disk full")
 
 
-async def _collect(runtime: AgentRuntime, claim: ThreadClaim) -> list[tuple[str, Any]]:
+async def _collect(runtime: Assistant, claim: ThreadClaim) -> list[tuple[str, Any]]:
     chunks = [event.encode() async for event in answer_events(runtime, claim, "Any allergies?")]
     return sse_events(b"".join(chunks).decode())
 
@@ -35,7 +35,7 @@ async def test_unexpected_failure_ends_the_stream_with_error() -> None:
         open_thread_registry(":memory:") as threads,
     ):
         graph = cast(AgentGraph, _BreakingGraph())
-        runtime = AgentRuntime(
+        runtime = Assistant(
             client=client, graph=graph, model=None, source_description="x", threads=threads
         )
         claim = await threads.claim("anonymous", "t1", "p1")
