@@ -56,7 +56,8 @@ def in_period(when: str | None, since: str | None, until: str | None) -> bool:
 
 RecordState = dict[str, Any]
 """One read of a patient's record and what is built from it: ``record``, ``index``,
-``search`` (None until first needed) and the ``lock`` that makes the read happen once."""
+``search`` (None until first needed) and the ``lock`` that makes the read happen once;
+a cache that keeps the state adds ``sized``, called with the record once it is read."""
 
 
 def new_record_state() -> RecordState:
@@ -97,6 +98,9 @@ class RecordTools:
         async with state["lock"]:
             if state["record"] is None:
                 state["record"] = await load_record(self.scope)
+                sized = state.get("sized")
+                if sized is not None:  # a cache keeping the state sizes it (off the loop)
+                    await asyncio.to_thread(sized, state["record"])
         record: PatientRecord = state["record"]
         return record
 
