@@ -9,8 +9,15 @@ Freshness: an entry is keyed by the patient AND the embedded store's record vers
 (:meth:`EmbeddedStore.record_version`: the ``$everything`` snapshots' generation, bumped
 by this process's writes, with SQLite's ``data_version``, bumped by any other connection's
 commit), taken before the record is read, so any write makes every entry unreachable at
-once.  A remote server reports no version this code can trust, so there is no cache for
-it: each run reads its own record, as before.
+once.  A remote server's version is its newest history entry (:func:`server_version`:
+``GET [base]/_history?_count=1``, one small request per question): history lists newest
+first and records deletions as versions too, so any create, update or delete on the
+server changes it, which ``_lastUpdated``/``_since`` searches would not show for a
+deletion.  Its limits: it is server-wide (a write to any patient drops every kept
+record, as on the embedded store); a server without system history, or an error, gives
+a version of its own to each question, so nothing is shared (read as without a cache);
+an ``$expunge`` of the newest versions could bring an older head back (HAPI's expunge
+is off by default and is not a clinical write).
 Bounded: at most ``RECORD_CACHE_ENTRIES`` records and ``RECORD_CACHE_BYTES`` of estimated
 heap, least recently used evicted first, each kept at most ``RECORD_CACHE_SECONDS``
 (memory, not freshness: the version sees to that).  An entry's size is estimated once,
@@ -31,20 +38,25 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Final
+from typing import Any, Final
 
+from fhir_client.client import FhirClient
+from fhir_client.errors import FhirError
 from fhir_client.limits import RECORD_CACHE_BYTES, RECORD_CACHE_ENTRIES, RECORD_CACHE_SECONDS
 from tools import PatientToolset
 from tools.concepts import PatientRecord
 from tools.record_tools import RecordState, new_record_state
 
-__all__ = ["HEAP_PER_JSON_BYTE", "LoopSafeLock", "RecordCache", "estimated_bytes"]
+__all__ = ["HEAP_PER_JSON_BYTE", "LoopSafeLock", "RecordCache", "estimated_bytes", "server_version"]
+
+logger = logging.getLogger("agent.record_cache")
 
 _Key = tuple[str, Hashable]
 _LOCK_POLL_SECONDS = 0.005
@@ -68,6 +80,46 @@ def estimated_bytes(record: PatientRecord) -> int:
     size = sum(len(_ENCODER.encode(r)) for r in record.resources)
     size += sum(len(_ENCODER.encode(r)) for r in record.shared.values())
     return int(size * HEAP_PER_JSON_BYTE)
+
+
+async def server_version(client: FhirClient) -> Hashable:
+    """A remote server's record version: the identity of its newest history entry
+    (changes with any write, deletions included; see the module doc). When the server
+    cannot say (no system ``_history``, an error), a fresh object: equal to nothing, so
+    the question reads its own record and nothing stale is ever served."""
+    latest = getattr(client, "latest_history", None)  # a minimal client may lack it
+    if latest is None:
+        return object()
+    try:
+        bundle = await latest()
+    except FhirError as error:
+        logger.info("no server history to key kept records by (%s); not kept", error)
+        return object()
+    entries = bundle.get("entry") or []
+    if not isinstance(entries, list) or not entries or not isinstance(entries[0], dict):
+        return ("empty", bundle.get("total"))  # nothing written yet: the first write shows
+    head = entries[0]
+    resource = _part(head, "resource")
+    meta, request, response = (
+        _part(resource, "meta"),
+        _part(head, "request"),
+        _part(head, "response"),
+    )
+    return (
+        str(head.get("fullUrl")),
+        str(meta.get("versionId")),
+        str(meta.get("lastUpdated")),
+        str(request.get("method")),
+        str(request.get("url")),
+        str(response.get("etag")),
+        str(response.get("lastModified")),
+        str(bundle.get("total")),
+    )
+
+
+def _part(element: dict[str, Any], name: str) -> dict[str, Any]:
+    found = element.get(name)
+    return found if isinstance(found, dict) else {}
 
 
 @dataclass
@@ -111,14 +163,18 @@ class RecordCache:
 
     def __init__(
         self,
-        version: Callable[[], Hashable],
+        version: Callable[[], Hashable] | None = None,
         *,
+        remote_version: Callable[[], Awaitable[Hashable]] | None = None,
         entries: int = RECORD_CACHE_ENTRIES,
         seconds: float = RECORD_CACHE_SECONDS,
         max_bytes: int = RECORD_CACHE_BYTES,
         size_of: Callable[[PatientRecord], int] = estimated_bytes,
     ) -> None:
+        if (version is None) == (remote_version is None):
+            raise ValueError("a RecordCache needs one of version (a store's) or remote_version")
         self._version = version
+        self._remote_version = remote_version
         self._entries = entries
         self._seconds = seconds
         self._max_bytes = max_bytes
@@ -126,10 +182,13 @@ class RecordCache:
         self._lock = threading.Lock()
         self._kept: OrderedDict[_Key, _Entry] = OrderedDict()
 
-    def state(self, patient_id: str) -> RecordState:
-        """The state kept for ``patient_id`` at the current version, or a new empty one
-        (kept from now on; the toolset fills it when it first reads the record)."""
-        key = (patient_id, self._version())
+    def state(self, patient_id: str, version: Hashable = None) -> RecordState:
+        """The state kept for ``patient_id`` at the current version (the store's, or
+        ``version`` as a remote server reported it), or a new empty one (kept from now
+        on; the toolset fills it when it first reads the record)."""
+        if self._version is not None:
+            version = self._version()
+        key = (patient_id, version)
         now = time.monotonic()
         with self._lock:
             found = self._kept.get(key)
@@ -177,7 +236,10 @@ class RecordCache:
             return self._kept_bytes()
 
     def attach(self, toolset: PatientToolset) -> PatientToolset:
-        """Give ``toolset`` its patient's kept record state; returns it."""
+        """Give ``toolset`` its patient's kept record state; returns it. For a remote
+        server the version is asked for when the record is first needed."""
+        if self._remote_version is not None:
+            return self.attach_off_loop(toolset)
         toolset.share_record(self.state(toolset.patient_id))
         return toolset
 
@@ -186,8 +248,11 @@ class RecordCache:
         record version) is looked up in a worker thread when the record is first needed,
         still before it is read."""
         patient_id = toolset.patient_id
+        remote = self._remote_version
 
         async def state() -> RecordState:
+            if remote is not None:  # an HTTP request on this loop, then a dict lookup
+                return self.state(patient_id, await remote())
             return await asyncio.to_thread(self.state, patient_id)
 
         toolset.share_record_from(state)

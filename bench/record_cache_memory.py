@@ -12,7 +12,9 @@ built through a :class:`RecordCache` as a concept question and a record search b
 them, and the growth of this process's resident memory (RSS) once built, and of its
 peak RSS while building, is printed, then the total for all kept records. ``--heap``
 adds the growth of the Python heap (``tracemalloc``: what the cache keeps, exactly; it
-slows the build about 2x and its own bookkeeping inflates the RSS figures).
+slows the build about 2x and its own bookkeeping inflates the RSS figures). Beside it,
+the cache's own estimate of the entry (``estimated_bytes``, what ``RECORD_CACHE_BYTES``
+bounds) and heap / estimate: near 1 when ``HEAP_PER_JSON_BYTE`` is right.
 The store is opened for writing (SQLite's WAL): pass a copy, never a shared file.
 ``--quick`` (CI size): the committed fixtures in a fresh in-memory store, 2 patients.
 """
@@ -33,9 +35,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from agent.record_cache import RecordCache  # noqa: E402
+from agent.record_cache import RecordCache, estimated_bytes  # noqa: E402
 from fhir_client.embedded import EmbeddedStore, embedded_client  # noqa: E402
-from fhir_client.limits import RECORD_CACHE_ENTRIES  # noqa: E402
+from fhir_client.limits import RECORD_CACHE_BYTES, RECORD_CACHE_ENTRIES  # noqa: E402
 from fhir_client.loading import load_paths  # noqa: E402
 from tools import make_toolset  # noqa: E402
 
@@ -73,13 +75,15 @@ def heap_mib(heap: bool) -> float:
 
 
 async def measure(store: EmbeddedStore, patients: list[str], heap: bool) -> None:
-    cache = RecordCache(store.record_version)
+    # Entries and bytes unbounded here: this measures what each record would cost.
+    cache = RecordCache(store.record_version, entries=len(patients), max_bytes=2**62)
     if heap:
         tracemalloc.start()
     total_heap = 0.0
     start_rss = rss_mib()
     print(
-        f"{'patient':38}{'resources':>10}{'heap MiB':>10}{'RSS +MiB':>10}"
+        f"{'patient':38}{'resources':>10}{'heap MiB':>10}{'est. MiB':>10}{'heap/est':>9}"
+        f"{'RSS +MiB':>10}"
         f"{'peak RSS':>10}{'SQLite':>8}{'build s':>9}"
     )
     async with embedded_client(store, timeout=3600) as client:
@@ -96,9 +100,11 @@ async def measure(store: EmbeddedStore, patients: list[str], heap: bool) -> None
             gc.collect()
             kept = heap_mib(heap) - heap_before
             total_heap += kept
-            shown = f"{kept:.0f}" if heap else "-"  # without --heap: not measured
+            shown = f"{kept:.1f}" if heap else "-"  # without --heap: not measured
+            estimate = estimated_bytes(record) / MIB
+            ratio = f"{kept / estimate:.2f}" if heap else "-"
             print(
-                f"{patient:38}{len(record.resources):>10,}{shown:>10}"
+                f"{patient:38}{len(record.resources):>10,}{shown:>10}{estimate:>10.1f}{ratio:>9}"
                 f"{rss_mib() - rss_before:>10.0f}{peak_rss_mib():>10.0f}{sqlite_mib():>8.0f}"
                 f"{seconds:>9.1f}"
             )
@@ -106,7 +112,8 @@ async def measure(store: EmbeddedStore, patients: list[str], heap: bool) -> None
     print(
         f"{len(cache)} kept records (RECORD_CACHE_ENTRIES = {RECORD_CACHE_ENTRIES}): "
         f"{heap_total} of Python heap, RSS +{rss_mib() - start_rss:.0f} MiB, "
-        f"peak RSS {peak_rss_mib():.0f} MiB"
+        f"peak RSS {peak_rss_mib():.0f} MiB; estimated {cache.kept_bytes / MIB:.0f} MiB "
+        f"(RECORD_CACHE_BYTES = {RECORD_CACHE_BYTES / MIB:.0f} MiB)"
     )
 
 
