@@ -125,7 +125,7 @@ class Assistant:
         # the embedded store's, or a remote server's newest history entry (one request
         # per question); see agent.record_cache.
         own = store if store is not None else store_of(client)
-        self.records = (
+        self.records: RecordCache | None = (
             RecordCache(own.record_version)
             if own is not None
             else RecordCache(remote_version=lambda: server_version(client))

@@ -17,6 +17,11 @@ the cache's own estimate of the entry (``estimated_bytes``, what ``RECORD_CACHE_
 bounds) and heap / estimate: near 1 when ``HEAP_PER_JSON_BYTE`` is right.
 The store is opened for writing (SQLite's WAL): pass a copy, never a shared file.
 ``--quick`` (CI size): the committed fixtures in a fresh in-memory store, 2 patients.
+
+``--fhir-url URL [--patients ID]`` instead times questions on a remote server (e.g.
+HAPI holding the fixtures): the same concept question ``--repeat`` times through an
+Assistant without the record cache and with it (keyed by the server's newest history
+entry), and prints the median seconds per question after the first for each.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ import asyncio
 import ctypes
 import gc
 import resource
+import statistics
 import sys
 import time
 import tracemalloc
@@ -35,7 +41,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from agent import build_graph, open_checkpointer  # noqa: E402
+from agent.assistant import Assistant  # noqa: E402
 from agent.record_cache import RecordCache, estimated_bytes  # noqa: E402
+from fhir_client.client import FhirClient  # noqa: E402
 from fhir_client.embedded import EmbeddedStore, embedded_client  # noqa: E402
 from fhir_client.limits import RECORD_CACHE_BYTES, RECORD_CACHE_ENTRIES  # noqa: E402
 from fhir_client.loading import load_paths  # noqa: E402
@@ -117,7 +126,42 @@ async def measure(store: EmbeddedStore, patients: list[str], heap: bool) -> None
     )
 
 
+REMOTE_QUESTION = "Does the patient have diabetes?"
+
+
+async def remote_questions(url: str, patient: str | None, repeat: int) -> None:
+    """Median seconds per question on a remote server, without and with the record cache."""
+    async with FhirClient(url, timeout=600) as client, open_checkpointer(":memory:") as saver:
+        if patient is None:
+            found = await client.search("Patient", {"_count": "1"}, max_results=1)
+            patient = str(found[0]["id"])
+        medians: dict[str, float] = {}
+        for cached in (False, True):
+            assistant = Assistant(client, build_graph(checkpointer=saver), model="none")
+            if not cached:
+                assistant.records = None  # each question reads the record, as before
+            seconds = []
+            for _ in range(repeat):
+                started = time.perf_counter()
+                await assistant.ask(patient, REMOTE_QUESTION)
+                seconds.append(time.perf_counter() - started)
+            medians["with" if cached else "without"] = statistics.median(seconds[1:])
+            print(
+                f"{'with' if cached else 'without':8} the record cache: first question "
+                f"{seconds[0]:.3f} s, median of the next {repeat - 1}: "
+                f"{medians['with' if cached else 'without']:.3f} s"
+            )
+        print(
+            f"remote {url}: {medians['without'] / medians['with']:.1f}x faster per question "
+            f"with the cache ({medians['without'] - medians['with']:.3f} s saved)"
+        )
+
+
 async def run(args: argparse.Namespace) -> None:
+    if args.fhir_url:
+        patient = args.patients[0] if args.patients else None
+        await remote_questions(args.fhir_url, patient, args.repeat)
+        return
     if args.quick:
         store = EmbeddedStore(":memory:")
         async with embedded_client(store) as client:
@@ -139,9 +183,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--patients", nargs="*", default=None)
     parser.add_argument("--quick", action="store_true", help="CI size: committed fixtures")
     parser.add_argument("--heap", action="store_true", help="also the Python heap (slower)")
+    parser.add_argument("--fhir-url", default=None, help="time questions on this server")
+    parser.add_argument("--repeat", type=int, default=6, help="questions per mode (--fhir-url)")
     args = parser.parse_args(argv)
-    if not args.quick and args.store is None:
-        parser.error("--store DB (a copy of a loaded store) or --quick")
+    if not args.quick and args.store is None and args.fhir_url is None:
+        parser.error("--store DB (a copy of a loaded store), --fhir-url URL or --quick")
+    if args.repeat < 2:
+        parser.error("--repeat must be at least 2")
     asyncio.run(run(args))
 
 
