@@ -65,8 +65,11 @@ HEAP_PER_JSON_BYTE: Final = 5.0
 """Python heap of a kept entry (the record as dicts, its concept index and text index)
 per byte of the record's compact JSON. Measured with tracemalloc
 (``bench/record_cache_memory.py --heap``, which prints both): 4.3 to 5.7 on the twelve
-fixture records (0.5 to 1.3 MB of JSON each). Sizing by JSON bytes rather than by
-resource count keeps a record with large base64 notes from being undercounted."""
+fixture records (0.5 to 1.3 MB of JSON each); with 5.0 tracemalloc's heap is 0.93-1.14x
+the estimate on the two largest fixture records and 0.75-0.86x on two Synthea lifetime
+records (4,185 and 4,342 resources, 17 MB bundles), so it errs high as records grow.
+Sizing by JSON bytes rather than by resource count keeps a record with large base64
+notes from being undercounted."""
 _ENCODER: Final = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 
 
