@@ -16,13 +16,20 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from agent import build_graph, open_checkpointer
 from agent.assistant import Assistant
-from agent.record_cache import LoopSafeLock, RecordCache, estimated_bytes
+from agent.record_cache import LoopSafeLock, RecordCache, estimated_bytes, server_version
 from fhir_client.client import FhirClient
-from fhir_client.embedded import EmbeddedStore, embedded_client
+from fhir_client.embedded import (
+    EMBEDDED_BASE_URL,
+    EmbeddedStore,
+    embedded_asgi_app,
+    embedded_client,
+    store_of,
+)
 from fhir_client.embedded.store import StoreError
 from fhir_client.limits import MAX_JSON_DEPTH
 from fhir_client.observe import RequestObservation
@@ -33,6 +40,14 @@ from tools.concepts import PatientRecord
 GOUT = {
     "coding": [{"system": "http://snomed.info/sct", "code": "90560007", "display": "Gout"}],
     "text": "Gout",
+}
+
+
+CELIAC = {  # a condition no fixture patient has, and no other test here writes
+    "coding": [
+        {"system": "http://snomed.info/sct", "code": "396331005", "display": "Celiac disease"}
+    ],
+    "text": "Celiac disease",
 }
 
 
@@ -260,3 +275,52 @@ async def test_the_age_bound_still_expires_an_entry(dataset: Dataset, client: Fh
     assert await _read(cache, client, patient_id) is first
     await asyncio.sleep(1.1)
     assert await _read(cache, client, patient_id) is not first, "past its age: read again"
+
+
+# --- A remote server: keyed by its newest history entry (server_version) ---------------
+
+
+def _over_http(store: EmbeddedStore, base: str = EMBEDDED_BASE_URL) -> FhirClient:
+    """A client of the embedded FHIR facade as a remote server: HTTP only, no store
+    behind it for the cache to ask (store_of is None), so the server's history keys it."""
+    return FhirClient(base, transport=httpx.ASGITransport(app=embedded_asgi_app(store)))
+
+
+async def test_a_remote_record_is_kept_until_a_write_or_delete_shows_in_history(
+    dataset: Dataset,
+) -> None:
+    """The same as the HAPI test (tests/agent/test_record_cache_hapi.py), on a FHIR
+    server made of the embedded facade reached over HTTP, so it runs without Java."""
+    patient_id, condition = _patient_with_condition(dataset)
+    async with _over_http(dataset.store) as remote, open_checkpointer(":memory:") as saver:
+        assert store_of(remote) is None
+        seen: list[RequestObservation] = []
+        remote.add_observer(seen.append)
+        assistant = Assistant(remote, build_graph(checkpointer=saver), model="none")
+        await assistant.ask(patient_id, "Does the patient have celiac disease?")
+        reads = _record_reads(seen)
+        assert reads == 1
+        await assistant.ask(patient_id, "Is the celiac disease treated?")
+        assert _record_reads(seen) == 1, "the second question reused the kept record"
+
+        celiac = {**copy.deepcopy(condition), "id": "record-cache-celiac", "code": CELIAC}
+        dataset.store.put_resources([celiac])
+        after = await assistant.ask(patient_id, "Does the patient have celiac disease?")
+        assert _record_reads(seen) == 2, "after the write: read again"
+        assert "Condition/record-cache-celiac" in {c.reference for c in after.citations}
+
+        assert dataset.store.delete("Condition", "record-cache-celiac")
+        gone = await assistant.ask(patient_id, "Does the patient have celiac disease?")
+        assert _record_reads(seen) == 3, "a deletion is in the history too: read again"
+        assert "Condition/record-cache-celiac" not in {c.reference for c in gone.citations}
+
+
+async def test_a_server_without_system_history_shares_no_record(dataset: Dataset) -> None:
+    """A base under which ``_history`` is not found (here ``.../fhir/Patient/none``: the
+    instance history of no patient, a 404) gives no version: nothing is shared."""
+    async with _over_http(dataset.store, f"{EMBEDDED_BASE_URL}/Patient/none") as remote:
+        first, second = await server_version(remote), await server_version(remote)
+        assert first != second
+        cache = RecordCache(remote_version=lambda: server_version(remote))
+        one = cache.state(dataset.patients[0].id, await server_version(remote))
+        assert cache.state(dataset.patients[0].id, await server_version(remote)) is not one
