@@ -17,7 +17,9 @@ deletion.  Its limits: it is server-wide (a write to any patient drops every kep
 record, as on the embedded store); a server without system history, or an error, gives
 a version of its own to each question, so nothing is shared (read as without a cache);
 an ``$expunge`` of the newest versions could bring an older head back (HAPI's expunge
-is off by default and is not a clinical write).
+is off by default and is not a clinical write); two writes in the same millisecond may
+tie in the history's order, and then only the bundle's ``total`` (also in the key; HAPI
+may serve a cached count) tells them apart.
 Bounded: at most ``RECORD_CACHE_ENTRIES`` records and ``RECORD_CACHE_BYTES`` of estimated
 heap, least recently used evicted first, each kept at most ``RECORD_CACHE_SECONDS``
 (memory, not freshness: the version sees to that).  An entry's size is estimated once,

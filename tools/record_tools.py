@@ -70,7 +70,8 @@ class RecordTools:
 
     The record state is the toolset's own unless ``share_record`` hands it one kept by
     the caller across toolsets (the Assistant keeps it across questions, keyed by the
-    patient and the store's record version: see ``agent.record_cache``).
+    patient and the record's version, the store's or a remote server's: see
+    ``agent.record_cache``).
     """
 
     scope: PatientScope
