@@ -256,9 +256,10 @@ class RecordCache:
         remote = self._remote_version
 
         async def state() -> RecordState:
-            if remote is not None:  # an HTTP request on this loop, then a dict lookup
-                return self.state(patient_id, await remote())
-            return await asyncio.to_thread(self.state, patient_id)
+            # The version: a SQLite query in a worker thread, or an HTTP request on this
+            # loop; the lookup takes a thread lock, so it runs in a worker thread too.
+            version = await remote() if remote is not None else None
+            return await asyncio.to_thread(self.state, patient_id, version)
 
         toolset.share_record_from(state)
         return toolset
