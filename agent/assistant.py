@@ -61,7 +61,7 @@ from agent.models.base import ChatModel
 from agent.models.spec import load_model
 from agent.output import AgentOutput
 from agent.patients import PatientListing, list_patients
-from agent.record_cache import RecordCache
+from agent.record_cache import RecordCache, server_version
 from agent.record_source import Notify, RecordSource, open_record
 from agent.refusals import (
     AssistantError,
@@ -121,10 +121,15 @@ class Assistant:
         self.model_lock = asyncio.Lock()
         self._slot = ModelSlot(model, loader)
         self._patients = KnownPatients(client, source_description)
-        # Records and concept indexes kept across questions, only where the record has a
-        # version to key them by (the embedded store); see agent.record_cache.
+        # Records and concept indexes kept across questions, keyed by the record's version:
+        # the embedded store's, or a remote server's newest history entry (one request
+        # per question); see agent.record_cache.
         own = store if store is not None else store_of(client)
-        self.records = RecordCache(own.record_version) if own is not None else None
+        self.records: RecordCache | None = (
+            RecordCache(own.record_version)
+            if own is not None
+            else RecordCache(remote_version=lambda: server_version(client))
+        )
         register_resources(self.key, self)
 
     # Opening ---------------------------------------------------------------------------

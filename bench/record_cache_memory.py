@@ -12,9 +12,16 @@ built through a :class:`RecordCache` as a concept question and a record search b
 them, and the growth of this process's resident memory (RSS) once built, and of its
 peak RSS while building, is printed, then the total for all kept records. ``--heap``
 adds the growth of the Python heap (``tracemalloc``: what the cache keeps, exactly; it
-slows the build about 2x and its own bookkeeping inflates the RSS figures).
+slows the build about 2x and its own bookkeeping inflates the RSS figures). Beside it,
+the cache's own estimate of the entry (``estimated_bytes``, what ``RECORD_CACHE_BYTES``
+bounds) and heap / estimate: near 1 when ``HEAP_PER_JSON_BYTE`` is right.
 The store is opened for writing (SQLite's WAL): pass a copy, never a shared file.
 ``--quick`` (CI size): the committed fixtures in a fresh in-memory store, 2 patients.
+
+``--fhir-url URL [--patients ID]`` instead times questions on a remote server (e.g.
+HAPI holding the fixtures): the same concept question ``--repeat`` times through an
+Assistant without the record cache and with it (keyed by the server's newest history
+entry), and prints the median seconds per question after the first for each.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ import asyncio
 import ctypes
 import gc
 import resource
+import statistics
 import sys
 import time
 import tracemalloc
@@ -33,9 +41,12 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from agent.record_cache import RecordCache  # noqa: E402
+from agent import build_graph, open_checkpointer  # noqa: E402
+from agent.assistant import Assistant  # noqa: E402
+from agent.record_cache import RecordCache, estimated_bytes  # noqa: E402
+from fhir_client.client import FhirClient  # noqa: E402
 from fhir_client.embedded import EmbeddedStore, embedded_client  # noqa: E402
-from fhir_client.limits import RECORD_CACHE_ENTRIES  # noqa: E402
+from fhir_client.limits import RECORD_CACHE_BYTES, RECORD_CACHE_ENTRIES  # noqa: E402
 from fhir_client.loading import load_paths  # noqa: E402
 from tools import make_toolset  # noqa: E402
 
@@ -73,13 +84,15 @@ def heap_mib(heap: bool) -> float:
 
 
 async def measure(store: EmbeddedStore, patients: list[str], heap: bool) -> None:
-    cache = RecordCache(store.record_version)
+    # Entries and bytes unbounded here: this measures what each record would cost.
+    cache = RecordCache(store.record_version, entries=len(patients), max_bytes=2**62)
     if heap:
         tracemalloc.start()
     total_heap = 0.0
     start_rss = rss_mib()
     print(
-        f"{'patient':38}{'resources':>10}{'heap MiB':>10}{'RSS +MiB':>10}"
+        f"{'patient':38}{'resources':>10}{'heap MiB':>10}{'est. MiB':>10}{'heap/est':>9}"
+        f"{'RSS +MiB':>10}"
         f"{'peak RSS':>10}{'SQLite':>8}{'build s':>9}"
     )
     async with embedded_client(store, timeout=3600) as client:
@@ -96,9 +109,11 @@ async def measure(store: EmbeddedStore, patients: list[str], heap: bool) -> None
             gc.collect()
             kept = heap_mib(heap) - heap_before
             total_heap += kept
-            shown = f"{kept:.0f}" if heap else "-"  # without --heap: not measured
+            shown = f"{kept:.1f}" if heap else "-"  # without --heap: not measured
+            estimate = estimated_bytes(record) / MIB
+            ratio = f"{kept / estimate:.2f}" if heap else "-"
             print(
-                f"{patient:38}{len(record.resources):>10,}{shown:>10}"
+                f"{patient:38}{len(record.resources):>10,}{shown:>10}{estimate:>10.1f}{ratio:>9}"
                 f"{rss_mib() - rss_before:>10.0f}{peak_rss_mib():>10.0f}{sqlite_mib():>8.0f}"
                 f"{seconds:>9.1f}"
             )
@@ -106,11 +121,47 @@ async def measure(store: EmbeddedStore, patients: list[str], heap: bool) -> None
     print(
         f"{len(cache)} kept records (RECORD_CACHE_ENTRIES = {RECORD_CACHE_ENTRIES}): "
         f"{heap_total} of Python heap, RSS +{rss_mib() - start_rss:.0f} MiB, "
-        f"peak RSS {peak_rss_mib():.0f} MiB"
+        f"peak RSS {peak_rss_mib():.0f} MiB; estimated {cache.kept_bytes / MIB:.0f} MiB "
+        f"(RECORD_CACHE_BYTES = {RECORD_CACHE_BYTES / MIB:.0f} MiB)"
     )
 
 
+REMOTE_QUESTION = "Does the patient have diabetes?"
+
+
+async def remote_questions(url: str, patient: str | None, repeat: int) -> None:
+    """Median seconds per question on a remote server, without and with the record cache."""
+    async with FhirClient(url, timeout=600) as client, open_checkpointer(":memory:") as saver:
+        if patient is None:
+            found = await client.search("Patient", {"_count": "1"}, max_results=1)
+            patient = str(found[0]["id"])
+        medians: dict[str, float] = {}
+        for cached in (False, True):
+            assistant = Assistant(client, build_graph(checkpointer=saver), model="none")
+            if not cached:
+                assistant.records = None  # each question reads the record, as before
+            seconds = []
+            for _ in range(repeat):
+                started = time.perf_counter()
+                await assistant.ask(patient, REMOTE_QUESTION)
+                seconds.append(time.perf_counter() - started)
+            medians["with" if cached else "without"] = statistics.median(seconds[1:])
+            print(
+                f"{'with' if cached else 'without':8} the record cache: first question "
+                f"{seconds[0]:.3f} s, median of the next {repeat - 1}: "
+                f"{medians['with' if cached else 'without']:.3f} s"
+            )
+        print(
+            f"remote {url}: {medians['without'] / medians['with']:.1f}x faster per question "
+            f"with the cache ({medians['without'] - medians['with']:.3f} s saved)"
+        )
+
+
 async def run(args: argparse.Namespace) -> None:
+    if args.fhir_url:
+        patient = args.patients[0] if args.patients else None
+        await remote_questions(args.fhir_url, patient, args.repeat)
+        return
     if args.quick:
         store = EmbeddedStore(":memory:")
         async with embedded_client(store) as client:
@@ -132,9 +183,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--patients", nargs="*", default=None)
     parser.add_argument("--quick", action="store_true", help="CI size: committed fixtures")
     parser.add_argument("--heap", action="store_true", help="also the Python heap (slower)")
+    parser.add_argument("--fhir-url", default=None, help="time questions on this server")
+    parser.add_argument("--repeat", type=int, default=6, help="questions per mode (--fhir-url)")
     args = parser.parse_args(argv)
-    if not args.quick and args.store is None:
-        parser.error("--store DB (a copy of a loaded store) or --quick")
+    if not args.quick and args.store is None and args.fhir_url is None:
+        parser.error("--store DB (a copy of a loaded store), --fhir-url URL or --quick")
+    if args.repeat < 2:
+        parser.error("--repeat must be at least 2")
     asyncio.run(run(args))
 
 

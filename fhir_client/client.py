@@ -221,6 +221,15 @@ class FhirClient:
             )
         return total
 
+    async def latest_history(self) -> Resource:
+        """``GET [base]/_history?_count=1``: the server's newest write as a history Bundle.
+
+        History lists newest first (FHIR R4 3.1.0.12.1) and records deletions too, so this
+        entry changes with every create, update or delete on the server; callers keep
+        what they read keyed by it (``agent.record_cache``).
+        """
+        return await self._get("_history", "Bundle", [("_count", "1")])
+
     async def everything(self, patient_id: str, *, max_pages: int | None = None) -> list[Resource]:
         """``Patient/{id}/$everything``: the patient's whole record, following next links.
 

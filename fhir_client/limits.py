@@ -76,6 +76,14 @@ memory held for a chart nobody reads, not on freshness (any write, from any proc
 changes the store's record version and so the key; see agent.record_cache). Ten minutes
 covers a consultation's questions; a lifetime record takes seconds to read again."""
 
+RECORD_CACHE_BYTES: Final = 512 * MIB
+"""Estimated heap the kept records may hold together (agent.record_cache estimates an
+entry as its compact JSON bytes times a measured factor). One lifetime record (60,214
+resources) is ~300 MiB, so 512 MiB keeps one such chart, or it and a few ordinary ones
+(5-year records are 2-8 MiB), and a server's heap for records stays near half a GB
+instead of the 1.2 GB four lifetime records would take under the count bound alone. A
+record estimated above this on its own answers its question and is not kept."""
+
 # --- Upstream FHIR servers ------------------------------------------------------------
 MAX_RESPONSE_BYTES: Final = 64 * MIB
 """One HTTP response body from a FHIR server; larger is refused, never read whole."""

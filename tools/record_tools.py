@@ -56,7 +56,8 @@ def in_period(when: str | None, since: str | None, until: str | None) -> bool:
 
 RecordState = dict[str, Any]
 """One read of a patient's record and what is built from it: ``record``, ``index``,
-``search`` (None until first needed) and the ``lock`` that makes the read happen once."""
+``search`` (None until first needed) and the ``lock`` that makes the read happen once;
+a cache that keeps the state adds ``sized``, called with the record once it is read."""
 
 
 def new_record_state() -> RecordState:
@@ -69,7 +70,8 @@ class RecordTools:
 
     The record state is the toolset's own unless ``share_record`` hands it one kept by
     the caller across toolsets (the Assistant keeps it across questions, keyed by the
-    patient and the store's record version: see ``agent.record_cache``).
+    patient and the record's version, the store's or a remote server's: see
+    ``agent.record_cache``).
     """
 
     scope: PatientScope
@@ -97,6 +99,9 @@ class RecordTools:
         async with state["lock"]:
             if state["record"] is None:
                 state["record"] = await load_record(self.scope)
+                sized = state.get("sized")
+                if sized is not None:  # a cache keeping the state sizes it (off the loop)
+                    await asyncio.to_thread(sized, state["record"])
         record: PatientRecord = state["record"]
         return record
 

@@ -27,7 +27,7 @@ from agent.configuration import DEFAULT_RESOURCES, register_resources
 from agent.graph import AgentGraph, build_graph
 from agent.models.base import ChatModel, ModelError
 from agent.models.spec import ENV_MODEL, load_model
-from agent.record_cache import RecordCache
+from agent.record_cache import RecordCache, server_version
 from agent.record_source import fill_from_fixtures, open_embedded_store
 from agent.settings import Settings
 from agent.store_thread import off_loop_client
@@ -54,8 +54,13 @@ class ServedResources:
         self.model_spec = model_spec
         self.model: ChatModel | None = load_model(model_spec)
         # Records and concept indexes kept across runs, for every loop of the process (see
-        # agent.record_cache): only where the record has a version (the embedded store).
-        self.records = RecordCache(self.store.record_version) if self.store is not None else None
+        # agent.record_cache): keyed by the store's version, or a remote server's newest
+        # history entry read with this loop's client.
+        self.records = (
+            RecordCache(self.store.record_version)
+            if self.store is not None
+            else RecordCache(remote_version=lambda: server_version(self.client()))
+        )
         # One client per event loop: an httpx client belongs to the loop that first used it.
         self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, FhirClient] = (
             weakref.WeakKeyDictionary()

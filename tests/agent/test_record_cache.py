@@ -9,26 +9,45 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import gc
 import threading
+import tracemalloc
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from agent import build_graph, open_checkpointer
 from agent.assistant import Assistant
-from agent.record_cache import LoopSafeLock
+from agent.record_cache import LoopSafeLock, RecordCache, estimated_bytes, server_version
 from fhir_client.client import FhirClient
-from fhir_client.embedded import EmbeddedStore, embedded_client
+from fhir_client.embedded import (
+    EMBEDDED_BASE_URL,
+    EmbeddedStore,
+    embedded_asgi_app,
+    embedded_client,
+    store_of,
+)
 from fhir_client.embedded.store import StoreError
 from fhir_client.limits import MAX_JSON_DEPTH
 from fhir_client.observe import RequestObservation
 from tests.tools_datasets import Dataset
+from tools import make_toolset
+from tools.concepts import PatientRecord
 
 GOUT = {
     "coding": [{"system": "http://snomed.info/sct", "code": "90560007", "display": "Gout"}],
     "text": "Gout",
+}
+
+
+CELIAC = {  # a condition no fixture patient has, and no other test here writes
+    "coding": [
+        {"system": "http://snomed.info/sct", "code": "396331005", "display": "Celiac disease"}
+    ],
+    "text": "Celiac disease",
 }
 
 
@@ -156,3 +175,152 @@ def test_a_kept_state_is_locked_across_event_loops_in_threads() -> None:
     first.join(30)
     second.join(30)
     assert order == ["first in", "first out", "second in"]
+
+
+# --- The bounds: bytes, count and age (RECORD_CACHE_BYTES, _ENTRIES, _SECONDS) ----------
+
+
+def _record_reads(seen: list[RequestObservation]) -> int:
+    """Whole-record reads: first pages of ``$everything`` (later pages carry an offset)."""
+    return sum("$everything" in o.path and "_offset" not in o.path for o in seen)
+
+
+def _cache(dataset: Dataset, **bounds: Any) -> RecordCache:
+    return RecordCache(dataset.store.record_version, **bounds)
+
+
+async def _read(cache: RecordCache, client: FhirClient, patient_id: str) -> PatientRecord:
+    return await cache.attach(make_toolset(client, patient_id)).record()
+
+
+def test_the_estimate_is_near_the_heap_a_kept_record_holds(
+    dataset: Dataset, client: FhirClient
+) -> None:
+    """The byte bound is only as good as the estimate: tracemalloc's count of what one
+    fixture record, its concept index and text index hold is within 2x of it."""
+
+    async def build() -> tuple[PatientRecord, int]:
+        cache = _cache(dataset)
+        gc.collect()
+        tracemalloc.start()
+        try:
+            before = tracemalloc.get_traced_memory()[0]
+            toolset = cache.attach(make_toolset(client, dataset.patients[0].id))
+            record = await toolset.record()
+            await toolset.record_index()
+            await toolset.record_search()
+            del toolset
+            gc.collect()
+            return record, tracemalloc.get_traced_memory()[0] - before
+        finally:
+            tracemalloc.stop()
+
+    record, heap = asyncio.run(build())
+    estimate = estimated_bytes(record)
+    assert estimate / 2 <= heap <= estimate * 2, (estimate, heap)
+
+
+async def test_least_recently_used_records_are_evicted_by_bytes(
+    dataset: Dataset, client: FhirClient
+) -> None:
+    ids = [p.id for p in dataset.patients[:3]]
+    sizes = [estimated_bytes(await _read(_cache(dataset), client, i)) for i in ids]
+    cache = _cache(dataset, entries=10, max_bytes=sizes[0] + sizes[1] + sizes[2] - 1)
+    first = await _read(cache, client, ids[0])
+    await _read(cache, client, ids[1])
+    assert await _read(cache, client, ids[0]) is first, "under the bound: kept"
+    assert cache.kept_bytes == sizes[0] + sizes[1]
+    await _read(cache, client, ids[2])  # the three pass the bound: the LRU one goes
+    assert len(cache) == 2 and cache.kept_bytes == sizes[0] + sizes[2]
+    assert await _read(cache, client, ids[0]) is first, "recently used, so kept"
+    assert len(cache) == 2
+
+
+async def test_a_record_over_the_byte_bound_answers_its_question_but_is_not_kept(
+    dataset: Dataset, client: FhirClient
+) -> None:
+    patient_id, _ = _patient_with_condition(dataset)
+    seen: list[RequestObservation] = []
+    client.add_observer(seen.append)
+    async with open_checkpointer(":memory:") as saver:
+        assistant = Assistant(client, build_graph(checkpointer=saver), model="none")
+        small = estimated_bytes(await _read(_cache(dataset), client, patient_id)) - 1
+        assistant.records = _cache(dataset, max_bytes=small)
+        reads = _record_reads(seen)
+        first = await assistant.ask(patient_id, "Does the patient have diabetes?")
+        assert first.answer and _record_reads(seen) == reads + 1, "read once for the question"
+        assert len(assistant.records) == 0 and assistant.records.kept_bytes == 0
+        again = await assistant.ask(patient_id, "Does the patient have diabetes?")
+        assert again.answer == first.answer
+        assert _record_reads(seen) == reads + 2, "not kept, so read again"
+
+
+async def test_the_count_bound_still_evicts_the_least_recently_used(
+    dataset: Dataset, client: FhirClient
+) -> None:
+    ids = [p.id for p in dataset.patients[:3]]
+    cache = _cache(dataset, entries=2)
+    first = await _read(cache, client, ids[0])
+    second = await _read(cache, client, ids[1])
+    await _read(cache, client, ids[2])
+    assert len(cache) == 2
+    assert await _read(cache, client, ids[1]) is second
+    assert await _read(cache, client, ids[0]) is not first, "the least recent was evicted"
+
+
+async def test_the_age_bound_still_expires_an_entry(dataset: Dataset, client: FhirClient) -> None:
+    patient_id = dataset.patients[0].id
+    cache = _cache(dataset, seconds=1.0)  # counted from the first ask, before the read
+    first = await _read(cache, client, patient_id)
+    assert await _read(cache, client, patient_id) is first
+    await asyncio.sleep(1.1)
+    assert await _read(cache, client, patient_id) is not first, "past its age: read again"
+
+
+# --- A remote server: keyed by its newest history entry (server_version) ---------------
+
+
+def _over_http(store: EmbeddedStore, base: str = EMBEDDED_BASE_URL) -> FhirClient:
+    """A client of the embedded FHIR facade as a remote server: HTTP only, no store
+    behind it for the cache to ask (store_of is None), so the server's history keys it."""
+    return FhirClient(base, transport=httpx.ASGITransport(app=embedded_asgi_app(store)))
+
+
+async def test_a_remote_record_is_kept_until_a_write_or_delete_shows_in_history(
+    dataset: Dataset,
+) -> None:
+    """The same as the HAPI test (tests/agent/test_record_cache_hapi.py), on a FHIR
+    server made of the embedded facade reached over HTTP, so it runs without Java."""
+    patient_id, condition = _patient_with_condition(dataset)
+    async with _over_http(dataset.store) as remote, open_checkpointer(":memory:") as saver:
+        assert store_of(remote) is None
+        seen: list[RequestObservation] = []
+        remote.add_observer(seen.append)
+        assistant = Assistant(remote, build_graph(checkpointer=saver), model="none")
+        await assistant.ask(patient_id, "Does the patient have celiac disease?")
+        reads = _record_reads(seen)
+        assert reads == 1
+        await assistant.ask(patient_id, "Is the celiac disease treated?")
+        assert _record_reads(seen) == 1, "the second question reused the kept record"
+
+        celiac = {**copy.deepcopy(condition), "id": "record-cache-celiac", "code": CELIAC}
+        dataset.store.put_resources([celiac])
+        after = await assistant.ask(patient_id, "Does the patient have celiac disease?")
+        assert _record_reads(seen) == 2, "after the write: read again"
+        assert "Condition/record-cache-celiac" in {c.reference for c in after.citations}
+
+        assert dataset.store.delete("Condition", "record-cache-celiac")
+        gone = await assistant.ask(patient_id, "Does the patient have celiac disease?")
+        assert _record_reads(seen) == 3, "a deletion is in the history too: read again"
+        assert "Condition/record-cache-celiac" not in {c.reference for c in gone.citations}
+
+
+async def test_a_server_without_system_history_shares_no_record(dataset: Dataset) -> None:
+    """A base under which ``_history`` is not found (here ``.../fhir/Patient/none``: the
+    instance history of no patient, a 404) gives no version: nothing is shared."""
+    async with _over_http(dataset.store, f"{EMBEDDED_BASE_URL}/Patient/none") as remote:
+        first, second = await server_version(remote), await server_version(remote)
+        assert first != second
+        cache = RecordCache(remote_version=lambda: server_version(remote))
+        one = cache.state(dataset.patients[0].id, await server_version(remote))
+        assert cache.state(dataset.patients[0].id, await server_version(remote)) is not one
