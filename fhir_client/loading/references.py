@@ -25,12 +25,14 @@ which hands the answers in as a mapping.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, NamedTuple, cast
 from urllib.parse import parse_qsl
 
+from fhir_client._depth import JsonTooDeep
 from fhir_client.loading.errors import DanglingReferenceError
 from fhir_client.names import name_texts
 
@@ -119,26 +121,33 @@ def _sites_in_dict(
     container: dict[str, Any] | list[Any] | None,
     key: str | int | None,
     sites: list[ReferenceSite],
+    room: int,
 ) -> None:
+    if room <= 0:
+        raise JsonTooDeep("the JSON is nested too deep")
     for child_key, value in node.items():
         if isinstance(value, dict):
-            _sites_in_dict(value, node, child_key, sites)
+            _sites_in_dict(value, node, child_key, sites, room - 1)
         elif isinstance(value, list):
-            _sites_in_list(value, sites)
+            _sites_in_list(value, sites, room - 1)
     reference = node.get("reference")
     if isinstance(reference, str):
         sites.append(ReferenceSite(container, key, node, reference))
 
 
-def _sites_in_list(items: list[Any], sites: list[ReferenceSite]) -> None:
+def _sites_in_list(items: list[Any], sites: list[ReferenceSite], room: int) -> None:
+    if room <= 0:
+        raise JsonTooDeep("the JSON is nested too deep")
     for index, value in enumerate(items):
         if isinstance(value, dict):
-            _sites_in_dict(value, items, index, sites)
+            _sites_in_dict(value, items, index, sites, room - 1)
         elif isinstance(value, list):
-            _sites_in_list(value, sites)
+            _sites_in_list(value, sites, room - 1)
 
 
-def find_references(resource: dict[str, Any]) -> list[ReferenceSite]:
+def find_references(
+    resource: dict[str, Any], *, depth_limit: int | None = None
+) -> list[ReferenceSite]:
     """Every object in ``resource`` with a ``reference`` string, innermost first.
 
     One walk that only descends into objects and arrays (a Synthea bundle
@@ -146,9 +155,15 @@ def find_references(resource: dict[str, Any]) -> list[ReferenceSite]:
     reads the conditional displays and rewrites the references from this
     list without walking the resource again. The order is a post-order walk,
     the order the references are rewritten in.
+
+    With ``depth_limit``, the same walk is the exact nesting check of
+    :func:`fhir_client._depth.check_depth` (``resource`` is level 1): it raises
+    :class:`JsonTooDeep` past the limit, so the loader's first pass walks each
+    resource once instead of twice. Without it the walk is bounded only by the
+    callers' byte screen (:mod:`.sources`), as before.
     """
     sites: list[ReferenceSite] = []
-    _sites_in_dict(resource, None, None, sites)
+    _sites_in_dict(resource, None, None, sites, sys.maxsize if depth_limit is None else depth_limit)
     return sites
 
 

@@ -18,11 +18,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fhir_client._depth import JsonTooDeep, check_depth
+from fhir_client.limits import MAX_JSON_DEPTH
 from fhir_client.loading.errors import BundleLoadError
-from fhir_client.loading.references import conditional_displays, entry_resource_id, find_references
+from fhir_client.loading.references import (
+    ReferenceSite,
+    conditional_displays,
+    entry_resource_id,
+    find_references,
+)
 from fhir_client.loading.resolution import identifier_index
 from fhir_client.loading.scratch import FileFacts, LoadScratch
-from fhir_client.loading.sources import file_entries
+from fhir_client.loading.sources import sized_file_entries, too_deep
 from fhir_client.loading.validation import resource_problem
 
 JsonObject = dict[str, Any]
@@ -57,12 +64,32 @@ def entry_resource(path: Path, index: int, entry: JsonObject) -> JsonObject:
     return resource
 
 
+def _references_within_depth(
+    path: Path, index: int, entry: JsonObject, resource: JsonObject
+) -> list[ReferenceSite]:
+    """The resource's references, checking on the way that the entry nests at most
+    ``MAX_JSON_DEPTH`` levels (the entry is level 1, its resource level 2): the check
+    ``sized_file_entries(exact_depth=True)`` would make, in the walk pass one needs
+    anyway. Raises the reader's own "nested too deep" error."""
+    room = MAX_JSON_DEPTH - 1
+    try:
+        for key, value in entry.items():
+            if key != "resource" and isinstance(value, dict | list):
+                check_depth(value, room)
+        return find_references(resource, depth_limit=room)
+    except JsonTooDeep:
+        raise too_deep(path, index) from None
+
+
 def scan_file(path: Path, scratch: LoadScratch, *, validate: bool) -> FileScan:
     """Pass one over ``path``; raises :class:`BundleLoadError` naming the first problem."""
     scan = FileScan(scratch.start_file())
     facts = scan.facts
-    for index, entry in file_entries(path):
+    # The exact MAX_JSON_DEPTH check of each entry is made here, in the same walk that
+    # finds its references (:func:`_references_within_depth`), not by the reader.
+    for index, entry, _ in sized_file_entries(path, exact_depth=False):
         resource = entry_resource(path, index, entry)
+        sites = _references_within_depth(path, index, entry, resource)
         target = f"{resource['resourceType']}/{resource['id']}"
         first = facts.add_entry(index, target)
         if first is not None:
@@ -74,7 +101,7 @@ def scan_file(path: Path, scratch: LoadScratch, *, validate: bool) -> FileScan:
             raise BundleLoadError(path, index, f"{target} is not valid FHIR R4: {problem}")
         if resource.get("identifier"):
             facts.add_identifiers(identifier_index([resource]))
-        for reference, displays in conditional_displays(find_references(resource)).items():
+        for reference, displays in conditional_displays(sites).items():
             scan.wanted.setdefault(reference, set()).update(displays)
         scan.counts[resource["resourceType"]] += 1
     return scan

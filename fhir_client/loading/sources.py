@@ -197,7 +197,7 @@ def _entry_too_large(path: Path, index: int) -> BundleLoadError:
     )
 
 
-def _too_deep(path: Path, index: int | None) -> BundleLoadError:
+def too_deep(path: Path, index: int | None) -> BundleLoadError:
     return BundleLoadError(
         path,
         index,
@@ -260,7 +260,7 @@ def check_bundle_header(path: Path) -> None:
     except (ijson.JSONError, ijson.IncompleteJSONError, UnicodeDecodeError) as error:
         raise _not_json(path, None, error) from None
     except _TooDeep:
-        raise _too_deep(path, None) from None
+        raise too_deep(path, None) from None
     except _LoneSurrogate:
         raise _lone_surrogate(path) from None
     except OSError as error:
@@ -298,7 +298,7 @@ def sized_bundle_entries(path: Path, *, exact_depth: bool = True) -> Iterator[Si
     except (ijson.JSONError, ijson.IncompleteJSONError, UnicodeDecodeError) as error:
         raise _not_json(path, index, error) from None
     except (_TooDeep, RecursionError):
-        raise _too_deep(path, index) from None
+        raise too_deep(path, index) from None
     except _LoneSurrogate:
         raise _lone_surrogate(path) from None
     except OSError as error:
@@ -329,7 +329,7 @@ def sized_ndjson_entries(path: Path, *, exact_depth: bool = True) -> Iterator[Si
                 try:
                     resource = loads_json(line)
                 except JsonTooDeep:
-                    raise _too_deep(path, index) from None
+                    raise too_deep(path, index) from None
                 except ValueError as error:
                     raise _not_json(path, index, error) from None
                 if exact_depth:
@@ -384,7 +384,7 @@ def entry_resource_types(path: Path) -> Generator[str, None, None]:
     except (ijson.JSONError, ijson.IncompleteJSONError, UnicodeDecodeError) as error:
         raise _not_json(path, None, error) from None
     except _TooDeep:
-        raise _too_deep(path, None) from None
+        raise too_deep(path, None) from None
     except _LoneSurrogate:
         raise _lone_surrogate(path) from None
     except OSError as error:
@@ -395,7 +395,7 @@ def _check_entry_depth(path: Path, index: int, entry: object) -> None:
     try:
         check_depth(entry, MAX_JSON_DEPTH)
     except JsonTooDeep:
-        raise _too_deep(path, index) from None
+        raise too_deep(path, index) from None
 
 
 def file_size(path: Path) -> int:

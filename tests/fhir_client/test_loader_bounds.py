@@ -161,3 +161,18 @@ async def test_listing_a_remote_server_matches_the_store_index(
     assert len(remote.entries) == 2
     for entry in remote.entries:
         assert entry.resource_counts == by_id[str(entry.patient["id"])]
+
+
+async def test_an_entry_nested_too_deep_outside_its_resource_is_refused(tmp_path: Path) -> None:
+    """Pass one checks the whole entry's depth, not only the resource's (the bound is
+    the entry's, as the reader's exact check had it)."""
+    files = tmp_path / "files"
+    files.mkdir()
+    deep_request = b'"request":{"x":' + b"[" * 70 + b"]" * 70 + b"}"
+    (files / "DeepRequest.json").write_bytes(
+        b'{"resourceType":"Bundle","type":"transaction","entry":[{"fullUrl":"urn:uuid:x",'
+        b'"resource":{"resourceType":"Patient","id":"x"},' + deep_request + b"}]}"
+    )
+    failures, counts = await _load(files, tmp_path / "store.sqlite")
+    assert "nested more than 64 levels deep (MAX_JSON_DEPTH)" in failures["DeepRequest.json"]
+    assert counts == {}

@@ -8,6 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from fhir_client._depth import JsonTooDeep, check_depth
+from fhir_client.limits import MAX_JSON_DEPTH
 from fhir_client.loading.errors import DanglingReferenceError
 from fhir_client.loading.references import (
     ReferenceTargets,
@@ -260,3 +262,27 @@ def test_a_reference_on_the_resource_itself_is_replaced_whole() -> None:
     assert result.unresolved_references == 1
     assert result.resource == rewrite_references(resource, _SAMPLE_TARGETS).resource
     assert "reference" not in result.resource
+
+
+@pytest.mark.parametrize("levels", [1, 2, 5, 63, 64, 65, 70])
+@pytest.mark.parametrize("container", ["list", "dict"])
+def test_the_reference_walk_refuses_exactly_what_check_depth_refuses(
+    levels: int, container: str
+) -> None:
+    """Pass one's depth check rides on this walk, so the two bounds must agree."""
+    leaf: object = {"reference": "Patient/1"}
+    for _ in range(levels - 1):
+        leaf = [leaf] if container == "list" else {"x": leaf}
+    resource = {"resourceType": "Basic", "nested": leaf}
+    try:
+        check_depth(resource, MAX_JSON_DEPTH)
+        expected_ok = True
+    except JsonTooDeep:
+        expected_ok = False
+    try:
+        sites = find_references(resource, depth_limit=MAX_JSON_DEPTH)
+    except JsonTooDeep:
+        assert not expected_ok
+    else:
+        assert expected_ok
+        assert [site.reference for site in sites] == ["Patient/1"]
