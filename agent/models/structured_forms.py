@@ -18,7 +18,9 @@ not know the field ignore it (vLLM, Ollama) or refuse it (OpenAI), so a grammar 
 only after a probe shows the server enforces it (vLLM enforces it under
 ``structured_outputs``, where its default xgrammar conversion of a schema allows any
 whitespace, which the 270M model fills until the budget ends): a grammar admitting a single word the
-model would never write unprompted.  The other forms carry
+model would never write unprompted.  Likewise ``json_object`` + schema and ``format`` are
+used only after a probe schema admitting one object is answered with exactly it (vLLM and
+Ollama take ``json_object`` as plain JSON mode and ignore the schema).  The other forms carry
 :func:`~agent.models.json_output.portable_schema`'s schema, and the output is always
 checked against the full schema.
 """

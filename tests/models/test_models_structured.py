@@ -35,6 +35,7 @@ from agent.models.structured_forms import (
     StructuredMode,
 )
 from agent.planner.schema import planning_schema
+from tests.models_helpers import assert_forms_enforced
 from tools import DEFAULT_TOOLS
 
 SERVER_START_SECONDS = 180
@@ -433,3 +434,13 @@ async def test_llama_cpp_python_server_json_mode_without_schema_is_not_chosen(
     message = str(raised.value)
     assert "response_format json_object + schema (accepted but not enforced" in message
     assert "Ollama's format (accepted but not enforced" in message
+
+
+@pytest.mark.slow
+async def test_llama_cpp_python_server_enforces_grammar_and_json_object(
+    llama_cpp_server: str,
+) -> None:
+    model = OpenAICompatibleModel(
+        llama_cpp_server, "gemma-3-270m", context_window=2048, timeout=SERVER_START_SECONDS
+    )
+    await assert_forms_enforced(model, ("grammar", "json_object"))
