@@ -6,12 +6,17 @@ are not installed, since they are an optional extra.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from agent.models.base import ChatModel, Completion, ModelUnavailable, TokenCallback
+from agent.models.openai_backend import OpenAICompatibleModel
+from agent.models.structured_forms import GRAMMAR_MODES, StructuredMode
 
 TOOL_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -22,6 +27,45 @@ TOOL_SCHEMA: dict[str, Any] = {
     "required": ["tool", "n"],
     "additionalProperties": False,
 }
+
+
+ONE_WORD_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {"word": {"enum": ["zebra-17"]}},
+    "required": ["word"],
+    "additionalProperties": False,
+}
+"""A schema the base model would never follow unprompted: output obeying it was enforced."""
+
+
+async def assert_forms_enforced(
+    model: OpenAICompatibleModel, modes: Sequence[StructuredMode]
+) -> None:
+    """Each of ``modes``, sent to ``model``'s server with :data:`ONE_WORD_SCHEMA`, is
+    enforced, not advisory.
+
+    Under our grammar the output is exactly the one object.  Under the server's own schema
+    conversion (llama.cpp's, xgrammar's) the model may pad whitespace until the budget
+    ends, so what it writes between the padding must be a prefix of that object.
+    """
+    async with httpx.AsyncClient(timeout=model.timeout) as client:
+        for mode in modes:
+            body = model.request_body(
+                "",
+                "Say hello.",
+                json_schema=ONE_WORD_SCHEMA,
+                max_tokens=64,
+                temperature=0.0,
+                stream=False,
+                mode=mode,
+            )
+            answer = (await client.post(f"{model.base_url}/chat/completions", json=body)).json()
+            content = answer["choices"][0]["message"]["content"]
+            if mode in GRAMMAR_MODES:
+                assert json.loads(content) == {"word": "zebra-17"}, (mode, content)
+            else:
+                compact = "".join(content.split())
+                assert compact and '{"word":"zebra-17"}'.startswith(compact), (mode, content)
 
 
 def gemma_270m_path() -> Path:

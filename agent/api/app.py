@@ -24,7 +24,7 @@ from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from agent.api.access_audit import AccessAuditMiddleware
@@ -51,6 +51,14 @@ NO_AGENT = (
     "The agent extra is not installed: serving the record at /fhir only. "
     "For answers (/patients/.../ask), pip install 'ehr-agent[agent]'."
 )
+
+NO_AGENT_PAGE = (
+    "<!doctype html><html lang=en><meta charset=utf-8><title>ehr-agent</title>"
+    "<p>The dashboard needs the agent extra, which is not installed: "
+    "<code>pip install 'ehr-agent[agent]'</code>.</p>"
+    '<p>The record is served read-only at <a href="/fhir/metadata">/fhir</a>.</p></html>'
+)
+"""What ``/`` shows on the core install, whose dashboard would only fail on every call."""
 
 ClientFactory = Callable[[], AbstractAsyncContextManager[FhirClient]]
 """Opens a FHIR client for the server's lifetime, e.g. ``lambda: FhirClient(url)``."""
@@ -176,7 +184,9 @@ def create_app(
         return JSONResponse({"detail": detail, "kind": "fhir_error"}, 502)
 
     @app.get("/", include_in_schema=False)
-    async def index() -> FileResponse:
+    async def index() -> Response:
+        if not agent_installed:
+            return HTMLResponse(NO_AGENT_PAGE, headers={"Cache-Control": "no-cache"})
         return FileResponse(STATIC_DIR / "index.html", headers={"Cache-Control": "no-cache"})
 
     if agent_installed:

@@ -8,7 +8,8 @@ is folded into the user message, as our local Gemma template does.
 
 Servers constrain output to a JSON schema in different ways
 (:mod:`agent.models.structured_forms`); the first structured call to a server tries
-them in order (a grammar only after a probe shows the server enforces it) and remembers,
+them in order (a grammar, ``json_object`` + schema or ``format`` only after a probe shows
+the server enforces it) and remembers,
 per server, the first one it accepts; a server that refuses them all gets an error
 listing what it refused.  The output is always checked against the full schema.
 """
@@ -39,11 +40,15 @@ from agent.models.structured_forms import (
     PROBE_GRAMMAR,
     PROBE_MAX_TOKENS,
     PROBE_PROMPT,
+    PROBE_SCHEMA,
+    PROBE_SCHEMA_MAX_TOKENS,
     PROBE_WORD,
+    SCHEMA_PROBED_MODES,
     STRUCTURED_MODES,
     StructuredMode,
     grammar_fields,
     is_refusal,
+    schema_probe_enforced,
     structured_fields,
     token_budget,
 )
@@ -210,8 +215,8 @@ class OpenAICompatibleModel:
             except ImportError:  # a grammar needs llama-cpp-python to convert the schema
                 refused.append(f"{MODE_NAMES[mode]} (not tried: llama-cpp-python is absent)")
                 continue
-            if mode in GRAMMAR_MODES:
-                ignored = await self._grammar_ignored(client, mode)
+            if mode in GRAMMAR_MODES or mode in SCHEMA_PROBED_MODES:
+                ignored = await self._not_enforced(client, mode)
                 if ignored:
                     refused.append(f"{MODE_NAMES[mode]} ({ignored})")
                     continue
@@ -238,25 +243,31 @@ class OpenAICompatibleModel:
             "llama-server, vLLM, llama-cpp-python's server, Ollama), or --model none."
         )
 
-    async def _grammar_ignored(self, client: httpx.AsyncClient, mode: StructuredMode) -> str | None:
-        """Why the server does not enforce a grammar sent in ``mode``, or ``None``."""
+    async def _not_enforced(self, client: httpx.AsyncClient, mode: StructuredMode) -> str | None:
+        """Why the server does not enforce ``mode`` (a probe grammar or probe schema the
+        model would never follow unprompted, answered exactly or not), or ``None``."""
+        grammar = mode in GRAMMAR_MODES
         body = self.request_body(
             "",
             PROBE_PROMPT,
             json_schema=None,
-            max_tokens=PROBE_MAX_TOKENS,
+            max_tokens=PROBE_MAX_TOKENS if grammar else PROBE_SCHEMA_MAX_TOKENS,
             temperature=0.0,
             stream=False,
         )
-        body.update(grammar_fields(mode, PROBE_GRAMMAR))
+        if grammar:
+            body.update(grammar_fields(mode, PROBE_GRAMMAR))
+        else:
+            body.update(structured_fields(mode, PROBE_SCHEMA))
         response = await client.post(self._url, json=body, headers=self._headers)
         if response.status_code >= 400 and is_refusal(response.status_code, response.text):
             return f"HTTP {response.status_code}: {response.text[:160]!r}"
         self._check_status(response.status_code, response.text)
         text, _ = _parse_response(response, self.name)
-        if text.strip() == PROBE_WORD:
+        if (text.strip() == PROBE_WORD) if grammar else schema_probe_enforced(text):
             return None
-        return f"accepted but not enforced: a probe grammar got {text[:60]!r}"
+        probe = "grammar" if grammar else "schema"
+        return f"accepted but not enforced: a probe {probe} got {text[:60]!r}"
 
     @property
     def _url(self) -> str:

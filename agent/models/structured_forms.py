@@ -18,7 +18,9 @@ not know the field ignore it (vLLM, Ollama) or refuse it (OpenAI), so a grammar 
 only after a probe shows the server enforces it (vLLM enforces it under
 ``structured_outputs``, where its default xgrammar conversion of a schema allows any
 whitespace, which the 270M model fills until the budget ends): a grammar admitting a single word the
-model would never write unprompted.  The other forms carry
+model would never write unprompted.  Likewise ``json_object`` + schema and ``format`` are
+used only after a probe schema admitting one object is answered with exactly it (vLLM and
+Ollama take ``json_object`` as plain JSON mode and ignore the schema).  The other forms carry
 :func:`~agent.models.json_output.portable_schema`'s schema, and the output is always
 checked against the full schema.
 """
@@ -35,10 +37,12 @@ __all__ = [
     "GRAMMAR_MODES",
     "GUIDANCE_OPTIONS",
     "MODE_NAMES",
+    "SCHEMA_PROBED_MODES",
     "STRUCTURED_MODES",
     "StructuredMode",
     "grammar_fields",
     "is_refusal",
+    "schema_probe_enforced",
     "structured_fields",
     "token_budget",
 ]
@@ -69,6 +73,20 @@ PROBE_PROMPT = "Reply with one word: hello."
 PROBE_GRAMMAR = f"root ::= {json.dumps(PROBE_WORD)}"
 PROBE_MAX_TOKENS = len(PROBE_WORD) + 1
 """Under the grammar every token is at least one character, plus the end-of-text token."""
+PROBE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {"word": {"enum": [PROBE_WORD]}},
+    "required": ["word"],
+    "additionalProperties": False,
+}
+"""The schema probe: it admits one object the model would never write unprompted, so a
+server that answers with exactly that object enforced the schema (one that accepts the
+form but ignores its schema, as JSON mode does, answers the prompt)."""
+PROBE_SCHEMA_MAX_TOKENS = 128
+"""Room for the probe object (about 15 tokens) plus the whitespace a server's conversion
+lets the model pad between its tokens: ``llama-server``'s allows at most two newlines and
+twenty spaces or tabs in each of the object's four slots (88 characters); llama-cpp-python's
+allows one space."""
 REFUSAL_WORDS = ("response_format", "json_schema", "schema", "grammar", "format", "support")
 """Words in an error body that mark it as a refusal of the structured-output form."""
 
@@ -84,6 +102,21 @@ budget ran out).  Other converters ignore the ``x-guidance`` key."""
 
 GRAMMAR_MODES: tuple[StructuredMode, ...] = ("grammar", "structured_outputs_grammar")
 """The forms that send our GBNF grammar: used only after the probe grammar is enforced."""
+SCHEMA_PROBED_MODES: tuple[StructuredMode, ...] = ("json_object", "ollama_format")
+"""The schema forms used only after :data:`PROBE_SCHEMA` is enforced.  Why these two:
+``json_object`` is also plain JSON mode, which servers that know no ``schema`` beside it
+(Ollama, vLLM) honour while ignoring the schema, and no server known here reads a
+top-level ``format`` on ``/v1`` (Ollama reads it only on ``/api/chat``), so an unknown
+field dropped silently would otherwise count as accepted."""
+
+
+def schema_probe_enforced(text: str) -> bool:
+    """True when ``text`` is exactly the one value :data:`PROBE_SCHEMA` admits (as JSON:
+    whitespace between tokens is the server's conversion, not the model ignoring it)."""
+    try:
+        return bool(json.loads(text) == {"word": PROBE_WORD})
+    except ValueError:
+        return False
 
 
 def grammar_fields(mode: StructuredMode, grammar: str) -> dict[str, Any]:

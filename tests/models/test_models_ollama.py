@@ -19,14 +19,12 @@ otherwise they skip saying how to run them.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import socket
 import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -34,7 +32,7 @@ import pytest
 from agent.models.json_output import parse_json_output
 from agent.models.openai_backend import OpenAICompatibleModel
 from agent.planner.schema import planning_schema
-from tests.models_helpers import gemma_270m_path
+from tests.models_helpers import assert_forms_enforced, gemma_270m_path
 from tools import DEFAULT_TOOLS
 
 pytestmark = pytest.mark.slow
@@ -152,23 +150,5 @@ async def test_the_probe_lands_on_json_schema_and_plans_are_valid(server: str) -
 
 
 async def test_json_schema_is_enforced_not_advisory(server: str) -> None:
-    only: dict[str, Any] = {"type": "object", "properties": {"word": {"enum": ["zebra-17"]}}}
-    only |= {"required": ["word"], "additionalProperties": False}
     model = OpenAICompatibleModel(server, ALIAS, context_window=CONTEXT, timeout=REQUEST_SECONDS)
-    body = model.request_body(
-        "",
-        "Say hello.",
-        json_schema=only,
-        max_tokens=64,
-        temperature=0.0,
-        stream=False,
-        mode="json_schema",
-    )
-    async with httpx.AsyncClient(timeout=REQUEST_SECONDS) as client:
-        answer = (await client.post(f"{server}/chat/completions", json=body)).json()
-    content = answer["choices"][0]["message"]["content"]
-    # llama.cpp's conversion lets the model pad with whitespace; the rest is enforced
-    compact = "".join(content.split())
-    assert compact and '{"word":"zebra-17"}'.startswith(compact), content
-    if compact == '{"word":"zebra-17"}':
-        assert json.loads(content) == {"word": "zebra-17"}
+    await assert_forms_enforced(model, ("json_schema",))

@@ -27,8 +27,15 @@ from agent.models.base import ModelError
 from agent.models.grammar import gbnf_for_schema, longest_output, narrow_schema
 from agent.models.json_output import parse_json_output, portable_schema
 from agent.models.openai_backend import OpenAICompatibleModel, structured_fields
-from agent.models.structured_forms import PROBE_GRAMMAR, PROBE_WORD, StructuredMode
+from agent.models.structured_forms import (
+    GUIDANCE_OPTIONS,
+    PROBE_GRAMMAR,
+    PROBE_SCHEMA,
+    PROBE_WORD,
+    StructuredMode,
+)
 from agent.planner.schema import planning_schema
+from tests.models_helpers import assert_forms_enforced
 from tools import DEFAULT_TOOLS
 
 SERVER_START_SECONDS = 180
@@ -193,6 +200,66 @@ async def test_a_server_that_enforces_the_probe_grammar_gets_grammars() -> None:
     assert all(body["grammar"] == gbnf_for_schema(_plan_schema()) for body in sent[1:])
 
 
+def _json_mode_server(enforce_schema: bool, sent: list[dict[str, Any]]) -> httpx.MockTransport:
+    """llama-cpp-python's server as seen (grammar dropped by a proxy, ``json_schema`` a 500,
+    ``format`` ignored), answering ``json_object`` as plain JSON mode unless it enforces the
+    schema beside it."""
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        sent.append(body)
+        form = body.get("response_format") or {}
+        if form.get("type") == "json_schema":
+            return httpx.Response(
+                500,
+                text="('body', 'response_format', 'type'): Input should be 'text' or 'json_object'",
+            )
+        if form.get("type") != "json_object":
+            return _reply("Hello!")
+        if not enforce_schema:
+            return _reply('{"reply": "hello"}')
+        if form["schema"] == {**portable_schema(PROBE_SCHEMA), "x-guidance": GUIDANCE_OPTIONS}:
+            return _reply(json.dumps({"word": PROBE_WORD}, indent=1))  # padding is allowed
+        return _reply('{"action": "answer", "arguments": {}}')
+
+    return httpx.MockTransport(answer)
+
+
+async def test_json_object_that_ignores_the_schema_is_not_chosen() -> None:
+    """A server that takes ``json_object`` as JSON mode and drops its ``schema`` answers the
+    probe schema with some other object: the form is named as not enforced, never used."""
+    pytest.importorskip("llama_cpp")
+    sent: list[dict[str, Any]] = []
+    model = OpenAICompatibleModel(
+        "http://json-mode.invalid/v1", "m", transport=_json_mode_server(False, sent)
+    )
+    with pytest.raises(ModelError) as raised:
+        await model.complete("", "plan", json_schema=_plan_schema(), max_tokens=32)
+    assert (
+        "response_format json_object + schema (accepted but not enforced: a probe schema got "
+        '\'{"reply": "hello"}\')' in str(raised.value)
+    )
+    assert "Ollama's format (accepted but not enforced" in str(raised.value)
+    objects = [b for b in sent if (b.get("response_format") or {}).get("type") == "json_object"]
+    assert len(objects) == 1  # the probe only: no plan was sent in a form that was ignored
+    assert model.structured_mode == "json_schema"  # nothing detected
+
+
+async def test_json_object_that_enforces_the_schema_is_chosen_after_its_probe() -> None:
+    pytest.importorskip("llama_cpp")
+    sent: list[dict[str, Any]] = []
+    model = OpenAICompatibleModel(
+        "http://json-object.invalid/v1", "m", transport=_json_mode_server(True, sent)
+    )
+    await model.complete("", "plan", json_schema=_plan_schema(), max_tokens=32)
+    await model.complete("", "again", json_schema=_plan_schema(), max_tokens=32)
+    assert model.structured_mode == "json_object"
+    probe, *plans = [b for b in sent if "response_format" in b][1:]  # after json_schema's 500
+    assert probe["response_format"]["schema"]["properties"] == PROBE_SCHEMA["properties"]
+    assert len(plans) == 2  # the probe once per server, then every plan in the form
+    assert all("oneOf" in b["response_format"]["schema"] for b in plans)  # the plan schema
+
+
 async def test_a_server_that_refuses_every_form_gets_an_error_naming_them() -> None:
     def refuse(request: httpx.Request) -> httpx.Response:
         return httpx.Response(400, text="unsupported request field: response_format/format")
@@ -307,3 +374,73 @@ async def test_llama_cpp_python_server_refuses_json_schema_and_enforces_json_obj
     content = response.json()["choices"][0]["message"]["content"]
     plan = parse_json_output(content, schema, source=model.name)
     assert plan["action"] in {*DEFAULT_TOOLS, "answer"}
+
+
+class _DroppingProxy(httpx.AsyncBaseTransport):
+    """A proxy in front of the real server that drops request fields it does not pass on
+    (as proxies and gateways do with fields outside OpenAI's API)."""
+
+    def __init__(self, upstream: str, drop_schema: bool) -> None:
+        self.upstream = upstream
+        self.drop_schema = drop_schema
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        body.pop("grammar", None)
+        body.pop("structured_outputs", None)
+        if self.drop_schema:
+            (body.get("response_format") or {}).pop("schema", None)
+        async with httpx.AsyncClient(timeout=SERVER_START_SECONDS) as client:
+            answer = await client.post(f"{self.upstream}/chat/completions", json=body)
+        return httpx.Response(answer.status_code, content=answer.content, headers=answer.headers)
+
+
+@pytest.mark.slow
+async def test_llama_cpp_python_server_json_object_is_probed_and_used(
+    llama_cpp_server: str,
+) -> None:
+    """Behind a proxy that drops ``grammar``: the probe schema is enforced under
+    ``json_object`` (and ``json_schema`` is a 500), so plans go out in that form."""
+    model = OpenAICompatibleModel(
+        "http://drops-grammar.invalid/v1",
+        "gemma-3-270m",
+        context_window=2048,
+        transport=_DroppingProxy(llama_cpp_server, drop_schema=False),
+    )
+    schema = _plan_schema()
+    completion = await model.complete(
+        "Choose one action.", "What medications?", json_schema=schema, max_tokens=256
+    )
+    assert model.structured_mode == "json_object"
+    plan = parse_json_output(completion.text, schema, source=model.name)
+    assert plan["action"] in {*DEFAULT_TOOLS, "answer"}
+
+
+@pytest.mark.slow
+async def test_llama_cpp_python_server_json_mode_without_schema_is_not_chosen(
+    llama_cpp_server: str,
+) -> None:
+    """Behind a proxy that also drops the ``schema`` beside ``json_object``, the real server
+    runs plain JSON mode: the model writes some object, not the probe's, and the form is
+    reported as not enforced (as is ``format``, which the server ignores)."""
+    model = OpenAICompatibleModel(
+        "http://drops-schema.invalid/v1",
+        "gemma-3-270m",
+        context_window=2048,
+        transport=_DroppingProxy(llama_cpp_server, drop_schema=True),
+    )
+    with pytest.raises(ModelError) as raised:
+        await model.complete("Choose one action.", "What medications?", json_schema=_plan_schema())
+    message = str(raised.value)
+    assert "response_format json_object + schema (accepted but not enforced" in message
+    assert "Ollama's format (accepted but not enforced" in message
+
+
+@pytest.mark.slow
+async def test_llama_cpp_python_server_enforces_grammar_and_json_object(
+    llama_cpp_server: str,
+) -> None:
+    model = OpenAICompatibleModel(
+        llama_cpp_server, "gemma-3-270m", context_window=2048, timeout=SERVER_START_SECONDS
+    )
+    await assert_forms_enforced(model, ("grammar", "json_object"))

@@ -20,17 +20,15 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
-import httpx
 import pytest
 
 from agent.models.grammar import longest_output, narrow_schema
 from agent.models.json_output import parse_json_output
 from agent.models.openai_backend import OpenAICompatibleModel
-from agent.models.structured_forms import StructuredMode
 from agent.planner.schema import planning_schema
 from tests import agent_truth as truth
+from tests.models_helpers import assert_forms_enforced
 from tools import DEFAULT_TOOLS
 
 pytestmark = pytest.mark.slow
@@ -73,28 +71,8 @@ async def test_the_probe_lands_on_structured_outputs_grammar(server: str) -> Non
 
 
 async def test_both_forms_are_enforced(server: str) -> None:
-    only: dict[str, Any] = {"type": "object", "properties": {"word": {"enum": ["zebra-17"]}}}
-    only |= {"required": ["word"], "additionalProperties": False}
     model = OpenAICompatibleModel(server, ALIAS, context_window=CONTEXT, timeout=REQUEST_SECONDS)
-    modes: tuple[StructuredMode, ...] = ("structured_outputs_grammar", "json_schema")
-    async with httpx.AsyncClient(timeout=REQUEST_SECONDS) as client:
-        for mode in modes:
-            body = model.request_body(
-                "",
-                "Say hello.",
-                json_schema=only,
-                max_tokens=64,
-                temperature=0.0,
-                stream=False,
-                mode=mode,
-            )
-            answer = (await client.post(f"{server}/chat/completions", json=body)).json()
-            content = answer["choices"][0]["message"]["content"]
-            if mode == "structured_outputs_grammar":
-                assert json.loads(content) == {"word": "zebra-17"}, content
-            else:  # xgrammar's conversion allows any whitespace, which the model may pad
-                compact = "".join(content.split())
-                assert compact and '{"word":"zebra-17"}'.startswith(compact), content
+    await assert_forms_enforced(model, ("structured_outputs_grammar", "json_schema"))
 
 
 def _cli(*args: str, db: Path) -> subprocess.CompletedProcess[str]:

@@ -135,6 +135,10 @@ def test_serve_gives_the_fhir_facade_on_the_core_install(core_venv: Path, tmp_pa
                 time.sleep(0.5)
         assert found.status_code == 200
         assert found.json()["resourceType"] == "Bundle" and found.json()["entry"]
+        # The dashboard's page would fail on every call without the agent: it says why.
+        page = httpx.get(f"http://127.0.0.1:{port}/", timeout=5)
+        assert page.status_code == 200 and "pip install 'ehr-agent[agent]'" in page.text
+        assert "/static/app.js" not in page.text
     finally:
         server.terminate()
         _, stderr = server.communicate(timeout=30)
