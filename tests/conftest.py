@@ -22,14 +22,14 @@ import pytest
 TESTS_DIR = Path(__file__).resolve().parent
 FIXTURES_DIR = TESTS_DIR.parent / "synthea_fixtures" / "fhir"
 
-sys.path.insert(0, str(TESTS_DIR / "hapi_server"))
-import hapi  # noqa: E402  (tests/hapi_server/hapi.py, not an installed package)
-import postgres  # noqa: E402  (tests/hapi_server/postgres.py, beside it)
+sys.path.insert(0, str(TESTS_DIR / "support" / "hapi_server"))
+import hapi  # noqa: E402  (tests/support/hapi_server/hapi.py, not an installed package)
+import postgres  # noqa: E402  (tests/support/hapi_server/postgres.py, beside it)
 
 from fhir_client import FhirClient  # noqa: E402
 from fhir_client.embedded import embedded_client  # noqa: E402
 from fhir_client.loading import load_paths  # noqa: E402
-from tests.tools_datasets import Dataset, load_dataset  # noqa: E402
+from tests.support.tools_datasets import Dataset, load_dataset  # noqa: E402
 
 
 def _skip_or_fail(reason: str) -> None:
@@ -105,7 +105,7 @@ async def fhir(dataset: Dataset) -> AsyncIterator[FhirClient]:
 
 @pytest.fixture(scope="session")
 def postgres_cluster() -> Iterator[postgres.PostgresCluster]:
-    """A throwaway PostgreSQL cluster for the session (``tests/hapi_server/postgres.py``).
+    """A throwaway PostgreSQL cluster for the session (``tests/support/hapi_server/postgres.py``).
 
     Without Debian's binaries the tests that need it skip, except under
     ``EHR_AGENT_REQUIRE_POSTGRES=1`` (set by ``.ci/run``), where that is a failure.  Not

@@ -24,7 +24,7 @@ from fhir_client.embedded import EmbeddedStore, embedded_client
 from fhir_client.embedded.store import StoreError
 from fhir_client.limits import MAX_JSON_DEPTH
 from fhir_client.observe import RequestObservation
-from tests.tools_datasets import Dataset
+from tests.support.tools_datasets import Dataset
 
 GOUT = {
     "coding": [{"system": "http://snomed.info/sct", "code": "90560007", "display": "Gout"}],

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from tests.tools_datasets import PatientRecord
+from tests.support.tools_datasets import PatientRecord
 
 Resource = dict[str, Any]
 

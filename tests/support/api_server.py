@@ -28,7 +28,7 @@ from agent.api import create_app
 from agent.record_source import fill_from_fixtures, open_embedded_store
 from agent.settings import Settings
 
-FIXTURES_DIR = Path(__file__).resolve().parents[1] / "synthea_fixtures" / "fhir"
+FIXTURES_DIR = Path(__file__).resolve().parents[2] / "synthea_fixtures" / "fhir"
 HBA1C_LOINC = "4548-4"
 
 Resource = dict[str, Any]

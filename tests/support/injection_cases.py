@@ -35,7 +35,7 @@ from tools.inert_text import SPECIAL_TOKENS
 
 Resource = dict[str, Any]
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "synthea_fixtures" / "fhir"
 # The two smallest fixture patients keep the module-scoped load to a few seconds.
 PATIENT_A_FILE = "Gregoria352_Douglas31_9cd1c047-7dfd-3c0f-1e5b-37e2d2ce7d9c.json"

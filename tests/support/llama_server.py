@@ -6,8 +6,8 @@ builds only the ``llama-server`` target from them (CPU, Release, static, ``-j2``
 ``nice``) and caches the binary outside the repository, keyed by that version, so a
 second run (and CI, which runs on the same machine) reuses it.
 
-    python tests/llama_server.py            # build or reuse; prints the binary's path
-    python tests/llama_server.py --rebuild  # build again
+    python tests/support/llama_server.py            # build or reuse; prints the binary's path
+    python tests/support/llama_server.py --rebuild  # build again
 
 ``EHR_AGENT_LLAMA_SERVER`` names a binary to use instead (a user's own build);
 ``EHR_AGENT_LLAMA_SERVER_CACHE`` moves the cache (default

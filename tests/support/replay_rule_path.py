@@ -13,7 +13,7 @@ from typing import Any
 from agent.replay.bundles import records_from_bundles
 from agent.replay.report import build_report
 from agent.replay.runner import Checkpoint, plan_records, run_replay
-from tests.tools_datasets import DATASET_DIRECTORIES, load_dataset
+from tests.support.tools_datasets import DATASET_DIRECTORIES, load_dataset
 
 
 def rule_path_report(

@@ -1,7 +1,7 @@
-"""Locate the genuine Synthea output from other projects, vendored in ``tests/data``.
+"""Locate the genuine Synthea output from other projects, vendored in ``tests/support/data``.
 
 Tests that prove the loader on data we did not generate use it. It is vendored
-with its licences (``tests/data/synthea-external/README.md``) so a plain clone
+with its licences (``tests/support/data/synthea-external/README.md``) so a plain clone
 passes; ``EHR_AGENT_SYNTHEA_EXTERNAL`` points the tests at another copy. A
 missing directory is a broken checkout: skip with the reason on a developer
 machine, fail in CI (``CI`` set).
@@ -28,7 +28,7 @@ def synthea_external(subdirectory: str = "") -> Path:
     if path.is_dir():
         return path
     reason = (
-        f"external Synthea data not found at {path}; restore tests/data/synthea-external "
+        f"external Synthea data not found at {path}; restore tests/support/data/synthea-external "
         "from git or set EHR_AGENT_SYNTHEA_EXTERNAL to a copy of it"
     )
     if os.environ.get("CI"):

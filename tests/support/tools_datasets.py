@@ -20,9 +20,9 @@ import pytest
 
 from fhir_client.embedded import EmbeddedStore, embedded_client
 from fhir_client.loading import load_paths
-from tests.shared_data import SYNTHEA_EXTERNAL
+from tests.support.shared_data import SYNTHEA_EXTERNAL
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 DATASET_DIRECTORIES = {
     "fixtures": REPO / "synthea_fixtures" / "fhir",
     "hiv": SYNTHEA_EXTERNAL / "fhir-data-pipes-hiv",

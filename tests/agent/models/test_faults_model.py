@@ -24,7 +24,7 @@ from agent.models.scripted import ScriptedModel
 from agent.models.spec import load_model
 from fhir_client import FhirClient
 from fhir_client.embedded import embedded_client
-from tests.injection_cases import World, build_world
+from tests.support.injection_cases import World, build_world
 from tools import make_toolset
 
 SINGLE_FACT = "What procedures has she had?"  # rules retrieve, the model answers

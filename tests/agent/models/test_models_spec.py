@@ -9,7 +9,7 @@ import pytest
 from agent.models.base import ModelUnavailable
 from agent.models.openai_backend import OpenAICompatibleModel
 from agent.models.spec import find_medgemma, load_model, models_dir, small_test_model_path
-from tests.models_helpers import gemma_270m_path, smollm2_gguf_path
+from tests.support.models_helpers import gemma_270m_path, smollm2_gguf_path
 
 
 def test_none_means_the_rule_based_path() -> None:

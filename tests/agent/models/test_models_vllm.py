@@ -30,7 +30,7 @@ from agent.models.json_output import parse_json_output
 from agent.models.openai_backend import OpenAICompatibleModel
 from agent.models.structured_forms import StructuredMode
 from agent.planner.schema import planning_schema
-from tests import agent_truth as truth
+from tests.support import agent_truth as truth
 from tools import DEFAULT_TOOLS
 
 pytestmark = pytest.mark.slow
@@ -40,7 +40,7 @@ CONTEXT = 8192
 REQUEST_SECONDS = 300
 """One plan took 4 to 8 s through vLLM on the loaded 2-core machine; slack for worse."""
 CLI_SECONDS = 3 * REQUEST_SECONDS
-FIXTURES = Path(__file__).resolve().parents[2] / "synthea_fixtures" / "fhir"
+FIXTURES = Path(__file__).resolve().parents[3] / "synthea_fixtures" / "fhir"
 PATIENT_FILE = "Gregoria352_Douglas31_9cd1c047-7dfd-3c0f-1e5b-37e2d2ce7d9c.json"
 PATIENT = "9cd1c047-7dfd-3c0f-1e5b-37e2d2ce7d9c"
 

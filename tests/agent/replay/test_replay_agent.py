@@ -21,7 +21,7 @@ from agent.replay.report import build_report
 from agent.replay.runner import Checkpoint, plan_replay, run_replay
 from fhir_client.embedded import EmbeddedStore, embedded_client
 from fhir_client.loading import load_paths
-from tests.tools_datasets import Dataset, dataset_directory, load_dataset
+from tests.support.tools_datasets import Dataset, dataset_directory, load_dataset
 
 pytestmark = pytest.mark.slow
 

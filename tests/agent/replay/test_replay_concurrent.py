@@ -22,7 +22,7 @@ from fhir_client.embedded import EmbeddedStore, embedded_client
 from fhir_client.limits import MAX_REPLAY_CONCURRENCY
 from fhir_client.loading import load_paths
 
-FIXTURES = Path(__file__).resolve().parents[2] / "synthea_fixtures" / "fhir"
+FIXTURES = Path(__file__).resolve().parents[3] / "synthea_fixtures" / "fhir"
 
 
 def _smallest_patient_files() -> list[Path]:

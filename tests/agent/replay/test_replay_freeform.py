@@ -23,10 +23,10 @@ from agent.replay.model import ExpectedAnswer, ExpectedItem, make_question
 from agent.replay.record import PatientRecord
 from agent.replay.runner import plan_records
 from agent.replay.scoring import score_answer
-from tests.replay_rule_path import rule_path_report
-from tests.tools_datasets import DATASET_DIRECTORIES
+from tests.support.replay_rule_path import rule_path_report
+from tests.support.tools_datasets import DATASET_DIRECTORIES
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 FREEFORM = REPO / "agent" / "replay" / "freeform"
 TODAY = date(2025, 6, 15)
 

@@ -17,7 +17,7 @@ from agent.replay.record import fetch_record
 from fhir_client.embedded import EmbeddedStore, embedded_client
 from fhir_client.loading import load_paths
 
-FIXTURES = Path(__file__).resolve().parents[2] / "synthea_fixtures" / "fhir"
+FIXTURES = Path(__file__).resolve().parents[3] / "synthea_fixtures" / "fhir"
 ALETHEA = FIXTURES / "Alethea978_Lubowitz58_3953a64a-b01f-0722-58ad-0a74c45b52f0.json"
 FORREST = FIXTURES / "Forrest301_Rippin620_f5956ed1-6e79-e48d-13ee-870552402e6b.json"
 

@@ -21,8 +21,8 @@ from agent.replay.bundles import records_from_bundles
 from agent.replay.freeform import KINDS, freeform_questions
 from agent.replay.freeform.heldout import heldout_questions
 from agent.replay.runner import plan_records
-from tests.replay_rule_path import rule_path_report
-from tests.tools_datasets import DATASET_DIRECTORIES
+from tests.support.replay_rule_path import rule_path_report
+from tests.support.tools_datasets import DATASET_DIRECTORIES
 
 TODAY = date(2025, 6, 15)
 TARGET = 0.90

@@ -24,7 +24,7 @@ from agent.api.security import (
 )
 from agent.audit import AuditLog
 from agent.cli import app
-from tests.api_server import fixture_patients, hba1c_patient, running_server, store_copy
+from tests.support.api_server import fixture_patients, hba1c_patient, running_server, store_copy
 
 TOKEN_A = "tok-A-9f8e7d6c5b4a-only-one-patient"
 TOKEN_OPS = "tok-OPS-0a1b2c3d4e5f-every-patient"

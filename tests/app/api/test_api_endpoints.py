@@ -14,7 +14,7 @@ import pytest
 
 from agent.api.schemas import DISCLAIMER, AnswerOut
 from agent.summary import SummaryOutput
-from tests.api_server import (
+from tests.support.api_server import (
     fixture_patients,
     hba1c_patient,
     hba1c_results,

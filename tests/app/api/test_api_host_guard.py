@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.api_server import hba1c_patient, running_server, store_copy
+from tests.support.api_server import hba1c_patient, running_server, store_copy
 
 EVIL = "evil.example"
 

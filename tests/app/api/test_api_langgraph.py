@@ -19,7 +19,7 @@ from pydantic import TypeAdapter
 
 from agent.configuration import RunContext
 from agent.state import AgentInput
-from tests.api_server import (
+from tests.support.api_server import (
     FIXTURES_DIR,
     fixture_patients,
     hba1c_patient,
@@ -27,7 +27,7 @@ from tests.api_server import (
     store_copy,
 )
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def _served_graph(spec: str) -> Any:

@@ -29,7 +29,7 @@ from agent.api.access_log import redact_query
 from agent.api.security import TokenConfigError, TokenRegistry, hash_token, install_key
 from agent.cli import app as cli_app
 from fhir_client.limits import MIN_API_TOKEN_CHARS
-from tests.api_server import FIXTURES_DIR, hba1c_patient, running_server, store_copy
+from tests.support.api_server import FIXTURES_DIR, hba1c_patient, running_server, store_copy
 
 
 @pytest.fixture(scope="module")

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.api_server import FIXTURES_DIR, store_copy
+from tests.support.api_server import FIXTURES_DIR, store_copy
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def test_readme_python_example_runs(

@@ -26,7 +26,7 @@ from agent.audit import AuditLog
 from agent.record_source import open_embedded_store
 from fhir_client.client import FhirClient
 from fhir_client.embedded import embedded_asgi_app
-from tests.api_server import fixture_patients, hba1c_patient, running_server, store_copy
+from tests.support.api_server import fixture_patients, hba1c_patient, running_server, store_copy
 
 TOKEN = "remote-scoped-token-8e7d6c5b4a3f2e1d0c9b"
 KEY = bytes(range(90, 122))

@@ -14,7 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from agent.cli import app
-from tests.api_server import FIXTURES_DIR, store_copy
+from tests.support.api_server import FIXTURES_DIR, store_copy
 
 
 def _free_port() -> int:

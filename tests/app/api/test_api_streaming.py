@@ -15,7 +15,7 @@ from agent.api.runtime import AgentRuntime
 from agent.graph import AgentGraph
 from agent.threads import ThreadClaim, open_thread_registry
 from fhir_client.client import FhirClient
-from tests.api_server import sse_events
+from tests.support.api_server import sse_events
 
 
 class _BreakingGraph:

@@ -25,7 +25,7 @@ from agent.api.security import TokenRegistry, hash_token, is_public_path
 from agent.audit import AccessRecord, AuditLog, cli_caller
 from agent.cli import app as cli_app
 from agent.settings import Settings
-from tests.api_server import (
+from tests.support.api_server import (
     FIXTURES_DIR,
     fixture_patients,
     hba1c_patient,

@@ -28,7 +28,7 @@ from schemathesis.checks import not_a_server_error
 from agent.api import create_app
 from agent.api.schemas import MAX_QUESTION_CHARS, THREAD_ID_PATTERN
 from agent.settings import Settings
-from tests.api_server import FIXTURES_DIR, fixture_patients, running_server, store_copy
+from tests.support.api_server import FIXTURES_DIR, fixture_patients, running_server, store_copy
 
 EXAMPLES_PER_OPERATION = 25
 BODY_EXAMPLES = 60

@@ -24,7 +24,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.api_server import (
+from tests.support.api_server import (
     FIXTURES_DIR,
     fixture_patients,
     hba1c_patient,
@@ -35,7 +35,7 @@ from tests.api_server import (
 pytestmark = pytest.mark.slow
 langgraph_sdk = pytest.importorskip("langgraph_sdk")
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 GRAPH = "ehr_agent"
 ENV_CLI = "EHR_AGENT_LANGGRAPH_CLI"
 START_TIMEOUT_SECONDS = 180

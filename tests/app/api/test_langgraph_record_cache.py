@@ -25,9 +25,9 @@ import pytest
 
 from fhir_client.client import FhirClient
 from fhir_client.observe import RequestObservation
-from tests.api_server import FIXTURES_DIR, fixture_patients, of_type, store_copy
+from tests.support.api_server import FIXTURES_DIR, fixture_patients, of_type, store_copy
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 GOUT = {
     "coding": [{"system": "http://snomed.info/sct", "code": "90560007", "display": "Gout"}],
     "text": "Gout",

@@ -25,7 +25,7 @@ import pytest
 
 from agent.checkpoints import open_checkpointer
 from agent.threads import thread_key
-from tests.api_server import FIXTURES_DIR, fixture_patients, store_copy
+from tests.support.api_server import FIXTURES_DIR, fixture_patients, store_copy
 
 pytestmark = pytest.mark.slow
 

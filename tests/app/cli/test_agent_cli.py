@@ -11,10 +11,10 @@ from typer.testing import CliRunner
 from agent.cli import app
 from agent.output import AgentOutput
 from agent.summary import SummaryOutput
-from tests import agent_truth as truth
-from tests.tools_datasets import Dataset, PatientRecord
+from tests.support import agent_truth as truth
+from tests.support.tools_datasets import Dataset, PatientRecord
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,7 @@ from agent.cli import app
 from agent.output import AgentOutput
 from agent.record_source import open_embedded_store
 from fhir_client.embedded import embedded_client
-from tests.api_server import FIXTURES_DIR, hba1c_patient, store_copy
+from tests.support.api_server import FIXTURES_DIR, hba1c_patient, store_copy
 
 SECRET_NOTE = "The zebrafish bite on her left thumb healed under the violet lanternfish dressing."
 

@@ -2,7 +2,7 @@
 
 A scripted reader types the entries and an in-memory console records the output, so
 each test reads what a user would have seen. Expected values come from the bundle JSON
-(``tests.agent_truth``); the real embedded store and graph answer (``--model none``),
+(``tests.support.agent_truth``); the real embedded store and graph answer (``--model none``),
 except for the cancellation test, whose model never finishes on purpose.
 """
 
@@ -28,8 +28,8 @@ from agent.models.base import ChatModel, Completion, ModelError
 from agent.models.spec import load_model
 from fhir_client.client import FhirClient
 from fhir_client.embedded import embedded_client
-from tests import agent_truth as truth
-from tests.tools_datasets import Dataset, PatientRecord
+from tests.support import agent_truth as truth
+from tests.support.tools_datasets import Dataset, PatientRecord
 
 Entry = str | type[BaseException]
 

@@ -5,7 +5,7 @@
 ``patients --json`` schema below), so a field renamed in code but not in the schema, or
 the reverse, fails here. The store is filled by ``ehr-agent load`` itself; expected
 ids and values come from the bundle JSON. ``chat`` through a real terminal is in
-``tests/cli/test_chat_pty.py``; here it runs with piped input.
+``tests/e2e/pty/test_chat_pty.py``; here it runs with piped input.
 """
 
 from __future__ import annotations
@@ -21,10 +21,10 @@ from typer.testing import CliRunner
 from agent.cli import app
 from agent.output import AgentOutput
 from agent.summary import SummaryOutput
-from tests import agent_truth as truth
-from tests.tools_datasets import PatientRecord
+from tests.support import agent_truth as truth
+from tests.support.tools_datasets import PatientRecord
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 FIXTURES = REPO / "synthea_fixtures" / "fhir"
 
 PATIENTS_SCHEMA: dict[str, Any] = {

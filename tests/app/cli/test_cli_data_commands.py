@@ -18,9 +18,9 @@ from agent.cli import app
 from fhir_client.embedded.registry import PATIENT_COMPARTMENT
 from fhir_client.loading import loader as loader_module
 from fhir_client.loading.parallel_validation import BackgroundValidation
-from tests.shared_data import synthea_external
+from tests.support.shared_data import synthea_external
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 PATIENT_FILES = [
     "Bob965_Keeling57_3f6fd0bb-6cd3-eb3f-4401-cd38ace25f2b.json",
     "Cecelia952_Romaguera67_f1731e33-dc55-4ee8-72d7-cece2e49bedd.json",

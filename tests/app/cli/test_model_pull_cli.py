@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from agent.cli import app
 from agent.cli.model_commands import default_model_spec
 from agent.models.spec import find_medgemma
-from tests.models.test_model_pull_hub import (
+from tests.agent.models.test_model_pull_hub import (
     MODEL,
     TOKEN,
     HubStandIn,

@@ -21,7 +21,7 @@ import pytest
 
 from agent.api.security import TokenRegistry, hash_token
 from agent.audit import AuditLog
-from tests.api_server import (
+from tests.support.api_server import (
     fixture_patients,
     hba1c_patient,
     hba1c_results,

@@ -19,9 +19,9 @@ from agent.extractive import FALLBACK_NOTE
 from agent.models.base import ChatModel
 from agent.planner.schema import validate_against_schema
 from fhir_client.embedded import embedded_client
-from tests import agent_truth as truth
-from tests.models_helpers import RecordingModel
-from tests.tools_datasets import Dataset
+from tests.support import agent_truth as truth
+from tests.support.models_helpers import RecordingModel
+from tests.support.tools_datasets import Dataset
 from tools import make_toolset
 
 pytestmark = pytest.mark.slow

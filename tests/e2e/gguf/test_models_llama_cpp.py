@@ -15,7 +15,7 @@ import pytest
 
 from agent.models.base import ChatModel, ContextOverflow, ModelError, ModelUnavailable
 from agent.models.grammar import gbnf_for_schema, grammar_for_schema, narrow_schema
-from tests.models_helpers import TOOL_SCHEMA, gemma_270m_path, smollm2_gguf_path, validate
+from tests.support.models_helpers import TOOL_SCHEMA, gemma_270m_path, smollm2_gguf_path, validate
 
 pytest.importorskip("llama_cpp")
 

@@ -1,5 +1,5 @@
 """The product against llama.cpp's own ``llama-server`` (built from the installed
-llama-cpp-python's sources by ``tests/llama_server.py``), with the Gemma 3 270M GGUF.
+llama-cpp-python's sources by ``tests/support/llama_server.py``), with the Gemma 3 270M GGUF.
 
 Driven as a user would: ``--model openai:URL#gemma-3-270m`` on ``ehr-agent ask`` and
 ``ehr-agent replay``.  The 270M base model writes nonsense, so this asserts structure:
@@ -37,21 +37,21 @@ from agent.models.json_output import parse_json_output
 from agent.models.openai_backend import OpenAICompatibleModel
 from agent.models.structured_forms import StructuredMode
 from agent.planner.schema import planning_schema
-from tests import agent_truth as truth
-from tests.llama_server import (
+from tests.support import agent_truth as truth
+from tests.support.llama_server import (
     cache_dir,
     ensure_llama_server,
     installed_version,
     running_llama_server,
 )
-from tests.models_helpers import gemma_270m_path
+from tests.support.models_helpers import gemma_270m_path
 from tools import DEFAULT_TOOLS
 
 pytestmark = pytest.mark.slow
 
 ALIAS = "gemma-3-270m"
 CONTEXT = 8192  # the backend's default context_window: the server must hold as much
-FIXTURES = Path(__file__).resolve().parents[2] / "synthea_fixtures" / "fhir"
+FIXTURES = Path(__file__).resolve().parents[3] / "synthea_fixtures" / "fhir"
 PATIENT_FILE = "Gregoria352_Douglas31_9cd1c047-7dfd-3c0f-1e5b-37e2d2ce7d9c.json"
 PATIENT = "9cd1c047-7dfd-3c0f-1e5b-37e2d2ce7d9c"
 PLAN_MAX_TOKENS = 160
@@ -73,7 +73,7 @@ def _binary() -> Path:
     if os.environ.get("EHR_AGENT_REQUIRE_LLAMA_SERVER") != "1":
         pytest.skip(
             "opt-in (about 20 minutes on a 2-core CPU): set EHR_AGENT_REQUIRE_LLAMA_SERVER=1 "
-            f"to use {cached} (`python tests/llama_server.py` builds it) or "
+            f"to use {cached} (`python tests/support/llama_server.py` builds it) or "
             "EHR_AGENT_LLAMA_SERVER=/path/to/llama-server"
         )
     if cached.exists():

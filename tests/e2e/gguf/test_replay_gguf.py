@@ -29,8 +29,8 @@ from agent.replay.report import summarize
 from agent.replay.runner import Checkpoint, plan_records, run_replay
 from agent.replay.sampling import sample_plans
 from fhir_client.embedded import embedded_client
-from tests.models_helpers import RecordingModel, gemma_270m_path
-from tests.tools_datasets import DATASET_DIRECTORIES, Dataset, load_dataset
+from tests.support.models_helpers import RecordingModel, gemma_270m_path
+from tests.support.tools_datasets import DATASET_DIRECTORIES, Dataset, load_dataset
 
 pytestmark = pytest.mark.slow
 

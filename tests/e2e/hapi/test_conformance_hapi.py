@@ -18,7 +18,6 @@ from typing import Any
 
 import httpx
 import pytest
-from conformance_queries import Search, directory_searches, patient_resources, patient_searches
 
 from fhir_client import FhirClient
 from fhir_client.embedded import (
@@ -29,6 +28,12 @@ from fhir_client.embedded import (
 )
 from fhir_client.limits import MAX_INCLUDED_PER_PAGE
 from fhir_client.loading import load_paths
+from tests.support.conformance_queries import (
+    Search,
+    directory_searches,
+    patient_resources,
+    patient_searches,
+)
 
 pytestmark = pytest.mark.hapi
 

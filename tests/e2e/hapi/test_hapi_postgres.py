@@ -1,7 +1,7 @@
 """HAPI FHIR JPA on a real PostgreSQL: the records the loader sends land in PostgreSQL.
 
 The conformance suite runs against this server with
-``python tests/hapi_server/hapi.py start --postgres DIR`` and ``EHR_AGENT_HAPI_URL``;
+``python tests/support/hapi_server/hapi.py start --postgres DIR`` and ``EHR_AGENT_HAPI_URL``;
 this test proves the option itself: a private cluster (Debian's initdb/pg_ctl), HAPI
 started on it, one fixture patient loaded, read back, and counted in HAPI's own table.
 """
@@ -14,8 +14,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
-import hapi  # tests/hapi_server/hapi.py (on sys.path via conftest)
-import postgres  # tests/hapi_server/postgres.py
+import hapi  # tests/support/hapi_server/hapi.py (on sys.path via conftest)
+import postgres  # tests/support/hapi_server/postgres.py
 import pytest
 
 from fhir_client import FhirClient
@@ -23,7 +23,7 @@ from fhir_client.loading import load_paths
 
 pytestmark = [pytest.mark.hapi, pytest.mark.slow]
 
-FIXTURES = Path(__file__).resolve().parents[2] / "synthea_fixtures" / "fhir"
+FIXTURES = Path(__file__).resolve().parents[3] / "synthea_fixtures" / "fhir"
 
 
 def _skip_or_fail(reason: str) -> None:

@@ -1,11 +1,11 @@
-"""Smoke test of the real HAPI FHIR JPA server that tests/hapi_server/ builds and runs.
+"""Smoke test of the real HAPI FHIR JPA server that tests/support/hapi_server/ builds and runs.
 
 It checks exactly the server features the conformance tests rely on: a transaction
 with client-assigned ids (PUT), read, a reference search, ``_summary=count``,
 ``Patient/{id}/$everything``, and how an unknown search parameter is reported.
 
 The server comes from the session fixture ``hapi_base_url`` (tests/conftest.py):
-started once per session with ``tests/hapi_server/hapi.py``, or taken from
+started once per session with ``tests/support/hapi_server/hapi.py``, or taken from
 ``EHR_AGENT_HAPI_URL``. Without java/mvn it skips, unless ``EHR_AGENT_REQUIRE_HAPI=1``.
 """
 
@@ -22,8 +22,8 @@ from typing import Any
 import httpx
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "hapi_server"))
-import hapi  # tests/hapi_server/hapi.py (not an installed package)
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "support" / "hapi_server"))
+import hapi  # tests/support/hapi_server/hapi.py (not an installed package)
 
 FHIR_JSON = "application/fhir+json"
 PATIENT_ID = "abc-123"

@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from api_server import store_copy
-from conformance_queries import patient_resources
 from typer.testing import CliRunner
 
 from agent.cli import app
+from tests.support.api_server import store_copy
+from tests.support.conformance_queries import patient_resources
 
 pytestmark = pytest.mark.hapi
 

@@ -21,7 +21,7 @@ import pytest
 
 pexpect = pytest.importorskip("pexpect")
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 FIXTURES = REPO / "synthea_fixtures" / "fhir"
 HBA1C_LOINC = "4548-4"
 REMINDER = "not for clinical decisions"

@@ -6,20 +6,20 @@ serves FHIR at ``http://127.0.0.1:PORT/fhir``.
 
 Library use::
 
-    from tests.hapi_server.hapi import HapiServer
+    from tests.support.hapi_server.hapi import HapiServer
 
     with HapiServer() as hapi:          # builds once, picks a free port, waits for /metadata
         httpx.get(f"{hapi.base_url}/Patient")
 
 Command line::
 
-    python tests/hapi_server/hapi.py build
-    python tests/hapi_server/hapi.py start [--port N] [--db DIR]   # background; prints base URL
-    python tests/hapi_server/hapi.py start --postgres DIR   # on a private PostgreSQL in DIR
-    python tests/hapi_server/hapi.py status
-    python tests/hapi_server/hapi.py stop
+    python tests/support/hapi_server/hapi.py build
+    python tests/support/hapi_server/hapi.py start [--port N] [--db DIR]   # background; prints URL
+    python tests/support/hapi_server/hapi.py start --postgres DIR   # on a private PostgreSQL in DIR
+    python tests/support/hapi_server/hapi.py status
+    python tests/support/hapi_server/hapi.py stop
 
-``start`` records the pid and URL in ``tests/hapi_server/target/hapi-server.state.json``.
+``start`` records the pid and URL in ``tests/support/hapi_server/target/hapi-server.state.json``.
 
 Environment:
 
@@ -506,7 +506,7 @@ def _cmd_start(args: argparse.Namespace) -> int:
     db_dir = Path(args.db) if args.db else None
     jdbc_url = None
     if args.postgres:
-        from postgres import PostgresCluster  # tests/hapi_server/postgres.py
+        from postgres import PostgresCluster  # tests/support/hapi_server/postgres.py
 
         cluster = PostgresCluster(Path(args.postgres))
         cluster.start()
