@@ -24,6 +24,11 @@ TOOL_SCHEMA: dict[str, Any] = {
 }
 
 
+GEMMA_CONTEXT = 4096
+"""The context the whole-graph GGUF tests load the 270M model with and give the graph
+(``context_window``): one number, so the graph never budgets past what the model holds."""
+
+
 def gemma_270m_path() -> Path:
     """The assembled Gemma 3 270M GGUF, or skip when the extra is missing."""
     pytest.importorskip("llama_cpp")

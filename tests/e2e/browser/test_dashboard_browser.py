@@ -1,8 +1,6 @@
 """The dashboard page in headless Chromium: pick a patient, ask, see the cited answer.
 
-Uses the system's Chromium (Debian's ``chromium``) through Playwright; nothing is
-downloaded.  Without Chromium or Playwright the test skips with the reason, except
-under ``EHR_AGENT_REQUIRE_BROWSER=1`` (set by ``.ci/run``), where that is a failure.
+The browser (the ``page`` fixture) and its skip-or-fail rule are this tier's conftest.
 A screenshot of the answered page goes to ``$EHR_AGENT_SCREENSHOT_DIR`` (default: the
 test's temporary directory) for a human to look at.
 """
@@ -12,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -31,62 +28,12 @@ from tests.support.api_server import (
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM_CANDIDATES = ("chromium", "chromium-browser")
-LAUNCH_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-def _skip_or_fail(reason: str) -> None:
-    if os.environ.get("EHR_AGENT_REQUIRE_BROWSER") == "1":
-        pytest.fail(f"{reason} (EHR_AGENT_REQUIRE_BROWSER=1 makes this a failure)")
-    pytest.skip(reason)
-
-
-def _chromium() -> str:
-    found = os.environ.get("EHR_AGENT_CHROMIUM") or next(
-        (p for p in map(shutil.which, CHROMIUM_CANDIDATES) if p), None
-    )
-    if not found:
-        _skip_or_fail("the browser test needs Chromium: apt-get install -y chromium")
-    assert found is not None
-    return found
-
 
 @pytest.fixture(scope="module")
 def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     db = store_copy(tmp_path_factory.mktemp("browser"), tmp_path_factory.getbasetemp())
     with running_server(db) as url:
         yield url
-
-
-@pytest.fixture
-def page(tmp_path: Path) -> Iterator[Any]:
-    executable = _chromium()
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _skip_or_fail("the browser test needs Playwright: pip install playwright")
-    with sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            str(tmp_path / "profile"),
-            executable_path=executable,
-            headless=True,
-            args=LAUNCH_ARGS,
-            viewport={"width": 1100, "height": 900},
-        )
-        try:
-            yield context.new_page()
-        finally:
-            context.close()
 
 
 def test_page_answers_with_citation_links_and_a_chart(

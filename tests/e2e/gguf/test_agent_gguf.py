@@ -20,7 +20,7 @@ from agent.models.base import ChatModel
 from agent.planner.schema import validate_against_schema
 from fhir_client.embedded import embedded_client
 from tests.support import agent_truth as truth
-from tests.support.models_helpers import RecordingModel
+from tests.support.models_helpers import GEMMA_CONTEXT, RecordingModel
 from tests.support.tools_datasets import Dataset
 from tools import make_toolset
 
@@ -39,17 +39,7 @@ QUESTIONS = (
     "What happened at the most recent hospital stay?",
     "Summarize the recent lab work.",
 )
-CONFIG = {"answer_max_tokens": 64, "plan_max_tokens": 160, "context_window": 4096}
-
-
-@pytest.fixture(scope="module")
-def gemma() -> ChatModel:
-    pytest.importorskip("llama_cpp")
-    from agent.models.spec import load_model, small_test_model_path
-
-    model = load_model(str(small_test_model_path()), n_ctx=4096)
-    assert model is not None
-    return model
+CONFIG = {"answer_max_tokens": 64, "plan_max_tokens": 160, "context_window": GEMMA_CONTEXT}
 
 
 def assert_contract(output: AgentOutput) -> None:
@@ -66,8 +56,8 @@ def assert_contract(output: AgentOutput) -> None:
             assert step.count >= 0
 
 
-async def test_gemma_270m_runs_the_whole_graph(dataset: Dataset, gemma: ChatModel) -> None:
-    model = RecordingModel(gemma)
+async def test_gemma_270m_runs_the_whole_graph(dataset: Dataset, gemma_270m: ChatModel) -> None:
+    model = RecordingModel(gemma_270m)
     graph = build_graph()
     started = time.perf_counter()
     outputs: list[AgentOutput] = []

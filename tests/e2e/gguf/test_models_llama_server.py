@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -39,9 +38,6 @@ from agent.models.structured_forms import StructuredMode
 from agent.planner.schema import planning_schema
 from tests.support import agent_truth as truth
 from tests.support.llama_server import (
-    cache_dir,
-    ensure_llama_server,
-    installed_version,
     running_llama_server,
 )
 from tests.support.models_helpers import gemma_270m_path
@@ -65,30 +61,11 @@ CLI_SECONDS = 3 * REQUEST_SECONDS
 """One ``ask``: at most three model calls (a plan, an answer, one repair)."""
 
 
-def _binary() -> Path:
-    """The user's binary, the cached build, or (when required) a build; else skip."""
-    if os.environ.get("EHR_AGENT_LLAMA_SERVER"):
-        return ensure_llama_server()
-    cached = cache_dir(installed_version()) / "llama-server"
-    if os.environ.get("EHR_AGENT_REQUIRE_LLAMA_SERVER") != "1":
-        pytest.skip(
-            "opt-in (about 20 minutes on a 2-core CPU): set EHR_AGENT_REQUIRE_LLAMA_SERVER=1 "
-            f"to use {cached} (`python tests/support/llama_server.py` builds it) or "
-            "EHR_AGENT_LLAMA_SERVER=/path/to/llama-server"
-        )
-    if cached.exists():
-        return cached
-    missing = [tool for tool in ("cmake", "c++") if shutil.which(tool) is None]
-    if missing:
-        pytest.fail(f"building llama-server needs {', '.join(missing)}")
-    return ensure_llama_server()
-
-
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def server(tmp_path_factory: pytest.TempPathFactory, llama_server_binary: Path) -> Iterator[str]:
     gguf = gemma_270m_path()
     log = tmp_path_factory.mktemp("llama-server") / "server.log"
-    with running_llama_server(_binary(), gguf, log, alias=ALIAS, context=CONTEXT) as url:
+    with running_llama_server(llama_server_binary, gguf, log, alias=ALIAS, context=CONTEXT) as url:
         yield url
 
 

@@ -29,13 +29,13 @@ from agent.replay.report import summarize
 from agent.replay.runner import Checkpoint, plan_records, run_replay
 from agent.replay.sampling import sample_plans
 from fhir_client.embedded import embedded_client
-from tests.support.models_helpers import RecordingModel, gemma_270m_path
+from tests.support.models_helpers import GEMMA_CONTEXT, RecordingModel
 from tests.support.tools_datasets import DATASET_DIRECTORIES, Dataset, load_dataset
 
 pytestmark = pytest.mark.slow
 
 TODAY = date(2025, 6, 15)
-CONFIG = {"answer_max_tokens": 32, "plan_max_tokens": 160, "context_window": 4096}
+CONFIG = {"answer_max_tokens": 32, "plan_max_tokens": 160, "context_window": GEMMA_CONTEXT}
 """Short answers: the base model fills any budget with prose, and time is CI's."""
 CATEGORIES = ("paraphrase", "reasoning", "lay_terms", "latest_lab", "wrong_person")
 """Free-form questions (paraphrase, reasoning, lay terms), a template one the rules route
@@ -49,23 +49,14 @@ def dataset() -> Iterator[Dataset]:
     loaded.store.close()
 
 
-@pytest.fixture(scope="module")
-def gemma() -> ChatModel:
-    from agent.models.spec import load_model
-
-    model = load_model(str(gemma_270m_path()), n_ctx=CONFIG["context_window"])
-    assert model is not None
-    return model
-
-
 async def test_270m_replay_has_no_invalid_plan_and_no_unverified_citation(
-    dataset: Dataset, gemma: ChatModel, tmp_path: Path
+    dataset: Dataset, gemma_270m: ChatModel, tmp_path: Path
 ) -> None:
     records = records_from_bundles(DATASET_DIRECTORIES["fixtures"])
     plans = plan_records(records, templates=True, freeform=True, today=TODAY)
     plans = sample_plans(plans, 1, categories=CATEGORIES)
     assert sorted(q.category for p in plans for q in p.questions) == sorted(CATEGORIES)
-    model = RecordingModel(gemma)
+    model = RecordingModel(gemma_270m)
     async with embedded_client(dataset.store) as client:
         answerer = AgentAnswerer(client, model, configurable=CONFIG)
         results = await run_replay(plans, answerer, Checkpoint(tmp_path / "r.jsonl", "270m"))

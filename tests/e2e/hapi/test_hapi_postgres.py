@@ -9,34 +9,22 @@ started on it, one fixture patient loaded, read back, and counted in HAPI's own 
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
 import tempfile
 from pathlib import Path
 
-import hapi  # tests/support/hapi_server/hapi.py (on sys.path via conftest)
-import postgres  # tests/support/hapi_server/postgres.py
 import pytest
 
 from fhir_client import FhirClient
 from fhir_client.loading import load_paths
+from tests.support.hapi_server import hapi, postgres
 
 pytestmark = [pytest.mark.hapi, pytest.mark.slow]
 
 FIXTURES = Path(__file__).resolve().parents[3] / "synthea_fixtures" / "fhir"
 
 
-def _skip_or_fail(reason: str) -> None:
-    if os.environ.get("EHR_AGENT_REQUIRE_POSTGRES") == "1":
-        pytest.fail(f"{reason} (EHR_AGENT_REQUIRE_POSTGRES=1 makes this a failure)")
-    pytest.skip(reason)
-
-
-def test_hapi_on_postgresql_stores_what_the_loader_sends() -> None:
-    if not postgres.available():
-        _skip_or_fail("HAPI on PostgreSQL needs Debian's postgresql (initdb, pg_ctl, psql)")
-    if hapi.find_java() is None or hapi.find_maven() is None:
-        _skip_or_fail("HAPI needs Java 17+ and Maven")
+def test_hapi_on_postgresql_stores_what_the_loader_sends(hapi_on_postgres_toolchain: None) -> None:
     files = sorted(FIXTURES.glob("*.json"))
     patient = min((p for p in files if "Information" not in p.name), key=lambda p: p.stat().st_size)
     reference = [p for p in files if "Information" in p.name]

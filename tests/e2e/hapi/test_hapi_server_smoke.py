@@ -16,14 +16,12 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "support" / "hapi_server"))
-import hapi  # tests/support/hapi_server/hapi.py (not an installed package)
+from tests.support.hapi_server import hapi
 
 FHIR_JSON = "application/fhir+json"
 PATIENT_ID = "abc-123"

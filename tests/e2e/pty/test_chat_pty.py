@@ -4,22 +4,20 @@ The expected values come from the bundle JSON, not from the agent: the test find
 patient with at least two HbA1c (LOINC 4548-4) results on different days and expects
 the newest, then (for the follow-up "and before that?" in the same thread) the one
 before it. The terminal is ``TERM=dumb`` with a fixed 200-column size so prompt_toolkit
-prints plain text and the sources table does not fold.
+prints plain text and the sources table does not fold (this tier's conftest).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
-import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
-
-pexpect = pytest.importorskip("pexpect")
 
 REPO = Path(__file__).resolve().parents[3]
 FIXTURES = REPO / "synthea_fixtures" / "fhir"
@@ -99,29 +97,13 @@ def _answer_line(transcript: str, question: str) -> str:
 
 
 @pytest.mark.slow
-def test_two_questions_in_one_thread_then_sources(tmp_path: Path) -> None:
+def test_two_questions_in_one_thread_then_sources(
+    tmp_path: Path, pexpect: ModuleType, cli_in_pty: Callable[..., Any]
+) -> None:
     expected = _expected()
-    env = {
-        **os.environ,
-        "TERM": "dumb",
-        "NO_COLOR": "1",
-        "PROMPT_TOOLKIT_NO_CPR": "1",
-        "COLUMNS": "200",
-        "LINES": "50",
-        "XDG_DATA_HOME": str(tmp_path / "data"),  # the input history goes here, not to ~
-        "EHR_AGENT_FIXTURES": str(FIXTURES),
-    }
-    for name in ("EHR_AGENT_FHIR_URL", "EHR_AGENT_FHIR_TOKEN", "EHR_AGENT_MODEL"):
-        env.pop(name, None)
-    command = ["-m", "agent.cli", "chat", "--patient", expected.patient_id, "--model", "none"]
-    child = pexpect.spawn(
-        sys.executable,
-        [*command, "--db", str(tmp_path / "store.sqlite")],
-        cwd=str(REPO),
-        env=env,
-        encoding="utf-8",
-        dimensions=(50, 200),
-        timeout=TIMEOUT,
+    db = str(tmp_path / "store.sqlite")
+    child = cli_in_pty(
+        "chat", "--patient", expected.patient_id, "--model", "none", "--db", db, timeout=TIMEOUT
     )
     try:
         child.expect(re.escape(f"{expected.family}> "))
