@@ -25,7 +25,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from agent.threads import thread_key
-from tests.api_server import hba1c_patient, running_server, store_copy
+from tests.support.api_server import hba1c_patient, running_server, store_copy
 
 QUESTIONS = (
     "What are the HbA1c results?",

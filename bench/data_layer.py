@@ -35,7 +35,7 @@ sys.path.insert(0, str(REPO))
 from fhir_client import FhirClient  # noqa: E402
 from fhir_client.embedded import EmbeddedStore, embedded_client  # noqa: E402
 from fhir_client.loading import load_paths  # noqa: E402
-from tests.hapi_server import hapi  # noqa: E402
+from tests.support.hapi_server import hapi  # noqa: E402
 
 FIXTURES = REPO / "synthea_fixtures" / "fhir"
 Params = dict[str, str]

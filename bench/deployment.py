@@ -10,9 +10,9 @@ threads in a shared PostgreSQL checkpointer, and a model server speaking the Ope
 script starts them all on 127.0.0.1, each on a free port, with every state directory in
 ``.bench-out/deployment/``:
 
-1. a private PostgreSQL cluster (``tests/hapi_server/postgres.py``: Debian's initdb and
+1. a private PostgreSQL cluster (``tests/support/hapi_server/postgres.py``: Debian's initdb and
    pg_ctl) with two databases, ``hapi`` and ``threads``;
-2. HAPI FHIR JPA on PostgreSQL (``tests/hapi_server``), loaded with the hospital and
+2. HAPI FHIR JPA on PostgreSQL (``tests/support/hapi_server``), loaded with the hospital and
    practitioner bundles and ``--patients`` fixture patients through the loader;
 3. ``python -m llama_cpp.server`` with the GGUF (``--model gguf``), or no model;
 4. the API: ``ehr-agent serve --workers N`` when this checkout's ``serve`` has that
@@ -48,8 +48,8 @@ import httpx  # noqa: E402
 
 from fhir_client import FhirClient  # noqa: E402
 from fhir_client.loading import load_paths  # noqa: E402
-from tests.hapi_server import hapi  # noqa: E402
-from tests.hapi_server.postgres import PostgresCluster  # noqa: E402
+from tests.support.hapi_server import hapi  # noqa: E402
+from tests.support.hapi_server.postgres import PostgresCluster  # noqa: E402
 
 OUT = REPO / ".bench-out" / "deployment"
 FIXTURES = REPO / "synthea_fixtures" / "fhir"

@@ -34,7 +34,7 @@ from fhir_client.embedded import (  # noqa: E402
     embedded_client,
 )
 from fhir_client.loading import load_paths  # noqa: E402
-from tests.conformance_queries import patient_resources  # noqa: E402
+from tests.support.conformance_queries import patient_resources  # noqa: E402
 
 FIXTURES = REPO / "synthea_fixtures" / "fhir"
 

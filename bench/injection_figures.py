@@ -3,7 +3,7 @@ output per byte of hostile input.
 
     python bench/injection_figures.py [--gguf] [--no-remote]
 
-Every case of ``tests/injection_cases.py`` is planted in patient A's record (two real
+Every case of ``tests/support/injection_cases.py`` is planted in patient A's record (two real
 Synthea patients in one embedded store) and asked about on each backend: the rule path
 (``--model none``), the obedient attacker (a scripted model that does what the record
 says) and, with ``--gguf``, the real Gemma 3 270M GGUF; each over the in-process store
@@ -44,8 +44,8 @@ from tests.agent.test_injection_agent import (  # noqa: E402
     obedient_attacker,
     run_case,
 )
-from tests.injection_cases import CASES, InjectionCase, World, build_world  # noqa: E402
-from tests.injection_cases import planted_resources as plant_all  # noqa: E402
+from tests.support.injection_cases import CASES, InjectionCase, World, build_world  # noqa: E402
+from tests.support.injection_cases import planted_resources as plant_all  # noqa: E402
 from tools import make_toolset  # noqa: E402
 
 MEGABYTE = 1024 * 1024

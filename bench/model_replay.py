@@ -6,7 +6,7 @@
 
 ``--model openai:URL#NAME`` replays through an OpenAI-compatible server already running;
 ``--llama-server`` starts llama.cpp's own ``llama-server`` (built once by
-``tests/llama_server.py``) with the 270M GGUF on a free local port and replays through it.
+``tests/support/llama_server.py``) with the 270M GGUF on a free local port and replays through it.
 
 Why: issue 10 asks that, with the Gemma 3 270M GGUF, the replay show zero invalid plans
 and zero unverified citations, and issue 14 a citation-validity figure with a real
@@ -55,7 +55,7 @@ from agent.replay.runner import Checkpoint, QuestionResult, plan_replay, run_rep
 from agent.replay.sampling import sample_plans  # noqa: E402
 from fhir_client.embedded import EmbeddedStore, embedded_client  # noqa: E402
 from fhir_client.loading import load_paths  # noqa: E402
-from tests.llama_server import ensure_llama_server, running_llama_server  # noqa: E402
+from tests.support.llama_server import ensure_llama_server, running_llama_server  # noqa: E402
 
 FIXTURES = REPO / "synthea_fixtures" / "fhir"
 OUT = REPO / ".bench-out" / "model-replay"
@@ -278,7 +278,7 @@ def main(argv: list[str] | None = None) -> None:
         "--llama-server",
         action="store_true",
         help="serve the GGUF with llama.cpp's llama-server (built once by "
-        "tests/llama_server.py) and replay through it",
+        "tests/support/llama_server.py) and replay through it",
     )
     parser.add_argument("--templates", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument("--freeform", action=argparse.BooleanOptionalAction, default=False)

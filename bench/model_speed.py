@@ -25,7 +25,7 @@ prefix cache is for (its instruction texts alternate, and the tool list and the 
 conversation digest repeat).
 Printed: seconds per answer (median), prompt tokens evaluated per answer, generated
 tokens/s, and the ratio to ``today``. Greedy decoding makes the variants' answers
-identical (checked here too, and in tests/models/test_models_llama_speed_options.py).
+identical (checked here too, and in tests/agent/models/test_models_llama_speed_options.py).
 
 Then ``replay --concurrency N`` against llama-cpp-python's OpenAI-compatible server
 (``python -m llama_cpp.server``) with the same GGUF: questions/s against N.

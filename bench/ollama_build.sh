@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Build Ollama (CPU) from the Go module proxy and cache the binary where the opt-in
-# Ollama test (tests/models/test_models_ollama.py) looks for it:
+# Ollama test (tests/agent/models/test_models_ollama.py) looks for it:
 #   ~/.cache/ehr-agent/ollama-$VERSION/ollama   (and build.log beside it)
 #
 # Why each step: the module zip omits llama.cpp's vendor/ folder, so its three header-only

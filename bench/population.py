@@ -60,7 +60,7 @@ from fhir_client import FhirClient  # noqa: E402
 from fhir_client.embedded import EmbeddedStore, embedded_client  # noqa: E402
 from fhir_client.limits import LOAD_REQUEST_DEADLINE_SECONDS, LOAD_TIMEOUT_SECONDS  # noqa: E402
 from fhir_client.loading import LoadReport, load_paths  # noqa: E402
-from tests.hapi_server import hapi  # noqa: E402
+from tests.support.hapi_server import hapi  # noqa: E402
 
 OUT = REPO / ".bench-out"
 FIXTURES = REPO / "synthea_fixtures" / "fhir"

@@ -36,7 +36,7 @@ from fhir_client import FhirClient  # noqa: E402
 from fhir_client.directory import REMOTE_COUNTED_TYPES, PatientPage, patient_page  # noqa: E402
 from fhir_client.loading import load_paths  # noqa: E402
 from fhir_client.observe import RequestObservation  # noqa: E402
-from tests.hapi_server import hapi  # noqa: E402
+from tests.support.hapi_server import hapi  # noqa: E402
 
 FIXTURES = REPO / "synthea_fixtures" / "fhir"
 HAPI_START_TIMEOUT_SECONDS = 1200.0

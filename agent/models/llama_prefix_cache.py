@@ -17,7 +17,7 @@ save (n_batch rows); here only the sequence's KV cells are saved
 
 Correctness rests on llama.cpp restoring exactly the evaluated KV cells: a
 restored prefix plus the evaluated rest gives the same greedy output as a
-cold evaluation (tested in ``tests/models/test_models_llama_speed_options.py``).
+cold evaluation (tested in ``tests/agent/models/test_models_llama_speed_options.py``).
 Gemma 3's sliding-window layers need the full-size SWA cache for that
 (``swa_full``, llama.cpp's default for a context), which the backend keeps.
 """

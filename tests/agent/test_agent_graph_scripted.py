@@ -19,8 +19,8 @@ from agent import AgentContext, ask, build_graph, open_checkpointer, stream_answ
 from agent.extractive import FALLBACK_NOTE
 from agent.models.scripted import ScriptedModel
 from fhir_client.embedded import embedded_client
-from tests import agent_truth as truth
-from tests.tools_datasets import Dataset, PatientRecord
+from tests.support import agent_truth as truth
+from tests.support.tools_datasets import Dataset, PatientRecord
 from tools import make_toolset
 
 COMPLEX = "Is her diabetes well controlled?"  # not a single fact: the model plans

@@ -18,8 +18,8 @@ import pytest
 from agent import AgentContext, build_graph
 from agent.events import ask
 from fhir_client.embedded import embedded_client
-from tests import agent_truth as truth
-from tests.tools_datasets import Dataset, PatientRecord
+from tests.support import agent_truth as truth
+from tests.support.tools_datasets import Dataset, PatientRecord
 from tools import make_toolset
 
 DATASETS = ("fixtures", "spezi")

@@ -19,6 +19,7 @@ from agent.replay.bundles import records_from_bundles
 from agent.replay.record import PatientRecord, codes_of, day, moment, reference
 from fhir_client.embedded import EmbeddedStore, embedded_client
 from fhir_client.loading import load_paths
+from tests.support.shared_data import synthea_external
 from tools import make_toolset
 
 FIXTURES = Path(__file__).resolve().parents[2] / "synthea_fixtures" / "fhir"
@@ -133,7 +134,7 @@ async def test_extremes_thresholds_and_the_last_visit(client: Any, record: Patie
 
 
 async def test_two_results_at_the_same_time_that_disagree_are_both_stated() -> None:
-    spezi = FIXTURES.parents[1] / "tests" / "data" / "synthea-external" / "spezi-mock-patients"
+    spezi = synthea_external("spezi-mock-patients")
     path = next(spezi.glob("Milton509_Ortiz186_*.json"))
     (record,) = [r for r in records_from_bundles(spezi) if r.id in path.name]
     by_instant: dict[str, list[dict[str, Any]]] = {}

@@ -3,7 +3,7 @@
 Runs the whole graph (rule-based planner, tools through the embedded FHIR facade,
 extractive answer, verification) on our fixtures and on the shared external sets, for
 every patient, and compares with answers computed from the bundle JSON
-(``tests.agent_truth``).
+(``tests.support.agent_truth``).
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ import pytest
 
 from agent import AgentContext, AgentOutput, ask, build_graph
 from fhir_client.embedded import embedded_client
-from tests import agent_truth as truth
-from tests.tools_datasets import Dataset, PatientRecord
+from tests.support import agent_truth as truth
+from tests.support.tools_datasets import Dataset, PatientRecord
 from tools import make_toolset
 
 DATASETS = ("fixtures", "hiv", "spezi")

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from postgres import PostgresCluster  # tests/hapi_server/postgres.py
 from typer.testing import CliRunner
 
 from agent.cli import app
-from tests.api_server import FIXTURES_DIR, hba1c_patient, running_server, store_copy
+from tests.support.api_server import FIXTURES_DIR, hba1c_patient, running_server, store_copy
+from tests.support.hapi_server.postgres import PostgresCluster
 
 pytestmark = pytest.mark.slow
 

@@ -30,7 +30,7 @@ from agent.models.base import ChatModel
 from agent.models.scripted import ScriptedModel
 from fhir_client import FhirClient
 from fhir_client.embedded import EMBEDDED_BASE_URL, embedded_asgi_app
-from tests.injection_cases import World, build_world
+from tests.support.injection_cases import World, build_world
 from tools import make_toolset
 
 MAX_RETRIES = 3

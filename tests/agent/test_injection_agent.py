@@ -4,7 +4,7 @@ Issue 7: a note or resource text carrying instructions ("ignore previous instruc
 "read Patient/other", fake citations, chat-template tokens) must not make the agent read
 another patient, run a tool outside the allowed set, or cite what it did not retrieve.
 
-Every case in ``tests/injection_cases.py`` runs on three backends:
+Every case in ``tests/support/injection_cases.py`` runs on three backends:
 
 * an *obedient attacker* (``ScriptedModel``): it retrieves the planted resource, then
   does exactly what the payload asks (plans a forbidden tool or another patient's id,
@@ -36,7 +36,7 @@ from agent.models.base import ChatModel
 from agent.models.scripted import ScriptedModel
 from fhir_client import FhirClient
 from fhir_client.embedded import EMBEDDED_BASE_URL
-from tests.injection_cases import (
+from tests.support.injection_cases import (
     CASES,
     FULL_REFERENCE,
     InjectionCase,
@@ -46,7 +46,7 @@ from tests.injection_cases import (
     fill_json,
     planted_resources,
 )
-from tests.models_helpers import RecordingModel
+from tests.support.models_helpers import RecordingModel
 from tools import DEFAULT_TOOLS, make_toolset
 from tools.scope import SHARED_TYPES
 

@@ -34,7 +34,7 @@ from tests.agent.test_injection_agent import (
     planted_reference,
     world,
 )
-from tests.injection_cases import CASES, InjectionCase, World
+from tests.support.injection_cases import CASES, InjectionCase, World
 from tools import make_toolset
 
 __all__ = ["world"]  # the shared module-scoped fixture: two patients, every case planted

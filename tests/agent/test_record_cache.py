@@ -33,7 +33,7 @@ from fhir_client.embedded import (
 from fhir_client.embedded.store import StoreError
 from fhir_client.limits import MAX_JSON_DEPTH
 from fhir_client.observe import RequestObservation
-from tests.tools_datasets import Dataset
+from tests.support.tools_datasets import Dataset
 from tools import make_toolset
 from tools.concepts import PatientRecord
 
@@ -289,7 +289,7 @@ def _over_http(store: EmbeddedStore, base: str = EMBEDDED_BASE_URL) -> FhirClien
 async def test_a_remote_record_is_kept_until_a_write_or_delete_shows_in_history(
     dataset: Dataset,
 ) -> None:
-    """The same as the HAPI test (tests/agent/test_record_cache_hapi.py), on a FHIR
+    """The same as the HAPI test (tests/e2e/hapi/test_record_cache_hapi.py), on a FHIR
     server made of the embedded facade reached over HTTP, so it runs without Java."""
     patient_id, condition = _patient_with_condition(dataset)
     async with _over_http(dataset.store) as remote, open_checkpointer(":memory:") as saver:

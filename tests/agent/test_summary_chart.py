@@ -19,7 +19,7 @@ import pytest
 
 from agent.summary import patient_summary
 from fhir_client.embedded import embedded_client
-from tests.tools_datasets import Dataset, PatientRecord, load_dataset
+from tests.support.tools_datasets import Dataset, PatientRecord, load_dataset
 from tools import make_toolset
 
 Resource = dict[str, Any]

@@ -21,7 +21,7 @@ import pytest
 from agent.api.security import TokenRegistry, hash_token
 from agent.checkpoints import enforce_retention, open_checkpointer
 from agent.threads import ThreadBusy, ThreadConflict, open_thread_registry, thread_key
-from tests.api_server import fixture_patients, running_server, store_copy
+from tests.support.api_server import fixture_patients, running_server, store_copy
 
 TOKEN_A = "threads-token-A-5e4d3c2b1a0f9e8d7c6b5a49"
 TOKEN_B = "threads-token-B-0a9b8c7d6e5f4a3b2c1d0e9f"

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from postgres import PostgresCluster  # tests/hapi_server/postgres.py
 
 from agent.checkpoints import enforce_retention, open_checkpointer
 from agent.threads import ThreadBusy, ThreadConflict, open_thread_registry, thread_key
-from tests.api_server import fixture_patients, running_server, store_copy
+from tests.support.api_server import fixture_patients, running_server, store_copy
+from tests.support.hapi_server.postgres import PostgresCluster
 
 pytestmark = pytest.mark.slow
 

@@ -20,7 +20,7 @@ from agent.models.scripted import ScriptedModel
 from agent.results import derived_counts
 from agent.state import empty_usage, merge_turn, new_turn
 from fhir_client.embedded import embedded_client
-from tests.tools_datasets import Dataset, PatientRecord
+from tests.support.tools_datasets import Dataset, PatientRecord
 from tools import make_toolset
 
 

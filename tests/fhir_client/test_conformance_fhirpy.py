@@ -1,9 +1,9 @@
 """Conformance: a third-party FHIR client (fhirpy) against the ``/fhir`` of ``ehr-agent serve``.
 
-The server is the real API app under uvicorn on 127.0.0.1 (tests/api_server.py) over an
+The server is the real API app under uvicorn on 127.0.0.1 (tests/support/api_server.py) over an
 embedded store filled from the committed Synthea fixtures; fhirpy talks to it over
 HTTP as it would to any FHIR server. Expected answers come from the bundle JSON
-(tests/conformance_queries.py), never from the store.
+(tests/support/conformance_queries.py), never from the store.
 """
 
 from __future__ import annotations
@@ -15,10 +15,11 @@ from typing import Any
 
 import httpx
 import pytest
-from api_server import running_server, store_copy
-from conformance_queries import patient_resources
 from fhirpy import AsyncFHIRClient
 from fhirpy.base.exceptions import OperationOutcome, ResourceNotFound
+
+from tests.support.api_server import running_server, store_copy
+from tests.support.conformance_queries import patient_resources
 
 Resource = dict[str, Any]
 

@@ -20,7 +20,7 @@ from fhir_client.directory import patient_page
 from fhir_client.embedded import EmbeddedStore, embedded_asgi_app, embedded_client
 from fhir_client.limits import MAX_BUNDLE_FILE_BYTES, MIB
 from fhir_client.loading import load_paths, sources
-from tests.shared_data import synthea_external
+from tests.support.shared_data import synthea_external
 
 GOOD = "Bob965_Keeling57_3f6fd0bb-6cd3-eb3f-4401-cd38ace25f2b.json"
 

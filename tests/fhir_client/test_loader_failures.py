@@ -12,7 +12,7 @@ import pytest
 from fhir_client.client import FhirClient
 from fhir_client.embedded import EmbeddedStore, embedded_client
 from fhir_client.loading import BundleLoadError, load_paths
-from tests.shared_data import synthea_external
+from tests.support.shared_data import synthea_external
 
 SMALL_PATIENT = "Bob965_Keeling57_3f6fd0bb-6cd3-eb3f-4401-cd38ace25f2b.json"
 OTHER_PATIENT = "Cecelia952_Romaguera67_f1731e33-dc55-4ee8-72d7-cece2e49bedd.json"

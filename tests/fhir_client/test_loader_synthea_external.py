@@ -17,7 +17,7 @@ import pytest
 
 from fhir_client.embedded import EmbeddedStore, embedded_client
 from fhir_client.loading import BundleKind, LoadReport, load_paths
-from tests.shared_data import synthea_external
+from tests.support.shared_data import synthea_external
 
 DIRECTORY_TYPES = {"Practitioner", "PractitionerRole", "Organization", "Location"}
 

@@ -31,7 +31,7 @@ from fhir_client.embedded import (
 from fhir_client.embedded.registry import PATIENT_COMPARTMENT
 from fhir_client.limits import MAX_PATIENT_PAGE, REMOTE_COUNT_BATCH_ENTRIES
 from fhir_client.observe import RequestObservation
-from tests.api_server import fixture_patients, running_server, store_copy
+from tests.support.api_server import fixture_patients, running_server, store_copy
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,7 @@
 """The embedded facade as a FHIR R4 server: versions, validators, includes, subsets, formats.
 
 Runs in-process (httpx over ASGI) against genuine Synthea output from another project
-(tests/data/synthea-external). Every expected answer is computed from the bundle JSON
+(tests/support/data/synthea-external). Every expected answer is computed from the bundle JSON
 (tests/fhir_client/test_store_support.py), never from the store under test.
 """
 
@@ -15,13 +15,13 @@ from typing import Any
 
 import httpx
 import pytest
-from shared_data import synthea_external
 from test_store_support import SyntheaSet, load_synthea_dir
 
 from fhir_client.embedded import EmbeddedStore, embedded_asgi_app
 from fhir_client.embedded.app import create_fhir_app
 from fhir_client.embedded.extract import parse_reference
 from fhir_client.limits import MAX_INCLUDED_PER_PAGE
+from tests.support.shared_data import synthea_external
 
 Resource = dict[str, Any]
 BASE = "http://embedded.local/fhir"

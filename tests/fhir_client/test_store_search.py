@@ -17,10 +17,10 @@ from typing import Any
 
 import httpx
 import pytest
-from shared_data import synthea_external
 from test_store_support import Resource, SyntheaSet, load_synthea_dir
 
 from fhir_client.embedded import EMBEDDED_BASE_URL, EmbeddedStore, embedded_asgi_app
+from tests.support.shared_data import synthea_external
 
 LOINC = "http://loinc.org"
 

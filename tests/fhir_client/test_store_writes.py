@@ -9,7 +9,6 @@ from typing import Any
 
 import httpx
 import pytest
-from shared_data import synthea_external
 from test_store_support import Resource, load_synthea_dir, transaction_of
 
 from fhir_client.embedded import (
@@ -19,6 +18,7 @@ from fhir_client.embedded import (
     StoreError,
     embedded_asgi_app,
 )
+from tests.support.shared_data import synthea_external
 
 
 @pytest.fixture(scope="module")

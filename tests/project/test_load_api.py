@@ -17,7 +17,7 @@ from types import ModuleType
 
 import pytest
 
-from tests.api_server import store_copy
+from tests.support.api_server import store_copy
 
 BENCH = Path(__file__).resolve().parents[2] / "bench" / "api_load.py"
 CLIENTS = 20

@@ -88,13 +88,15 @@ def test_sdist_is_a_testable_source_tree(dist: Path) -> None:
         | {"langgraph.json", "pyproject.toml", "README.md", "Makefile", "MANIFEST.in", ".ci/run"}
     )
     assert not needed - names, sorted(needed - names)[:10]
-    assert {"tests/hapi_server/pom.xml", "tests/hapi_server/hapi.py"} <= names
-    assert any(n.startswith("tests/hapi_server/src/main/java/") for n in names)
-    assert any(n.startswith("tests/data/synthea-external/") and "LICENSE" in n for n in names)
+    assert {"tests/support/hapi_server/pom.xml", "tests/support/hapi_server/hapi.py"} <= names
+    assert any(n.startswith("tests/support/hapi_server/src/main/java/") for n in names)
+    assert any(
+        n.startswith("tests/support/data/synthea-external/") and "LICENSE" in n for n in names
+    )
     leaked = [
         n
         for n in names
-        if n.startswith(("tests/hapi_server/target", ".venv", ".scratch"))
+        if n.startswith(("tests/support/hapi_server/target", ".venv", ".scratch"))
         or n.endswith((".sqlite", ".pyc"))
     ]
     assert not leaked, leaked[:10]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 from pathlib import Path
 
-from tests.tools_datasets import _bundle_resources
+from tests.support.tools_datasets import _bundle_resources
 from tools.concepts import PatientRecord, build_index
 from tools.vocabulary import normalize_name
 

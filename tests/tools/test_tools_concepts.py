@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from tests.tools_datasets import Dataset, PatientRecord
+from tests.support.tools_datasets import Dataset, PatientRecord
 from tools import make_toolset, run_tool
 from tools.concepts import vocabularies
 

@@ -16,7 +16,7 @@ from pydantic import Field, ValidationError
 
 from agent.absence import failed_topics
 from agent.planner.schema import planning_schema
-from tests.tools_datasets import Dataset
+from tests.support.tools_datasets import Dataset
 from tools import TOOLS, PatientToolset, ToolArgumentError, ToolResult
 from tools.declare import DateText, ToolName, tool
 from tools.registry import check_tool_names, run_tool, spec_of, tool_specs, validate_arguments

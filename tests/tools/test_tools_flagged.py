@@ -21,8 +21,8 @@ from agent.events import ask
 from agent.planner.rules import plan_question
 from agent.reading import read_question
 from fhir_client.embedded import embedded_client
-from tests import agent_truth as truth
-from tests.tools_datasets import Dataset, PatientRecord
+from tests.support import agent_truth as truth
+from tests.support.tools_datasets import Dataset, PatientRecord
 from tools import make_toolset, run_tool
 from tools.result_flags import judge
 

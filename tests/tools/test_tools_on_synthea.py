@@ -21,7 +21,7 @@ import pytest
 
 from fhir_client.client import FhirClient
 from fhir_client.embedded import embedded_client
-from tests.tools_datasets import Dataset, PatientRecord
+from tests.support.tools_datasets import Dataset, PatientRecord
 from tools import EvidenceSeries, PatientToolset, ToolResult, make_toolset, run_tool
 
 Resource = dict[str, Any]

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.tools_datasets import Dataset, PatientRecord
+from tests.support.tools_datasets import Dataset, PatientRecord
 from tools import make_toolset, run_tool
 
 Resource = dict[str, Any]

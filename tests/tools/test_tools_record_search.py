@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from tests.tools_datasets import Dataset
+from tests.support.tools_datasets import Dataset
 from tools import make_toolset, run_tool
 
 Resource = dict[str, Any]

@@ -1,0 +1,95 @@
+"""Expected answers for the agent tests, read straight from the bundle JSON.
+
+Nothing here calls the tools or the agent: these are the test's own rules for "the
+latest HbA1c", "the active medications", ... so the agent is checked against the data,
+not against itself.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from tests.support.tools_datasets import PatientRecord
+
+Resource = dict[str, Any]
+
+HBA1C = {"4548-4", "17856-6"}
+# CVX codes of influenza vaccines (CDC vaccine groups), as written in the bundles.
+FLU_CVX = {
+    "140",
+    "141",
+    "150",
+    "153",
+    "155",
+    "158",
+    "161",
+    "166",
+    "168",
+    "171",
+    "185",
+    "186",
+    "197",
+    "205",
+    "88",
+    "111",
+    "135",
+    "144",
+    "149",
+}
+
+
+def ref(resource: Resource) -> str:
+    return f"{resource['resourceType']}/{resource['id']}"
+
+
+def codes(concept: Any) -> set[str]:
+    return {str(c.get("code")) for c in (concept or {}).get("coding", [])}
+
+
+def day(resource: Resource) -> str:
+    for key in ("effectiveDateTime", "occurrenceDateTime", "authoredOn", "recordedDate"):
+        if isinstance(resource.get(key), str):
+            return str(resource[key])[:10]
+    period = resource.get("period") or resource.get("effectivePeriod") or {}
+    return str(period.get("start", ""))[:10]
+
+
+def newest(resources: list[Resource]) -> tuple[str, set[str]]:
+    """The newest day among ``resources`` and the references dated that day."""
+    if not resources:
+        return "", set()
+    latest = max(day(r) for r in resources)
+    return latest, {ref(r) for r in resources if day(r) == latest}
+
+
+def hba1c_results(record: PatientRecord) -> list[Resource]:
+    return [
+        o for o in record.of("Observation") if codes(o.get("code")) & HBA1C and "valueQuantity" in o
+    ]
+
+
+def active_medications(record: PatientRecord) -> set[str]:
+    return {ref(m) for m in record.of("MedicationRequest") if m.get("status") == "active"}
+
+
+def active_allergies(record: PatientRecord) -> set[str]:
+    return {
+        ref(a)
+        for a in record.of("AllergyIntolerance")
+        if codes(a.get("clinicalStatus")) in (set(), {"active"})
+    }
+
+
+def flu_vaccines(record: PatientRecord) -> list[Resource]:
+    return [i for i in record.of("Immunization") if codes(i.get("vaccineCode")) & FLU_CVX]
+
+
+def cited(answer: str) -> set[str]:
+    return set(re.findall(r"\[([A-Z][A-Za-z]+/[A-Za-z0-9\-.]+)\]", answer))
+
+
+def numbers(text: str) -> list[float]:
+    without_refs = re.sub(r"\[[^\]]+\]", " ", text)
+    without_dates = re.sub(r"\d{4}-\d{2}-\d{2}", " ", without_refs)
+    return [float(n) for n in re.findall(r"\d+(?:\.\d+)?", without_dates)]
