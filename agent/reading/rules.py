@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from datetime import date
 
+from agent.reading.flags import FLAGGED_RESULTS
 from agent.reading.language import is_english
 from agent.reading.model import Asks, Concept, Family, Reading, ReadingPeriod, Threshold
 from agent.reading.periods import find_period, is_count_question
@@ -38,24 +39,6 @@ _LAST_N = re.compile(
 _THRESHOLD = re.compile(
     r"(?P<word>above|over|greater than|more than|higher than|exceed(?:ed|ing|s)?|>=|>|"
     r"below|under|less than|lower than|<=|<)\s*(?P<value>\d+(?:\.\d+)?)"
-)
-# "any abnormal labs?", "results out of range?", "labs flagged high": which results the
-# record flags, a question about flags rather than about a named test.
-_RESULT_WORDS = (
-    r"(?:(?:lab|blood|test)\s+)?(?:labs?|laborator(?:y|ies)|results?|values?|tests?|bloodwork"
-    r"|blood\s?work|numbers|levels|vitals?|vital signs|readings?)"
-)
-_RANGE_WORDS = (
-    r"(?:abnormal(?:ly)?|out[- ]of[- ]range|outside (?:the )?(?:normal |reference )?range"
-    r"|flagged|elevated|raised|high|low|critical|concerning|worrying)"
-)
-_IN_RANGE_WORDS = r"(?:ok|okay|alright|fine|normal|good|in range|within (?:normal )?range)"
-_FLAGGED = re.compile(
-    rf"\b{_RANGE_WORDS}\s+{_RESULT_WORDS}\b"
-    rf"|\b{_RESULT_WORDS}(?:\s+\w+){{0,3}}?\s+(?:{_RANGE_WORDS}|off|{_IN_RANGE_WORDS})"
-    rf"(?:\s+{_RANGE_WORDS})?\b"
-    rf"|\b(?:{_RANGE_WORDS}|off)\s+(?:in|on|with|among)\s+(?:(?:her|his|their|the)\s+)?"
-    rf"{_RESULT_WORDS}\b"
 )
 _UP = ("above", "over", "greater than", "more than", "higher than", ">", "exceed")
 _HIGHEST = ("highest", "max", "maximum", "peak", "worst", "largest", "biggest", "top")
@@ -317,7 +300,7 @@ def read_question(question: str, today: date | None = None) -> Reading:
         for word in person.lower().split():
             text = re.sub(rf"\b{re.escape(word)}\d*(?:'s|\u2019s)?", " ", text)
     threshold, text = _threshold(text)
-    flagged = _FLAGGED.search(text)
+    flagged = FLAGGED_RESULTS.search(text)
     if flagged is not None:
         text = _cut(text, flagged.span())  # "abnormal labs" names no test
     last_n, text = _last_n(text)
