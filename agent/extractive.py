@@ -10,8 +10,21 @@ from __future__ import annotations
 
 import re
 
-from agent.extractive_evidence import Cite, citation, in_period, period_words, step_spec
-from agent.extractive_kinds import compose_by_kind, is_latest_few, latest_sentences
+from agent.extractive_evidence import (
+    Cite,
+    citation,
+    in_period,
+    period_words,
+    retrieved,
+    step_spec,
+)
+from agent.extractive_kinds import (
+    DUE_NOTE,
+    compose_by_kind,
+    is_latest_few,
+    latest_of_each,
+    latest_sentences,
+)
 from agent.reading import Reading
 from agent.reading.decline import stored_reading
 from agent.results import result_from_json, thread_aliases
@@ -275,6 +288,12 @@ def extractive_answer(state: AgentState, *, cite: Cite | None = None) -> str:
             f"I could not match '{unknown[0]}' to anything this record codes, so I cannot "
             "say whether the record holds it; what the notes say follows if they mention it."
         )
+    if reading.due:  # a schedule question: what was last done, never "Yes" or "No"
+        sentences.append(DUE_NOTE)
+        latest = latest_of_each(retrieved(steps), reading, cite)
+        if latest:
+            return "\n".join([*sentences, *latest])
+        reading = reading.model_copy(update={"asks": "value"})  # say what was searched
     by_kind = compose_by_kind(steps, reading, cite, question)
     if by_kind is not None:
         return "\n".join([*sentences, *by_kind])

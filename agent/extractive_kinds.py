@@ -27,11 +27,18 @@ from agent.reading import Reading
 from agent.state import StepRecord
 from tools.evidence import Evidence, ToolResult
 from tools.registry import spec_of
+from tools.vocabulary import normalize_name
 
-__all__ = ["compose_by_kind", "is_latest_few", "latest_sentences"]
+__all__ = ["DUE_NOTE", "compose_by_kind", "is_latest_few", "latest_of_each", "latest_sentences"]
 
 _SHOWN = 8
 _LATEST_FEW = 3
+
+DUE_NOTE = (
+    "ehr-agent does not judge what is due, overdue or up to date: that needs a care "
+    "schedule, which it does not read from the record."
+)
+"""Said first to a schedule question (``Reading.due``): no "Yes" or "No" is given."""
 
 
 def _extreme(found: list[Retrieved], reading: Reading, cite: Cite) -> list[str] | None:
@@ -88,21 +95,65 @@ def _compare(found: list[Retrieved], reading: Reading, cite: Cite) -> list[str] 
     ]
 
 
-def _first_item(found: list[Retrieved], reading: Reading, cite: Cite) -> list[str] | None:
+_NOUNS = {
+    "Encounter": "encounter",
+    "Condition": "diagnosis",
+    "Procedure": "procedure",
+    "Immunization": "immunization",
+    "MedicationRequest": "medication order",
+}
+
+
+def _one_per_resource(items: list[Evidence]) -> list[Evidence]:
+    """One line per resource, where it first appears: its last line, which is its own
+    (``find_concept`` puts an order's "Reason for X: Y" line before the order's)."""
+    return list({item.reference: item for item in items}.values())
+
+
+def _dated_item(
+    found: list[Retrieved], reading: Reading, cite: Cite, *, first: bool
+) -> list[str] | None:
+    """ "when was she diagnosed", "when was her last colonoscopy": the oldest or newest
+    matching entry, then (for the newest) the earlier ones, newest first."""
     items = [e for e in relevant(found, reading) if e.date]
     diagnosed = [e for e in items if e.kind == "Condition"]
     if diagnosed and ("condition" in reading.families or any(c.hint for c in reading.concepts)):
         items = diagnosed  # "when was X diagnosed": the condition, not a screening answer
     if not items:
         return None
-    oldest = min(items, key=lambda e: e.date or "")
-    noun = {"Encounter": "encounter", "Condition": "record of it"}.get(oldest.kind, "record")
+    items.sort(key=lambda e: e.date or "", reverse=not first)
+    items = _one_per_resource(items)
+    chosen = items[0]
+    noun = _NOUNS.get(chosen.kind, "entry")
     more = any(r.result.truncated for r in found)
-    caveat = " (the earliest of those retrieved; the record holds more)" if more else ""
-    return [
-        f"The first {noun} on record was on {oldest.date}: {oldest.undated_text} "
-        f"{citation(oldest, cite)}{caveat}."
+    which = "first" if first else "most recent"
+    caveat = " (the earliest of those retrieved; the record holds more)" if more and first else ""
+    lines = [
+        f"The {which} {noun} in the record was on {chosen.date}: {chosen.undated_text} "
+        f"{citation(chosen, cite)}{caveat}."
     ]
+    if not first and len(items) > 1:
+        lines.append("Earlier:")
+        lines += [f"- {e.text} {citation(e, cite)}" for e in items[1:_SHOWN]]
+    return lines
+
+
+def latest_of_each(found: list[Retrieved], reading: Reading, cite: Cite) -> list[str]:
+    """What was last done of each thing retrieved, newest first: "- 2024-03-02 Influenza
+    vaccine [1]" (the answer to a schedule question; empty when nothing dated matched)."""
+    newest: dict[tuple[str, str], Evidence] = {}
+    for item in relevant(found, reading):
+        key = (item.kind, normalize_name(item.label or item.undated_text))
+        if item.date and (key not in newest or item.date > (newest[key].date or "")):
+            newest[key] = item
+    if not newest:
+        return []
+    items = sorted(newest.values(), key=lambda e: e.date or "", reverse=True)
+    lines = ["Last on record:"]
+    lines += [f"- {e.text} {citation(e, cite)}" for e in items[:_SHOWN]]
+    if len(items) > _SHOWN:
+        lines.append(f"Only the {_SHOWN} most recent of them are shown.")
+    return lines
 
 
 def _timeline(found: list[Retrieved], cite: Cite) -> list[str] | None:
@@ -220,5 +271,8 @@ def compose_by_kind(
     observation = any(r.spec.kind == "observation" for r in found)
     by_tool = any(r.step["arguments"].get("mode") == "first" for r in found)
     if reading.ordinal == "first" and not observation and not by_tool:
-        return _first_item(found, reading, cite)
+        return _dated_item(found, reading, cite, first=True)
+    matches_only = all(r.spec.kind == "concept" for r in found)  # no notes, no lists
+    if reading.ordinal == "latest" and reading.asks == "value" and matches_only:
+        return _dated_item(found, reading, cite, first=False)
     return None

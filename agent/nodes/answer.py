@@ -19,6 +19,7 @@ from agent.configuration import RunContext
 from agent.extractive import extractive_answer
 from agent.models.base import ModelError
 from agent.nodes.knobs import Update, knobs, usage_of
+from agent.reading.decline import stored_reading
 from agent.state import AgentState
 
 __all__ = ["answer"]
@@ -46,7 +47,9 @@ async def answer(state: AgentState, runtime: Runtime[RunContext]) -> Update:
     attempts = turn["attempts"] + 1
     if turn["route"] == "decline":
         return {"current": {"draft": turn["declined"], "draft_source": "extractive", "attempts": 1}}
-    if model is None:
+    if model is None or stored_reading(turn).due:
+        # A schedule question ("is she up to date on her shots?") is answered from the
+        # evidence with a model too: a model's "Yes" would judge what the record cannot.
         draft = extractive_answer(state)
         return {"current": {"draft": draft, "draft_source": "extractive", "attempts": attempts}}
     settings = knobs()

@@ -331,7 +331,8 @@ def plan_reading(
         calls = _before(previous, earliest or {})
         if calls:
             return RulePlan(calls, "followup", confident=True)
-    first_order = _first_prescribed(question)
+    # "when was metformin last prescribed" asks the newest order, not the first.
+    first_order = _first_prescribed(question) if reading.ordinal != "latest" else None
     if first_order is not None:
         return RulePlan([first_order], "fact", confident=True)
     rest = raw

@@ -132,6 +132,9 @@ class Reading(BaseModel):
     flagged: bool = False
     """Asks which results are out of range ("any abnormal labs?", "elevated values?"):
     answered from the record's own flags, never from a range this product knows."""
+    due: bool = False
+    """Asks what is due, overdue or up to date ("due for a colonoscopy?"): a schedule the
+    record does not hold, so the answer says what was last done and judges nothing."""
 
     def family_concepts(self, *families: Family) -> list[Concept]:
         """The concepts in any of ``families``."""

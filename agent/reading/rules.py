@@ -21,6 +21,7 @@ from agent.reading.model import Asks, Concept, Family, Reading, ReadingPeriod, T
 from agent.reading.periods import find_period, is_count_question
 from agent.reading.person import named_person
 from agent.reading.purpose import purpose_class
+from agent.reading.schedule import cut_schedule_words
 from agent.reading.shorthand import expand_shorthand
 from tools.concepts.vocabularies import vocabularies
 from tools.vocabulary import (
@@ -82,13 +83,13 @@ _SCAFFOLD_TEXT = (
 )
 # Words the planner reads as a family's status, kind or view, not as a concept.
 _GENERIC_TEXT = (
-    "active inactive stopped resolved past previous discontinued old age born name gender "
-    "sex alive deceased emergency inpatient wellness ambulatory urgent outpatient received "
-    "receive gotten taken given severe recorded documented mentioned happen well "
-    "controlled control uncontrolled managed under before earlier prior then one therapy "
-    "treatment diagnosed diagnose prescribed prescription history explain describe "
-    "summary overview about status say says said mention mentions wrote written "
-    "started start new begun diagnosis diagnoses indication indications"
+    "active inactive stopped resolved past previous discontinued old age born name gender sex "
+    "alive deceased emergency inpatient wellness ambulatory urgent outpatient received receive "
+    "gotten taken given severe recorded documented mentioned happen well controlled control "
+    "uncontrolled managed under before earlier prior then one therapy treatment diagnosed diagnose "
+    "prescribed prescription history explain describe summary overview about status say says said "
+    "mention mentions wrote written started start new begun diagnosis diagnoses indication "
+    "indications fill filled refill refilled refills dispensed"
 )
 _GENERIC = frozenset(_GENERIC_TEXT.split())
 _SCAFFOLD = frozenset(_SCAFFOLD_TEXT.split())
@@ -303,6 +304,7 @@ def read_question(question: str, today: date | None = None) -> Reading:
     flagged = FLAGGED_RESULTS.search(text)
     if flagged is not None:
         text = _cut(text, flagged.span())  # "abnormal labs" names no test
+    due, text = cut_schedule_words(text)  # "vaccines due": the vaccines are the concept
     last_n, text = _last_n(text)
     norm = " " + normalize_name(text) + " "
     extreme = "highest" if _has(norm, *_HIGHEST) else "lowest" if _has(norm, *_LOWEST) else None
@@ -394,4 +396,5 @@ def read_question(question: str, today: date | None = None) -> Reading:
         person=person,
         bare=not _WH.search(raw) and asks == "value" and not ordinal and not period,
         flagged=flagged is not None,
+        due=due,
     )
