@@ -21,8 +21,9 @@ caller's thread ids neither reach nor block another's.  Every read is audited wi
 caller: each question's FHIR requests (:func:`agent.audit.audited_question`) and each
 command or request as a whole (:meth:`Assistant.access`).
 
-Thread claims and turn order are :class:`agent.thread_turns.ThreadTurns`; the remembered
-patient checks are :class:`agent.refusals.KnownPatients`.  Live objects stay here: the
+What it opens and closes, and in which order, is :mod:`agent.opening`; thread claims and
+turn order are :class:`agent.thread_turns.ThreadTurns`; the remembered patient checks are
+:class:`agent.refusals.KnownPatients`.  Live objects stay here: the
 graph's run context is JSON (:class:`RunContext`) that names this Assistant's
 registration, through which the nodes find the toolset and the model.
 """
@@ -32,37 +33,30 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agent.audit import (
     AccessNote,
     AuditedTurn,
     AuditLog,
-    attach,
     audited_access,
     audited_question,
     cli_caller,
-    default_audit_path,
 )
-from agent.checkpoints import (
-    CheckpointTarget,
-    checkpoint_spec,
-    enforce_retention,
-    open_checkpointer,
-    retention_loop,
-)
+from agent.checkpoints import CheckpointTarget
 from agent.configuration import RunContext, register_resources, unregister_resources
 from agent.events import AgentEvent, ask, new_thread_id, stream_answer
 from agent.graph import AgentGraph, build_graph
 from agent.model_slot import ModelChoice, ModelLoader, ModelSlot
 from agent.models.base import ChatModel
 from agent.models.spec import load_model
+from agent.opening import open_resources
 from agent.output import AgentOutput
 from agent.patients import PatientListing, list_patients
 from agent.record_cache import RecordCache, server_version
-from agent.record_source import Notify, RecordSource, open_record
+from agent.record_source import Notify, RecordSource
 from agent.refusals import (
     AssistantError,
     KnownPatients,
@@ -71,13 +65,15 @@ from agent.refusals import (
     UnknownPatient,
 )
 from agent.settings import Settings
-from agent.summary import SummaryOutput, patient_summary
 from agent.thread_turns import ThreadTurns
-from agent.threads import ThreadClaim, ThreadRegistry, open_thread_registry
+from agent.threads import ThreadClaim, ThreadRegistry
 from fhir_client.client import FhirClient
 from fhir_client.embedded import store_of
 from fhir_client.limits import DEFAULT_PATIENT_PAGE
 from tools import PatientToolset, make_toolset
+
+if TYPE_CHECKING:
+    from agent.summary import SummaryOutput
 
 __all__ = [
     "Assistant",
@@ -158,38 +154,31 @@ class Assistant:
         checkpoint retention policy at start and every ``RETENTION_INTERVAL_SECONDS``
         (``serve`` does; every turn trims its own thread anyway).
         """
-        async with AsyncExitStack() as stack:
-            if source is None:
-                source = await stack.enter_async_context(
-                    open_record(settings, notify=notify or _ignore)
-                )
-            spec = checkpoint_spec(checkpoint)
-            saver = await stack.enter_async_context(open_checkpointer(spec))
-            threads = await stack.enter_async_context(open_thread_registry(spec))
-            if retention:
-                await enforce_retention(saver, threads)
-                task = asyncio.create_task(retention_loop(saver, threads))
-                stack.callback(task.cancel)
-            log: AuditLog | None = None
-            if audit is not False:
-                path = audit if isinstance(audit, Path) else default_audit_path(settings)
-                log = await asyncio.to_thread(AuditLog, path)  # creates the file: off the loop
-                stack.callback(log.close)
-                attach(source.client)
+        opening = open_resources(
+            settings,
+            checkpoint=checkpoint,
+            audit=audit,
+            notify=notify,
+            source=source,
+            retention=retention,
+        )
+        async with opening as opened:
             assistant = cls(
-                source.client,
-                build_graph(checkpointer=saver),
+                opened.source.client,
+                build_graph(checkpointer=opened.saver),
                 model=model,
-                source_description=source.description,
-                audit=log,
-                store=source.store,
+                source_description=opened.source.description,
+                audit=opened.audit,
+                store=opened.source.store,
                 loader=loader,
-                threads=threads,
-                saver=saver,
+                threads=opened.threads,
+                saver=opened.saver,
                 caller=caller,
             )
-            stack.callback(unregister_resources, assistant.key, assistant)
-            yield assistant
+            try:
+                yield assistant
+            finally:  # before the resources close: no run may find a closing Assistant
+                unregister_resources(assistant.key, assistant)
 
     # The model (held by a ModelSlot) ------------------------------------------------------
     @property
@@ -390,6 +379,8 @@ class Assistant:
 
     async def summary(self, patient_id: str, *, max_tokens: int = 2048) -> SummaryOutput:
         """The cited longitudinal overview (composed from the record; no model needed)."""
+        from agent.summary import patient_summary  # only this door's: not on ask's path
+
         await self.check_patient(patient_id)
         return await patient_summary(self.toolset(patient_id), max_tokens=max_tokens)
 
@@ -398,7 +389,3 @@ class Assistant:
     ) -> PatientListing:
         """A page of patients with resource counts (as ``ehr-agent patients`` lists them)."""
         return await list_patients(self.client, name=name, count=count, offset=offset)
-
-
-def _ignore(_message: str) -> None:
-    return None

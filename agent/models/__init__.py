@@ -1,9 +1,15 @@
 """Language-model backends behind one small interface (:class:`ChatModel`).
 
-Importing this package does not import llama-cpp-python: the core install has
-no llama.cpp, and :func:`agent.models.spec.load_model` imports the backend
-only when a GGUF is asked for.
+Importing this package imports no backend and no model-only code: the core install has
+no llama.cpp, :func:`agent.models.spec.load_model` imports a backend only when a GGUF or
+a server is asked for, and the scripted test model (with the tool-call templates it
+renders, the whole toolset) is imported on first use (PEP 562), so ``ask --model none``,
+which imports :mod:`agent.models.spec`, does not pay for it.
 """
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 from agent.models.base import (
     ChatModel,
@@ -13,7 +19,12 @@ from agent.models.base import (
     ModelError,
     ModelUnavailable,
 )
-from agent.models.scripted import ScriptedCall, ScriptedModel
+from fhir_client._lazy import lazy_attributes
+
+if TYPE_CHECKING:
+    from agent.models.scripted import ScriptedCall, ScriptedModel
+
+_LAZY = {"ScriptedCall": "agent.models.scripted", "ScriptedModel": "agent.models.scripted"}
 
 __all__ = [
     "ChatModel",
@@ -25,3 +36,5 @@ __all__ = [
     "ScriptedCall",
     "ScriptedModel",
 ]
+
+__getattr__ = lazy_attributes(__name__, _LAZY)

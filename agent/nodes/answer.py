@@ -14,7 +14,6 @@ from collections.abc import Callable
 
 from langgraph.runtime import Runtime
 
-from agent.answering import build_answer_prompt
 from agent.configuration import RunContext
 from agent.extractive import extractive_answer
 from agent.models.base import ModelError
@@ -52,6 +51,9 @@ async def answer(state: AgentState, runtime: Runtime[RunContext]) -> Update:
         # evidence with a model too: a model's "Yes" would judge what the record cannot.
         draft = extractive_answer(state)
         return {"current": {"draft": draft, "draft_source": "extractive", "attempts": attempts}}
+    # Imported here, where a model answers: the rule-based path never builds a prompt.
+    from agent.answering import build_answer_prompt
+
     settings = knobs()
     prompt = build_answer_prompt(
         state,

@@ -10,12 +10,10 @@ from __future__ import annotations
 
 from langgraph.runtime import Runtime
 
-from agent.answering import conversation_digest
 from agent.configuration import RunContext
 from agent.nodes.knobs import Update, knobs, tool_calls_made, usage_of
 from agent.nodes.route import rule_calls
 from agent.planner import follow_on_calls
-from agent.planner.model import plan_with_model
 from agent.reading.decline import stored_reading
 from agent.results import result_from_json, thread_aliases
 from agent.state import AgentState, StepRecord, ToolCall, TurnState
@@ -60,6 +58,10 @@ async def plan(state: AgentState, runtime: Runtime[RunContext]) -> Update:
             "the answer uses the evidence retrieved so far."
         )
         return {"current": {"planning_done": True, "notes": [note]}}
+    # Imported here, where a model plans: the rule-based path never loads them.
+    from agent.answering import conversation_digest
+    from agent.planner.model import plan_with_model
+
     runtime.stream_writer({"type": "planning", "route": "model", "calls": []})
     outcome = await plan_with_model(
         model,

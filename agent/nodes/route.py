@@ -17,7 +17,6 @@ from agent.planner import fallback_calls, plan_reading
 from agent.planner.rules import for_extractive
 from agent.reading import read_question, resolve_reading
 from agent.reading.decline import decline_reason, stored_reading
-from agent.reading.model_reading import read_with_model
 from agent.state import AgentState, StepRecord, ToolCall
 
 __all__ = ["previous_turn", "route", "rule_calls"]
@@ -68,6 +67,9 @@ async def route(state: AgentState, runtime: Runtime[RunContext]) -> Update:
     weak = reading.asks == "unknown" and not (reading.concepts or reading.families)
     if context.model is not None and not declined and weak:
         # The model fills the same form under a grammar; the rules check what it adds.
+        # Imported here, where a model is used: the rule-based path never loads it.
+        from agent.reading.model_reading import read_with_model
+
         filled = await read_with_model(context.model, question, reading)
         reading = filled.reading
         completions.extend(filled.completions)

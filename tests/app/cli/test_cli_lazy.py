@@ -92,3 +92,65 @@ def test_listing_an_embedded_store_imports_no_orm_no_http_client(tmp_path: Path)
     log = AuditLog(tmp_path / "audit.sqlite")
     [row] = log.accesses()
     assert (row.action, row.status, row.channel) == ("cli patients", 200, "cli")
+
+
+MODEL_ONLY = (
+    "llama_cpp",
+    "openai",
+    "jinja2",
+    "agent.answering",
+    "agent.models.grammar",
+    "agent.models.json_output",
+    "agent.models.llama_cpp_backend",
+    "agent.models.openai_backend",
+    "agent.models.scripted",
+    "agent.models.structured_forms",
+    "agent.models.templates",
+    "agent.planner.model",
+    "agent.planner.schema",
+    "agent.reading.model_reading",
+)
+"""Modules only a model uses (backends, prompts it is given, the grammars and schemas its
+output is held to, the scripted test model): the rule-based path must not pay for them."""
+
+
+def test_ask_without_a_model_imports_no_model_code(tmp_path: Path) -> None:
+    """``ask --model none`` answers from the rules; importing the model path cost it
+    start-up (``bench/startup.py``'s +1.0 s target), so the seam where a model is used is
+    where its modules are imported."""
+    store = EmbeddedStore(tmp_path / "store.sqlite")
+    store.put_resources(
+        [
+            {"resourceType": "Patient", "id": "p-1", "name": [{"family": "Ng"}]},
+            {
+                "resourceType": "AllergyIntolerance",
+                "id": "a-1",
+                "patient": {"reference": "Patient/p-1"},
+                "code": {"text": "Peanut allergy"},
+            },
+        ]
+    )
+    store.close()
+    probe = (
+        "import sys; from agent.cli import app\n"
+        "try:\n    app(['ask', 'Any allergies?', '-p', 'p-1', '--model', 'none', '--json'], "
+        "standalone_mode=False)\n"
+        "except SystemExit:\n    pass\n"
+        f"model_only = {MODEL_ONLY!r}\n"
+        "heavy = sorted(m for m in sys.modules if m in model_only or "
+        "m.split('.')[0] in model_only)\n"
+        "print('HEAVY', heavy)"
+    )
+    env = {
+        **os.environ,
+        "EHR_AGENT_DB": str(tmp_path / "store.sqlite"),
+        "EHR_AGENT_AUDIT_DB": str(tmp_path / "audit.sqlite"),
+        "XDG_DATA_HOME": str(tmp_path),
+    }
+    env.pop("EHR_AGENT_FHIR_URL", None)
+    env.pop("EHR_AGENT_MODEL", None)
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, env=env
+    )
+    assert "AllergyIntolerance/a-1" in result.stdout, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "HEAVY []" in result.stdout, result.stdout[-2000:]
