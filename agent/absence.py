@@ -74,7 +74,7 @@ def failed_topics(tool: str, arguments: Mapping[str, object]) -> tuple[str, ...]
 
     A record-wide tool looked through every family, so it names every tool's topics.
     """
-    named = arguments.get("name") or arguments.get("vaccine")
+    named = arguments.get("name") or arguments.get("vaccine") or arguments.get("category")
     extra = (named.lower(),) if isinstance(named, str) and named else ()
     spec = spec_of(tool)
     if spec is not None and spec.record_wide:

@@ -298,6 +298,7 @@ def _grounding_problems(
         support_numbers.update(n)
     years = {d[:4] for d in support_dates}
     allowed_here = allowed | {str(len(set(cited)))}
+    dates = [d for d in dates if d not in allowed]  # the question's own window
     if (dates or [n for n in numbers if n not in allowed_here]) and not cited:
         if removed:
             return []  # already reported: its only citations named nothing retrieved

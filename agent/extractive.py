@@ -155,6 +155,8 @@ def count_sentence(step: StepRecord, result: ToolResult, cite: Cite, reading: Re
     cited = shown[:MAX_COUNT_CITATIONS]
     refs = "".join(citation(item, cite) for item in cited)
     partial = f" ({len(cited)} of them cited)" if len(cited) < total else ""
+    if total == 0:  # a zero cites nothing: said as an absence, which the verifier checks
+        return f"The patient had 0 {many}{when}: none was found."
     noun = one if total == 1 else many
     return f"The patient had {total} {noun}{when}{partial} {refs}".rstrip() + "."
 

@@ -7,7 +7,6 @@ match when it shows fewer.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
 from typing import Annotated, Any, Literal
 
 from pydantic import Field
@@ -23,7 +22,6 @@ from tools.matching import (
     expand_condition_name,
     text_matches,
 )
-from tools.result_flags import judge, outside_range
 from tools.toolset_base import (
     _CONDITION_STATUS,
     _MEDICATION_STATUS,
@@ -31,6 +29,7 @@ from tools.toolset_base import (
     ToolsetBase,
     _dated_in,
     _newest_first,
+    _taken_in,
     _window_words,
 )
 from tools.vocabulary import CVX, find_vaccine_group
@@ -102,13 +101,17 @@ class ChartTools(ToolsetBase):
         since: DateText | None = None,
         until: DateText | None = None,
         limit: Annotated[int, Field(ge=1, le=200)] = 30,
+        window: Literal["taken", "written"] = "taken",
     ) -> ToolResult:
         """Medication orders (MedicationRequest) with date and status. status: active
         (default: current medications), stopped, or all (default with since/until).
         name: drug words, e.g. "metformin". mode: list (default; repeated orders of one
         drug on one line) or first (the first order of each matching drug, whatever its
-        status). since/until: YYYY[-MM[-DD]], orders written in that period."""
-        dated = _dated_in(since, until)
+        status). since/until: YYYY[-MM[-DD]]; window: taken (default: orders written in
+        the period, and active ones written before it) or written (only those written in
+        it, e.g. to count prescriptions)."""
+        dated = _taken_in(since, until) if window == "taken" else _dated_in(since, until)
+        dated_before = window == "taken" and bool(since or until)
         status = status or ("all" if since or until else "active")
         if mode == "first":
             return await self._first_orders(name, limit)
@@ -132,7 +135,8 @@ class ChartTools(ToolsetBase):
             total=len(evidence),
             empty_note=(
                 f"No {'' if status == 'all' else status + ' '}medication orders match in "
-                f"this record{_window_words(since, until).replace(',', ' for', 1)}."
+                f"this record{_window_words(since, until).replace(',', ' for', 1)}"
+                f"{' (written then, or active and written before)' if dated_before else ''}."
             ),
         )
 
@@ -170,12 +174,16 @@ class ChartTools(ToolsetBase):
         status: Literal["active", "all"] = "active",
         since: DateText | None = None,
         until: DateText | None = None,
+        category: Literal["medication", "food", "environment", "biologic"] | None = None,
     ) -> ToolResult:
         """Allergies and intolerances with substance, category, criticality and reactions.
         status: active (default) or all (includes inactive/resolved).
-        since/until: YYYY[-MM[-DD]], recorded in that period."""
+        since/until: YYYY[-MM[-DD]], recorded in that period. category: only allergies of
+        that kind (medication for "drug allergies")."""
 
         def active(r: Resource) -> bool:
+            if category is not None and category not in (r.get("category") or []):
+                return False
             return status == "all" or first_code(r.get("clinicalStatus")) in ("", "active")
 
         return await self._dated_list(
@@ -184,7 +192,10 @@ class ChartTools(ToolsetBase):
             "AllergyIntolerance",
             (status, since, until),
             keep=active,
-            empty_note="No allergies are recorded (absence of a record is not proof of none).",
+            empty_note=(
+                f"No {category + ' ' if category else ''}allergies are recorded (absence of a "
+                "record is not proof of none)."
+            ),
         )
 
     @tool(
@@ -244,44 +255,6 @@ class ChartTools(ToolsetBase):
             truncated=truncated or len(groups) > limit,
             total=len(resources) if not truncated else None,
             empty_note="No matching immunization is recorded.",
-        )
-
-    @tool(
-        noun="flagged results",
-        kind="event",
-        topics=("abnormal", "out of range", "flagged", "lab", "result", "vital"),
-        phrasing=Phrasing(listed="results the record flags", reports=True),
-    )
-    async def flagged_results(
-        self,
-        category: Literal["laboratory", "vital-signs"] = "laboratory",
-        since: DateText | None = None,
-        until: DateText | None = None,
-        limit: Annotated[int, Field(ge=1, le=200)] = 20,
-    ) -> ToolResult:
-        """Results the record itself marks out of range (an interpretation such as H, L,
-        abnormal, or a value outside the result's own reference range), newest first,
-        with how many results were looked at and how many the record gives no range
-        for. category: laboratory (default) or vital-signs. since/until: YYYY[-MM[-DD]]."""
-        params = {"category": category, **date_params(since, until), "_sort": "-date"}
-        resources, truncated = await self._scan("Observation", params, _dated_in(since, until))
-        judged = [(r, judge(r)) for r in resources]
-        flagged = [_with_range(format_resource(r)) for r, j in judged if j.flagged]
-        unjudged = sum(1 for _, j in judged if not j.judgeable)
-        return ToolResult(
-            tool="flagged_results",
-            summary=f"Flagged {category} results{_window_words(since, until)}: "
-            f"{len(flagged[:limit])} item(s)",
-            items=tuple(flagged[:limit]),
-            truncated=len(flagged) > limit,
-            total_available=len(flagged),
-            notes=_flag_notes(
-                _FLAG_NOUNS[category]
-                + _window_words(since, until).replace(", ", " (", 1)
-                + (")" if since or until else ""),
-                (len(resources), len(flagged), unjudged),
-                truncated=truncated,
-            ),
         )
 
     @tool(noun="care plans", kind="list", topics=("care plan", "plan"))
@@ -357,41 +330,3 @@ class ChartTools(ToolsetBase):
             total=len(resources),
             empty_note=empty_note,
         )
-
-
-def _with_range(evidence: Evidence) -> Evidence:
-    """The line with the range it falls outside appended, when the record gives one and
-    the line does not already carry the record's interpretation."""
-    flag = outside_range(evidence.resource)
-    if not flag or "(" in evidence.value:
-        return evidence
-    return replace(evidence, text=f"{evidence.text} {flag}", value=f"{evidence.value} {flag}")
-
-
-_FLAG_NOUNS = {"laboratory": "laboratory results", "vital-signs": "vital-sign readings"}
-
-
-def _flag_notes(noun: str, counts: tuple[int, int, int], *, truncated: bool) -> tuple[str, ...]:
-    """What was looked at and what the record does not say, as sentences an answer uses.
-    ``counts`` is (results looked at, flagged, without interpretation or range)."""
-    looked, flagged, unjudged = counts
-    seen = f"{looked} {'most recent ' if truncated else ''}{noun}"
-    if looked == 0:
-        return (f"No {noun} are recorded.",)
-    if unjudged == looked:
-        return (
-            f"None of the {seen} carries an interpretation or a reference range, so the "
-            "record does not say whether any is out of range; none is judged here.",
-        )
-    head = (
-        f"{flagged} of the {seen} are flagged out of range by the record."
-        if flagged
-        else f"None of the {seen} is flagged out of range by the record."
-    )
-    if not unjudged:
-        return (head,)
-    return (
-        head,
-        f"{unjudged} of them carry no interpretation and no reference range: the record "
-        "does not say whether they are in range, and none is judged here.",
-    )

@@ -18,8 +18,10 @@ from typing import Annotated, Any, Literal
 from pydantic import BeforeValidator, Field
 
 from tools.chart_tools import ChartTools
+from tools.concepts.vocabularies import vocabularies
 from tools.declare import DateText, Name, Phrasing, Threshold, tool
 from tools.evidence import Evidence, ToolResult
+from tools.flag_tools import ResultFlagTools
 from tools.formatting import format_resource
 from tools.matching import (
     concept_matches,
@@ -34,7 +36,7 @@ from tools.toolset_base import (
     Resource,
     _in_window,
 )
-from tools.vocabulary import find_observation_concept
+from tools.vocabulary import find_observation_concept, normalize_name
 
 __all__ = ["PatientToolset", "VitalChoice", "VitalName", "make_toolset"]
 
@@ -63,7 +65,7 @@ VitalName = Annotated[VitalChoice, BeforeValidator(_canonical_vital)]
 Keywords = Annotated[list[Annotated[str, Field(min_length=1, max_length=40)]], Field(max_length=5)]
 
 
-class PatientToolset(ChartTools):
+class PatientToolset(ChartTools, ResultFlagTools):
     """The clinical tools, bound to one patient (see ``tools.toolset_base``).
 
     ``scan_limit`` bounds the client-side scans used for name filters that FHIR search
@@ -115,7 +117,7 @@ class PatientToolset(ChartTools):
     @tool(
         noun="measurements",
         kind="observation",
-        topics=("vital", "blood pressure", "weight", "pulse"),
+        topics=("vital", "blood pressure", "weight", "pulse", "result"),  # "No result named X"
         family="vital",
         phrasing=Phrasing(counts=True),
     )
@@ -166,13 +168,19 @@ class PatientToolset(ChartTools):
         every visit in it: the result's total is the count)."""
         keep: Callable[[Resource], bool] | None = None
         if encounter_type:
+            # "wellness" is how a visit kind is asked for, "General examination" and
+            # "check up" how Synthea types it: the lay terms' expansions match too.
+            lay = vocabularies().phrases.get(normalize_name(encounter_type), ())
+            wanted = (encounter_type, *lay)
 
             def keep(r: Resource) -> bool:
                 cls = r.get("class")
                 code = cls.get("code") if isinstance(cls, dict) else ""
                 texts = [code or "", _ENCOUNTER_CLASS_NAMES.get(str(code), "")]
-                return text_matches(encounter_type, texts) or concept_matches(
-                    encounter_type, r.get("type"), r.get("reasonCode")
+                return any(
+                    text_matches(words, texts)
+                    or concept_matches(words, r.get("type"), r.get("reasonCode"))
+                    for words in wanted
                 )
 
         resources, truncated, total = await self._windowed("Encounter", (since, until), keep, limit)

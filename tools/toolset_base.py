@@ -66,6 +66,21 @@ def _dated_in(since: str | None, until: str | None) -> Callable[[Resource], bool
     return lambda r: bool(resource_date(r)) and _in_window(r, day_since, day_until)
 
 
+def _taken_in(since: str | None, until: str | None) -> Callable[[Resource], bool]:
+    """Medication orders taken in the window: written in it, or current (``active``) and
+    written before its end, so taken then too ("what was she on in 2020").  A stopped
+    order written before the window is left out: its end date is not recorded."""
+    written_in = _dated_in(since, until)
+    _, day_until = _day_window(check_date(since, "since"), check_date(until, "until"))
+
+    def taken(order: Resource) -> bool:
+        written = resource_date(order) or ""
+        current = order.get("status") == "active" and bool(written)
+        return written_in(order) or (current and (not day_until or written[:10] <= day_until))
+
+    return taken
+
+
 def _window_words(since: str | None, until: str | None) -> str:
     if since and until:
         return f", {since} to {until}" if since != until else f", {since}"

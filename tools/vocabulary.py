@@ -85,7 +85,7 @@ OBSERVATION_CONCEPTS: tuple[ObservationConcept, ...] = (
     _c(
         "SpO2",
         "2708-6 59408-5",
-        "oxygen saturation; o2 sat; spo2; sao2; pulse oximetry; oxygen sat",
+        "oxygen saturation; o2 sat; spo2; sao2; pulse oximetry; oxygen sat; pulse ox; o2 sats",
         "vital",
     ),
     _c("Pain", "72514-3", "pain; pain score; pain severity", "vital"),

@@ -9,11 +9,11 @@ lab or vaccine name the tools understand is recognised here too.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any, Literal
 
+from agent.planner.first_orders import first_prescribed
 from agent.reading import Concept, Reading, read_question
 from agent.reading.periods import find_period
 from agent.reading.rules import ENCOUNTER_KINDS, VISIT_WORDS
@@ -124,11 +124,12 @@ def _topic_calls(text: str, mode: Mode, reading: Reading) -> list[ToolCall]:
     calls: list[ToolCall] = []
     if _has(text, "vaccin*", "immuniz*", "immunis*", "shot*", "jab*"):
         calls.append(_call("immunizations"))
-    if _has(text, "medication*", "medicine*", "meds", "drug*", "prescri*", "taking", "pills"):
+    drugs = ("medication*", "medicine*", "meds", "drug*", "prescri*", "taking", "pills")
+    if reading.allergy_category is None and _has(text, *drugs):  # not "drug allergies"
         status = reading.status if reading.status in ("stopped", "all") else "active"
         calls.append(_call("medications", status=status))
     if _has(text, "allerg*", "intoleran*", "allergic"):
-        calls.append(_call("allergies", status="active"))
+        calls.append(_call("allergies", status="active", category=reading.allergy_category))
     if _has(text, *VISIT_WORDS):
         calls.append(_encounter_call(text, mode, reading))
     if _has(text, "condition*", "problem*", "diagnos*", "disease*", "illness*"):
@@ -148,7 +149,12 @@ def _topic_calls(text: str, mode: Mode, reading: Reading) -> list[ToolCall]:
         calls.append(_call("patient_overview"))
     if _has(text, "bill*", "claim*", "cost*", "insurance", "paid", "payer"):
         calls.append(_call("billing"))
-    if _has(text, "note*", "documented", "mention*", "wrote", "written"):
+    wrote = (
+        _has(text, "wrote", "written")
+        and reading.allergy_category is None
+        and not any(call["tool"] == "medications" for call in calls)
+    )  # "prescriptions written in 2020" asks for orders, not notes
+    if wrote or _has(text, "note*", "documented", "mention*"):
         words = [w for w in text.split() if len(w) > 3 and w not in _STOP][:3]
         calls.append(_call("clinical_notes", keywords=words or None))
     return calls
@@ -163,19 +169,6 @@ def _day_before(day: str) -> str | None:
 
 # Enough for every visit/procedure/dose of a window; the tool reports a larger total.
 _WHOLE_WINDOW = 200
-_MED_FIRST = (
-    re.compile(
-        r"\bwhen (?:was|were|did) (?:the patient|she|he|they) (?:first |initially )?"
-        r"(?:started|start|begin|began)(?: taking| on| using)? (?P<name>.+?)\s*\??\s*$"
-    ),
-    re.compile(
-        r"\bwhen (?:was|were) (?:the patient |she |he |they )?(?:first |initially )?"
-        r"(?:started on |put on )?(?P<name>.+?) (?:first |initially )?"
-        r"(?:prescribed|ordered|started)\b"
-    ),
-    re.compile(r"\bfirst (?:prescription|order) (?:of|for) (?P<name>.+?)\s*\??\s*$"),
-)
-_MAX_DRUG = 120
 _WHOLE_SERIES = 50
 _LATEST_FEW = 3
 
@@ -226,31 +219,14 @@ def _with_period(calls: list[ToolCall], reading: Reading) -> list[ToolCall]:
                 arguments["status"] = "all"  # "prescribed in 2019" includes stopped orders
             if _kind(tool) == "list" and _whole_window_fits(tool):
                 arguments["limit"] = _WHOLE_WINDOW
+            if counting and "window" in TOOL_SCHEMAS[tool]["properties"]:
+                arguments["window"] = "written"  # "how many prescriptions in 2019"
         if _kind(tool) == "event" and (counting or (period and "limit" not in arguments)):
             arguments["limit"] = _WHOLE_WINDOW
         if _kind(tool) == "observation" and counting:
             arguments.update(mode="series", limit=_WHOLE_SERIES)
         out.append({"tool": tool, "arguments": arguments})
     return out
-
-
-def _first_prescribed(question: str) -> ToolCall | None:
-    """ "When was lisinopril 10 MG Oral Tablet first prescribed?": the drug's first order."""
-    text = " ".join(question.strip().split())
-    lowered = text.lower()
-    if not any(word in lowered for word in ("prescri", "start", "began", "begin", "first")):
-        return None
-    for pattern in _MED_FIRST:
-        match = pattern.search(lowered)
-        if match is None:
-            continue
-        name = text[match.start("name") : match.end("name")].strip(" ?.")
-        name = re.sub(r"^(?:the patient's|her|his|their|the)\s+", "", name, flags=re.I)
-        if len(name) > _MAX_DRUG:
-            name = name[:_MAX_DRUG].rsplit(" ", 1)[0]
-        if name and not _has(normalize_name(name), "vaccin*", "immuniz*", "shot*"):
-            return _call("medications", name=name, mode="first")
-    return None
 
 
 def _observation_call(concept: Concept, reading: Reading) -> ToolCall:
@@ -332,7 +308,7 @@ def plan_reading(
         if calls:
             return RulePlan(calls, "followup", confident=True)
     # "when was metformin last prescribed" asks the newest order, not the first.
-    first_order = _first_prescribed(question) if reading.ordinal != "latest" else None
+    first_order = first_prescribed(question) if reading.ordinal != "latest" else None
     if first_order is not None:
         return RulePlan([first_order], "fact", confident=True)
     rest = raw

@@ -32,13 +32,18 @@ class PatientReader(Protocol):
 
 
 def reading_numbers(reading: Reading) -> list[str]:
-    """The numbers a question states, as the verifier normalises numbers ("7", "6.5")."""
+    """The numbers a question states, as the verifier normalises numbers ("7", "6.5"),
+    and the days of its period ("in 2020": 2020-01-01, 2020-12-31), which an uncited
+    "none in that window" may repeat."""
     values: list[float] = []
     if reading.threshold is not None:
         values.append(reading.threshold.value)
     if reading.last_n is not None:
         values.append(float(reading.last_n))
-    return [normalise_number(f"{value:g}") for value in values]
+    period = reading.period
+    stated = (period.since, period.until) if period else ()
+    days = [d for day in stated if day for d in (day, day[:4])]  # "in 2020": 2020 too
+    return [*(normalise_number(f"{value:g}") for value in values), *days]
 
 
 def stored_reading(turn: Mapping[str, Any]) -> Reading:

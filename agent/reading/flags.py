@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["FLAGGED_RESULTS"]
+__all__ = ["FLAGGED_RESULTS", "cut_flag_words"]
 
 _RESULT_WORDS = (
     r"(?:(?:lab|blood|test)\s+)?(?:labs?|laborator(?:y|ies)|results?|values?|tests?|bloodwork"
@@ -29,3 +29,11 @@ FLAGGED_RESULTS = re.compile(
     rf"{_RESULT_WORDS}\b"
 )
 """A question about the record's flags on results (see the module docstring)."""
+
+
+def cut_flag_words(text: str) -> tuple[bool, str]:
+    """Whether ``text`` asks about the record's flags, and ``text`` without their span."""
+    match = FLAGGED_RESULTS.search(text)
+    if match is None:
+        return False, text
+    return True, f"{text[: match.start()]} {text[match.end() :]}"

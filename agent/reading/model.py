@@ -14,6 +14,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from agent.reading.allergy import AllergyCategory
+
 __all__ = [
     "Asks",
     "Concept",
@@ -132,6 +134,8 @@ class Reading(BaseModel):
     flagged: bool = False
     """Asks which results are out of range ("any abnormal labs?", "elevated values?"):
     answered from the record's own flags, never from a range this product knows."""
+    allergy_category: AllergyCategory | None = None
+    """The kind of allergy asked about ("any drug allergies?": medication)."""
     due: bool = False
     """Asks what is due, overdue or up to date ("due for a colonoscopy?"): a schedule the
     record does not hold, so the answer says what was last done and judges nothing."""

@@ -15,7 +15,8 @@ from __future__ import annotations
 import re
 from datetime import date
 
-from agent.reading.flags import FLAGGED_RESULTS
+from agent.reading.allergy import cut_allergy_category
+from agent.reading.flags import cut_flag_words
 from agent.reading.language import is_english
 from agent.reading.model import Asks, Concept, Family, Reading, ReadingPeriod, Threshold
 from agent.reading.periods import find_period, is_count_question
@@ -67,19 +68,17 @@ _BEFORE = ("before that", "before this", "prior to that", "previous one", "the o
 _REFERRING = ("those", "these", "them", "of it", "that one", "which one", "which of")
 # Words that shape the question but name no concept.
 _SCAFFOLD_TEXT = (
-    "a an the of to in on at for and or is was were are be been what when which who "
-    "how does did do has have had her his their patient patients pt she he they it "
-    "its me show tell list give about with from last latest most recent first ever "
-    "there this that these those my our your any currently current taking take takes "
-    "on why reason happened done summarize summarise compare highest lowest max "
-    "maximum min minimum peak worst many much times time number count often how pls "
-    "please can you pull up result results value values reading readings level levels "
-    "like yes no seen see us get got given hx date dob earliest initial oldest newest "
-    "recently lately check checked on record ever been all every since between better "
-    "worse go went up down did vs versus trend over changed change s known came come "
-    "details atm file chart show shows looking look using brought bring treat treats "
-    "treating treated i we anything something anyone should would could must need know "
-    "aware"
+    "a an the of to in on at for and or is was were are be been what when which who how does did "
+    "do has have had her his their patient patients pt she he they it its me show tell list give "
+    "about with from last latest most recent first ever there this that these those my our your "
+    "any currently current taking take takes on why reason happened done summarize summarise "
+    "compare highest lowest max maximum min minimum peak worst many much times time number count "
+    "often how pls please can you pull up result results value values reading readings level "
+    "levels like yes no seen see us get got given hx date dob earliest initial oldest newest "
+    "recently lately check checked on record ever been all every since between better worse go "
+    "went up down did vs versus trend over changed change s known came come details atm file chart "
+    "show shows looking look using brought bring treat treats treating treated i we anything "
+    "something anyone should would could must need know aware"
 )
 # Words the planner reads as a family's status, kind or view, not as a concept.
 _GENERIC_TEXT = (
@@ -282,7 +281,7 @@ def _concept_phrase(text: str) -> str:
         for w in text.split()
         if w not in _SCAFFOLD
         and w not in _GENERIC
-        and _FAMILY_WORDS.get(w) != "note"
+        and _FAMILY_WORDS.get(w) not in ("note", "allergy")  # "allergic to X": X
         and not w.isdigit()
     ]
     return " ".join(words)[:60].strip()
@@ -301,10 +300,9 @@ def read_question(question: str, today: date | None = None) -> Reading:
         for word in person.lower().split():
             text = re.sub(rf"\b{re.escape(word)}\d*(?:'s|\u2019s)?", " ", text)
     threshold, text = _threshold(text)
-    flagged = FLAGGED_RESULTS.search(text)
-    if flagged is not None:
-        text = _cut(text, flagged.span())  # "abnormal labs" names no test
+    flagged, text = cut_flag_words(text)  # "abnormal labs" names no test
     due, text = cut_schedule_words(text)  # "vaccines due": the vaccines are the concept
+    allergy_category, text = cut_allergy_category(text)  # "drug allergies" lists no drugs
     last_n, text = _last_n(text)
     norm = " " + normalize_name(text) + " "
     extreme = "highest" if _has(norm, *_HIGHEST) else "lowest" if _has(norm, *_LOWEST) else None
@@ -356,6 +354,7 @@ def read_question(question: str, today: date | None = None) -> Reading:
         leftover = [w for w in phrase.split() if w not in _FAMILY_WORDS]
         if leftover:
             hint = None if asks == "why" else _shape_hint(raw, asks)
+            hint = "allergy" if "allergy" in families and hint else hint  # "a sulfa allergy?"
             concepts = [Concept(phrase=phrase, hint=hint)]
     if asks == "why" and concepts:
         families = [f for f in families if f != "condition"]
@@ -395,6 +394,7 @@ def read_question(question: str, today: date | None = None) -> Reading:
         follow_up=follow_up,
         person=person,
         bare=not _WH.search(raw) and asks == "value" and not ordinal and not period,
-        flagged=flagged is not None,
+        flagged=flagged,
         due=due,
+        allergy_category=allergy_category,
     )

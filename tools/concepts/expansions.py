@@ -152,7 +152,8 @@ def _unknown_word(word: str, index: RecordIndex) -> tuple[list[Expansion], str |
     if _in_record(word, index):
         return [], None
     if len(word) >= _FUZZY_MIN_LENGTH:
-        choices = index.words | vocabularies().words
+        # Never "corrected" to a stop word: "wheat" is not "what" (a survey's wording).
+        choices = (index.words | vocabularies().words) - STOP_WORDS
         best = process.extractOne(word, choices, scorer=fuzz.ratio, score_cutoff=_FUZZY_SCORE)
         if best is not None and str(best[0]) != word:
             fixed = str(best[0])
