@@ -132,6 +132,10 @@ class Reading(BaseModel):
     flagged: bool = False
     """Asks which results are out of range ("any abnormal labs?", "elevated values?"):
     answered from the record's own flags, never from a range this product knows."""
+    care_team: bool = False
+    """Asks who looks after the patient ("who's her PCP?", "which doctors has he seen?",
+    "what clinic does she go to?"): answered by ``care_team`` from the record's own
+    designations, care teams and encounters, never naming a PCP the record does not."""
 
     def family_concepts(self, *families: Family) -> list[Concept]:
         """The concepts in any of ``families``."""

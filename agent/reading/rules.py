@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from datetime import date
 
+from agent.reading.care_team import care_team_span
 from agent.reading.flags import FLAGGED_RESULTS
 from agent.reading.language import is_english
 from agent.reading.model import Asks, Concept, Family, Reading, ReadingPeriod, Threshold
@@ -303,18 +304,15 @@ def read_question(question: str, today: date | None = None) -> Reading:
     flagged = FLAGGED_RESULTS.search(text)
     if flagged is not None:
         text = _cut(text, flagged.span())  # "abnormal labs" names no test
+    care = care_team_span(text)
+    text = _cut(text, care) if care else text  # "her PCP" names no condition or drug
     last_n, text = _last_n(text)
     norm = " " + normalize_name(text) + " "
     extreme = "highest" if _has(norm, *_HIGHEST) else "lowest" if _has(norm, *_LOWEST) else None
     ordinal = "first" if _has(norm, *_FIRST) else "latest" if _has(norm, *_LATEST) else None
     if ordinal is None and re.search(r"\bwhen\b.*\bdiagnos|\bdiagnosed\b.*\bwhen\b", raw):
         ordinal = "first"  # a diagnosis date is the first record of it
-    shape: dict[str, object] = {
-        "threshold": threshold,
-        "extreme": extreme,
-        "last_n": last_n,
-        "period": period,
-    }
+    shape = dict[str, object](threshold=threshold, extreme=extreme, last_n=last_n, period=period)
     asks = _asks(raw, norm, shape)
     if asks == "compare" and last_n is None:
         last_n = 2
@@ -394,4 +392,5 @@ def read_question(question: str, today: date | None = None) -> Reading:
         person=person,
         bare=not _WH.search(raw) and asks == "value" and not ordinal and not period,
         flagged=flagged is not None,
+        care_team=care is not None,
     )
