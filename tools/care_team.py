@@ -45,12 +45,13 @@ PCP_WORDS = "named as primary care provider (generalPractitioner)"
 someone the PCP only when a line it cites says this."""
 
 
-def _target(value: Any) -> tuple[str, str, str] | None:
+def _target(value: Any, default: str) -> tuple[str, str, str] | None:
     """(key, resource type, display) of a Reference to a person or organization, or None.
 
     The key is the reference without a version (a literal ``Practitioner/x`` or a
     conditional ``Practitioner?identifier=...`` the loader could not resolve), else the
-    display, so one person is one member however often the record names them.
+    display, so one person is one member however often the record names them.  A
+    display-only reference is of the ``default`` type its element holds.
     """
     if not isinstance(value, dict):
         return None
@@ -60,7 +61,7 @@ def _target(value: Any) -> tuple[str, str, str] | None:
     shown = inert_field(display) if isinstance(display, str) else ""
     if kind not in _KIND_WORDS and not (kind == "" and shown):
         return None  # the patient, a device, a reference of no known kind
-    return (reference or f"display:{shown}", kind or "Practitioner", shown)
+    return (reference or f"display:{shown}", kind or default, shown)
 
 
 @dataclass
@@ -101,8 +102,8 @@ class Roster:
         self.teams = 0
         self.encounters = 0
 
-    def _member(self, value: Any) -> Member | None:
-        target = _target(value)
+    def _member(self, value: Any, default: str = "Practitioner") -> Member | None:
+        target = _target(value, default)
         if target is None:
             return None
         key, kind, display = target
@@ -124,11 +125,14 @@ class Roster:
         reasons = [concept_text(c) for c in team.get("reasonCode") or []]
         reason = next((r for r in reasons if r), "")
         reference = f"CareTeam/{team.get('id')}"
-        members = [p.get("member") for p in team.get("participant") or [] if isinstance(p, dict)]
-        members += list(team.get("managingOrganization") or [])
-        roles = [p.get("role") for p in team.get("participant") or [] if isinstance(p, dict)]
+        for value in team.get("managingOrganization") or []:
+            self._member(value, "Organization")  # a display-only member is this organization
+        participants = [p for p in team.get("participant") or [] if isinstance(p, dict)]
+        managing = list(team.get("managingOrganization") or [])
+        members = [*(p.get("member") for p in participants), *managing]
+        roles = [p.get("role") for p in participants]
         for index, value in enumerate(members):
-            member = self._member(value)
+            member = self._member(value, "Practitioner" if index < len(roles) else "Organization")
             if member is None or any(t[0] == reference for t in member.teams):
                 continue
             role_list = roles[index] if index < len(roles) else None
@@ -150,8 +154,10 @@ class Roster:
         ]
         values.append(encounter.get("serviceProvider"))
         counted: set[str] = set()
-        for value in values:
-            member = self._member(value)
+        for index, value in enumerate(values):
+            member = self._member(
+                value, "Organization" if index == len(values) - 1 else "Practitioner"
+            )
             if member is None or member.key in counted:
                 continue
             counted.add(member.key)
