@@ -344,11 +344,15 @@ def _designation_problems(
     sentence: str, text: str, cited: list[str], evidence: Mapping[str, str]
 ) -> list[str]:
     """A sentence calling someone the PCP without the record's designation behind it (see
-    the module docstring); saying the record names none is a report, not a claim."""
+    the module docstring); saying the record names none is a report, not a claim, and the
+    words of a name the cited lines hold are the record's, quoted."""
     if not _DESIGNATION.search(text) or _NEGATION.search(text):
         return []
-    lines = [evidence[r] for r in cited] if cited else list(evidence.values())
-    if any(_DESIGNATED in line.lower() for line in lines):
+    lines = [line.lower() for line in ([evidence[r] for r in cited] or evidence.values())]
+    if any(_DESIGNATED in line for line in lines):
+        return []
+    said = " ".join(lines)  # a name the record gives ("Primary Care Associates") is quoted
+    if all(_supported((m.group(0),), said) for m in _DESIGNATION.finditer(text)):
         return []
     return [
         f"{sentence!r} calls someone the primary care provider, but the record names none "
