@@ -28,9 +28,15 @@ class ClinicianTools(ToolsetBase):
     @tool(
         noun="clinicians",
         kind="single",
+        # Stems an answer names them by ("clinic" would also be the stem of "clinical").
         topics=(
-            *("care team", "doctor", "physician", "clinician", "practitioner", "provider"),
-            *("primary care", "pcp", "clinic", "organization"),
+            "care team",
+            "doctor",
+            "physician",
+            "clinician",
+            "practitioner",
+            "pcp",
+            "primary care",
         ),
         phrasing=Phrasing(listed="clinicians and organizations", reports=True),
     )
