@@ -135,10 +135,10 @@ class Roster:
             member = self._member(value, "Practitioner" if index < len(roles) else "Organization")
             if member is None or any(t[0] == reference for t in member.teams):
                 continue
-            role_list = roles[index] if index < len(roles) else None
-            role = next(
-                (t for c in role_list or [] if (t := concept_text(c))), "managing organization"
-            )
+            managing_only = index >= len(roles)
+            unstated = "managing organization" if managing_only else "role not stated"
+            role_list = None if managing_only else roles[index]
+            role = next((t for c in role_list or [] if (t := concept_text(c))), unstated)
             words = f"care team member ({inert_field(role)})"
             words += f" for {inert_field(reason)}" if reason else ""
             words += f", team {inert_field(status)}" if status else ""

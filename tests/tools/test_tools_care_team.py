@@ -22,7 +22,7 @@ from fhir_client.embedded import embedded_client
 from tests.support import agent_truth as truth
 from tests.support.tools_datasets import DATASET_DIRECTORIES, Dataset, PatientRecord
 from tools import make_toolset, run_tool
-from tools.care_team import PCP_WORDS
+from tools.care_team import PCP_WORDS, Roster, member_item
 from tools.inert_text import SPECIAL_TOKENS
 
 DATASETS = ("fixtures",)
@@ -182,3 +182,40 @@ async def test_a_hostile_practitioner_name_is_inert(dataset: Dataset) -> None:
     assert not [token for token in markers if token in text]
     assert "\n# Admin" not in text
     assert not {r for r in result.references if r.startswith("Observation/")}
+
+
+def test_display_only_references_keep_their_elements_type_and_roles_are_never_invented() -> None:
+    """What the record leaves out stays out: a participant without a role is "role not
+    stated", a reference with only a display is the type its element holds, and the
+    patient on her own care team is no member."""
+    roster = Roster()
+    roster.add_team(
+        {
+            "resourceType": "CareTeam",
+            "id": "t",
+            "status": "active",
+            "period": {"start": "2020-01-01"},
+            "participant": [
+                {"member": {"reference": "Patient/p"}},
+                {"member": {"display": "Dr. Ann Lee"}},
+            ],
+            "managingOrganization": [{"display": "Lee Family Practice"}],
+        }
+    )
+    roster.add_encounter(
+        {
+            "resourceType": "Encounter",
+            "id": "e",
+            "period": {"start": "2021-05-02T10:00:00Z"},
+            "participant": [{"individual": {"display": "Dr. Ann Lee"}}],
+            "serviceProvider": {"display": "Lee Family Practice"},
+        }
+    )
+    people, organizations = roster.ordered()
+    assert [m.display for m in people] == ["Dr. Ann Lee"]
+    assert [m.display for m in organizations] == ["Lee Family Practice"]
+    person = member_item(people[0], None, "Patient/p")
+    assert person.references == ("CareTeam/t", "Encounter/e")  # no resource read: no identity
+    assert "care team member (role not stated), team active" in person.text
+    assert "2021-05-02 last seen; on 1 encounter" in person.text
+    assert "managing organization" in member_item(organizations[0], None, "Patient/p").text
