@@ -18,6 +18,12 @@ that change what a sentence means clinically:
   the words it expands to, so a name nothing retrieved can be invented; uncited, such a
   name is a clinical fact without evidence.
 
+* **a primary care designation** ("her PCP is ...", "her GP", "primary care physician"):
+  only the record makes someone the PCP (``Patient.generalPractitioner``, which the
+  ``care_team`` lines say as ``tools.care_team.PCP_WORDS``); a cited sentence must cite
+  such a line, and an uncited one needs such a line in the thread, so being seen most
+  often is never promoted to "her PCP".
+
 A sentence that fails is dropped by the verifier and the answer says so.  The
 vocabulary is general clinical language, not a list of attack strings; a sentence
 without citations is only checked for qualifiers, topics and names stated positively
@@ -32,6 +38,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 
+from tools.care_team import PCP_WORDS
 from tools.concepts.vocabularies import vocabularies
 
 __all__ = ["QUALIFIERS", "ClaimVocabulary", "claim_problems", "thread_vocabulary"]
@@ -66,6 +73,12 @@ QUALIFIERS: dict[str, tuple[str, ...]] = {
 # "high-density", "low-dose": compounds, not findings.
 _QUALIFIER = re.compile(r"\b(" + "|".join(QUALIFIERS) + r")\b(?!-)")
 
+_DESIGNATION = re.compile(
+    r"\b(?:pcps?|primary care(?: provider| physician| doctor| clinician)?s?|gps?|"
+    r"general practitioners?|family (?:doctor|physician)s?)\b"
+)
+_DESIGNATED = PCP_WORDS.lower()
+
 _NEGATION = re.compile(
     r"\b(?:no|none|not|never|nothing|without|denies|denied|absent|free of|ruled out|"
     r"neither|nor|isn't|aren't|doesn't|don't|wasn't|weren't|hasn't|haven't)\b"
@@ -75,7 +88,7 @@ _NEGATION = re.compile(
 # the clinical part of such a sentence is checked on its own words.
 _META_NEGATION = re.compile(
     r"^\s*no\s*,|\b(?:does|do|did)\s+not\s+(?:show|say|state|mention|include|contain|list|"
-    r"record|answer|give)\b|\bnot\s+(?:found|recorded|available|shown|mentioned|listed|"
+    r"record|answer|give|name|designate)\b|\bnot\s+(?:found|recorded|available|shown|mentioned|listed|"
     r"documented|stated|retrieved|given)\b|\bno\s+(?:other|further|more|newer|later|earlier|"
     r"additional)\b"
 )
@@ -262,7 +275,7 @@ def claim_problems(
     With ``None`` (nothing known about the searches) that check is skipped.
     """
     text = _BRACKET.sub(" ", sentence).lower()
-    problems: list[str] = []
+    problems: list[str] = _designation_problems(sentence, text, cited, evidence)
     qualifiers = sorted(set(_QUALIFIER.findall(text)))
     heading = text.rstrip().endswith(":")
     if not cited:
@@ -325,3 +338,23 @@ def _named(text: str, vocabulary: ClaimVocabulary) -> list[str]:
     """The thread's and the curated vocabularies' names ``text`` (lower case) uses."""
     words = set(_words(text))
     return sorted(words & (vocabulary.names | vocabulary.curated.keys()))
+
+
+def _designation_problems(
+    sentence: str, text: str, cited: list[str], evidence: Mapping[str, str]
+) -> list[str]:
+    """A sentence calling someone the PCP without the record's designation behind it (see
+    the module docstring); saying the record names none is a report, not a claim, and the
+    words of a name the cited lines hold are the record's, quoted."""
+    if not _DESIGNATION.search(text) or _NEGATION.search(text):
+        return []
+    lines = [line.lower() for line in ([evidence[r] for r in cited] or evidence.values())]
+    if any(_DESIGNATED in line for line in lines):
+        return []
+    said = " ".join(lines)  # a name the record gives ("Primary Care Associates") is quoted
+    if all(_supported((m.group(0),), said) for m in _DESIGNATION.finditer(text)):
+        return []
+    return [
+        f"{sentence!r} calls someone the primary care provider, but the record names none "
+        "in the evidence it cites (no generalPractitioner)."
+    ]

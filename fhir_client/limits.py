@@ -188,6 +188,17 @@ the index."""
 MAX_SEARCH_HITS: Final = 200
 """Ranked hits the record-wide search reads before grouping; more are counted, not shown."""
 
+# --- The clinicians tool (tools/care_team.py) ----------------------------------------
+MAX_CARE_TEAM_MEMBERS: Final = 50
+"""Clinicians (and, apart, organizations) one ``care_team`` answer lists: the ceiling of
+its ``limit``. A lifetime Synthea record names a handful; more are counted, not shown."""
+MAX_CARE_TEAM_READS: Final = 100
+"""Practitioner and Organization resources one ``care_team`` call reads by reference for
+their names; past it a line uses the reference's own display text."""
+MAX_CARE_TEAM_LINKS: Final = 3
+"""Care teams cited on one clinician's line (the newest): a Synthea clinician sits on a
+care team per condition, and the line says how many there are."""
+
 # --- The Postgres thread store ----------------------------------------------------------
 CHECKPOINT_POOL_SIZE: Final = 4
 """Connections a process keeps to a Postgres checkpointer: turns on one model are

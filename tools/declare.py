@@ -72,6 +72,7 @@ ToolName = Literal[
     "vital_signs",
     "flagged_results",
     "encounters",
+    "care_team",
     "procedures",
     "clinical_notes",
     "billing",

@@ -165,7 +165,8 @@ class EvidenceSeries:
         parts = []
         for point in self.points:
             value = _strip_unit(point.value, self.unit)
-            part = f"{point.date or '?'} {value}".strip()
+            # An undated point (the record of a person itself) shows its value alone.
+            part = " ".join(p for p in (point.date, value) if p) or "?"
             if cite is not None:
                 part += f" [{cite(point.reference)}]"
             parts.append(part)

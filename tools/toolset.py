@@ -18,6 +18,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BeforeValidator, Field
 
 from tools.chart_tools import ChartTools
+from tools.clinician_tools import ClinicianTools
 from tools.concepts.vocabularies import vocabularies
 from tools.declare import DateText, Name, Phrasing, Threshold, tool
 from tools.evidence import Evidence, ToolResult
@@ -65,7 +66,7 @@ VitalName = Annotated[VitalChoice, BeforeValidator(_canonical_vital)]
 Keywords = Annotated[list[Annotated[str, Field(min_length=1, max_length=40)]], Field(max_length=5)]
 
 
-class PatientToolset(ChartTools, ResultFlagTools):
+class PatientToolset(ChartTools, ClinicianTools, ResultFlagTools):
     """The clinical tools, bound to one patient (see ``tools.toolset_base``).
 
     ``scan_limit`` bounds the client-side scans used for name filters that FHIR search

@@ -279,6 +279,8 @@ def _family_calls(reading: Reading, text: str, mode: Mode) -> list[ToolCall]:
     if reading.flagged and not reading.concepts:  # "any abnormal labs?": the record's flags
         vital = _has(text, "vital*", "reading*")
         calls.append(_call("flagged_results", category="vital-signs" if vital else "laboratory"))
+    if reading.care_team:  # "who's her PCP?": who she sees, not her details or visit list
+        calls = [*(c for c in calls if _kind(c["tool"]) == "list"), _call("care_team")]
     return calls
 
 

@@ -139,6 +139,10 @@ class Reading(BaseModel):
     due: bool = False
     """Asks what is due, overdue or up to date ("due for a colonoscopy?"): a schedule the
     record does not hold, so the answer says what was last done and judges nothing."""
+    care_team: bool = False
+    """Asks who looks after the patient ("who's her PCP?", "which doctors has he seen?",
+    "what clinic does she go to?"): answered by ``care_team`` from the record's own
+    designations, care teams and encounters, never naming a PCP the record does not."""
 
     def family_concepts(self, *families: Family) -> list[Concept]:
         """The concepts in any of ``families``."""

@@ -81,7 +81,7 @@ def check_model_reading(form: dict[str, Any], rules: Reading, question: str) -> 
     update: dict[str, Any] = {}
     if rules.asks in ("unknown", "value") and form.get("asks") in get_args(Asks):
         update["asks"] = form["asks"]
-    if not rules.concepts and not rules.flagged:  # "abnormal labs" names no test
+    if not rules.concepts and not rules.flagged and not rules.care_team:  # names no test
         phrases = [p for p in form.get("concepts") or [] if isinstance(p, str)]
         kept = [Concept(phrase=p.strip()[:60]) for p in phrases if _words_in(p, question)]
         if kept:

@@ -16,6 +16,7 @@ import re
 from datetime import date
 
 from agent.reading.allergy import cut_allergy_category
+from agent.reading.care_team import care_team_span
 from agent.reading.flags import cut_flag_words
 from agent.reading.language import is_english
 from agent.reading.model import Asks, Concept, Family, Reading, ReadingPeriod, Threshold
@@ -303,18 +304,15 @@ def read_question(question: str, today: date | None = None) -> Reading:
     flagged, text = cut_flag_words(text)  # "abnormal labs" names no test
     due, text = cut_schedule_words(text)  # "vaccines due": the vaccines are the concept
     allergy_category, text = cut_allergy_category(text)  # "drug allergies" lists no drugs
+    care = care_team_span(text)
+    text = _cut(text, care) if care else text  # "her PCP" names no condition or drug
     last_n, text = _last_n(text)
     norm = " " + normalize_name(text) + " "
     extreme = "highest" if _has(norm, *_HIGHEST) else "lowest" if _has(norm, *_LOWEST) else None
     ordinal = "first" if _has(norm, *_FIRST) else "latest" if _has(norm, *_LATEST) else None
     if ordinal is None and re.search(r"\bwhen\b.*\bdiagnos|\bdiagnosed\b.*\bwhen\b", raw):
         ordinal = "first"  # a diagnosis date is the first record of it
-    shape: dict[str, object] = {
-        "threshold": threshold,
-        "extreme": extreme,
-        "last_n": last_n,
-        "period": period,
-    }
+    shape = dict[str, object](threshold=threshold, extreme=extreme, last_n=last_n, period=period)
     asks = _asks(raw, norm, shape)
     if asks == "compare" and last_n is None:
         last_n = 2
@@ -397,4 +395,5 @@ def read_question(question: str, today: date | None = None) -> Reading:
         flagged=flagged,
         due=due,
         allergy_category=allergy_category,
+        care_team=care is not None,
     )

@@ -479,3 +479,34 @@ async def test_first_order_of_a_drug_whatever_its_status(dataset: Dataset, fhir:
     result = await toolset(fhir, record).medications(name=drug, mode="first")
     assert [e.date for e in result.evidence] == [when(first)[:10]]
     assert when(result.evidence[0].resource) == when(first)
+
+
+async def test_care_team_lists_every_clinician_and_provider_seen(
+    dataset: Dataset, fhir: Any
+) -> None:
+    """One line per distinct encounter practitioner and service provider, each citing
+    only the patient's own encounters and care teams beside the shared resource; no PCP
+    is called one unless the Patient names a generalPractitioner."""
+    for record in dataset.patients:
+        encounters = record.of("Encounter")
+        people = {
+            p["individual"]["reference"]
+            for e in encounters
+            for p in e.get("participant", [])
+            if "individual" in p
+        }
+        providers = {
+            e["serviceProvider"]["reference"] for e in encounters if "serviceProvider" in e
+        }
+        result = await run_tool(toolset(fhir, record), "care_team", {"limit": 50})
+        kinds = [item.text.split(": ", 1)[0].rsplit("(", 1)[-1] for item in result.items]
+        assert kinds.count("practitioner)") >= len(people), record.id
+        assert kinds.count("organization)") >= len(providers), record.id
+        own = {ref(r) for resources in record.by_type.values() for r in resources}
+        for reference in result.references:
+            kind = reference.split("/", 1)[0]
+            assert reference in own or kind in ("Practitioner", "Organization"), reference
+        designated = bool(record.patient.get("generalPractitioner"))
+        assert result.notes[0].startswith(
+            "The record names" if designated else "The record does not"
+        )
