@@ -191,7 +191,8 @@ class PatientToolset(ChartTools, ClinicianTools, ResultFlagTools):
             [format_resource(r) for r in resources[:limit]],
             truncated=truncated,
             total=total,
-            empty_note="No matching encounter in this record.",
+            empty_note=f"No {f'{encounter_type} ' if encounter_type else ''}encounter matches "
+            "in this record.",
         )
 
     @tool(

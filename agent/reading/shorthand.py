@@ -40,6 +40,12 @@ _REWRITES: tuple[tuple[str, str], ...] = (
     (r"\babt\b", "about"),
     (r"\bappts?\b", "visit"),
     (r"\benc\b", "encounter"),
+    # "ER visits", "ED trips", "A&E attendances": the setting (never "ED" alone, a drug's
+    # indication), which the planner passes to ``encounters`` as its kind.
+    (
+        r"\b(?:er|ed|a\s*&\s*e)\b(?=\s+(?:visits?|trips?|encounters?|attendances?|stays?))",
+        "emergency",
+    ),
     (r"\bprev\b", "previous"),
     (r"\brecap\b", "summarize"),
     (r"\bstill\b", "currently"),

@@ -161,3 +161,18 @@ async def test_a_wellness_visit_is_a_check_up_or_general_examination(
             continue
         newest_day, newest = truth.newest(visits)
         assert newest_day in output.answer and truth.cited(output.answer) & newest, output.answer
+
+
+def test_er_and_ed_are_the_emergency_setting_only_before_a_visit_word() -> None:
+    assert read_question("how many ER visits?").concepts == []
+    assert "encounter" in read_question("any ED visits this year").families
+    assert [c.phrase for c in read_question("does he have ED?").concepts] == ["ed"]
+
+
+async def test_er_visits_are_counted_as_emergency_encounters(client: Any, dataset: Dataset) -> None:
+    for record in dataset.patients[:6]:
+        emergency = [e for e in record.of("Encounter") if e["class"]["code"] == "EMER"]
+        output = await _ask(client, record, "how many ER visits?")
+        first = output.answer.splitlines()[0]
+        assert first.startswith(f"The patient had {len(emergency)} emergency encounter"), first
+        assert truth.cited(output.answer) == {truth.ref(e) for e in emergency}, output.answer
