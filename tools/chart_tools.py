@@ -107,9 +107,8 @@ class ChartTools(ToolsetBase):
         (default: current medications), stopped, or all (default with since/until).
         name: drug words, e.g. "metformin". mode: list (default; repeated orders of one
         drug on one line) or first (the first order of each matching drug, whatever its
-        status). since/until: YYYY[-MM[-DD]]; window: taken (default: orders written in
-        the period, and active ones written before it) or written (only those written in
-        it, e.g. to count prescriptions)."""
+        status). since/until: YYYY[-MM[-DD]]; window: taken (default; also active
+        orders written before the period) or written (only orders written in it)."""
         dated = _taken_in(since, until) if window == "taken" else _dated_in(since, until)
         dated_before = window == "taken" and bool(since or until)
         status = status or ("all" if since or until else "active")

@@ -96,14 +96,20 @@ async def test_medications_in_a_year_include_stopped_orders(dataset: Dataset, fh
             for m in patient.of("MedicationRequest")
             if str(m.get("authoredOn", "")).startswith(year)
         }
-        result = await run_tool(
-            make_toolset(fhir, patient.id),
-            "medications",
-            {"since": year, "until": year, "limit": 200},
-        )
+        toolset = make_toolset(fhir, patient.id)
+        window = {"since": year, "until": year, "limit": 200}
+        result = await run_tool(toolset, "medications", {**window, "window": "written"})
         assert set(result.references) == expected, (patient.id, year)
         assert result.total_available == len(expected)
         assert year in result.summary
+        # The default also keeps current orders written before the year: taken in it too.
+        current = {
+            ref(m)
+            for m in patient.of("MedicationRequest")
+            if m.get("status") == "active" and str(m.get("authoredOn", ""))[:4] < year
+        }
+        taken = await run_tool(toolset, "medications", window)
+        assert set(taken.references) == expected | current, (patient.id, year)
         checked += 1
     assert checked
 
