@@ -40,7 +40,7 @@ _KIND_WORDS = {
     "RelatedPerson": "related person",
     "CareTeam": "care team",
 }
-PCP_WORDS = "named as primary care provider (generalPractitioner)"
+PCP_WORDS = "named as primary care provider on the patient's record"
 """What a line says of someone the record designates; the verifier lets a sentence call
 someone the PCP only when a line it cites says this."""
 
@@ -245,14 +245,10 @@ def roster_notes(
     notes: list[str] = []
     if designated:
         notes.append(
-            f"The record names {len(designated)} primary care provider(s) (the patient's "
-            f"generalPractitioner): {'; '.join(designated)}."
+            f"The record names {len(designated)} primary care provider(s): {'; '.join(designated)}."
         )
     else:
-        notes.append(
-            "The record does not name a primary care provider (the patient has no "
-            "generalPractitioner)."
-        )
+        notes.append("The record does not name a primary care provider.")
     seen = [m for m in people if m.seen]
     if seen and not designated:
         often = max(seen, key=lambda m: (m.seen, m.last or ""))
