@@ -188,6 +188,18 @@ the index."""
 MAX_SEARCH_HITS: Final = 200
 """Ranked hits the record-wide search reads before grouping; more are counted, not shown."""
 
+# --- How many items one tool call may return (its ``limit`` argument's ceiling) ---------
+MAX_SERIES_VALUES: Final = 50
+"""Values one observation tool (``lab_results``, ``vital_signs``) or ``search_record``
+returns, billing lines, and the "last N" a question may ask for: a series longer than
+this is counted, not shown."""
+MAX_LISTED_ITEMS: Final = 200
+"""Items one list tool (conditions, medications, encounters, procedures, ...) returns."""
+MAX_LISTED_PLANS: Final = 100
+"""Care plans or goals one call returns: each line carries its planned activities."""
+MAX_NOTE_SNIPPETS: Final = 20
+"""Clinical notes one ``clinical_notes`` call quotes: each snippet is long."""
+
 # --- The clinicians tool (tools/care_team.py) ----------------------------------------
 MAX_CARE_TEAM_MEMBERS: Final = 50
 """Clinicians (and, apart, organizations) one ``care_team`` answer lists: the ceiling of

@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
-from tools.declare import DateText, DrugName, Name, Phrasing, ToolName, tool
+from tools.declare import DateText, DrugName, ListLimit, Name, Phrasing, PlanLimit, ToolName, tool
 from tools.evidence import Evidence, Item, ToolResult, collapse_series
 from tools.fhir_text import first_code
 from tools.formatting import format_resource, medication_name
@@ -54,7 +54,7 @@ class ChartTools(ToolsetBase):
         code: Annotated[str, Field(pattern=r"^[A-Za-z0-9.\-]{1,20}$", max_length=20)] | None = None,
         since: DateText | None = None,
         until: DateText | None = None,
-        limit: Annotated[int, Field(ge=1, le=200)] = 50,
+        limit: ListLimit = 50,
     ) -> ToolResult:
         """Problems and diagnoses with onset date and status (resolved ones with abatement
         date). status: active (default), resolved, or all (default with since/until).
@@ -100,7 +100,7 @@ class ChartTools(ToolsetBase):
         mode: Literal["list", "first"] = "list",
         since: DateText | None = None,
         until: DateText | None = None,
-        limit: Annotated[int, Field(ge=1, le=200)] = 30,
+        limit: ListLimit = 30,
         window: Literal["taken", "written"] = "taken",
     ) -> ToolResult:
         """Medication orders (MedicationRequest) with date and status. status: active
@@ -213,7 +213,7 @@ class ChartTools(ToolsetBase):
         vaccine: Name | None = None,
         since: DateText | None = None,
         until: DateText | None = None,
-        limit: Annotated[int, Field(ge=1, le=200)] = 20,
+        limit: ListLimit = 20,
     ) -> ToolResult:
         """Vaccines given. Without vaccine: every vaccine in the record, one line each
         listing all its dates (limit: lines). vaccine: e.g. "influenza", "flu", "covid",
@@ -262,7 +262,7 @@ class ChartTools(ToolsetBase):
         status: Literal["active", "all"] = "active",
         since: DateText | None = None,
         until: DateText | None = None,
-        limit: Annotated[int, Field(ge=1, le=100)] = 20,
+        limit: PlanLimit = 20,
     ) -> ToolResult:
         """Care plans with category, status and planned activities. status: active or all.
         since/until: YYYY[-MM[-DD]], plans started in that period."""
@@ -282,7 +282,7 @@ class ChartTools(ToolsetBase):
         status: Literal["active", "all"] = "active",
         since: DateText | None = None,
         until: DateText | None = None,
-        limit: Annotated[int, Field(ge=1, le=100)] = 20,
+        limit: PlanLimit = 20,
     ) -> ToolResult:
         """Patient goals (e.g. HbA1c target, weight loss) with lifecycle status.
         since/until: YYYY[-MM[-DD]], goals started in that period."""

@@ -1,7 +1,7 @@
 """A tool is one typed function: its signature and docstring are the only source.
 
 ``@tool(noun=...)`` marks a coroutine method of the toolset as a tool.  Its parameters'
-annotations (``Literal`` for choices, ``Annotated[int, Field(ge=1, le=50)]`` for bounds,
+annotations (``Literal`` for choices, ``Annotated[int, Field(ge=1, le=...)]`` for bounds,
 the shared ``DateText``/``Name`` types below) give pydantic everything to
 
 - derive the JSON schema the planner's grammar is built from (``json_schema``): every
@@ -29,13 +29,23 @@ from typing import Annotated, Any, Literal, TypeVar, cast, get_type_hints
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, validate_call
 
+from fhir_client.limits import (
+    MAX_LISTED_ITEMS,
+    MAX_LISTED_PLANS,
+    MAX_NOTE_SNIPPETS,
+    MAX_SERIES_VALUES,
+)
 from tools.matching import DATE_PATTERN
 
 __all__ = [
     "DateText",
     "DrugName",
+    "ListLimit",
     "Name",
+    "NoteLimit",
     "Phrasing",
+    "PlanLimit",
+    "SeriesLimit",
     "ToolArgumentError",
     "ToolKind",
     "ToolMark",
@@ -57,6 +67,14 @@ DrugName = Annotated[str, Field(min_length=1, max_length=120)]
 """A drug name: full RxNorm names run long ("insulin isophane, human 70 UNT/ML ...")."""
 Threshold = Annotated[float, Field(ge=-1e6, le=1e9)]
 """A number a result is compared with ("above 7")."""
+SeriesLimit = Annotated[int, Field(ge=1, le=MAX_SERIES_VALUES)]
+"""How many values a series tool returns (``fhir_client.limits`` names each ceiling)."""
+ListLimit = Annotated[int, Field(ge=1, le=MAX_LISTED_ITEMS)]
+"""How many items a list tool returns."""
+PlanLimit = Annotated[int, Field(ge=1, le=MAX_LISTED_PLANS)]
+"""How many care plans or goals a call returns."""
+NoteLimit = Annotated[int, Field(ge=1, le=MAX_NOTE_SNIPPETS)]
+"""How many notes a call quotes."""
 
 _STRICT = ConfigDict(extra="forbid", strict=True)
 F = TypeVar("F", bound=Callable[..., Awaitable[Any]])

@@ -9,11 +9,9 @@ many the record gives no range for.  A mixin of ``PatientToolset`` with one conc
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import Field
-
-from tools.declare import DateText, Phrasing, tool
+from tools.declare import DateText, ListLimit, Phrasing, tool
 from tools.evidence import Evidence, ToolResult
 from tools.formatting import format_resource
 from tools.matching import date_params
@@ -37,7 +35,7 @@ class ResultFlagTools(ToolsetBase):
         category: Literal["laboratory", "vital-signs"] = "laboratory",
         since: DateText | None = None,
         until: DateText | None = None,
-        limit: Annotated[int, Field(ge=1, le=200)] = 20,
+        limit: ListLimit = 20,
     ) -> ToolResult:
         """Results the record itself marks out of range (an interpretation such as H, L,
         abnormal, or a value outside the result's own reference range), newest first,

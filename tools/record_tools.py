@@ -25,7 +25,7 @@ from tools.concepts import (
     resolve,
 )
 from tools.concepts.search import RecordSearch
-from tools.declare import DateText, Name, Phrasing, ToolName, tool
+from tools.declare import DateText, ListLimit, Name, Phrasing, SeriesLimit, ToolName, tool
 from tools.evidence import Evidence, ToolResult
 from tools.fhir_text import reference_of, resource_date
 from tools.formatting import format_resource
@@ -139,7 +139,7 @@ class RecordTools:
         name: Annotated[str, Field(min_length=1, max_length=120)],
         since: DateText | None = None,
         until: DateText | None = None,
-        limit: Annotated[int, Field(ge=1, le=50)] = 20,
+        limit: SeriesLimit = 20,
     ) -> ToolResult:
         """Last resort: rank every resource of the record by its text (codes, values,
         notes) for the words in name, best first, grouped by resource type. Use when no
@@ -209,7 +209,7 @@ class RecordTools:
         encounter_type: Name | None = None,
         since: DateText | None = None,
         until: DateText | None = None,
-        limit: Annotated[int, Field(ge=1, le=200)] = 60,
+        limit: ListLimit = 60,
     ) -> ToolResult:
         """What happened at one visit and why: the last (or first) encounter in the
         period, optionally of a type ("emergency", "inpatient", "wellness"), its reasons,
@@ -281,7 +281,7 @@ class RecordTools:
         name: Name,
         since: DateText | None = None,
         until: DateText | None = None,
-        limit: Annotated[int, Field(ge=1, le=200)] = 30,
+        limit: ListLimit = 30,
     ) -> ToolResult:
         """Everything in the record about a clinical concept (name), in any family: classes
         ("blood thinners", "statins"), brand names ("Plavix"), lab panels ("kidney

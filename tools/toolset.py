@@ -20,7 +20,17 @@ from pydantic import BeforeValidator, Field
 from tools.chart_tools import ChartTools
 from tools.clinician_tools import ClinicianTools
 from tools.concepts.vocabularies import vocabularies
-from tools.declare import DateText, Name, Phrasing, Threshold, tool
+from tools.declare import (
+    DateText,
+    ListLimit,
+    Name,
+    NoteLimit,
+    Phrasing,
+    SeriesLimit,
+    Threshold,
+    ToolName,
+    tool,
+)
 from tools.evidence import Evidence, ToolResult
 from tools.flag_tools import ResultFlagTools
 from tools.formatting import format_resource
@@ -94,7 +104,7 @@ class PatientToolset(ChartTools, ClinicianTools, ResultFlagTools):
         mode: Mode = "latest",
         since: DateText | None = None,
         until: DateText | None = None,
-        limit: Annotated[int, Field(ge=1, le=50)] = 10,
+        limit: SeriesLimit = 10,
         above: Threshold | None = None,
         below: Threshold | None = None,
     ) -> ToolResult:
@@ -102,17 +112,8 @@ class PatientToolset(ChartTools, ClinicianTools, ResultFlagTools):
         "creatinine", "viral load". mode: latest (default), first, series (the last
         `limit`, oldest to newest), highest or lowest. above/below: only results beyond
         the number (the total counts them). since/until: YYYY[-MM[-DD]]."""
-        return await find_observations(
-            self.scope,
-            name,
-            mode=mode,
-            since=since,
-            until=until,
-            limit=limit,
-            scan_limit=self.scan_limit,
-            tool="lab_results",
-            above=above,
-            below=below,
+        return await self._observations(
+            "lab_results", name, mode, (since, until), limit, (above, below)
         )
 
     @tool(
@@ -128,7 +129,7 @@ class PatientToolset(ChartTools, ClinicianTools, ResultFlagTools):
         mode: Mode = "latest",
         since: DateText | None = None,
         until: DateText | None = None,
-        limit: Annotated[int, Field(ge=1, le=50)] = 10,
+        limit: SeriesLimit = 10,
         above: Threshold | None = None,
         below: Threshold | None = None,
     ) -> ToolResult:
@@ -136,17 +137,8 @@ class PatientToolset(ChartTools, ClinicianTools, ResultFlagTools):
         "respiratory rate", "temperature", "oxygen saturation", "pain". mode: latest
         (default), first, series, highest or lowest (blood pressure by systolic).
         above/below: only values beyond the number. since/until: YYYY[-MM[-DD]]."""
-        return await find_observations(
-            self.scope,
-            name,
-            mode=mode,
-            since=since,
-            until=until,
-            limit=limit,
-            scan_limit=self.scan_limit,
-            tool="vital_signs",
-            above=above,
-            below=below,
+        return await self._observations(
+            "vital_signs", name, mode, (since, until), limit, (above, below)
         )
 
     @tool(
@@ -161,7 +153,7 @@ class PatientToolset(ChartTools, ClinicianTools, ResultFlagTools):
         encounter_type: Name | None = None,
         since: DateText | None = None,
         until: DateText | None = None,
-        limit: Annotated[int, Field(ge=1, le=200)] = 10,
+        limit: ListLimit = 10,
     ) -> ToolResult:
         """Visits (encounters), newest first, with type, class and reason.
         encounter_type: words such as "emergency", "inpatient", "wellness", "follow-up"
@@ -207,7 +199,7 @@ class PatientToolset(ChartTools, ClinicianTools, ResultFlagTools):
         name: Name | None = None,
         since: DateText | None = None,
         until: DateText | None = None,
-        limit: Annotated[int, Field(ge=1, le=200)] = 10,
+        limit: ListLimit = 10,
     ) -> ToolResult:
         """Procedures performed, newest first, with reason. name: words such as
         "colonoscopy", "echocardiography" (omit for all). since/until: YYYY[-MM[-DD]]."""
@@ -233,7 +225,7 @@ class PatientToolset(ChartTools, ClinicianTools, ResultFlagTools):
         keywords: Keywords | None = None,
         since: DateText | None = None,
         until: DateText | None = None,
-        limit: Annotated[int, Field(ge=1, le=20)] = 5,
+        limit: NoteLimit = 5,
     ) -> ToolResult:
         """Search the text of clinical notes (newest first) for keywords, e.g. ["metformin"],
         returning short snippets around each hit. Without keywords, returns the opening of
@@ -263,7 +255,7 @@ class PatientToolset(ChartTools, ClinicianTools, ResultFlagTools):
         self,
         since: DateText | None = None,
         until: DateText | None = None,
-        limit: Annotated[int, Field(ge=1, le=50)] = 10,
+        limit: SeriesLimit = 10,
     ) -> ToolResult:
         """Claims and explanations of benefit (billing, costs), newest first. Only for
         questions about costs or insurance. since/until: YYYY[-MM[-DD]]."""
@@ -283,6 +275,30 @@ class PatientToolset(ChartTools, ClinicianTools, ResultFlagTools):
             evidence[:limit],
             truncated=truncated or len(evidence) > limit,
             empty_note="No billing records.",
+        )
+
+    async def _observations(
+        self,
+        tool: ToolName,
+        name: str,
+        mode: Mode,
+        window: tuple[str | None, str | None],
+        limit: int,
+        beyond: tuple[float | None, float | None],
+    ) -> ToolResult:
+        """The one body of ``lab_results`` and ``vital_signs``: their signatures differ in
+        the names they accept (any test, or the vital signs' choice), which is their schema."""
+        return await find_observations(
+            self.scope,
+            name,
+            mode=mode,
+            since=window[0],
+            until=window[1],
+            limit=limit,
+            scan_limit=self.scan_limit,
+            tool=tool,
+            above=beyond[0],
+            below=beyond[1],
         )
 
 

@@ -15,6 +15,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from agent.reading.allergy import AllergyCategory
+from tools.declare import SeriesLimit
 
 __all__ = [
     "Asks",
@@ -121,7 +122,7 @@ class Reading(BaseModel):
     concepts: Annotated[list[Concept], Field(max_length=4)] = []
     families: Annotated[list[Family], Field(max_length=6)] = []
     ordinal: Literal["latest", "first"] | None = None
-    last_n: Annotated[int, Field(ge=1, le=50)] | None = None
+    last_n: SeriesLimit | None = None
     extreme: Literal["highest", "lowest"] | None = None
     period: ReadingPeriod | None = None
     threshold: Threshold | None = None
