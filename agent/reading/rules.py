@@ -104,7 +104,7 @@ _FAMILY_WORDS: dict[str, Family] = {
     **dict.fromkeys(("appointment", "appointments", "admission", "admissions"), "encounter"),
     **dict.fromkeys(("stay", "stays", "attendance", "attendances"), "encounter"),
     **dict.fromkeys(("allergy", "allergies", "allergic"), "allergy"),
-    **dict.fromkeys(("condition", "conditions", "problem", "problems"), "condition"),
+    **dict.fromkeys(("condition", "conditions", "problem", "problems", "issues"), "condition"),
     **dict.fromkeys(("diagnosis", "diagnoses", "diagnosed"), "condition"),
     **dict.fromkeys(("procedure", "procedures", "surgery", "surgeries"), "procedure"),
     **dict.fromkeys(("note", "notes"), "note"),

@@ -156,9 +156,13 @@ FAMILY_WORDS: dict[str, tuple[Family, ...]] = {
         ("immunizations",),
     ),
     **dict.fromkeys(
-        ("diagnosis", "diagnoses", "problem", "problems", "condition", "conditions"),
+        (
+            *("diagnosis", "diagnoses", "problem", "problems", "condition", "conditions"),
+            *("issue", "issues", "trouble", "troubles"),
+        ),
         ("conditions", "social_history"),
     ),
     **dict.fromkeys(("procedure", "procedures"), ("procedures",)),
+    **dict.fromkeys(("imaging", "scan", "scans"), ("imaging",)),
     **dict.fromkeys(("careplan", "careplans"), ("care_plans",)),
 }
