@@ -230,7 +230,8 @@ def _judged(steps: list[StepRecord], reading: Reading, cite: Cite) -> list[str]:
     what it searched (or what it found instead), in its own words, and a subject the
     record does not hold ("is his asthma under control?" without asthma) is answered by
     that absence alone, not by a note on judging it."""
-    absent = bool(reading.concepts) and reading.concepts[0].found == "none_found"
+    unknown = ("none_found", "not_understood")
+    absent = bool(reading.concepts) and reading.concepts[0].found in unknown
     lines = [] if absent else [judgement_note(reading)]  # "No asthma among ..." says it
     diagnoses = diagnosis_lines(retrieved(steps), reading, cite)
     lines += diagnoses

@@ -22,9 +22,8 @@ def judgement_note(reading: Reading) -> str:
     """Said first to a judgement question: what the record does not say, and why."""
     subject = reading.concepts[0].phrase if reading.concepts else "this"
     return (
-        f"The record does not say whether {subject} is controlled or well managed: that is "
-        "a clinical judgement, which ehr-agent does not make. What a clinician would look "
-        "at follows."
+        f"The record does not say how well {subject} is controlled: that is a clinical "
+        "judgement, which ehr-agent does not make. What a clinician would look at follows."
     )
 
 

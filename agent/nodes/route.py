@@ -76,12 +76,12 @@ async def route(state: AgentState, runtime: Runtime[RunContext]) -> Update:
         completions.extend(filled.completions)
         if filled.error is not None:  # the rules' reading stands; the failure is counted
             steps.append(_rejected_reading(filled.error))
+    if not declined:
+        reading = await resolve_reading(reading, context.toolset)
     if context.model is None:
         # "is his diabetes controlled?": the results a clinician would look at too
         # (a model plans its own lookups for such a question).
         reading = with_monitoring(reading)
-    if not declined:
-        reading = await resolve_reading(reading, context.toolset)
     rules = plan_reading(reading, question, previous, earliest)
     notes: list[str] = []
     pending: list[ToolCall] = []

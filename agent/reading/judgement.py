@@ -44,15 +44,20 @@ def cut_judgement_words(text: str) -> tuple[bool, str]:
 
 
 def with_monitoring(reading: Reading) -> Reading:
-    """A judgement question's reading with the results followed for its subject added
-    (unchanged for any other question).  Used where no model plans: a model plans its
-    own lookups for a judgement question, and the rules it falls back on stay as they
-    were."""
-    if not reading.judged:
+    """A judgement question's reading with the results followed for its subject added,
+    read after the record's resolution; the course of a diagnosis the panels follow
+    ("how's his diabetes been") is such a judgement too.  Any other reading is returned
+    unchanged.  Used where no model plans: a model plans its own lookups for a
+    judgement question, and the rules it falls back on stay as they were."""
+    diagnosis = bool(reading.concepts) and reading.concepts[0].family == "condition"
+    if not (reading.judged or (reading.course and diagnosis)):
         return reading
     concepts = _monitoring_concepts(reading.concepts)
+    if len(concepts) == len(reading.concepts) and not reading.judged:
+        return reading  # "how has her asthma been": nothing followed for it; its records
     families = list(dict.fromkeys([*(c.family for c in concepts if c.family), *reading.families]))
-    return reading.model_copy(update={"concepts": concepts, "families": families[:6]})
+    update = {"concepts": concepts, "families": families[:6], "judged": True}
+    return reading.model_copy(update=update)
 
 
 def _monitoring_concepts(concepts: list[Concept]) -> list[Concept]:

@@ -32,7 +32,7 @@ from tools import make_toolset
 
 Resource = dict[str, Any]
 DATASETS = ("fixtures",)
-NOTE = "The record does not say whether {} is controlled or well managed"
+NOTE = "The record does not say how well {} is controlled: that is a clinical judgement"
 # LOINC codes as the bundles write them (the tests' own copy, not the tools' vocabulary).
 GLUCOSE = {"2339-0", "2345-7", "41653-7"}
 BP = {"85354-9", "55284-4"}
@@ -126,6 +126,28 @@ def test_a_course_over_time_is_read_as_a_trend(question: str, name: str) -> None
 
 
 @pytest.mark.parametrize(
+    ("question", "family", "judged"),
+    [
+        ("how's his diabetes been", "condition", True),  # a diagnosis the panels follow
+        ("how has his hypertension been", "condition", True),
+        ("how has her asthma been", "condition", False),  # nothing followed: its records
+        ("how's his cholesterol been", "lab", False),  # a result's own course
+    ],
+)
+def test_the_course_of_a_followed_diagnosis_is_a_judgement(
+    question: str, family: str, judged: bool
+) -> None:
+    read = read_question(question)
+    subject = read.concepts[0].model_copy(update={"family": family})  # as resolved
+    reading = read.model_copy(update={"concepts": [subject]})
+    monitored = with_monitoring(reading)
+    assert monitored.judged is judged and monitored.asks == "trend", monitored
+    assert (len(monitored.concepts) > 1) is judged
+    # The same subject asked about today, not over time, is no judgement.
+    assert with_monitoring(reading.model_copy(update={"course": False})).judged is False
+
+
+@pytest.mark.parametrize(
     ("question", "asks"),
     [
         ("what was his last cholesterol?", "value"),
@@ -213,6 +235,19 @@ async def test_is_his_diabetes_controlled_shows_the_diagnosis_and_the_latest_res
         # Every citation is the diagnosis or one of the results followed for it.
         assert truth.cited(answer) <= diagnoses | a1c | glucose, answer
     assert checked >= 5
+
+
+@pytest.mark.slow
+async def test_how_his_diabetes_has_been_shows_the_diagnosis_and_the_a1c_course(
+    client: Any, dataset: Dataset
+) -> None:
+    record = next(r for r in dataset.patients if r.id.startswith("ce787016"))
+    answer = await _ask(client, record, "how's his diabetes been")
+    assert answer.startswith(NOTE.format("diabetes")), answer
+    assert truth.cited(answer) & _conditions(record, "diabetes mellitus"), answer
+    a1c = sorted(truth.hba1c_results(record), key=truth.day)
+    assert f"HbA1c, {len(a1c)} results, oldest first:" in answer, answer
+    assert {truth.ref(r) for r in a1c} <= truth.cited(answer), answer
 
 
 @pytest.mark.slow
