@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 
+from agent.extractive_course import course_sentences, diagnosis_lines, judgement_note
 from agent.extractive_evidence import (
     Cite,
     citation,
@@ -212,6 +213,8 @@ def _step_sentences(step: StepRecord, cite: Cite, reading: Reading) -> list[str]
         return [_empty(step, result)]
     if spec.kind == "list" and step["arguments"].get("mode") == "first":
         return _first_orders(result, cite)  # medications' first order of each drug
+    if spec.kind == "observation" and reading.asks == "trend":
+        return course_sentences(result, reading, cite)  # "how's his A1c been"
     if is_latest_few(step) and reading.follow_up != "before":
         return latest_sentences(result, reading, cite)
     if spec.kind == "observation":
@@ -219,6 +222,25 @@ def _step_sentences(step: StepRecord, cite: Cite, reading: Reading) -> list[str]
     if spec.phrasing.newest is not None:
         return _dated_event(step, result, cite, reading)
     return _listing(step, result, cite)
+
+
+def _judged(steps: list[StepRecord], reading: Reading, cite: Cite) -> list[str]:
+    """A judgement question's answer: what the record does not say, then the diagnosis
+    as recorded and the results followed for it; a lookup that found no diagnosis says
+    what it searched (or what it found instead), in its own words, and a subject the
+    record does not hold ("is his asthma under control?" without asthma) is answered by
+    that absence alone, not by a note on judging it."""
+    unknown = ("none_found", "not_understood")
+    absent = bool(reading.concepts) and reading.concepts[0].found in unknown
+    lines = [] if absent else [judgement_note(reading)]  # "No asthma among ..." says it
+    diagnoses = diagnosis_lines(retrieved(steps), reading, cite)
+    lines += diagnoses
+    for step in steps:
+        if step["node"] != "act":
+            continue
+        if step_spec(step).kind == "observation" or not diagnoses:
+            lines.extend(_step_sentences(step, cite, reading))
+    return lines
 
 
 def _reuse(state: AgentState, cite: Cite) -> list[str]:
@@ -296,6 +318,8 @@ def extractive_answer(state: AgentState, *, cite: Cite | None = None) -> str:
         if latest:
             return "\n".join([*sentences, *latest])
         reading = reading.model_copy(update={"asks": "value"})  # say what was searched
+    if reading.judged:  # "is his diabetes controlled?": never "Yes" or "No"
+        return "\n".join([*sentences, *_judged(steps, reading, cite)])
     by_kind = compose_by_kind(steps, reading, cite, question)
     if by_kind is not None:
         return "\n".join([*sentences, *by_kind])

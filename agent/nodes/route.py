@@ -17,6 +17,7 @@ from agent.planner import fallback_calls, plan_reading
 from agent.planner.rules import for_extractive
 from agent.reading import read_question, resolve_reading
 from agent.reading.decline import decline_reason, stored_reading
+from agent.reading.judgement import with_monitoring
 from agent.state import AgentState, StepRecord, ToolCall
 
 __all__ = ["previous_turn", "route", "rule_calls"]
@@ -77,6 +78,10 @@ async def route(state: AgentState, runtime: Runtime[RunContext]) -> Update:
             steps.append(_rejected_reading(filled.error))
     if not declined:
         reading = await resolve_reading(reading, context.toolset)
+    if context.model is None:
+        # "is his diabetes controlled?": the results a clinician would look at too
+        # (a model plans its own lookups for such a question).
+        reading = with_monitoring(reading)
     rules = plan_reading(reading, question, previous, earliest)
     notes: list[str] = []
     pending: list[ToolCall] = []

@@ -337,7 +337,8 @@ def plan_reading(
     if all(c.family is None for c in reading.concepts) and not named:
         # Only words nobody resolved yet: a model may read them better.
         return RulePlan(calls, "unknown", confident=False)
-    complex_question = any(marker in raw for marker in _COMPLEX)
+    # A judgement ("is her BP well managed?") is a model's to plan when there is one.
+    complex_question = any(marker in raw for marker in _COMPLEX) or reading.judged
     return RulePlan(calls, "fact", confident=not complex_question and len(calls) <= 2)
 
 

@@ -140,6 +140,14 @@ class Reading(BaseModel):
     due: bool = False
     """Asks what is due, overdue or up to date ("due for a colonoscopy?"): a schedule the
     record does not hold, so the answer says what was last done and judges nothing."""
+    judged: bool = False
+    """Asks for a clinical judgement ("is his diabetes controlled?", "is her BP well
+    managed?"): the record states none, so the answer gives no "Yes" or "No" and shows
+    the condition's status and the latest results followed for it
+    (:mod:`agent.reading.judgement`)."""
+    course: bool = False
+    """Asks how something went over time ("how's his cholesterol been", "A1c since
+    2019"): a result's dated values, not its latest (:mod:`agent.reading.course`)."""
     care_team: bool = False
     """Asks who looks after the patient ("who's her PCP?", "which doctors has he seen?",
     "what clinic does she go to?"): answered by ``care_team`` from the record's own

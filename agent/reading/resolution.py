@@ -152,6 +152,9 @@ async def resolve_reading(reading: Reading, resolver: ConceptResolver | None) ->
         # "does she smoke?", "is her a1c ok?": the answer is the latest result, not a
         # yes that a "Never smoked tobacco" finding would make false.
         asks = "value"
+    measured = bool(concepts) and concepts[0].family in ("lab", "vital")
+    if reading.course and measured and asks in ("value", "list"):
+        asks = "trend"  # "how have her sugars been": the results' course, read here
     return reading.model_copy(
         update={"concepts": concepts[:4], "families": families[:6], "asks": asks}
     )

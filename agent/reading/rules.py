@@ -16,11 +16,15 @@ import re
 from datetime import date
 
 from agent.reading.allergy import cut_allergy_category
+from agent.reading.asks import YES_NO_START, what_is_asked
+from agent.reading.asks import has_phrase as _has
 from agent.reading.care_team import care_team_span
+from agent.reading.course import asks_course, cut_course_words
 from agent.reading.flags import cut_flag_words
+from agent.reading.judgement import cut_judgement_words
 from agent.reading.language import is_english
-from agent.reading.model import Asks, Concept, Family, Reading, ReadingPeriod, Threshold
-from agent.reading.periods import find_period, is_count_question
+from agent.reading.model import Concept, Family, Reading, ReadingPeriod, Threshold
+from agent.reading.periods import find_period
 from agent.reading.person import named_person
 from agent.reading.purpose import purpose_class
 from agent.reading.schedule import cut_schedule_words
@@ -48,23 +52,6 @@ _HIGHEST = ("highest", "max", "maximum", "peak", "worst", "largest", "biggest", 
 _LOWEST = ("lowest", "min", "minimum", "smallest")
 _FIRST = ("first", "earliest", "initial", "oldest")
 _LATEST = ("latest", "last", "most recent", "current", "newest", "recent", "lately")
-_TREND = ("trend", "over time", "changed", "history of", "all of", "every", "progress")
-_YES_NO_START = re.compile(
-    r"^\s*(?:is|are|was|were|does|do|did|has|have|had|any|ever|can|pt|hx|has there|"
-    r"history of|known|currently on|currently taking|on)\b"
-)
-_WHY = re.compile(
-    r"^\s*why\b|\breason\b|\bindication\b|\bwhat (?:is|was) (?:the )?.+ for\??$"
-    r"|\bwhat brought\b|\bwhat condition\b.*\b(?:treat|for)"
-)
-_TIMELINE = re.compile(
-    r"\bwhat happened\b|\bwhat was done\b|\bsummari[sz]e the (?:last|latest|most recent)\b"
-    r"|\b(?:summari[sz]e|summary|details?|what did (?:they|we|you|he|she|i) do)\b"
-    r".*\b(?:visit|encounter|appointment)s?\b"
-    r"|\b(?:visit|encounter|appointment)s?\b.*\b(?:details?|summary|what happened)\b"
-    r"|\btell me about\b.*\b(?:last|latest|most recent)\s+(?:visit|encounter|appointment)"
-    r"|\b(?:last|latest|most recent)\s+(?:visit|encounter|appointment)\s+about\b"
-)
 _BEFORE = ("before that", "before this", "prior to that", "previous one", "the one before")
 _REFERRING = ("those", "these", "them", "of it", "that one", "which one", "which of")
 # Words that shape the question but name no concept.
@@ -132,14 +119,6 @@ def has_words(text: str, *words: str) -> bool:
         if re.search(pattern, text):
             return True
     return False
-
-
-def _has(text: str, *phrases: str) -> bool:
-    # ``p in text`` first: a pattern per vocabulary name overflows ``re``'s cache, and
-    # compiling them all again cost about 0.1 s a turn.
-    return any(
-        p in text and re.search(rf"(?<![a-z0-9]){re.escape(p)}(?![a-z0-9])", text) for p in phrases
-    )
 
 
 def _cut(text: str, span: tuple[int, int]) -> str:
@@ -221,28 +200,6 @@ def _vaccine(text: str) -> Concept | None:
     return None
 
 
-def _asks(raw: str, text: str, reading: dict[str, object]) -> Asks:
-    if _WHY.search(raw):
-        return "why"
-    if _TIMELINE.search(raw):
-        return "timeline"
-    if reading.get("threshold") is not None or is_count_question(raw):
-        return "count"
-    if reading.get("extreme"):
-        return "extreme"
-    if (
-        _has(text, "compare", "comparison", "better or worse", "go up or down", "up or down")
-        or _has(text, "vs", "versus", "previous and current", "the one before")
-        or int(str(reading.get("last_n") or 0)) > 1
-    ):
-        return "compare"
-    if _YES_NO_START.search(raw) or "yes or no" in raw:
-        return "yes_no"
-    if any(p in text for p in _TREND) or _has(text, "values", "results", "readings"):
-        return "trend" if reading.get("period") or _has(text, "trend", "changed") else "list"
-    return "value"
-
-
 _CONDITION_SHAPE = re.compile(
     r"\b(?:have|has|had|history of|hx of|diagnosed|diagnosis|suffer|suffers|known|"
     r"problems?|conditions?)\b"
@@ -303,6 +260,8 @@ def read_question(question: str, today: date | None = None) -> Reading:
     threshold, text = _threshold(text)
     flagged, text = cut_flag_words(text)  # "abnormal labs" names no test
     due, text = cut_schedule_words(text)  # "vaccines due": the vaccines are the concept
+    judged, text = cut_judgement_words(text)  # "diabetes controlled": diabetes
+    text = cut_course_words(text) if asks_course(raw) else text  # "weight gone up": weight
     allergy_category, text = cut_allergy_category(text)  # "drug allergies" lists no drugs
     care = care_team_span(text)
     text = _cut(text, care) if care else text  # "her PCP" names no condition or drug
@@ -313,7 +272,7 @@ def read_question(question: str, today: date | None = None) -> Reading:
     if ordinal is None and re.search(r"\bwhen\b.*\bdiagnos|\bdiagnosed\b.*\bwhen\b", raw):
         ordinal = "first"  # a diagnosis date is the first record of it
     shape = dict[str, object](threshold=threshold, extreme=extreme, last_n=last_n, period=period)
-    asks = _asks(raw, norm, shape)
+    asks = what_is_asked(raw, norm, shape)
     if asks == "compare" and last_n is None:
         last_n = 2
     lay_condition = _LAY_CONDITION.search(norm)
@@ -356,6 +315,19 @@ def read_question(question: str, today: date | None = None) -> Reading:
             concepts = [Concept(phrase=phrase, hint=hint)]
     if asks == "why" and concepts:
         families = [f for f in families if f != "condition"]
+    # A course over time ("how's his A1c been", "A1c since 2019") is read for results;
+    # "has her dose changed?" stays yes/no, and a phrase resolved later to a result
+    # reads its course there (``resolve_reading``).
+    since = period is not None and period.until is None and asks == "value" and not ordinal
+    course = (asks == "trend" and asks_course(raw)) or since
+    measured = any(c.family in ("lab", "vital") for c in concepts)
+    if asks == "trend" and course and not measured and YES_NO_START.search(raw):
+        asks = "yes_no"
+    if course and measured and asks in ("value", "list", "yes_no"):
+        asks = "trend"
+    if judged:  # no yes/no: the status (and, without a model, the results) are shown
+        asks = "trend" if course else "value"
+    ordinal = None if asks == "trend" else ordinal
     purpose = purpose_class(raw)
     if purpose is not None:
         # "meds for her sugar": the class taken for it, answered yes/no over the orders.
@@ -391,9 +363,11 @@ def read_question(question: str, today: date | None = None) -> Reading:
         status=status,
         follow_up=follow_up,
         person=person,
-        bare=not _WH.search(raw) and asks == "value" and not ordinal and not period,
+        bare=not _WH.search(raw) and asks == "value" and not ordinal and not period and not judged,
         flagged=flagged,
         due=due,
+        judged=judged,
+        course=course,
         allergy_category=allergy_category,
         care_team=care is not None,
     )

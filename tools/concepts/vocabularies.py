@@ -59,6 +59,9 @@ class LabPanel:
     label: str
     names: tuple[str, ...]
     members: tuple[ObservationConcept, ...]
+    monitors: tuple[str, ...] = ()
+    """What the panel is followed for ("diabetes", "blood pressure"), normalised: a
+    question whether it is controlled is shown the panel's results (no judgement)."""
 
 
 @dataclass(frozen=True)
@@ -86,6 +89,8 @@ class Vocabularies:
     """Normalised indication ("blood pressure", "sugar") -> the class taken for it."""
     lab_panels: dict[str, LabPanel]
     panel_names: dict[str, str]
+    monitoring_panels: dict[str, str]
+    """Normalised condition or measure ("hypertension", "a1c") -> the panel followed for it."""
     encounter_classes: dict[str, EncounterClass]
     encounter_class_names: dict[str, str]
     social_categories: frozenset[str]
@@ -175,6 +180,7 @@ def _lab_panels(sources: dict[str, str]) -> tuple[dict[str, LabPanel], dict[str,
             label=str(entry["label"]),
             names=_strings(entry["names"], key),
             members=tuple(by_label[m] for m in entry["members"]),
+            monitors=tuple(normalize_name(m) for m in _strings(entry.get("monitors", []), key)),
         )
         panels[key] = panel
         for label in (*panel.names, panel.label):
@@ -231,6 +237,7 @@ def vocabularies() -> Vocabularies:
         },
         lab_panels=lab_panels,
         panel_names=panel_names,
+        monitoring_panels={m: p.key for p in lab_panels.values() for m in p.monitors},
         encounter_classes=encounter_classes,
         encounter_class_names=encounter_class_names,
         social_categories=frozenset(
