@@ -115,6 +115,8 @@ def yes_no(found: list[Retrieved], reading: Reading, cite: Cite, question: str) 
             f"I cannot tell: '{phrase}' is not a term the vocabularies or this record know, "
             "so its absence cannot be stated."
         ]
+    if _WHAT_QUESTION.search(expand_shorthand(question)) and absence.startswith("No"):
+        return [absence]  # "what is he taking for diabetes?" is not answered "No:"
     return [
         f"No: {absence[0].lower()}{absence[1:]}" if absence.startswith("No") else f"No: {absence}"
     ]

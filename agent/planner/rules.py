@@ -133,8 +133,11 @@ def _topic_calls(text: str, mode: Mode, reading: Reading) -> list[ToolCall]:
     if _has(text, *VISIT_WORDS):
         calls.append(_encounter_call(text, mode, reading))
     if _has(text, "condition*", "problem*", "diagnos*", "disease*", "illness*"):
-        resolved = _has(text, "resolved", "past", "history", "ever", "all")
-        calls.append(_call("conditions", status="all" if resolved else "active"))
+        ended = _has(text, "resolved", "cured", "gone")  # "which conditions have resolved"
+        every = _has(text, "past", "history", "ever", "all")
+        calls.append(
+            _call("conditions", status="resolved" if ended else "all" if every else "active")
+        )
     if _has(text, "procedure*", "surger*", "operation*", "operated"):
         calls.append(_call("procedures"))
     if _has(text, "care plan*", "careplan*"):

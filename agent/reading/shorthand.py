@@ -50,7 +50,17 @@ _REWRITES: tuple[tuple[str, str], ...] = (
     (r"\brecap\b", "summarize"),
     (r"\bstill\b", "currently"),
     (r"\b(?:come|came|comes|coming) in\b", "visit"),
+    # "why did he last see the doctor": a visit (not "which doctors has she seen", a roster).
+    (
+        r"\b(?:see|saw|seen|seeing|sees|visit|visited)\s+(?:the|a|her|his|their)?\s*"
+        r"(?:doctor|doc|gp|physician|provider)\b",
+        "visit",
+    ),
     (r"\bprobs?\b(?:\s+list\b)?", "problems"),
+    # "past medical history?", "PMH": the problem list with its resolved entries; "PMH of
+    # X" asks about X.
+    (r"\b(?:past\s+)?medical\s+(?:history|hx)\b(?!\s+of)", "past problems"),
+    (r"\bpmhx?\b(?!\s+(?:of|\w))", "past problems"),
     (r"\bpmhx?\b", "history of"),
     (r"\bsx\b", "symptoms"),
     (r"\btx\b", "treatment"),
