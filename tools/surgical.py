@@ -112,7 +112,7 @@ def surgical_note(surgical: list[Resource], others: list[Resource], window: str 
     kinds = _kinds(others)
     shown = ", ".join(kinds[:4]) + (", ..." if len(kinds) > 4 else "")
     what = f" ({shown})" if shown else ""
-    verb = "looks" if len(surgical) == 1 else "look"
+    verb = "looks surgical by its name" if len(surgical) == 1 else "look surgical by their names"
     left = (
         # "left out", not "not listed": the verifier reads a negation next to "tests" as
         # a claim that the patient had none.
@@ -120,7 +120,4 @@ def surgical_note(surgical: list[Resource], others: list[Resource], window: str 
         if others
         else ""
     )
-    return (
-        f"{len(surgical)} of the {total} procedures recorded{window} {verb} surgical by their "
-        f"names {rule}{left}."
-    )
+    return f"{len(surgical)} of the {total} procedures recorded{window} {verb} {rule}{left}."
