@@ -59,7 +59,8 @@ def _qualifier(step: StepRecord) -> str:
     arguments = step["arguments"]
     status = arguments.get("status")
     name = arguments.get("name") or arguments.get("vaccine") or arguments.get("encounter_type")
-    words = [w for w in (status if status not in (None, "all") else None, name) if w]
+    surgical = "surgical" if arguments.get("kind") == "surgical" else None  # procedures' kind
+    words = [w for w in (status if status not in (None, "all") else None, surgical, name) if w]
     return " ".join(str(w) for w in words)
 
 
@@ -190,6 +191,19 @@ def _windowed(result: ToolResult, reading: Reading) -> ToolResult:
     )
 
 
+def _restrictions(steps: list[StepRecord]) -> list[str]:
+    """How a restricted search chose its items ("2 of the 40 procedures recorded look
+    surgical by their names ..."), said before an answer composed from them."""
+    return [
+        note
+        for step in steps
+        if step["node"] == "act"
+        and step["arguments"].get("kind") == "surgical"
+        and step.get("result")
+        for note in result_from_json(step["result"]).notes  # type: ignore[arg-type]
+    ]
+
+
 def _step_sentences(step: StepRecord, cite: Cite, reading: Reading) -> list[str]:
     tool = step["tool"] or ""
     if step.get("error"):
@@ -206,11 +220,21 @@ def _step_sentences(step: StepRecord, cite: Cite, reading: Reading) -> list[str]
         result = _windowed(result, reading)  # a list the planner asked for whole
     if spec.phrasing.reports:
         return _report(result, cite)
+    restricted = step["arguments"].get("kind") == "surgical"
+    if restricted and not result.items:
+        return [_empty(step, result)]  # what was searched and found, never "0 surgeries"
+    rule = list(result.notes) if restricted else []  # how the items were chosen, first
     if reading.asks == "count" and spec.count_nouns is not None:
         listing = _listing(step, result, cite)[1:] if result.items else []
-        return [count_sentence(step, result, cite, reading), *listing]
+        return [count_sentence(step, result, cite, reading), *rule, *listing]
     if not result.items:
         return [_empty(step, result)]
+    return [*rule, *_listed(step, result, cite, reading)]
+
+
+def _listed(step: StepRecord, result: ToolResult, cite: Cite, reading: Reading) -> list[str]:
+    """A result with items, by its tool's kind and what the question asks."""
+    spec = step_spec(step)
     if spec.kind == "list" and step["arguments"].get("mode") == "first":
         return _first_orders(result, cite)  # medications' first order of each drug
     if spec.kind == "observation" and reading.asks == "trend":
@@ -322,7 +346,7 @@ def extractive_answer(state: AgentState, *, cite: Cite | None = None) -> str:
         return "\n".join([*sentences, *_judged(steps, reading, cite)])
     by_kind = compose_by_kind(steps, reading, cite, question)
     if by_kind is not None:
-        return "\n".join([*sentences, *by_kind])
+        return "\n".join([*sentences, *_restrictions(steps), *by_kind])
     for step in steps:
         if step["node"] == "act":
             sentences.extend(_step_sentences(step, cite, reading))

@@ -13,6 +13,7 @@ history through sorted one-result searches.  Results say when more exist (``trun
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field
@@ -42,10 +43,12 @@ from tools.matching import (
 from tools.notes import search_notes
 from tools.observations import Mode, find_observations
 from tools.scope import FhirSearchClient
+from tools.surgical import looks_surgical, surgical_note
 from tools.toolset_base import (
     _ENCOUNTER_CLASS_NAMES,
     Resource,
     _in_window,
+    _window_words,
 )
 from tools.vocabulary import find_observation_concept, normalize_name
 
@@ -200,19 +203,32 @@ class PatientToolset(ChartTools, ClinicianTools, ResultFlagTools):
         since: DateText | None = None,
         until: DateText | None = None,
         limit: ListLimit = 10,
+        kind: Literal["all", "surgical"] = "all",
     ) -> ToolResult:
         """Procedures performed, newest first, with reason. name: words such as
-        "colonoscopy", "echocardiography" (omit for all). since/until: YYYY[-MM[-DD]]."""
-        keep = (lambda r: concept_matches(name, r.get("code"))) if name else None
+        "colonoscopy", "echocardiography" (omit for all). kind: "surgical" for only those
+        whose name looks like an operation (-ectomy, repair, excision, ...), for
+        "surgeries"; a note counts the rest. since/until: YYYY[-MM[-DD]]."""
+        named = (lambda r: concept_matches(name, r.get("code"))) if name else None
+        surgical = kind == "surgical"
+        keep = (named or (lambda r: True)) if surgical else named  # surgical: scan them all
         resources, truncated, total = await self._windowed("Procedure", (since, until), keep, limit)
-        return self._result(
+        notes: tuple[str, ...] = ()
+        if surgical:
+            operations = [r for r in resources if looks_surgical(r)]
+            others = [r for r in resources if not looks_surgical(r)]
+            notes = (surgical_note(operations, others, _window_words(since, until)),)
+            resources, truncated, total = operations, len(operations) > limit, len(operations)
+        what = " ".join(w for w in ("surgical" if surgical else "", name or "") if w) or "all"
+        result = self._result(
             "procedures",
-            f"Procedures ({name or 'all'})",
+            f"Procedures ({what})",
             [format_resource(r) for r in resources[:limit]],
             truncated=truncated,
             total=total,
             empty_note="No matching procedure in this record.",
         )
+        return replace(result, notes=notes) if notes else result
 
     @tool(
         noun="matching notes",

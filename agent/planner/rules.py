@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from agent.planner.first_orders import first_prescribed
 from agent.reading import Concept, Reading, read_question
+from agent.reading.lay_events import SURGERY_WORDS
 from agent.reading.periods import find_period
 from agent.reading.rules import ENCOUNTER_KINDS, VISIT_WORDS
 from agent.reading.rules import has_words as _has
@@ -139,7 +140,7 @@ def _topic_calls(text: str, mode: Mode, reading: Reading) -> list[ToolCall]:
             _call("conditions", status="resolved" if ended else "all" if every else "active")
         )
     if _has(text, "procedure*", "surger*", "operation*", "operated"):
-        calls.append(_call("procedures"))
+        calls.append(_call("procedures", kind="surgical" if _has(text, *SURGERY_WORDS) else None))
     if _has(text, "care plan*", "careplan*"):
         calls.append(_call("care_plans"))
     if _has(text, "goal*", "target*"):

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import re
 
+from agent.reading.lay_events import rewrite_lay_events
+
 __all__ = ["expand_shorthand"]
 
 # (pattern, replacement), applied in order, case-insensitively.
@@ -89,4 +91,4 @@ def expand_shorthand(question: str) -> str:
         text = "how many " + _TRAILING_COUNT.sub("", text) + "?"
     for pattern, replacement in _COMPILED:
         text = pattern.sub(replacement, text)
-    return " ".join(text.split())
+    return rewrite_lay_events(text)  # "his last physical": a wellness visit
