@@ -13,19 +13,15 @@ vital's "No result named ..." was removed by the verifier.
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
-from agent import AgentContext, build_graph
-from agent.events import ask
-from agent.output import AgentOutput
 from agent.reading import read_question
-from fhir_client.embedded import embedded_client
+from fhir_client import FhirClient
 from tests.support import agent_truth as truth
-from tests.support.tools_datasets import Dataset, PatientRecord
-from tools import make_toolset
+from tests.support.agent_ask import ask_agent
+from tests.support.tools_datasets import Dataset
 
 Resource = dict[str, Any]
 DATASETS = ("fixtures",)
@@ -51,23 +47,12 @@ def test_an_allergy_qualifier_is_a_category_not_a_family(
     assert "medication" not in reading.families, reading
 
 
-@pytest.fixture
-async def client(dataset: Dataset) -> AsyncIterator[Any]:
-    async with embedded_client(dataset.store) as fhir:
-        yield fhir
-
-
-async def _ask(client: Any, record: PatientRecord, question: str) -> AgentOutput:
-    context = AgentContext(toolset=make_toolset(client, record.id), model=None)
-    return await ask(build_graph(), context, question)
-
-
 def _codes(resource: Resource, key: str) -> set[str]:
     return truth.codes(resource.get(key))
 
 
 async def test_meds_on_in_a_year_include_current_orders_written_before_it(
-    client: Any, dataset: Dataset
+    fhir: FhirClient, dataset: Dataset
 ) -> None:
     checked = 0
     for record in dataset.patients:
@@ -79,22 +64,24 @@ async def test_meds_on_in_a_year_include_current_orders_written_before_it(
         if not current_before:
             continue
         checked += 1
-        output = await _ask(client, record, "what meds was he on in 2020?")
+        output = await ask_agent(fhir, record, "what meds was he on in 2020?")
         cited = truth.cited(output.answer)
         assert current_before <= cited, output.answer
         assert cited <= current_before | written_in, output.answer
         assert not output.answer.startswith("No "), output.answer
-        count = await _ask(client, record, "how many prescriptions were written in 2020?")
+        count = await ask_agent(fhir, record, "how many prescriptions were written in 2020?")
         said = f" {len(written_in)} medication order"
         assert said in count.answer and not count.notes, (count.answer, count.notes)
     assert checked >= 2
 
 
-async def test_drug_allergies_are_medication_allergies_only(client: Any, dataset: Dataset) -> None:
+async def test_drug_allergies_are_medication_allergies_only(
+    fhir: FhirClient, dataset: Dataset
+) -> None:
     for record in dataset.patients[:6]:
         allergies = record.of("AllergyIntolerance")
         drug = {truth.ref(a) for a in allergies if "medication" in (a.get("category") or [])}
-        output = await _ask(client, record, "any drug allergies?")
+        output = await ask_agent(fhir, record, "any drug allergies?")
         cited = truth.cited(output.answer)
         assert cited == drug, output.answer
         if not drug:
@@ -102,7 +89,7 @@ async def test_drug_allergies_are_medication_allergies_only(client: Any, dataset
 
 
 async def test_allergic_to_a_substance_the_record_holds_is_yes(
-    client: Any, dataset: Dataset
+    fhir: FhirClient, dataset: Dataset
 ) -> None:
     checked = 0
     for record in dataset.patients:
@@ -112,29 +99,29 @@ async def test_allergic_to_a_substance_the_record_holds_is_yes(
             if not word or "substance" in word:
                 continue
             checked += 1
-            output = await _ask(client, record, f"is she allergic to {word}?")
+            output = await ask_agent(fhir, record, f"is she allergic to {word}?")
             assert not output.answer.lower().startswith("no"), (word, output.answer)
             assert truth.ref(allergy) in truth.cited(output.answer), (word, output.answer)
     assert checked >= 2
 
 
 async def test_a_missing_allergen_is_not_spelled_into_a_stop_word(
-    client: Any, dataset: Dataset
+    fhir: FhirClient, dataset: Dataset
 ) -> None:
     record = next(r for r in dataset.patients if not r.of("AllergyIntolerance"))
-    output = await _ask(client, record, "allergic to wheat?")
+    output = await ask_agent(fhir, record, "allergic to wheat?")
     assert all("what" not in str(s.arguments.get("name", "")).lower() for s in output.steps), (
         output.steps
     )
     assert "wheat" in output.answer.lower(), output.answer
 
 
-async def test_pulse_ox_is_the_oxygen_saturation(client: Any, dataset: Dataset) -> None:
+async def test_pulse_ox_is_the_oxygen_saturation(fhir: FhirClient, dataset: Dataset) -> None:
     for record in dataset.patients:
         readings = [
             o for o in record.of("Observation") if _codes(o, "code") & {"2708-6", "59408-5"}
         ]
-        output = await _ask(client, record, "pulse ox?")
+        output = await ask_agent(fhir, record, "pulse ox?")
         if readings:
             _, newest = truth.newest(readings)
             assert truth.cited(output.answer) & newest, output.answer
@@ -144,7 +131,7 @@ async def test_pulse_ox_is_the_oxygen_saturation(client: Any, dataset: Dataset) 
 
 
 async def test_a_wellness_visit_is_a_check_up_or_general_examination(
-    client: Any, dataset: Dataset
+    fhir: FhirClient, dataset: Dataset
 ) -> None:
     for record in dataset.patients[:6]:
         visits = [
@@ -156,7 +143,7 @@ async def test_a_wellness_visit_is_a_check_up_or_general_examination(
                 re.IGNORECASE,
             )
         ]
-        output = await _ask(client, record, "when was her last wellness visit?")
+        output = await ask_agent(fhir, record, "when was her last wellness visit?")
         if not visits:
             continue
         newest_day, newest = truth.newest(visits)
@@ -169,10 +156,12 @@ def test_er_and_ed_are_the_emergency_setting_only_before_a_visit_word() -> None:
     assert [c.phrase for c in read_question("does he have ED?").concepts] == ["ed"]
 
 
-async def test_er_visits_are_counted_as_emergency_encounters(client: Any, dataset: Dataset) -> None:
+async def test_er_visits_are_counted_as_emergency_encounters(
+    fhir: FhirClient, dataset: Dataset
+) -> None:
     for record in dataset.patients[:6]:
         emergency = [e for e in record.of("Encounter") if e["class"]["code"] == "EMER"]
-        output = await _ask(client, record, "how many ER visits?")
+        output = await ask_agent(fhir, record, "how many ER visits?")
         first = output.answer.splitlines()[0]
         assert first.startswith(f"The patient had {len(emergency)} emergency encounter"), first
         assert truth.cited(output.answer) == {truth.ref(e) for e in emergency}, output.answer

@@ -10,31 +10,20 @@ here from the bundle JSON, never through the tools; the agent runs without a mod
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
-from typing import Any
 
 import pytest
 
-from agent import AgentContext, build_graph
-from agent.events import ask
-from fhir_client.embedded import embedded_client
+from fhir_client import FhirClient
 from tests.support import agent_truth as truth
+from tests.support.agent_ask import ask_agent
 from tests.support.tools_datasets import Dataset, PatientRecord
-from tools import make_toolset
 
 DATASETS = ("fixtures", "spezi")
 pytestmark = pytest.mark.slow  # two datasets loaded, ~40 questions: ~30 s
 
 
-@pytest.fixture
-async def client(dataset: Dataset) -> AsyncIterator[Any]:
-    async with embedded_client(dataset.store) as fhir:
-        yield fhir
-
-
-async def _ask(client: Any, record: PatientRecord, question: str) -> str:
-    context = AgentContext(toolset=make_toolset(client, record.id), model=None)
-    output = await ask(build_graph(), context, question)
+async def _ask(fhir: FhirClient, record: PatientRecord, question: str) -> str:
+    output = await ask_agent(fhir, record, question)
     assert output.answer.strip(), question  # an answer is never empty
     return str(output.answer)
 
@@ -57,25 +46,25 @@ def _first_word(answer: str) -> str:
 
 
 async def test_lay_words_for_a_disorder_ask_whether_it_is_diagnosed(
-    client: Any, dataset: Dataset
+    fhir: FhirClient, dataset: Dataset
 ) -> None:
     with_htn = [r for r in dataset.patients if _has_condition(r, "hypertension")]
     without = [r for r in dataset.patients if not _has_condition(r, "hypertension")]
     for record in [*with_htn[:1], *without[:1]]:
-        answer = await _ask(client, record, "high BP problem?")
+        answer = await _ask(fhir, record, "high BP problem?")
         expected = "yes" if record in with_htn else "no"
         assert _first_word(answer) == expected, answer
         assert not [r for r in truth.cited(answer) if r.startswith("Observation/")], answer
     heart = ("heart", "cardiac", "coronary", "myocardial", "atrial fibrillation")
     for record in dataset.patients[:3]:
-        answer = await _ask(client, record, "any heart trouble?")
+        answer = await _ask(fhir, record, "any heart trouble?")
         assert _first_word(answer) == ("yes" if _has_condition(record, *heart) else "no"), answer
         # "Troponin I.cardiac panel" shares a word, but a result is not a diagnosis.
         assert all(r.startswith(("Condition/", "Encounter/")) for r in truth.cited(answer))
 
 
 async def test_a_screening_test_is_no_evidence_of_the_disorder(
-    client: Any, dataset: Dataset
+    fhir: FhirClient, dataset: Dataset
 ) -> None:
     for record in dataset.patients:
         screenings = {
@@ -85,13 +74,13 @@ async def test_a_screening_test_is_no_evidence_of_the_disorder(
         }
         if not screenings:
             continue
-        answer = await _ask(client, record, "is she diabetic?")
+        answer = await _ask(fhir, record, "is she diabetic?")
         assert not truth.cited(answer) & screenings, answer
         diabetic = _has_condition(record, "diabetes", "diabetic", "prediabetes")
         assert _first_word(answer) == ("yes" if diabetic else "no"), answer
 
 
-async def test_smoking_status_reads_like_a_chart(client: Any, dataset: Dataset) -> None:
+async def test_smoking_status_reads_like_a_chart(fhir: FhirClient, dataset: Dataset) -> None:
     for record in dataset.patients[:2]:
         statuses = sorted(
             (o for o in record.of("Observation") if "72166-2" in str(o.get("code"))),
@@ -101,20 +90,22 @@ async def test_smoking_status_reads_like_a_chart(client: Any, dataset: Dataset) 
             continue
         status = statuses[-1]["valueCodeableConcept"]["coding"][0]["display"]
         status = re.sub(r" \(finding\)$", "", status)
-        answer = await _ask(client, record, "pt ever smoke?")
+        answer = await _ask(fhir, record, "pt ever smoke?")
         assert answer.startswith(f"Smoking status: {status}"), answer
         assert truth.ref(statuses[-1]) in truth.cited(answer)
 
 
 async def test_a_what_question_about_a_purpose_is_a_list_not_a_yes(
-    client: Any, dataset: Dataset
+    fhir: FhirClient, dataset: Dataset
 ) -> None:
     for record in dataset.patients[:3]:
-        answer = await _ask(client, record, "whats she on for her bp")
+        answer = await _ask(fhir, record, "whats she on for her bp")
         assert not answer.lower().startswith("yes"), answer
 
 
-async def test_why_a_drug_names_the_reason_its_order_gives(client: Any, dataset: Dataset) -> None:
+async def test_why_a_drug_names_the_reason_its_order_gives(
+    fhir: FhirClient, dataset: Dataset
+) -> None:
     conditions = {truth.ref(c): c for r in dataset.patients for c in r.of("Condition")}
     asked = 0
     for record in dataset.patients:
@@ -134,21 +125,21 @@ async def test_why_a_drug_names_the_reason_its_order_gives(client: Any, dataset:
             if len(same) != 1:
                 continue  # one order of that drug: one definite reason
             asked += 1
-            answer = await _ask(client, record, f"why is the patient on {ingredient}?")
+            answer = await _ask(fhir, record, f"why is the patient on {ingredient}?")
             reason = reasons[0]["code"]["coding"][0]["display"]
             assert re.sub(r" \(disorder\)$", "", reason) in answer, answer
     assert asked, "no order with a reason in this set"
 
 
-async def test_ward_slang_for_the_problem_list(client: Any, dataset: Dataset) -> None:
+async def test_ward_slang_for_the_problem_list(fhir: FhirClient, dataset: Dataset) -> None:
     for record in dataset.patients[:4]:
-        answer = await _ask(client, record, "any hypertension on the probs?")
+        answer = await _ask(fhir, record, "any hypertension on the probs?")
         expected = "yes" if _has_condition(record, "hypertension") else "no"
         assert _first_word(answer) == expected, answer
 
 
 async def test_a_scope_is_an_endoscopy_and_the_organ_narrows_it(
-    client: Any, dataset: Dataset
+    fhir: FhirClient, dataset: Dataset
 ) -> None:
     """ "Colon scoped" shares no word with "Colonoscopy": the word forms join "scoped" to
     the -scopy procedures and the organ word that begins one ("colon") narrows them."""
@@ -157,7 +148,7 @@ async def test_a_scope_is_an_endoscopy_and_the_organ_narrows_it(
     ]
     unscoped = [r for r in dataset.patients if r not in scoped]
     for record in [*scoped[:2], *unscoped[:1]]:
-        answer = await _ask(client, record, "has she ever had her colon scoped?")
+        answer = await _ask(fhir, record, "has she ever had her colon scoped?")
         expected = {ref for d, ref in _displays(record, "Procedure") if "colonoscopy" in d}
         assert _first_word(answer) == ("yes" if expected else "no"), answer
         assert truth.cited(answer) <= expected, answer

@@ -13,14 +13,12 @@ from typing import Any
 
 import pytest
 
-from agent import AgentContext, build_graph
-from agent.events import ask
 from agent.replay.bundles import records_from_bundles
 from agent.replay.record import PatientRecord, codes_of, day, moment, reference
 from fhir_client.embedded import EmbeddedStore, embedded_client
 from fhir_client.loading import load_paths
+from tests.support.agent_ask import ask_agent
 from tests.support.shared_data import synthea_external
-from tools import make_toolset
 
 FIXTURES = Path(__file__).resolve().parents[2] / "synthea_fixtures" / "fhir"
 PATIENT_FILE = "Dee580_Nitzsche158_6f4bf0aa-d2b4-4e48-0578-00f9c96728aa.json"
@@ -55,11 +53,6 @@ async def client(store: EmbeddedStore) -> AsyncIterator[Any]:
         yield fhir
 
 
-async def _ask(client: Any, record: PatientRecord, question: str) -> Any:
-    context = AgentContext(toolset=make_toolset(client, record.id), model=None)
-    return await ask(build_graph(), context, question)
-
-
 def _cited(output: Any) -> set[str]:
     return {c.reference for c in output.citations if c.verified}
 
@@ -67,17 +60,17 @@ def _cited(output: Any) -> set[str]:
 async def test_another_person_named_is_refused_without_retrieving(
     client: Any, record: PatientRecord
 ) -> None:
-    output = await _ask(client, record, "What is Milton Ortiz's blood pressure?")
+    output = await ask_agent(client, record, "What is Milton Ortiz's blood pressure?")
     assert "Milton Ortiz" in output.answer and "Nitzsche" in output.answer
     assert " not " in output.answer
     assert not output.citations and not [s for s in output.steps if s.node == "act"]
-    own = await _ask(client, record, "When was Dee Nitzsche born?")
+    own = await ask_agent(client, record, "When was Dee Nitzsche born?")
     assert record.patient["birthDate"] in own.answer
     assert _cited(own) == {reference(record.patient)}
 
 
 async def test_another_language_gets_an_honest_message(client: Any, record: PatientRecord) -> None:
-    output = await _ask(client, record, "Wie hoch war der letzte Blutdruck des Patienten?")
+    output = await ask_agent(client, record, "Wie hoch war der letzte Blutdruck des Patienten?")
     assert "English" in output.answer and not output.citations
     assert not [s for s in output.steps if s.node == "act"]
 
@@ -94,10 +87,10 @@ def _active(record: PatientRecord, *ingredients: str) -> set[str]:
 async def test_drug_classes_yes_and_no(client: Any, record: PatientRecord) -> None:
     thinners = _active(record, "warfarin", "clopidogrel", "heparin", "apixaban")
     assert thinners  # this patient is on them
-    output = await _ask(client, record, "pt on any blood thinners?")
+    output = await ask_agent(client, record, "pt on any blood thinners?")
     assert output.answer.startswith("Yes") and thinners <= _cited(output)
     assert not _active(record, "insulin")
-    none = await _ask(client, record, "is he on any insulin?")
+    none = await ask_agent(client, record, "is he on any insulin?")
     assert none.answer.startswith("No") and "medication orders" in none.answer
     assert not none.citations
 
@@ -113,7 +106,7 @@ async def test_extremes_thresholds_and_the_last_visit(client: Any, record: Patie
             )
             readings.append((systolic, observation))
     top, observation = max(readings, key=lambda pair: pair[0])
-    highest = await _ask(client, record, "What was his highest BP reading?")
+    highest = await ask_agent(client, record, "What was his highest BP reading?")
     assert f"{top:g}" in highest.answer and day(observation) in highest.answer
     assert reference(observation) in _cited(highest)
 
@@ -123,11 +116,11 @@ async def test_extremes_thresholds_and_the_last_visit(client: Any, record: Patie
         if "4548-4" in codes_of(o.get("code"))
     ]
     above = sum(1 for value in a1c if value > 6)
-    counted = await _ask(client, record, "How many times was his HbA1c above 6?")
+    counted = await ask_agent(client, record, "How many times was his HbA1c above 6?")
     assert counted.answer.startswith(f"{above} of the {len(a1c)} ")
 
     last = max(record.of("Encounter"), key=moment)
-    visit = await _ask(client, record, "What happened at the last visit?")
+    visit = await ask_agent(client, record, "What happened at the last visit?")
     assert day(last) in visit.answer and reference(last) in _cited(visit)
     same_day = {reference(p) for p in record.of("Procedure") if day(p) == day(last)}
     assert same_day <= _cited(visit)
@@ -148,7 +141,7 @@ async def test_two_results_at_the_same_time_that_disagree_are_both_stated() -> N
         async with embedded_client(store, timeout=600.0) as client:
             report = await load_paths(client, [path], validate=False)
             assert not report.failures
-            output = await _ask(client, record, f"body temperature on {instant[:10]}?")
+            output = await ask_agent(client, record, f"body temperature on {instant[:10]}?")
     finally:
         store.close()
     assert "disagree" in output.answer

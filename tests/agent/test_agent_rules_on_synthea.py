@@ -8,30 +8,18 @@ every patient, and compares with answers computed from the bundle JSON
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import Any
-
-import pytest
-
-from agent import AgentContext, AgentOutput, ask, build_graph
-from fhir_client.embedded import embedded_client
+from agent import AgentOutput
+from fhir_client import FhirClient
 from tests.support import agent_truth as truth
+from tests.support.agent_ask import ask_agent
 from tests.support.tools_datasets import Dataset, PatientRecord
-from tools import make_toolset
 
 DATASETS = ("fixtures", "hiv", "spezi")
 """The Synthea sets the ``dataset`` fixture (tests/conftest.py) loads, one run each."""
 
 
-@pytest.fixture
-async def client(dataset: Dataset) -> AsyncIterator[Any]:
-    async with embedded_client(dataset.store) as fhir:
-        yield fhir
-
-
-async def _ask(client: Any, record: PatientRecord, question: str) -> AgentOutput:
-    context = AgentContext(toolset=make_toolset(client, record.id), model=None)
-    output = await ask(build_graph(), context, question)
+async def _ask(fhir: FhirClient, record: PatientRecord, question: str) -> AgentOutput:
+    output = await ask_agent(fhir, record, question)
     # The extractive answer must pass the same verification as a model's.
     assert not output.fallback, output.notes
     assert all(c.verified for c in output.citations), output.citations
@@ -39,9 +27,9 @@ async def _ask(client: Any, record: PatientRecord, question: str) -> AgentOutput
     return output
 
 
-async def test_latest_hba1c_value_and_date(dataset: Dataset, client: Any) -> None:
+async def test_latest_hba1c_value_and_date(dataset: Dataset, fhir: FhirClient) -> None:
     for record in dataset.patients:
-        output = await _ask(client, record, "What was the most recent HbA1c?")
+        output = await _ask(fhir, record, "What was the most recent HbA1c?")
         results = truth.hba1c_results(record)
         if not results:
             assert truth.cited(output.answer) == set()
@@ -55,12 +43,12 @@ async def test_latest_hba1c_value_and_date(dataset: Dataset, client: Any) -> Non
         assert any(abs(s - v) < 0.01 for s in stated for v in values), (stated, values)
 
 
-async def test_active_medications_listed_and_cited(dataset: Dataset, client: Any) -> None:
+async def test_active_medications_listed_and_cited(dataset: Dataset, fhir: FhirClient) -> None:
     for record in dataset.patients:
         expected = truth.active_medications(record)
         if len(expected) > 30:
             continue  # the tool shows the 30 most recent; covered by the tool tests
-        output = await _ask(client, record, "What medications is the patient taking?")
+        output = await _ask(fhir, record, "What medications is the patient taking?")
         if expected:
             assert truth.cited(output.answer) == expected
         else:
@@ -68,27 +56,27 @@ async def test_active_medications_listed_and_cited(dataset: Dataset, client: Any
             assert "No active medication orders match in this record" in output.answer
 
 
-async def test_allergies_listed_and_cited(dataset: Dataset, client: Any) -> None:
+async def test_allergies_listed_and_cited(dataset: Dataset, fhir: FhirClient) -> None:
     for record in dataset.patients:
-        output = await _ask(client, record, "Does the patient have any allergies?")
+        output = await _ask(fhir, record, "Does the patient have any allergies?")
         expected = truth.active_allergies(record)
         assert truth.cited(output.answer) == expected
         if not expected:
             assert "No allergies are recorded" in output.answer
 
 
-async def test_last_encounter_date(dataset: Dataset, client: Any) -> None:
+async def test_last_encounter_date(dataset: Dataset, fhir: FhirClient) -> None:
     for record in dataset.patients:
-        output = await _ask(client, record, "When was the last visit?")
+        output = await _ask(fhir, record, "When was the last visit?")
         latest_day, refs = truth.newest(record.of("Encounter"))
         assert latest_day in output.answer
         assert truth.cited(output.answer) <= refs
         assert truth.cited(output.answer)
 
 
-async def test_last_flu_vaccine_date(dataset: Dataset, client: Any) -> None:
+async def test_last_flu_vaccine_date(dataset: Dataset, fhir: FhirClient) -> None:
     for record in dataset.patients:
-        output = await _ask(client, record, "When was the last flu shot?")
+        output = await _ask(fhir, record, "When was the last flu shot?")
         latest_day, refs = truth.newest(truth.flu_vaccines(record))
         if not refs:
             assert truth.cited(output.answer) == set()

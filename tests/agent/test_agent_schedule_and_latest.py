@@ -13,20 +13,17 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
-from agent import AgentContext, build_graph
-from agent.events import ask
 from agent.extractive_kinds import DUE_NOTE
 from agent.models.scripted import ScriptedModel
 from agent.reading import read_question
-from fhir_client.embedded import embedded_client
+from fhir_client import FhirClient
 from tests.support import agent_truth as truth
+from tests.support.agent_ask import ask_agent
 from tests.support.tools_datasets import Dataset, PatientRecord
-from tools import make_toolset
 
 Resource = dict[str, Any]
 
@@ -85,18 +82,6 @@ def test_last_prescribed_reads_the_drug_alone(question: str, ordinal: str) -> No
 DATASETS = ("fixtures",)
 
 
-@pytest.fixture
-async def client(dataset: Dataset) -> AsyncIterator[Any]:
-    async with embedded_client(dataset.store) as fhir:
-        yield fhir
-
-
-async def _ask(client: Any, record: PatientRecord, question: str) -> str:
-    context = AgentContext(toolset=make_toolset(client, record.id), model=None)
-    output = await ask(build_graph(), context, question)
-    return str(output.answer)
-
-
 def _display(resource: Resource, key: str) -> str:
     codings = (resource.get(key) or {}).get("coding") or [{}]
     return str(codings[0].get("display", ""))
@@ -112,7 +97,7 @@ def _named(record: PatientRecord, resource_type: str, key: str, word: str) -> li
 
 @pytest.mark.slow
 async def test_a_vaccine_schedule_question_gets_no_yes_and_the_newest_dose_of_each(
-    client: Any, dataset: Dataset
+    fhir: FhirClient, dataset: Dataset
 ) -> None:
     asked = 0
     for record in dataset.patients[:6]:
@@ -120,7 +105,7 @@ async def test_a_vaccine_schedule_question_gets_no_yes_and_the_newest_dose_of_ea
         if not doses:
             continue
         asked += 1
-        answer = await _ask(client, record, "is she up to date on her vaccines?")
+        answer = (await ask_agent(fhir, record, "is she up to date on her vaccines?")).answer
         assert answer.startswith(DUE_NOTE), answer
         assert not re.match(r"(?i)\s*(yes|no)\b", answer), answer
         newest_of_each: dict[str, Resource] = {}
@@ -136,11 +121,11 @@ async def test_a_vaccine_schedule_question_gets_no_yes_and_the_newest_dose_of_ea
 
 @pytest.mark.slow
 async def test_due_for_a_procedure_names_the_last_one_or_says_what_was_searched(
-    client: Any, dataset: Dataset
+    fhir: FhirClient, dataset: Dataset
 ) -> None:
     for record in dataset.patients[:8]:
         done = _named(record, "Procedure", "code", "colonoscopy")
-        answer = await _ask(client, record, "is he due for a colonoscopy?")
+        answer = (await ask_agent(fhir, record, "is he due for a colonoscopy?")).answer
         assert answer.startswith(DUE_NOTE), answer
         if done:
             newest_day, newest = truth.newest(done)
@@ -151,7 +136,7 @@ async def test_due_for_a_procedure_names_the_last_one_or_says_what_was_searched(
 
 @pytest.mark.slow
 async def test_the_last_procedure_is_named_first_with_the_earlier_ones(
-    client: Any, dataset: Dataset
+    fhir: FhirClient, dataset: Dataset
 ) -> None:
     checked = 0
     for record in dataset.patients:
@@ -159,7 +144,7 @@ async def test_the_last_procedure_is_named_first_with_the_earlier_ones(
         if not done:
             continue
         checked += 1
-        answer = await _ask(client, record, "when was his last colonoscopy?")
+        answer = (await ask_agent(fhir, record, "when was his last colonoscopy?")).answer
         first, *rest = answer.splitlines()
         newest_day, newest = truth.newest(done)
         assert first.startswith(f"The most recent procedure in the record was on {newest_day}")
@@ -172,14 +157,14 @@ async def test_the_last_procedure_is_named_first_with_the_earlier_ones(
 
 @pytest.mark.slow
 async def test_last_prescribed_names_the_newest_order_not_a_false_no(
-    client: Any, dataset: Dataset
+    fhir: FhirClient, dataset: Dataset
 ) -> None:
     checked = 0
     for record in dataset.patients[:8]:
         for drug in ("metformin", "lisinopril"):
             orders = _named(record, "MedicationRequest", "medicationCodeableConcept", drug)
             for question in (f"when was {drug} last prescribed?", f"when was {drug} last filled"):
-                answer = await _ask(client, record, question)
+                answer = (await ask_agent(fhir, record, question)).answer
                 if not orders:  # the absence names what was searched
                     assert answer.startswith(f"No {drug} among"), answer
                     continue
@@ -192,7 +177,7 @@ async def test_last_prescribed_names_the_newest_order_not_a_false_no(
 
 
 async def test_with_a_model_a_schedule_question_is_still_not_judged(
-    client: Any, dataset: Dataset
+    fhir: FhirClient, dataset: Dataset
 ) -> None:
     """A model that would say "Yes, up to date" never writes the answer to a schedule
     question: the answer is composed from the evidence, the model's turn unused."""
@@ -205,8 +190,7 @@ async def test_with_a_model_a_schedule_question_is_still_not_judged(
 
     plan = json.dumps({"action": "immunizations", "arguments": {}})
     model = ScriptedModel([plan, json.dumps({"action": "answer"}), judge] * 2)
-    context = AgentContext(toolset=make_toolset(client, record.id), model=model)
-    output = await ask(build_graph(), context, "is she up to date on her vaccines?")
+    output = await ask_agent(fhir, record, "is she up to date on her vaccines?", model)
     assert output.answer.startswith(DUE_NOTE), output.answer
     assert judging not in output.answer and not output.fallback
     assert truth.cited(output.answer) <= {truth.ref(d) for d in record.of("Immunization")}

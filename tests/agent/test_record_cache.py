@@ -12,7 +12,6 @@ import copy
 import gc
 import threading
 import tracemalloc
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +26,6 @@ from fhir_client.embedded import (
     EMBEDDED_BASE_URL,
     EmbeddedStore,
     embedded_asgi_app,
-    embedded_client,
     store_of,
 )
 from fhir_client.embedded.store import StoreError
@@ -55,12 +53,6 @@ def _everything_reads(seen: list[RequestObservation]) -> int:
     return sum("$everything" in o.path and "_getpages" not in o.path for o in seen)
 
 
-@pytest.fixture
-async def client(dataset: Dataset) -> AsyncIterator[FhirClient]:
-    async with embedded_client(dataset.store) as fhir:
-        yield fhir
-
-
 def _patient_with_condition(dataset: Dataset) -> tuple[str, dict[str, Any]]:
     """A patient with at least one Condition and no gout, and one of those Conditions."""
     for record in dataset.patients:
@@ -73,13 +65,13 @@ def _patient_with_condition(dataset: Dataset) -> tuple[str, dict[str, Any]]:
 
 
 async def test_the_index_is_kept_across_questions_and_rebuilt_after_a_write(
-    dataset: Dataset, client: FhirClient
+    dataset: Dataset, fhir: FhirClient
 ) -> None:
     patient_id, condition = _patient_with_condition(dataset)
     seen: list[RequestObservation] = []
-    client.add_observer(seen.append)
+    fhir.add_observer(seen.append)
     async with open_checkpointer(":memory:") as saver:
-        assistant = Assistant(client, build_graph(checkpointer=saver), model="none")
+        assistant = Assistant(fhir, build_graph(checkpointer=saver), model="none")
         first = await assistant.ask(patient_id, "Does the patient have gout?")
         reads = _everything_reads(seen)
         assert reads >= 1, "a concept question reads the record"
@@ -99,9 +91,9 @@ async def test_the_index_is_kept_across_questions_and_rebuilt_after_a_write(
         assert target in {c.reference for c in after.citations}, after.answer
 
 
-async def test_each_patient_has_its_own_entry(dataset: Dataset, client: FhirClient) -> None:
+async def test_each_patient_has_its_own_entry(dataset: Dataset, fhir: FhirClient) -> None:
     async with open_checkpointer(":memory:") as saver:
-        assistant = Assistant(client, build_graph(checkpointer=saver), model="none")
+        assistant = Assistant(fhir, build_graph(checkpointer=saver), model="none")
         assert assistant.records is not None
         first, second = dataset.patients[0].id, dataset.patients[1].id
         one = await assistant.toolset(first).record()
@@ -189,12 +181,12 @@ def _cache(dataset: Dataset, **bounds: Any) -> RecordCache:
     return RecordCache(dataset.store.record_version, **bounds)
 
 
-async def _read(cache: RecordCache, client: FhirClient, patient_id: str) -> PatientRecord:
-    return await cache.attach(make_toolset(client, patient_id)).record()
+async def _read(cache: RecordCache, fhir: FhirClient, patient_id: str) -> PatientRecord:
+    return await cache.attach(make_toolset(fhir, patient_id)).record()
 
 
 def test_the_estimate_is_near_the_heap_a_kept_record_holds(
-    dataset: Dataset, client: FhirClient
+    dataset: Dataset, fhir: FhirClient
 ) -> None:
     """The byte bound is only as good as the estimate: tracemalloc's count of what one
     fixture record, its concept index and text index hold is within 2x of it."""
@@ -205,7 +197,7 @@ def test_the_estimate_is_near_the_heap_a_kept_record_holds(
         tracemalloc.start()
         try:
             before = tracemalloc.get_traced_memory()[0]
-            toolset = cache.attach(make_toolset(client, dataset.patients[0].id))
+            toolset = cache.attach(make_toolset(fhir, dataset.patients[0].id))
             record = await toolset.record()
             await toolset.record_index()
             await toolset.record_search()
@@ -221,30 +213,30 @@ def test_the_estimate_is_near_the_heap_a_kept_record_holds(
 
 
 async def test_least_recently_used_records_are_evicted_by_bytes(
-    dataset: Dataset, client: FhirClient
+    dataset: Dataset, fhir: FhirClient
 ) -> None:
     ids = [p.id for p in dataset.patients[:3]]
-    sizes = [estimated_bytes(await _read(_cache(dataset), client, i)) for i in ids]
+    sizes = [estimated_bytes(await _read(_cache(dataset), fhir, i)) for i in ids]
     cache = _cache(dataset, entries=10, max_bytes=sizes[0] + sizes[1] + sizes[2] - 1)
-    first = await _read(cache, client, ids[0])
-    await _read(cache, client, ids[1])
-    assert await _read(cache, client, ids[0]) is first, "under the bound: kept"
+    first = await _read(cache, fhir, ids[0])
+    await _read(cache, fhir, ids[1])
+    assert await _read(cache, fhir, ids[0]) is first, "under the bound: kept"
     assert cache.kept_bytes == sizes[0] + sizes[1]
-    await _read(cache, client, ids[2])  # the three pass the bound: the LRU one goes
+    await _read(cache, fhir, ids[2])  # the three pass the bound: the LRU one goes
     assert len(cache) == 2 and cache.kept_bytes == sizes[0] + sizes[2]
-    assert await _read(cache, client, ids[0]) is first, "recently used, so kept"
+    assert await _read(cache, fhir, ids[0]) is first, "recently used, so kept"
     assert len(cache) == 2
 
 
 async def test_a_record_over_the_byte_bound_answers_its_question_but_is_not_kept(
-    dataset: Dataset, client: FhirClient
+    dataset: Dataset, fhir: FhirClient
 ) -> None:
     patient_id, _ = _patient_with_condition(dataset)
     seen: list[RequestObservation] = []
-    client.add_observer(seen.append)
+    fhir.add_observer(seen.append)
     async with open_checkpointer(":memory:") as saver:
-        assistant = Assistant(client, build_graph(checkpointer=saver), model="none")
-        small = estimated_bytes(await _read(_cache(dataset), client, patient_id)) - 1
+        assistant = Assistant(fhir, build_graph(checkpointer=saver), model="none")
+        small = estimated_bytes(await _read(_cache(dataset), fhir, patient_id)) - 1
         assistant.records = _cache(dataset, max_bytes=small)
         reads = _record_reads(seen)
         first = await assistant.ask(patient_id, "Does the patient have diabetes?")
@@ -256,25 +248,25 @@ async def test_a_record_over_the_byte_bound_answers_its_question_but_is_not_kept
 
 
 async def test_the_count_bound_still_evicts_the_least_recently_used(
-    dataset: Dataset, client: FhirClient
+    dataset: Dataset, fhir: FhirClient
 ) -> None:
     ids = [p.id for p in dataset.patients[:3]]
     cache = _cache(dataset, entries=2)
-    first = await _read(cache, client, ids[0])
-    second = await _read(cache, client, ids[1])
-    await _read(cache, client, ids[2])
+    first = await _read(cache, fhir, ids[0])
+    second = await _read(cache, fhir, ids[1])
+    await _read(cache, fhir, ids[2])
     assert len(cache) == 2
-    assert await _read(cache, client, ids[1]) is second
-    assert await _read(cache, client, ids[0]) is not first, "the least recent was evicted"
+    assert await _read(cache, fhir, ids[1]) is second
+    assert await _read(cache, fhir, ids[0]) is not first, "the least recent was evicted"
 
 
-async def test_the_age_bound_still_expires_an_entry(dataset: Dataset, client: FhirClient) -> None:
+async def test_the_age_bound_still_expires_an_entry(dataset: Dataset, fhir: FhirClient) -> None:
     patient_id = dataset.patients[0].id
     cache = _cache(dataset, seconds=1.0)  # counted from the first ask, before the read
-    first = await _read(cache, client, patient_id)
-    assert await _read(cache, client, patient_id) is first
+    first = await _read(cache, fhir, patient_id)
+    assert await _read(cache, fhir, patient_id) is first
     await asyncio.sleep(1.1)
-    assert await _read(cache, client, patient_id) is not first, "past its age: read again"
+    assert await _read(cache, fhir, patient_id) is not first, "past its age: read again"
 
 
 # --- A remote server: keyed by its newest history entry (server_version) ---------------

@@ -10,7 +10,6 @@ tool result decoded once, one alias map).
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -19,20 +18,14 @@ from agent import AgentContext, ask, build_graph, open_checkpointer
 from agent.models.scripted import ScriptedModel
 from agent.results import derived_counts
 from agent.state import empty_usage, merge_turn, new_turn
-from fhir_client.embedded import embedded_client
+from fhir_client import FhirClient
+from tests.support.agent_ask import agent_context
 from tests.support.tools_datasets import Dataset, PatientRecord
-from tools import make_toolset
 
 
 @pytest.fixture(scope="module")
 def record(dataset: Dataset) -> PatientRecord:
     return dataset.patients[0]
-
-
-@pytest.fixture
-async def client(dataset: Dataset) -> AsyncIterator[Any]:
-    async with embedded_client(dataset.store) as fhir:
-        yield fhir
 
 
 def test_a_node_s_partial_record_is_merged_field_by_field() -> None:
@@ -48,10 +41,12 @@ def test_a_node_s_partial_record_is_merged_field_by_field() -> None:
         merge_turn(first, {"answr": "misspelt"})
 
 
-async def test_a_new_turn_keeps_nothing_of_the_last_one(client: Any, record: PatientRecord) -> None:
+async def test_a_new_turn_keeps_nothing_of_the_last_one(
+    fhir: FhirClient, record: PatientRecord
+) -> None:
     async with open_checkpointer(":memory:") as saver:
         graph = build_graph(checkpointer=saver)
-        ctx = AgentContext(toolset=make_toolset(client, record.id))
+        ctx = agent_context(fhir, record)
         config = {"configurable": {"thread_id": "t"}}
         await ask(graph, ctx, "What medications is the patient taking?", thread_id="t")
         first = (await graph.aget_state(config)).values["current"]
@@ -65,14 +60,14 @@ async def test_a_new_turn_keeps_nothing_of_the_last_one(client: Any, record: Pat
 
 
 async def test_a_thread_checkpointed_before_the_turn_record_takes_its_next_turn(
-    client: Any, record: PatientRecord
+    fhir: FhirClient, record: PatientRecord
 ) -> None:
     """Earlier versions kept the turn's fields at the top of the state: such a thread
     loses nothing it needs (turns, evidence, aliases are where they were), and the flat
     leftovers are ignored."""
     async with open_checkpointer(":memory:") as saver:
         graph = build_graph(checkpointer=saver)
-        ctx = AgentContext(toolset=make_toolset(client, record.id))
+        ctx = agent_context(fhir, record)
         config: Any = {"configurable": {"thread_id": "old"}}
         first = await ask(graph, ctx, "What medications is the patient taking?", thread_id="old")
         saved = await saver.aget_tuple(config)
@@ -96,10 +91,10 @@ async def test_a_thread_checkpointed_before_the_turn_record_takes_its_next_turn(
 
 
 async def test_a_turn_decodes_each_result_once_and_builds_one_alias_map(
-    client: Any, record: PatientRecord
+    fhir: FhirClient, record: PatientRecord
 ) -> None:
     graph = build_graph()
-    rules = AgentContext(toolset=make_toolset(client, record.id))
+    rules = agent_context(fhir, record)
     before = derived_counts()
     output = await ask(graph, rules, "What was the latest blood pressure?")
     after = derived_counts()

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from test_store_support import SyntheaSet, load_synthea_dir, transaction_of
 
 from fhir_client.embedded import EmbeddedStore, embedded_client
 from fhir_client.errors import InvalidRequest, ResourceNotFound
 from tests.support.shared_data import synthea_external
+from tests.support.synthea_sets import SyntheaSet, load_synthea_dir, transaction_of
 
 
 @pytest.fixture(scope="module")

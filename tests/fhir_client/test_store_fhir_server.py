@@ -1,81 +1,33 @@
-"""The embedded facade as a FHIR R4 server: versions, validators, includes, subsets, formats.
+"""The embedded facade as a FHIR R4 server: versions, validators, subsets, counts, formats
+and the capability statement (includes are in ``test_store_fhir_server_includes.py``).
 
 Runs in-process (httpx over ASGI) against genuine Synthea output from another project
 (tests/support/data/synthea-external). Every expected answer is computed from the bundle JSON
-(tests/fhir_client/test_store_support.py), never from the store under test.
+(tests/support/synthea_sets.py), never from the store under test; the server and its
+helpers are in ``tests/support/hiv_server.py``.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime, parsedate_to_datetime
-from typing import Any
 
 import httpx
 import pytest
-from test_store_support import SyntheaSet, load_synthea_dir
 
 from fhir_client.embedded import EmbeddedStore, embedded_asgi_app
 from fhir_client.embedded.app import create_fhir_app
-from fhir_client.embedded.extract import parse_reference
-from fhir_client.limits import MAX_INCLUDED_PER_PAGE
-from tests.support.shared_data import synthea_external
+from tests.support.hiv_server import BASE, hiv, http, smallest, store
+from tests.support.synthea_sets import Resource, SyntheaSet
 
-Resource = dict[str, Any]
-BASE = "http://embedded.local/fhir"
-
-
-@pytest.fixture(scope="module")
-def hiv() -> SyntheaSet:
-    return load_synthea_dir(synthea_external("fhir-data-pipes-hiv"))
-
-
-@pytest.fixture(scope="module")
-def store(hiv: SyntheaSet) -> Iterator[EmbeddedStore]:
-    db = EmbeddedStore(":memory:")
-    db.put_resources(hiv.all_resources())
-    yield db
-    db.close()
-
-
-@pytest.fixture
-async def http(store: EmbeddedStore) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=embedded_asgi_app(store))
-    async with httpx.AsyncClient(transport=transport, base_url=BASE) as client:
-        yield client
-
-
-def _keys(bundle: Resource, mode: str) -> set[str]:
-    return {
-        f"{e['resource']['resourceType']}/{e['resource']['id']}"
-        for e in bundle.get("entry", [])
-        if e["search"]["mode"] == mode
-    }
-
-
-def _references(node: Any) -> Iterator[str]:
-    """Every ``reference`` string in a resource, as the bundle JSON has it."""
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if key == "reference" and isinstance(value, str):
-                yield value
-            else:
-                yield from _references(value)
-    elif isinstance(node, list):
-        for item in node:
-            yield from _references(item)
-
-
-def _smallest(hiv: SyntheaSet) -> tuple[str, list[Resource]]:
-    return min(hiv.patients.items(), key=lambda item: len(item[1]))
+__all__ = ["hiv", "http", "store"]  # fixtures used here by name
 
 
 async def test_read_vread_and_history_serve_the_stored_version(
     http: httpx.AsyncClient, hiv: SyntheaSet
 ) -> None:
-    pid, _ = _smallest(hiv)
+    pid, _ = smallest(hiv)
     read = await http.get(f"/Patient/{pid}")
     assert read.status_code == 200
     version = read.json()["meta"]["versionId"]
@@ -103,7 +55,7 @@ async def test_read_vread_and_history_serve_the_stored_version(
 
 
 async def test_a_new_version_replaces_the_old_one(hiv: SyntheaSet) -> None:
-    _, resources = _smallest(hiv)
+    _, resources = smallest(hiv)
     store = EmbeddedStore(":memory:")
     try:
         patient = next(r for r in resources if r["resourceType"] == "Patient")
@@ -123,7 +75,7 @@ async def test_a_new_version_replaces_the_old_one(hiv: SyntheaSet) -> None:
 async def test_if_none_match_of_the_stored_version_is_304(
     http: httpx.AsyncClient, hiv: SyntheaSet, tag: str
 ) -> None:
-    pid, _ = _smallest(hiv)
+    pid, _ = smallest(hiv)
     version = (await http.get(f"/Patient/{pid}")).json()["meta"]["versionId"]
     response = await http.get(f"/Patient/{pid}", headers={"If-None-Match": tag.format(v=version)})
     assert response.status_code == 304 and response.content == b""
@@ -133,7 +85,7 @@ async def test_if_none_match_of_the_stored_version_is_304(
 async def test_conditional_read_sends_the_resource_when_it_changed(
     http: httpx.AsyncClient, hiv: SyntheaSet
 ) -> None:
-    pid, _ = _smallest(hiv)
+    pid, _ = smallest(hiv)
     stale = await http.get(f"/Patient/{pid}", headers={"If-None-Match": 'W/"999"'})
     assert stale.status_code == 200 and stale.json()["id"] == pid
     future = format_datetime(datetime.now(UTC) + timedelta(days=1), usegmt=True)
@@ -146,162 +98,6 @@ async def test_conditional_read_sends_the_resource_when_it_changed(
     ).status_code == 200
     garbage = await http.get(f"/Patient/{pid}", headers={"If-Modified-Since": "yesterday"})
     assert garbage.status_code == 200
-
-
-async def test_include_adds_what_the_page_points_at(
-    http: httpx.AsyncClient, hiv: SyntheaSet
-) -> None:
-    pid, resources = _smallest(hiv)
-    observations = [r for r in resources if r["resourceType"] == "Observation"]
-    bundle = (
-        await http.get(
-            "/Observation",
-            params={"patient": pid, "_count": "1000", "_include": "Observation:encounter"},
-        )
-    ).json()
-    assert _keys(bundle, "match") == {f"Observation/{r['id']}" for r in observations}
-    expected = {r["encounter"]["reference"] for r in observations if "encounter" in r}
-    assert expected and _keys(bundle, "include") == expected
-
-    both = (
-        await http.get(
-            "/Observation",
-            params=[
-                ("patient", pid),
-                ("_count", "5"),
-                ("_include", "Observation:subject:Patient"),
-                ("_include", "Observation:encounter"),
-            ],
-        )
-    ).json()
-    page = [e["resource"] for e in both["entry"] if e["search"]["mode"] == "match"]
-    assert len(page) == 5
-    assert _keys(both, "include") == {f"Patient/{pid}"} | {
-        r["encounter"]["reference"] for r in page if "encounter" in r
-    }
-    other_target = await http.get(
-        "/Observation",
-        params={"patient": pid, "_include": "Observation:subject:Practitioner"},
-    )
-    assert _keys(other_target.json(), "include") == set()
-
-
-async def test_include_star_adds_every_stored_reference(
-    http: httpx.AsyncClient, hiv: SyntheaSet, store: EmbeddedStore
-) -> None:
-    _, resources = _smallest(hiv)
-    encounters = [r for r in resources if r["resourceType"] == "Encounter"][:10]
-    ids = ",".join(r["id"] for r in encounters)
-    bundle = (await http.get("/Encounter", params={"_id": ids, "_include": "*"})).json()
-    pointed = {ref for r in encounters for ref in _references(r)}
-    stored = {
-        ref
-        for ref in pointed
-        if (target := parse_reference(ref)) and store.read_text(*target) is not None
-    }
-    assert {"Patient", "Practitioner", "Organization"} <= {k.split("/")[0] for k in stored}
-    assert _keys(bundle, "include") == stored
-
-
-async def test_revinclude_adds_what_points_at_the_page(
-    http: httpx.AsyncClient, hiv: SyntheaSet
-) -> None:
-    pid, resources = _smallest(hiv)
-    bundle = (
-        await http.get(
-            "/Patient",
-            params=[
-                ("_id", pid),
-                ("_revinclude", "Observation:subject"),
-                ("_revinclude", "Encounter:patient:Patient"),
-            ],
-        )
-    ).json()
-    expected = {
-        f"{r['resourceType']}/{r['id']}"
-        for r in resources
-        if r["resourceType"] in ("Observation", "Encounter")
-    }
-    assert _keys(bundle, "match") == {f"Patient/{pid}"}
-    assert _keys(bundle, "include") == expected
-
-
-async def test_revinclude_star_stops_at_the_bound_and_says_so(
-    http: httpx.AsyncClient, hiv: SyntheaSet
-) -> None:
-    pid, resources = max(hiv.patients.items(), key=lambda item: len(item[1]))
-    referring = [r for r in resources if f"Patient/{pid}" in set(_references(r))]
-    assert len(referring) > MAX_INCLUDED_PER_PAGE  # the test is only meaningful then
-    bundle = (await http.get("/Patient", params={"_id": pid, "_revinclude": "*"})).json()
-    included = _keys(bundle, "include")
-    assert len(included) == MAX_INCLUDED_PER_PAGE
-    assert included <= {f"{r['resourceType']}/{r['id']}" for r in referring}
-    (warning,) = [e for e in bundle["entry"] if e["search"]["mode"] == "outcome"]
-    assert str(MAX_INCLUDED_PER_PAGE) in warning["resource"]["issue"][0]["diagnostics"]
-
-
-async def test_iterate_follows_what_was_included(http: httpx.AsyncClient, hiv: SyntheaSet) -> None:
-    pid, resources = min(
-        (
-            (pid, rs)
-            for pid, rs in hiv.patients.items()
-            if any(r["resourceType"] == "MedicationRequest" and "encounter" in r for r in rs)
-        ),
-        key=lambda item: len(item[1]),
-    )
-    by_key = {f"{r['resourceType']}/{r['id']}": r for r in resources}
-    orders = [r for r in resources if r["resourceType"] == "MedicationRequest"]
-    encounters = {r["encounter"]["reference"] for r in orders if "encounter" in r}
-    providers = {by_key[e]["serviceProvider"]["reference"] for e in encounters}
-    bundle = (
-        await http.get(
-            "/MedicationRequest",
-            params=[
-                ("patient", pid),
-                ("_count", "1000"),
-                ("_include", "MedicationRequest:encounter"),
-                ("_include:iterate", "Encounter:service-provider"),
-            ],
-        )
-    ).json()
-    assert encounters and providers
-    assert _keys(bundle, "include") == encounters | providers
-
-    reverse = (
-        await http.get(
-            "/Patient",
-            params=[
-                ("_id", pid),
-                ("_revinclude", "Encounter:patient"),
-                ("_revinclude:iterate", "Observation:encounter"),
-            ],
-        )
-    ).json()
-    all_encounters = {k for k in by_key if k.startswith("Encounter/")}
-    observed = {
-        k
-        for k, r in by_key.items()
-        if k.startswith("Observation/")
-        and r.get("encounter", {}).get("reference") in all_encounters
-    }
-    assert _keys(reverse, "include") == all_encounters | observed
-    assert not [e for e in reverse["entry"] if e["search"]["mode"] == "outcome"]
-
-
-async def test_runaway_iteration_is_bounded_and_said(
-    http: httpx.AsyncClient, hiv: SyntheaSet
-) -> None:
-    _, resources = max(hiv.patients.items(), key=lambda item: len(item[1]))
-    observation = next(r for r in resources if r["resourceType"] == "Observation")
-    params = [
-        ("_id", observation["id"]),
-        ("_include:iterate", "*"),
-        ("_revinclude:iterate", "*"),
-    ]
-    bundle = (await http.get("/Observation", params=params)).json()
-    assert 0 < len(_keys(bundle, "include")) <= MAX_INCLUDED_PER_PAGE
-    (warning,) = [e for e in bundle["entry"] if e["search"]["mode"] == "outcome"]
-    assert "left out" in warning["resource"]["issue"][0]["diagnostics"]
 
 
 @pytest.mark.parametrize(
@@ -324,7 +120,7 @@ async def test_unsupported_include_and_elements_forms_are_400(
 
 
 async def test_elements_returns_a_marked_subset(http: httpx.AsyncClient, hiv: SyntheaSet) -> None:
-    pid, resources = _smallest(hiv)
+    pid, resources = smallest(hiv)
     bundle = (
         await http.get(
             "/Observation",
@@ -347,7 +143,7 @@ async def test_elements_returns_a_marked_subset(http: httpx.AsyncClient, hiv: Sy
 
 
 async def test_counting_without_entries(http: httpx.AsyncClient, hiv: SyntheaSet) -> None:
-    pid, resources = _smallest(hiv)
+    pid, resources = smallest(hiv)
     expected = sum(r["resourceType"] == "Observation" for r in resources)
     for params in (
         {"patient": pid, "_summary": "count"},
@@ -414,7 +210,7 @@ async def test_read_only_capabilities_list_no_writes(store: EmbeddedStore) -> No
 
 
 async def test_read_only_app_has_no_write_routes(store: EmbeddedStore, hiv: SyntheaSet) -> None:
-    pid, resources = _smallest(hiv)
+    pid, resources = smallest(hiv)
     patient = next(r for r in resources if r["resourceType"] == "Patient")
     app = create_fhir_app(store, writable=False)
     async with httpx.AsyncClient(
@@ -444,7 +240,7 @@ async def test_every_advertised_include_is_answered(
 
 
 def test_stored_version_matches_the_stored_meta(store: EmbeddedStore, hiv: SyntheaSet) -> None:
-    pid, _ = _smallest(hiv)
+    pid, _ = smallest(hiv)
     stored = store.read_version("Patient", pid)
     assert stored is not None
     version, last_updated, text = stored

@@ -9,7 +9,6 @@ from typing import Any
 
 import httpx
 import pytest
-from test_store_support import Resource, load_synthea_dir, transaction_of
 
 from fhir_client.embedded import (
     EMBEDDED_BASE_URL,
@@ -19,6 +18,7 @@ from fhir_client.embedded import (
     embedded_asgi_app,
 )
 from tests.support.shared_data import synthea_external
+from tests.support.synthea_sets import Resource, load_synthea_dir, transaction_of
 
 
 @pytest.fixture(scope="module")

@@ -29,6 +29,7 @@ pytestmark = pytest.mark.slow
 #: the HAPI harness's own checks (no server started).
 SDIST_SUBSET = (
     "tests/fhir_client/test_store_fhir_server.py",
+    "tests/fhir_client/test_store_fhir_server_includes.py",
     "tests/fhir_client/test_client_paging.py",
 )
 

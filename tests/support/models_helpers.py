@@ -142,3 +142,11 @@ class RecordingModel:
         if json_schema is not None:
             self.plans.append((json_schema, completion.text))
         return completion
+
+
+def default_plan_schema() -> dict[str, Any]:
+    """The planning schema over every default tool: what a planner model is sent."""
+    from agent.planner.schema import planning_schema
+    from tools import DEFAULT_TOOLS
+
+    return planning_schema(list(DEFAULT_TOOLS))

@@ -16,12 +16,12 @@ from typing import Any
 
 import pytest
 
-from agent import AgentContext, build_graph
-from agent.events import ask
 from agent.planner.rules import plan_question
 from agent.reading import read_question
+from fhir_client import FhirClient
 from fhir_client.embedded import embedded_client
 from tests.support import agent_truth as truth
+from tests.support.agent_ask import ask_agent
 from tests.support.tools_datasets import Dataset, PatientRecord
 from tools import make_toolset, run_tool
 from tools.result_flags import judge
@@ -163,8 +163,7 @@ async def test_ask_end_to_end_cites_both_and_claims_no_normal(
     marked: tuple[Any, PatientRecord, list[Resource]],
 ) -> None:
     client, record, changed = marked
-    context = AgentContext(toolset=make_toolset(client, record.id), model=None)
-    output = await ask(build_graph(), context, "any abnormal labs?")
+    output = await ask_agent(client, record, "any abnormal labs?")
     answer = str(output.answer)
     assert set(truth.cited(answer)) == {truth.ref(changed[0]), truth.ref(changed[1])}, answer
     assert answer.startswith("2 of the "), answer
@@ -173,12 +172,12 @@ async def test_ask_end_to_end_cites_both_and_claims_no_normal(
     assert all(c.verified for c in output.citations), output.citations
 
 
-async def test_a_record_without_ranges_is_not_called_normal(dataset: Dataset) -> None:
+async def test_a_record_without_ranges_is_not_called_normal(
+    dataset: Dataset, fhir: FhirClient
+) -> None:
     """Synthea gives no interpretation or range: the answer says so and judges nothing."""
     record = min((r for r in dataset.patients if _labs(r)), key=lambda r: len(_labs(r)))
-    async with embedded_client(dataset.store) as client:
-        context = AgentContext(toolset=make_toolset(client, record.id), model=None)
-        output = await ask(build_graph(), context, "is her bloodwork ok?")
+    output = await ask_agent(fhir, record, "is her bloodwork ok?")
     answer = str(output.answer)
     assert answer.startswith(
         f"None of the {len(_labs(record))} laboratory results carries an interpretation"

@@ -27,7 +27,6 @@ from agent.cli.repl.view import ChatView
 from agent.models.base import ChatModel, Completion, ModelError
 from agent.models.spec import load_model
 from fhir_client.client import FhirClient
-from fhir_client.embedded import embedded_client
 from tests.support import agent_truth as truth
 from tests.support.tools_datasets import Dataset, PatientRecord
 
@@ -69,12 +68,6 @@ class NeverFinishes:
         raise AssertionError("unreachable")
 
 
-@pytest.fixture
-async def client(dataset: Dataset) -> AsyncIterator[FhirClient]:
-    async with embedded_client(dataset.store) as fhir:
-        yield fhir
-
-
 def _view() -> tuple[ChatView, io.StringIO]:
     buffer = io.StringIO()
     return ChatView(Console(file=buffer, width=200, color_system=None)), buffer
@@ -91,22 +84,22 @@ def _diabetic(dataset: Dataset) -> tuple[PatientRecord, list[dict[str, Any]]]:
 
 @asynccontextmanager
 async def _session(
-    client: FhirClient, reader: ScriptedReader, loader: Any = load_model
+    fhir: FhirClient, reader: ScriptedReader, loader: Any = load_model
 ) -> AsyncIterator[tuple[ChatSession, io.StringIO]]:
     view, buffer = _view()
     async with open_checkpointer(":memory:") as saver:
-        assistant = Assistant(client, build_graph(checkpointer=saver), model="none", loader=loader)
+        assistant = Assistant(fhir, build_graph(checkpointer=saver), model="none", loader=loader)
         yield ChatSession(assistant, reader, view), buffer
 
 
 async def test_follow_up_uses_the_thread_and_sources_reprints_the_last_answer(
-    dataset: Dataset, client: FhirClient
+    dataset: Dataset, fhir: FhirClient
 ) -> None:
     record, results = _diabetic(dataset)
     latest_day, latest_refs = truth.newest(results)
     previous_day, previous_refs = truth.newest([r for r in results if truth.day(r) < latest_day])
     reader = ScriptedReader("What was the latest HbA1c?", "and before that?", "/sources", "/quit")
-    async with _session(client, reader) as (session, buffer):
+    async with _session(fhir, reader) as (session, buffer):
         assert await session.start(record.id)
         thread = session.thread_id
         await session.run()
@@ -122,11 +115,11 @@ async def test_follow_up_uses_the_thread_and_sources_reprints_the_last_answer(
 
 
 async def test_new_starts_a_fresh_thread_without_sources(
-    dataset: Dataset, client: FhirClient
+    dataset: Dataset, fhir: FhirClient
 ) -> None:
     record, _ = _diabetic(dataset)
     reader = ScriptedReader("What was the latest HbA1c?", "/new", "/sources")
-    async with _session(client, reader) as (session, buffer):
+    async with _session(fhir, reader) as (session, buffer):
         await session.start(record.id)
         before = session.thread_id
         await session.run()
@@ -135,10 +128,10 @@ async def test_new_starts_a_fresh_thread_without_sources(
 
 
 async def test_patient_command_switches_patient_and_thread(
-    dataset: Dataset, client: FhirClient
+    dataset: Dataset, fhir: FhirClient
 ) -> None:
     first, second = dataset.patients[0], dataset.patients[1]
-    async with _session(client, ScriptedReader(f"/patient {second.id}")) as (session, buffer):
+    async with _session(fhir, ScriptedReader(f"/patient {second.id}")) as (session, buffer):
         await session.start(first.id)
         before = session.thread_id
         await session.run()
@@ -147,16 +140,14 @@ async def test_patient_command_switches_patient_and_thread(
     assert f"[Patient/{second.id}]" in buffer.getvalue()
 
 
-async def test_patient_chosen_by_name_fragment_then_id(
-    dataset: Dataset, client: FhirClient
-) -> None:
+async def test_patient_chosen_by_name_fragment_then_id(dataset: Dataset, fhir: FhirClient) -> None:
     target = dataset.patients[0]
     family = str(target.of("Patient")[0]["name"][0]["family"])
     same_family = [r for r in dataset.patients if r.of("Patient")[0]["name"][0]["family"] == family]
     entries: list[Entry] = ["nobody-called-this", family.lower()[1:5]]
     if len(same_family) > 1:
         entries.append(target.id)  # several matched: they are listed, the id settles it
-    async with _session(client, ScriptedReader(*entries)) as (session, buffer):
+    async with _session(fhir, ScriptedReader(*entries)) as (session, buffer):
         assert await session.start(None)
     out = buffer.getvalue()
     assert session.patient is not None and session.patient.id == target.id
@@ -165,14 +156,14 @@ async def test_patient_chosen_by_name_fragment_then_id(
     assert f"[Patient/{target.id}]" in out
 
 
-async def test_unknown_patient_id_is_refused(client: FhirClient) -> None:
-    async with _session(client, ScriptedReader()) as (session, _):
+async def test_unknown_patient_id_is_refused(fhir: FhirClient) -> None:
+    async with _session(fhir, ScriptedReader()) as (session, _):
         with pytest.raises(UnknownPatient, match="ehr-agent patients"):
             await session.start("no-such-patient")
 
 
 async def test_ctrl_c_cancels_the_answer_and_the_session_goes_on(
-    dataset: Dataset, client: FhirClient
+    dataset: Dataset, fhir: FhirClient
 ) -> None:
     record, results = _diabetic(dataset)
     latest_day, _ = truth.newest(results)
@@ -189,7 +180,7 @@ async def test_ctrl_c_cancels_the_answer_and_the_session_goes_on(
         await model.started.wait()
         os.kill(os.getpid(), signal.SIGINT)
 
-    async with _session(client, reader, loader) as (session, buffer):
+    async with _session(fhir, reader, loader) as (session, buffer):
         session.model_spec = "never"
         interrupter = asyncio.create_task(press_ctrl_c())
         try:
@@ -204,7 +195,7 @@ async def test_ctrl_c_cancels_the_answer_and_the_session_goes_on(
 
 
 async def test_bad_models_are_reported_and_the_session_goes_on(
-    dataset: Dataset, client: FhirClient
+    dataset: Dataset, fhir: FhirClient
 ) -> None:
     def loader(spec: str) -> ChatModel | None:
         if spec == "broken":
@@ -213,7 +204,7 @@ async def test_bad_models_are_reported_and_the_session_goes_on(
 
     record, _ = _diabetic(dataset)
     reader = ScriptedReader("Any allergies?", "/model gpt-9", "/model none", "/model", "/bogus")
-    async with _session(client, reader, loader) as (session, buffer):
+    async with _session(fhir, reader, loader) as (session, buffer):
         session.model_spec = "broken"  # as if --model broken: loaded lazily, at the first question
         await session.start(record.id)
         await session.run()
@@ -225,9 +216,9 @@ async def test_bad_models_are_reported_and_the_session_goes_on(
     assert "→ allergies(" not in out  # no model, no answer: nothing was run
 
 
-async def test_ctrl_c_at_the_prompt_twice_leaves(dataset: Dataset, client: FhirClient) -> None:
+async def test_ctrl_c_at_the_prompt_twice_leaves(dataset: Dataset, fhir: FhirClient) -> None:
     reader = ScriptedReader(KeyboardInterrupt, "/help", KeyboardInterrupt, KeyboardInterrupt, "x")
-    async with _session(client, reader) as (session, buffer):
+    async with _session(fhir, reader) as (session, buffer):
         await session.start(dataset.patients[0].id)
         await session.run()
     out = buffer.getvalue()
@@ -237,10 +228,10 @@ async def test_ctrl_c_at_the_prompt_twice_leaves(dataset: Dataset, client: FhirC
 
 
 async def test_summary_command_prints_the_cited_overview(
-    dataset: Dataset, client: FhirClient
+    dataset: Dataset, fhir: FhirClient
 ) -> None:
     record = max(dataset.patients, key=lambda r: len(r.of("Encounter")))
-    async with _session(client, ScriptedReader("/summary")) as (session, buffer):
+    async with _session(fhir, ScriptedReader("/summary")) as (session, buffer):
         await session.start(record.id)
         await session.run()
     out = buffer.getvalue()

@@ -1,6 +1,6 @@
 """``ehr-agent model pull`` / ``model list`` and the default model, through the CLI.
 
-The hub is the loopback stand-in from ``test_model_pull_hub.py``, reached
+The hub is the loopback stand-in from ``tests/support/hub_standin.py``, reached
 through ``HF_ENDPOINT`` exactly as a mirror would be.
 """
 
@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from agent.cli import app
 from agent.cli.model_commands import default_model_spec
 from agent.models.spec import find_medgemma
-from tests.agent.models.test_model_pull_hub import (
+from tests.support.hub_standin import (
     MODEL,
     TOKEN,
     HubStandIn,
