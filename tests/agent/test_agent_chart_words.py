@@ -16,12 +16,10 @@ from __future__ import annotations
 
 import pytest
 
-from agent import AgentContext, build_graph
-from agent.events import ask
 from fhir_client.client import FhirClient
 from tests.support import agent_truth as truth
-from tests.support.tools_datasets import Dataset
-from tools import make_toolset
+from tests.support.agent_ask import ask_agent
+from tests.support.tools_datasets import Dataset, PatientRecord
 
 DATASETS = ("fixtures",)
 
@@ -42,14 +40,13 @@ RESOLVED_WORDINGS = [
 ]
 
 
-async def _answer(fhir: FhirClient, patient_id: str, question: str) -> str:
-    context = AgentContext(toolset=make_toolset(fhir, patient_id), model=None)
-    return str((await ask(build_graph(), context, question)).answer)
-
-
 def _status(condition: dict[str, object]) -> str:
     codings = (condition.get("clinicalStatus") or {}).get("coding") or [{}]  # type: ignore[attr-defined]
     return str(codings[0].get("code"))
+
+
+async def answer_of(fhir: FhirClient, record: PatientRecord, question: str) -> str:
+    return str((await ask_agent(fhir, record, question)).answer)
 
 
 @pytest.mark.parametrize("wording", HISTORY_WORDINGS)
@@ -58,7 +55,7 @@ async def test_past_medical_history_is_the_whole_problem_list(
 ) -> None:
     for record in dataset.patients[:4]:
         conditions = {truth.ref(c): _status(c) for c in record.of("Condition")}
-        answer = await _answer(fhir, record.id, wording)
+        answer = await answer_of(fhir, record, wording)
         cited = truth.cited(answer)
         assert cited and cited <= set(conditions), (wording, answer)
         if "resolved" in conditions.values():
@@ -71,7 +68,7 @@ async def test_resolved_conditions_are_listed_alone(
 ) -> None:
     for record in dataset.patients[:4]:
         resolved = {truth.ref(c) for c in record.of("Condition") if _status(c) == "resolved"}
-        answer = await _answer(fhir, record.id, wording)
+        answer = await answer_of(fhir, record, wording)
         cited = truth.cited(answer)
         if resolved:
             assert cited and cited <= resolved, (wording, answer)
@@ -101,7 +98,7 @@ async def test_a_dose_question_cites_the_drugs_orders(
             if drug in str(r.get("medicationCodeableConcept", {})).lower()
         }
         question = wording.format(drug=drug)
-        answer = await _answer(fhir, record.id, question)
+        answer = await answer_of(fhir, record, question)
         assert not answer.startswith("No"), (question, answer)
         cited = truth.cited(answer)
         assert cited and cited <= mentioning, (question, answer)
@@ -128,5 +125,5 @@ async def test_seeing_the_doctor_is_a_visit(
         latest = {
             truth.ref(e) for e in encounters if (e.get("period") or {}).get("start") == newest
         }
-        answer = await _answer(fhir, record.id, wording)
+        answer = await answer_of(fhir, record, wording)
         assert truth.cited(answer) & latest, (wording, answer)

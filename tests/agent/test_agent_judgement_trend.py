@@ -15,20 +15,17 @@ are computed here from the bundle JSON.
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
-from agent import AgentContext, build_graph
-from agent.events import ask
 from agent.planner import plan_reading
 from agent.reading import read_question
 from agent.reading.judgement import with_monitoring
-from fhir_client.embedded import embedded_client
+from fhir_client import FhirClient
 from tests.support import agent_truth as truth
+from tests.support.agent_ask import ask_agent
 from tests.support.tools_datasets import Dataset, PatientRecord
-from tools import make_toolset
 
 Resource = dict[str, Any]
 DATASETS = ("fixtures",)
@@ -169,15 +166,8 @@ def test_words_that_are_not_a_course(question: str, asks: str) -> None:
     assert read_question(question).asks == asks
 
 
-@pytest.fixture
-async def client(dataset: Dataset) -> AsyncIterator[Any]:
-    async with embedded_client(dataset.store) as fhir:
-        yield fhir
-
-
-async def _ask(client: Any, record: PatientRecord, question: str) -> str:
-    context = AgentContext(toolset=make_toolset(client, record.id), model=None)
-    output = await ask(build_graph(), context, question)
+async def _ask(fhir: FhirClient, record: PatientRecord, question: str) -> str:
+    output = await ask_agent(fhir, record, question)
     # Nothing the answer said was dropped by the verifier.
     assert not [n for n in output.notes if n.startswith("Removed")], output.notes
     return str(output.answer)
@@ -214,12 +204,12 @@ def _no_verdict(answer: str) -> bool:
 
 @pytest.mark.slow
 async def test_is_his_diabetes_controlled_shows_the_diagnosis_and_the_latest_results(
-    client: Any, dataset: Dataset
+    fhir: FhirClient, dataset: Dataset
 ) -> None:
     checked = 0
     for record in dataset.patients:
         diagnoses = _conditions(record, "diabet")
-        answer = await _ask(client, record, "is his diabetes controlled?")
+        answer = await _ask(fhir, record, "is his diabetes controlled?")
         if not diagnoses:
             assert answer.startswith("No diabetes"), answer  # the absence, no judgement
             continue
@@ -239,10 +229,10 @@ async def test_is_his_diabetes_controlled_shows_the_diagnosis_and_the_latest_res
 
 @pytest.mark.slow
 async def test_how_his_diabetes_has_been_shows_the_diagnosis_and_the_a1c_course(
-    client: Any, dataset: Dataset
+    fhir: FhirClient, dataset: Dataset
 ) -> None:
     record = next(r for r in dataset.patients if r.id.startswith("ce787016"))
-    answer = await _ask(client, record, "how's his diabetes been")
+    answer = await _ask(fhir, record, "how's his diabetes been")
     assert answer.startswith(NOTE.format("diabetes")), answer
     assert truth.cited(answer) & _conditions(record, "diabetes mellitus"), answer
     a1c = sorted(truth.hba1c_results(record), key=truth.day)
@@ -252,7 +242,7 @@ async def test_how_his_diabetes_has_been_shows_the_diagnosis_and_the_a1c_course(
 
 @pytest.mark.slow
 async def test_blood_pressure_and_hypertension_judgements_show_the_latest_reading(
-    client: Any, dataset: Dataset
+    fhir: FhirClient, dataset: Dataset
 ) -> None:
     checked = 0
     for record in dataset.patients[:6]:
@@ -260,7 +250,7 @@ async def test_blood_pressure_and_hypertension_judgements_show_the_latest_readin
         if not readings:
             continue
         for question in ("is her blood pressure controlled?", "is her hypertension well managed?"):
-            answer = await _ask(client, record, question)
+            answer = await _ask(fhir, record, question)
             assert _no_verdict(answer) and _shows_newest(answer, readings), answer
         hypertension = _conditions(record, "hypertension")
         if hypertension:
@@ -272,10 +262,10 @@ async def test_blood_pressure_and_hypertension_judgements_show_the_latest_readin
 
 @pytest.mark.slow
 async def test_is_his_cholesterol_under_control_shows_the_lipid_panel(
-    client: Any, dataset: Dataset
+    fhir: FhirClient, dataset: Dataset
 ) -> None:
     record = next(r for r in dataset.patients if r.id.startswith("ce787016"))
-    answer = await _ask(client, record, "is his cholesterol under control?")
+    answer = await _ask(fhir, record, "is his cholesterol under control?")
     assert answer.startswith(NOTE.format("cholesterol")) and _no_verdict(answer), answer
     for codes in (TOTAL_CHOL, LDL, HDL, TG):
         assert _shows_newest(answer, _results(record, codes)), (codes, answer)
@@ -283,10 +273,10 @@ async def test_is_his_cholesterol_under_control_shows_the_lipid_panel(
 
 @pytest.mark.slow
 async def test_a_judgement_the_record_cannot_hold_is_answered_by_the_absence(
-    client: Any, dataset: Dataset
+    fhir: FhirClient, dataset: Dataset
 ) -> None:
     record = next(r for r in dataset.patients if not _conditions(r, "asthma"))
-    answer = await _ask(client, record, "is his asthma under control?")
+    answer = await _ask(fhir, record, "is his asthma under control?")
     assert answer.startswith("No asthma among") and not truth.cited(answer), answer
 
 
@@ -305,14 +295,14 @@ def _course_lines(answer: str) -> list[str]:
     ],
 )
 async def test_a_course_lists_the_dated_values_oldest_first_with_the_count(
-    client: Any, dataset: Dataset, question: str, codes: set[str], label: str
+    fhir: FhirClient, dataset: Dataset, question: str, codes: set[str], label: str
 ) -> None:
     capped = 0
     for record in dataset.patients:
         results = sorted(_results(record, codes), key=truth.day)
         if not results:
             continue
-        answer = await _ask(client, record, question)
+        answer = await _ask(fhir, record, question)
         shown = results[-10:]  # the ten newest, as the trend lookup's bound
         head, *_ = answer.splitlines()
         if len(results) > 10:
@@ -331,10 +321,10 @@ async def test_a_course_lists_the_dated_values_oldest_first_with_the_count(
 
 
 @pytest.mark.slow
-async def test_a_course_since_a_year_lists_that_window(client: Any, dataset: Dataset) -> None:
+async def test_a_course_since_a_year_lists_that_window(fhir: FhirClient, dataset: Dataset) -> None:
     for record in dataset.patients[:6]:
         results = [r for r in truth.hba1c_results(record) if truth.day(r) >= "2019-01-01"]
-        answer = await _ask(client, record, "A1c since 2019")
+        answer = await _ask(fhir, record, "A1c since 2019")
         if not results:
             assert not truth.cited(answer), answer
             continue
@@ -343,13 +333,13 @@ async def test_a_course_since_a_year_lists_that_window(client: Any, dataset: Dat
 
 
 @pytest.mark.slow
-async def test_near_misses_keep_their_answers(client: Any, dataset: Dataset) -> None:
+async def test_near_misses_keep_their_answers(fhir: FhirClient, dataset: Dataset) -> None:
     record = next(r for r in dataset.patients if r.id.startswith("ce787016"))
     diagnoses = _conditions(record, "diabetes mellitus")
     for question in ("is his diabetes active?", "does he have diabetes?"):
-        answer = await _ask(client, record, question)
+        answer = await _ask(fhir, record, question)
         assert answer.startswith("Yes:") and truth.cited(answer) & diagnoses, answer
-    answer = await _ask(client, record, "what was his last cholesterol?")
+    answer = await _ask(fhir, record, "what was his last cholesterol?")
     day, newest = truth.newest(_results(record, TOTAL_CHOL))
     assert answer.startswith("The most recent Total chol was") and day in answer, answer
     assert truth.cited(answer) == newest, answer

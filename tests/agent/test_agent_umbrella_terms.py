@@ -15,12 +15,10 @@ import re
 
 import pytest
 
-from agent import AgentContext, build_graph
-from agent.events import ask
 from fhir_client.client import FhirClient
 from tests.support import agent_truth as truth
+from tests.support.agent_ask import ask_agent
 from tests.support.tools_datasets import Dataset, PatientRecord
-from tools import make_toolset
 
 DATASETS = ("fixtures",)
 
@@ -46,11 +44,6 @@ CONDITION_UMBRELLAS = [
 IMAGING_QUESTIONS = ["any imaging done?", "has she had any scans?", "any imaging?"]
 
 
-async def _answer(fhir: FhirClient, record: PatientRecord, question: str) -> str:
-    context = AgentContext(toolset=make_toolset(fhir, record.id), model=None)
-    return str((await ask(build_graph(), context, question)).answer)
-
-
 def _displays(record: PatientRecord, *resource_types: str) -> list[tuple[str, str]]:
     out = []
     for resource_type in resource_types:
@@ -65,6 +58,10 @@ def _displays(record: PatientRecord, *resource_types: str) -> list[tuple[str, st
     return out
 
 
+async def answer_of(fhir: FhirClient, record: PatientRecord, question: str) -> str:
+    return str((await ask_agent(fhir, record, question)).answer)
+
+
 @pytest.mark.parametrize(("question", "covers"), CONDITION_UMBRELLAS)
 async def test_an_umbrella_word_is_answered_from_the_conditions_it_covers(
     fhir: FhirClient, dataset: Dataset, question: str, covers: str
@@ -72,7 +69,7 @@ async def test_an_umbrella_word_is_answered_from_the_conditions_it_covers(
     seen = {True: 0, False: 0}
     for record in dataset.patients:
         matching = {r for d, r in _displays(record, "Condition") if re.search(covers, d)}
-        answer = await _answer(fhir, record, question)
+        answer = await answer_of(fhir, record, question)
         opening = answer.split(":", 1)[0]
         if matching:
             assert opening == "Yes", (record.id, answer)
@@ -91,7 +88,7 @@ async def test_imaging_is_answered_from_the_imaging_studies(
     seen = {True: 0, False: 0}
     for record in dataset.patients:
         studies = {truth.ref(r) for r in record.of("ImagingStudy")}
-        answer = await _answer(fhir, record, question)
+        answer = await answer_of(fhir, record, question)
         if studies:
             assert answer.startswith("Yes"), (record.id, answer)
             assert truth.cited(answer) and truth.cited(answer) <= studies, answer

@@ -14,20 +14,17 @@ activity", "physical exam findings", plain "procedures") keep their readings.
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
-from agent import AgentContext, build_graph
-from agent.events import ask
 from agent.planner.rules import plan_question
 from agent.reading import read_question
 from agent.reading.shorthand import expand_shorthand
-from fhir_client.embedded import embedded_client
+from fhir_client import FhirClient
 from tests.support import agent_truth as truth
+from tests.support.agent_ask import ask_agent
 from tests.support.tools_datasets import Dataset, PatientRecord
-from tools import make_toolset
 
 Resource = dict[str, Any]
 DATASETS = ("fixtures",)
@@ -138,15 +135,8 @@ def test_procedures_not_called_surgery_stay_unrestricted(question: str) -> None:
 # ------------------------------------------------------------------ on the fixtures
 
 
-@pytest.fixture
-async def client(dataset: Dataset) -> AsyncIterator[Any]:
-    async with embedded_client(dataset.store) as fhir:
-        yield fhir
-
-
-async def _ask(client: Any, record: PatientRecord, question: str) -> str:
-    context = AgentContext(toolset=make_toolset(client, record.id), model=None)
-    return str((await ask(build_graph(), context, question)).answer)
+async def _ask(fhir: FhirClient, record: PatientRecord, question: str) -> str:
+    return str((await ask_agent(fhir, record, question)).answer)
 
 
 def _display(resource: Resource, key: str) -> str:
@@ -179,11 +169,11 @@ def _patients(dataset: Dataset, questions: list[str]) -> list[tuple[str, Patient
 
 @pytest.mark.slow
 async def test_last_and_first_physical_cite_the_newest_and_oldest_wellness_visit(
-    client: Any, dataset: Dataset
+    fhir: FhirClient, dataset: Dataset
 ) -> None:
     for question, record in _patients(dataset, [*WELLNESS_LAST, *WELLNESS_FIRST]):
         visits = _wellness(record)
-        answer = await _ask(client, record, question)
+        answer = await _ask(fhir, record, question)
         cited = truth.cited(answer)
         assert cited and cited <= {truth.ref(e) for e in visits}, (question, answer)
         days = sorted(truth.day(e) for e in visits)
@@ -193,23 +183,25 @@ async def test_last_and_first_physical_cite_the_newest_and_oldest_wellness_visit
 
 
 @pytest.mark.slow
-async def test_how_many_physicals_counts_wellness_visits(client: Any, dataset: Dataset) -> None:
+async def test_how_many_physicals_counts_wellness_visits(
+    fhir: FhirClient, dataset: Dataset
+) -> None:
     for question, record in _patients(dataset, WELLNESS_COUNT):
         visits = _wellness(record)
-        answer = await _ask(client, record, question)
+        answer = await _ask(fhir, record, question)
         noun = "encounter" if len(visits) == 1 else "encounters"
         assert f"The patient had {len(visits)} wellness {noun}" in answer, (question, answer)
         assert truth.cited(answer) == {truth.ref(e) for e in visits}, answer
 
 
 @pytest.mark.slow
-async def test_physicals_in_a_year(client: Any, dataset: Dataset) -> None:
+async def test_physicals_in_a_year(fhir: FhirClient, dataset: Dataset) -> None:
     for question, record in _patients(dataset, WELLNESS_YEAR * 2):
         visits = _wellness(record)
         years = sorted({truth.day(e)[:4] for e in visits})
         year = years[-1] if WELLNESS_YEAR.index(question) % 2 else years[0]
         expected = {truth.ref(e) for e in visits if truth.day(e).startswith(year)}
-        answer = await _ask(client, record, question.format(year=year))
+        answer = await _ask(fhir, record, question.format(year=year))
         assert truth.cited(answer) == expected, (question, year, answer)
 
 
@@ -235,11 +227,11 @@ def _must_leave(record: PatientRecord) -> set[str]:
 
 @pytest.mark.slow
 async def test_surgery_questions_list_surgical_procedures_with_the_rule_and_counts(
-    client: Any, dataset: Dataset
+    fhir: FhirClient, dataset: Dataset
 ) -> None:
     for question, record in _patients(dataset, SURGERY):
         procedures = record.of("Procedure")
-        answer = await _ask(client, record, question)
+        answer = await _ask(fhir, record, question)
         cited = truth.cited(answer)
         assert cited <= {truth.ref(p) for p in procedures}, (question, answer)
         assert not cited & _must_leave(record), (question, answer)
@@ -263,7 +255,7 @@ async def test_surgery_questions_list_surgical_procedures_with_the_rule_and_coun
 
 @pytest.mark.slow
 async def test_a_year_without_surgical_names_says_what_was_searched(
-    client: Any, dataset: Dataset
+    fhir: FhirClient, dataset: Dataset
 ) -> None:
     checked = 0
     for record in dataset.patients:
@@ -276,7 +268,7 @@ async def test_a_year_without_surgical_names_says_what_was_searched(
             continue
         year = max(plain)
         checked += 1
-        answer = await _ask(client, record, f"any surgery in {year}?")
+        answer = await _ask(fhir, record, f"any surgery in {year}?")
         assert answer.startswith(
             f"No procedure in the record ({year}-01-01 to {year}-12-31) looks surgical by its name"
         ), answer
@@ -291,11 +283,11 @@ async def test_a_year_without_surgical_names_says_what_was_searched(
 
 @pytest.mark.slow
 async def test_near_misses_answer_as_before_without_wellness_visits(
-    client: Any, dataset: Dataset
+    fhir: FhirClient, dataset: Dataset
 ) -> None:
     record = max(dataset.patients, key=lambda r: len(_wellness(r)))
     for question in ("physical activity", "physical exam findings"):
-        answer = await _ask(client, record, question)
+        answer = await _ask(fhir, record, question)
         assert "wellness" not in answer.lower(), (question, answer)
-    answer = await _ask(client, record, "what procedures has he had")
+    answer = await _ask(fhir, record, "what procedures has he had")
     assert "surgical" not in answer and "Procedures in the record:" in answer, answer
