@@ -5,6 +5,12 @@ Each tier has its own conftest for what only it needs; the real servers several 
 share (HAPI FHIR, PostgreSQL) are fixtures in ``tests/support/servers.py`` that a tier's
 conftest imports, and each ``tests/e2e/<tier>/conftest.py`` owns that tier's
 skip-or-fail rule (``tests/support/requirements.py``).
+
+The read-only HAPI server (``hapi_with_fixtures``) is imported here, once: a session
+fixture imported by two conftests is two fixtures, and each started its own HAPI (about a
+minute of Java start-up and loading per copy).  ``tests/fhir_client`` (patient listing)
+and ``tests/tools`` (the tools over HAPI) only read it; ``tests/e2e/hapi`` writes to its
+server, so it keeps its own.
 """
 
 from __future__ import annotations
@@ -16,7 +22,10 @@ import pytest
 
 from fhir_client import FhirClient
 from fhir_client.embedded import embedded_client
+from tests.support.servers import hapi_base_url, hapi_with_fixtures
 from tests.support.tools_datasets import Dataset, load_dataset
+
+__all__ = ["dataset", "fhir", "fixtures_dir", "hapi_base_url", "hapi_with_fixtures"]
 
 FIXTURES_DIR = Path(__file__).resolve().parent.parent / "synthea_fixtures" / "fhir"
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cache
@@ -40,8 +41,9 @@ SLICE_MAX_ENTRIES = 40
 HUGE_NOTE_CHARS = 2_000_000  # a pasted report, far bigger than any real note
 
 Json = dict[str, Any]
+# 100 examples in the test run (about a minute); EHR_AGENT_FUZZ_EXAMPLES=2000 searches deeper.
 FUZZ_SETTINGS = settings(
-    max_examples=250,
+    max_examples=int(os.environ.get("EHR_AGENT_FUZZ_EXAMPLES", "100")),
     deadline=None,
     database=None,  # the work tree is shared; keep no example database in it
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
