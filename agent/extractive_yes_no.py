@@ -24,7 +24,7 @@ _YES_LISTED = 30  # a "yes, these" answer lists the matches up to here, then cou
 # A screening or test for a disorder is not evidence that the patient has it ("Urine
 # screening test for diabetes" is no "yes" to "is she diabetic?").
 _SCREENING = re.compile(r"\b(?:screening|screen|test|testing)\b", re.IGNORECASE)
-_SCREENING_KINDS = ("Procedure", "Observation", "DiagnosticReport")
+_SCREENING_KINDS = ("Procedure", "Observation", "DiagnosticReport", "Encounter")
 _PLAN_WORDS = re.compile(r"\b(?:plans?|careplans?|diet|program(?:me)?|therapy|care)\b", re.I)
 # "what is she on for her pressure": a what-question is answered with the list, not "Yes".
 _WHAT_QUESTION = re.compile(r"^\s*(?:what|which)\b", re.IGNORECASE)

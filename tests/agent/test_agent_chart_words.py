@@ -127,3 +127,24 @@ async def test_seeing_the_doctor_is_a_visit(
         }
         answer = await answer_of(fhir, record, wording)
         assert truth.cited(answer) & latest, (wording, answer)
+
+
+@pytest.mark.parametrize("wording", ["any history of cancer?", "has she had cancer?"])
+async def test_a_screening_visit_is_no_evidence_of_the_disorder(
+    fhir: FhirClient, dataset: Dataset, wording: str
+) -> None:
+    """An "Encounter for check up … for Screening for malignant neoplasm of colon" is no
+    "yes" to cancer (before: it was the first line of the "Yes")."""
+    screened = 0
+    for record in dataset.patients:
+        screening = {
+            truth.ref(e)
+            for e in record.of("Encounter")
+            if "screening" in str(e.get("reasonCode", "")).lower()
+        }
+        if not screening:
+            continue
+        answer = await answer_of(fhir, record, wording)
+        assert not truth.cited(answer) & screening, (wording, answer)
+        screened += 1
+    assert screened
