@@ -191,15 +191,18 @@ def _windowed(result: ToolResult, reading: Reading) -> ToolResult:
     )
 
 
+def _restricted(step: StepRecord) -> bool:
+    """A search restricted by a rule its notes state (``procedures(kind="surgical")``)."""
+    return step["arguments"].get("kind") == "surgical"
+
+
 def _restrictions(steps: list[StepRecord]) -> list[str]:
     """How a restricted search chose its items ("2 of the 40 procedures recorded look
     surgical by their names ..."), said before an answer composed from them."""
     return [
         note
         for step in steps
-        if step["node"] == "act"
-        and step["arguments"].get("kind") == "surgical"
-        and step.get("result")
+        if step["node"] == "act" and _restricted(step) and step.get("result")
         for note in result_from_json(step["result"]).notes  # type: ignore[arg-type]
     ]
 
@@ -220,7 +223,7 @@ def _step_sentences(step: StepRecord, cite: Cite, reading: Reading) -> list[str]
         result = _windowed(result, reading)  # a list the planner asked for whole
     if spec.phrasing.reports:
         return _report(result, cite)
-    restricted = step["arguments"].get("kind") == "surgical"
+    restricted = _restricted(step)
     if restricted and not result.items:
         return [_empty(step, result)]  # what was searched and found, never "0 surgeries"
     rule = list(result.notes) if restricted else []  # how the items were chosen, first

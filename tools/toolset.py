@@ -29,7 +29,6 @@ from tools.declare import (
     Phrasing,
     SeriesLimit,
     Threshold,
-    ToolName,
     tool,
 )
 from tools.evidence import Evidence, ToolResult
@@ -115,8 +114,17 @@ class PatientToolset(ChartTools, ClinicianTools, ResultFlagTools):
         "creatinine", "viral load". mode: latest (default), first, series (the last
         `limit`, oldest to newest), highest or lowest. above/below: only results beyond
         the number (the total counts them). since/until: YYYY[-MM[-DD]]."""
-        return await self._observations(
-            "lab_results", name, mode, (since, until), limit, (above, below)
+        return await find_observations(
+            self.scope,
+            name,
+            mode=mode,
+            since=since,
+            until=until,
+            limit=limit,
+            scan_limit=self.scan_limit,
+            tool="lab_results",
+            above=above,
+            below=below,
         )
 
     @tool(
@@ -140,8 +148,17 @@ class PatientToolset(ChartTools, ClinicianTools, ResultFlagTools):
         "respiratory rate", "temperature", "oxygen saturation", "pain". mode: latest
         (default), first, series, highest or lowest (blood pressure by systolic).
         above/below: only values beyond the number. since/until: YYYY[-MM[-DD]]."""
-        return await self._observations(
-            "vital_signs", name, mode, (since, until), limit, (above, below)
+        return await find_observations(
+            self.scope,
+            name,
+            mode=mode,
+            since=since,
+            until=until,
+            limit=limit,
+            scan_limit=self.scan_limit,
+            tool="vital_signs",
+            above=above,
+            below=below,
         )
 
     @tool(
@@ -291,30 +308,6 @@ class PatientToolset(ChartTools, ClinicianTools, ResultFlagTools):
             evidence[:limit],
             truncated=truncated or len(evidence) > limit,
             empty_note="No billing records.",
-        )
-
-    async def _observations(
-        self,
-        tool: ToolName,
-        name: str,
-        mode: Mode,
-        window: tuple[str | None, str | None],
-        limit: int,
-        beyond: tuple[float | None, float | None],
-    ) -> ToolResult:
-        """The one body of ``lab_results`` and ``vital_signs``: their signatures differ in
-        the names they accept (any test, or the vital signs' choice), which is their schema."""
-        return await find_observations(
-            self.scope,
-            name,
-            mode=mode,
-            since=window[0],
-            until=window[1],
-            limit=limit,
-            scan_limit=self.scan_limit,
-            tool=tool,
-            above=beyond[0],
-            below=beyond[1],
         )
 
 
