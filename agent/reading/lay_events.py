@@ -64,6 +64,7 @@ _SURGERY: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"\b(?:past\s+)?surgical\s+(?:history|hx|procedures)\b", "surgeries"),
         (r"\bsurgical\s+procedure\b", "surgery"),
         (r"\bpsh\b", "surgeries"),
+        (r"\bsurg\b", "surgery"),  # ward shorthand: "surg hx"
         (r"\boperations\b", "surgeries"),
         (r"\boperation\b", "surgery"),
         (r"\b(?:been\s+)?operated(?:\s+on)?\b", "had surgery"),

@@ -52,6 +52,7 @@ SURGERY = [
     "what surgeries has he had",
     "surgical history",
     "past surgical history?",
+    "any surg hx?",
     "any operations?",
     "has he ever been operated on",
     "list her surgeries",
