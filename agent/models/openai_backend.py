@@ -8,8 +8,7 @@ is folded into the user message, as our local Gemma template does.
 
 Servers constrain output to a JSON schema in different ways
 (:mod:`agent.models.structured_forms`); the first structured call to a server tries
-them in order (a grammar, ``json_object`` + schema or ``format`` only after a probe shows
-the server enforces it) and remembers,
+them in order (each only after a probe shows the server enforces it) and remembers,
 per server, the first one it accepts; a server that refuses them all gets an error
 listing what it refused.  The output is always checked against the full schema.
 """
@@ -43,7 +42,6 @@ from agent.models.structured_forms import (
     PROBE_SCHEMA,
     PROBE_SCHEMA_MAX_TOKENS,
     PROBE_WORD,
-    SCHEMA_PROBED_MODES,
     STRUCTURED_MODES,
     StructuredMode,
     grammar_fields,
@@ -215,11 +213,10 @@ class OpenAICompatibleModel:
             except ImportError:  # a grammar needs llama-cpp-python to convert the schema
                 refused.append(f"{MODE_NAMES[mode]} (not tried: llama-cpp-python is absent)")
                 continue
-            if mode in GRAMMAR_MODES or mode in SCHEMA_PROBED_MODES:
-                ignored = await self._not_enforced(client, mode)
-                if ignored:
-                    refused.append(f"{MODE_NAMES[mode]} ({ignored})")
-                    continue
+            ignored = await self._not_enforced(client, mode)
+            if ignored:
+                refused.append(f"{MODE_NAMES[mode]} ({ignored})")
+                continue
             response = await client.post(self._url, json=payload, headers=self._headers)
             if response.status_code >= 400 and is_refusal(response.status_code, response.text):
                 refused.append(

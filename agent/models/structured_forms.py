@@ -18,9 +18,11 @@ not know the field ignore it (vLLM, Ollama) or refuse it (OpenAI), so a grammar 
 only after a probe shows the server enforces it (vLLM enforces it under
 ``structured_outputs``, where its default xgrammar conversion of a schema allows any
 whitespace, which the 270M model fills until the budget ends): a grammar admitting a single word the
-model would never write unprompted.  Likewise ``json_object`` + schema and ``format`` are
-used only after a probe schema admitting one object is answered with exactly it (vLLM and
-Ollama take ``json_object`` as plain JSON mode and ignore the schema).  The other forms carry
+model would never write unprompted.  Likewise every schema form (``json_schema``,
+``json_object`` + schema, ``format``) is used only after a probe schema admitting one
+object is answered with exactly it (vLLM and Ollama take ``json_object`` as plain JSON
+mode and ignore the schema; a server or proxy that does not know a field drops it, and
+the model's prose would then pass for an enforced answer).  The schema forms carry
 :func:`~agent.models.json_output.portable_schema`'s schema, and the output is always
 checked against the full schema.
 """
@@ -37,7 +39,6 @@ __all__ = [
     "GRAMMAR_MODES",
     "GUIDANCE_OPTIONS",
     "MODE_NAMES",
-    "SCHEMA_PROBED_MODES",
     "STRUCTURED_MODES",
     "StructuredMode",
     "grammar_fields",
@@ -101,13 +102,8 @@ budget ran out).  Other converters ignore the ``x-guidance`` key."""
 
 
 GRAMMAR_MODES: tuple[StructuredMode, ...] = ("grammar", "structured_outputs_grammar")
-"""The forms that send our GBNF grammar: used only after the probe grammar is enforced."""
-SCHEMA_PROBED_MODES: tuple[StructuredMode, ...] = ("json_object", "ollama_format")
-"""The schema forms used only after :data:`PROBE_SCHEMA` is enforced.  Why these two:
-``json_object`` is also plain JSON mode, which servers that know no ``schema`` beside it
-(Ollama, vLLM) honour while ignoring the schema, and no server known here reads a
-top-level ``format`` on ``/v1`` (Ollama reads it only on ``/api/chat``), so an unknown
-field dropped silently would otherwise count as accepted."""
+"""The forms that send our GBNF grammar: used only after the probe grammar is enforced.
+The others send a JSON schema, used only after :data:`PROBE_SCHEMA` is enforced."""
 
 
 def schema_probe_enforced(text: str) -> bool:

@@ -16,7 +16,9 @@ from agent.models.base import (
     ModelError,
     ModelUnavailable,
 )
+from agent.models.json_output import portable_schema
 from agent.models.openai_backend import GUIDANCE_OPTIONS, OpenAICompatibleModel
+from agent.models.structured_forms import PROBE_SCHEMA, PROBE_WORD
 from tests.support.models_helpers import TOOL_SCHEMA
 
 BASE = "http://llm.test/v1"
@@ -28,6 +30,20 @@ def reply(content: str, usage: dict[str, int] | None = None) -> httpx.Response:
     if usage is not None:
         body["usage"] = usage
     return httpx.Response(200, json=body)
+
+
+def enforcing(answer: httpx.Response) -> Any:
+    """A server that enforces ``response_format: json_schema``: the probe schema gets its
+    one object, every other request ``answer`` (grammar fields are ignored)."""
+    probe = {**portable_schema(PROBE_SCHEMA), "x-guidance": GUIDANCE_OPTIONS}
+
+    def respond(request: httpx.Request) -> httpx.Response:
+        form = json.loads(request.content).get("response_format") or {}
+        if form.get("json_schema", {}).get("schema") == probe:
+            return reply(json.dumps({"word": PROBE_WORD}))
+        return answer
+
+    return respond
 
 
 def sse(*events: dict[str, Any] | str) -> httpx.Response:
@@ -44,7 +60,9 @@ def delta(text: str) -> dict[str, Any]:
 @respx.mock
 async def test_request_shape_with_schema_and_separate_system() -> None:
     route = respx.post(URL).mock(
-        return_value=reply('{"tool": "a", "n": 2}', {"prompt_tokens": 31, "completion_tokens": 9})
+        side_effect=enforcing(
+            reply('{"tool": "a", "n": 2}', {"prompt_tokens": 31, "completion_tokens": 9})
+        )
     )
     model = OpenAICompatibleModel(BASE + "/", "qwen2.5", api_key="sk-secret")
     completion = await model.complete("Rules.", "Question?", json_schema=TOOL_SCHEMA, max_tokens=64)
@@ -120,7 +138,7 @@ async def test_streamed_json_is_checked_against_the_schema() -> None:
 @pytest.mark.parametrize("content", ["not json at all", '{"tool": "a"}', '{"tool": "a", "n": 99}'])
 @respx.mock
 async def test_invalid_json_for_a_schema_keeps_the_raw_text(content: str) -> None:
-    respx.post(URL).mock(return_value=reply(content))
+    respx.post(URL).mock(side_effect=enforcing(reply(content)))
     with pytest.raises(InvalidModelOutput, match=r"(?i)retry once") as info:
         await OpenAICompatibleModel(BASE).complete("s", "u", json_schema=TOOL_SCHEMA)
     assert info.value.raw == content

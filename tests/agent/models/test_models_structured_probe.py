@@ -43,9 +43,11 @@ async def test_a_server_that_ignores_the_grammar_field_is_sent_a_schema(
     def ignore_grammar(request: httpx.Request) -> httpx.Response:
         body = json.loads(request.content)
         sent.append(body)
-        return _reply(
-            '{"action": "answer", "arguments": {}}' if "response_format" in body else "hi"
-        )
+        if "response_format" not in body:
+            return _reply("hi")
+        if body["response_format"]["json_schema"]["schema"] == _probe_schema_sent():
+            return _reply(json.dumps({"word": PROBE_WORD}))
+        return _reply('{"action": "answer", "arguments": {}}')
 
     model = OpenAICompatibleModel(
         "http://ignores.invalid/v1", "m", transport=httpx.MockTransport(ignore_grammar)
@@ -56,7 +58,8 @@ async def test_a_server_that_ignores_the_grammar_field_is_sent_a_schema(
     assert forms == [
         (True, False, False),  # the probes, answered as if there were no grammar
         (False, True, False),
-        (False, False, True),
+        (False, False, True),  # the schema probe, answered with its one object
+        (False, False, True),  # the plan
     ]
     assert sent[0]["grammar"] == PROBE_GRAMMAR
     assert sent[1]["structured_outputs"] == {"grammar": PROBE_GRAMMAR}
@@ -118,6 +121,39 @@ async def test_a_server_that_enforces_the_probe_grammar_gets_grammars() -> None:
     assert all(body["grammar"] == gbnf_for_schema(default_plan_schema()) for body in sent[1:])
 
 
+def _probe_schema_sent() -> dict[str, Any]:
+    """:data:`PROBE_SCHEMA` as every schema form carries it."""
+    return {**portable_schema(PROBE_SCHEMA), "x-guidance": GUIDANCE_OPTIONS}
+
+
+async def test_json_schema_accepted_but_ignored_is_not_chosen() -> None:
+    """A server (or a proxy in front of one) that does not know ``response_format`` drops
+    it and answers the prompt: a 200 is no proof the schema was enforced, so the probe
+    schema must come back as its one object before plans are sent in that form."""
+    sent: list[dict[str, Any]] = []
+
+    def drops_response_format(request: httpx.Request) -> httpx.Response:
+        sent.append(json.loads(request.content))
+        return _reply("Hello! How can I help?")
+
+    model = OpenAICompatibleModel(
+        "http://drops-fields.invalid/v1", "m", transport=httpx.MockTransport(drops_response_format)
+    )
+    with pytest.raises(ModelError) as raised:
+        await model.complete("", "plan", json_schema=default_plan_schema(), max_tokens=32)
+    assert (
+        "response_format json_schema (accepted but not enforced: a probe schema got "
+        "'Hello! How can I help?')" in str(raised.value)
+    )
+    schema_forms = [b for b in sent if "response_format" in b or "format" in b]
+    assert all(
+        (b.get("response_format") or {}).get("json_schema", {}).get("schema", _probe_schema_sent())
+        == _probe_schema_sent()
+        for b in schema_forms
+    )  # only probes: no plan was sent in a form the server ignored
+    assert model.structured_mode == "json_schema"  # nothing detected
+
+
 def _json_mode_server(enforce_schema: bool, sent: list[dict[str, Any]]) -> httpx.MockTransport:
     """llama-cpp-python's server as seen (grammar dropped by a proxy, ``json_schema`` a 500,
     ``format`` ignored), answering ``json_object`` as plain JSON mode unless it enforces the
@@ -136,7 +172,7 @@ def _json_mode_server(enforce_schema: bool, sent: list[dict[str, Any]]) -> httpx
             return _reply("Hello!")
         if not enforce_schema:
             return _reply('{"reply": "hello"}')
-        if form["schema"] == {**portable_schema(PROBE_SCHEMA), "x-guidance": GUIDANCE_OPTIONS}:
+        if form["schema"] == _probe_schema_sent():
             return _reply(json.dumps({"word": PROBE_WORD}, indent=1))  # padding is allowed
         return _reply('{"action": "answer", "arguments": {}}')
 
