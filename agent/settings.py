@@ -29,12 +29,16 @@ def default_db_path() -> Path:
 
 
 def bundled_fixtures_dir() -> Path:
-    """The repository's Synthea bundles, used to fill an empty embedded store.
+    """The demo Synthea bundles, used to fill an empty embedded store.
 
-    ``synthea_fixtures/fhir`` rather than ``synthea_fixtures``: the latter
-    also holds the generator's working tree (other runs' output, module
-    JSON) on a machine where the fixtures were generated.
+    An installed wheel carries them as ``agent/demo_record`` (copied there by the build,
+    see ``setup.py``); a checkout has them in ``synthea_fixtures/fhir``, rather than
+    ``synthea_fixtures``, which also holds the generator's working tree (other runs'
+    output, module JSON) on a machine where the fixtures were generated.
     """
+    packaged = Path(__file__).resolve().parent / "demo_record"
+    if packaged.is_dir():
+        return packaged
     return Path(__file__).resolve().parents[1] / "synthea_fixtures" / "fhir"
 
 

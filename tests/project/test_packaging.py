@@ -67,12 +67,14 @@ def _tracked(prefix: str) -> set[str]:
 
 def test_wheel_carries_code_page_and_demo_record(dist: Path) -> None:
     names = set(zipfile.ZipFile(_one(dist, "*.whl")).namelist())
-    fixtures = {f"synthea_fixtures/fhir/{p.name}" for p in FIXTURES.glob("*.json")}
+    fixtures = {f"agent/demo_record/{p.name}" for p in FIXTURES.glob("*.json")}
     assert len(fixtures) >= 3 and fixtures <= names
+    tops = {n.split("/")[0] for n in names if "/" in n and ".dist-info/" not in n}
+    assert tops == {"agent", "tools", "fhir_client"}  # no generic top-level names
     assert "agent/api/static/index.html" in names
     assert {"agent/cli/__init__.py", "fhir_client/embedded/app.py", "tools/__init__.py"} <= names
     assert not any(n.startswith(("tests/", "bench/")) for n in names)
-    assert not any(n.startswith("synthea_fixtures/") and n not in fixtures for n in names)
+    assert not any(n.startswith("agent/demo_record/") and n not in fixtures for n in names)
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     text = zipfile.ZipFile(_one(dist, "*.whl")).read(entry_points).decode()
     assert "ehr-agent = agent.cli:app" in text
