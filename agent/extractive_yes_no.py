@@ -5,7 +5,8 @@ Why a module of its own: "no" is the answer that can lie. It is said only about 
 searched, naming it (the concept resolver's own sentence when it has one, else the
 search or list that was read), and a concept nobody understood gets "cannot tell",
 never "no". A screening, a test or a care plan that shares the concept's words is no
-"yes", and only an active medication order answers "is she on ...".
+"yes", nor is a negative finding ("Never smoked tobacco"), and only an active medication
+order answers "is she on ...".
 """
 
 from __future__ import annotations
@@ -26,6 +27,15 @@ _YES_LISTED = 30  # a "yes, these" answer lists the matches up to here, then cou
 _SCREENING = re.compile(r"\b(?:screening|screen|test|testing)\b", re.IGNORECASE)
 _SCREENING_KINDS = ("Procedure", "Observation", "DiagnosticReport", "Encounter")
 _PLAN_WORDS = re.compile(r"\b(?:plans?|careplans?|diet|program(?:me)?|therapy|care)\b", re.I)
+_VACCINE_WORDS = re.compile(
+    r"\b(?:vaccin\w*|immuni[sz]\w*|shots?|jabs?|boosters?|inoculat\w*|doses?)\b", re.I
+)
+# A result whose value is a negative finding ("Never smoked tobacco", "Negative", "Urine
+# nitrite negative", "Not detected") answers the question the other way: it is no "yes",
+# and when it is all there is, the newest one is the "no", cited.
+_NEGATIVE_FINDING = re.compile(
+    r"\b(?:never|negative|not detected|not present|absent|non-?smoker)\b", re.IGNORECASE
+)
 # "what is she on for her pressure": a what-question is answered with the list, not "Yes".
 _WHAT_QUESTION = re.compile(r"^\s*(?:what|which)\b", re.IGNORECASE)
 
@@ -76,6 +86,10 @@ def yes_no(found: list[Retrieved], reading: Reading, cite: Cite, question: str) 
     items = relevant(found, reading)
     if not _SCREENING.search(question):  # unless a screening or test is what is asked
         items = [e for e in items if not (e.kind in _SCREENING_KINDS and _SCREENING.search(e.text))]
+    if not _VACCINE_WORDS.search(question):
+        # A vaccine against a disease is no evidence of having had it ("any hepatitis?"
+        # is not answered yes by a Hepatitis A vaccine).
+        items = [e for e in items if e.kind != "Immunization"]
     if not _PLAN_WORDS.search(question):
         # A care plan ("Diabetes self management plan", written for prediabetes too) is
         # no diagnosis: "is she diabetic?" is not answered yes by it.
@@ -94,6 +108,13 @@ def yes_no(found: list[Retrieved], reading: Reading, cite: Cite, question: str) 
                 f"was {latest.text} {citation(latest, cite)}."
             ]
         items = active
+    negatives = [e for e in items if e.kind == "Observation" and _NEGATIVE_FINDING.search(e.value)]
+    items = [e for e in items if e not in negatives]
+    if negatives and not items:
+        latest = max(negatives, key=lambda e: e.date or "")
+        return [
+            f"No: the most recent matching result is {latest.text} {citation(latest, cite)}."
+        ]
     if items:
         unique: dict[str, Evidence] = {}
         for item in sorted(items, key=lambda e: e.date or "", reverse=True):
