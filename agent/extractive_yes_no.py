@@ -112,9 +112,7 @@ def yes_no(found: list[Retrieved], reading: Reading, cite: Cite, question: str) 
     items = [e for e in items if e not in negatives]
     if negatives and not items:
         latest = max(negatives, key=lambda e: e.date or "")
-        return [
-            f"No: the most recent matching result is {latest.text} {citation(latest, cite)}."
-        ]
+        return [f"No: the most recent matching result is {latest.text} {citation(latest, cite)}."]
     if items:
         unique: dict[str, Evidence] = {}
         for item in sorted(items, key=lambda e: e.date or "", reverse=True):
