@@ -28,6 +28,7 @@ from agent.extractive_kinds import (
 )
 from agent.reading import Reading
 from agent.reading.decline import stored_reading
+from agent.reading.interactions import INTERACTION_NOTE
 from agent.results import result_from_json, thread_aliases
 from agent.state import AgentState, StepRecord
 from tools.evidence import EvidenceSeries, ToolResult
@@ -345,6 +346,8 @@ def extractive_answer(state: AgentState, *, cite: Cite | None = None) -> str:
         if latest:
             return "\n".join([*sentences, *latest])
         reading = reading.model_copy(update={"asks": "value"})  # say what was searched
+    if reading.interaction:  # "any drug interactions?": the orders, never "Yes" or "No"
+        sentences.append(INTERACTION_NOTE)
     if reading.judged:  # "is his diabetes controlled?": never "Yes" or "No"
         return "\n".join([*sentences, *_judged(steps, reading, cite)])
     by_kind = compose_by_kind(steps, reading, cite, question)

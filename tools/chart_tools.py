@@ -133,8 +133,9 @@ class ChartTools(ToolsetBase):
             truncated=truncated or len(evidence) > limit,
             total=len(evidence),
             empty_note=(
-                f"No {'' if status == 'all' else status + ' '}medication orders match in "
-                f"this record{_window_words(since, until).replace(',', ' for', 1)}"
+                f"No {'' if status == 'all' else status + ' '}medication orders "
+                f"{f'named {name!r} ' if name else ''}match in this record"
+                f"{_window_words(since, until).replace(',', ' for', 1)}"
                 f"{' (written then, or active and written before)' if dated_before else ''}."
             ),
         )

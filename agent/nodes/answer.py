@@ -46,9 +46,11 @@ async def answer(state: AgentState, runtime: Runtime[RunContext]) -> Update:
     attempts = turn["attempts"] + 1
     if turn["route"] == "decline":
         return {"current": {"draft": turn["declined"], "draft_source": "extractive", "attempts": 1}}
-    if model is None or stored_reading(turn).due:
-        # A schedule question ("is she up to date on her shots?") is answered from the
-        # evidence with a model too: a model's "Yes" would judge what the record cannot.
+    reading = stored_reading(turn)
+    if model is None or reading.due or reading.interaction:
+        # A schedule question ("is she up to date on her shots?") or an interaction
+        # question ("any drug interactions?") is answered from the evidence with a model
+        # too: a model's "Yes" or "No" would judge what the record cannot.
         draft = extractive_answer(state)
         return {"current": {"draft": draft, "draft_source": "extractive", "attempts": attempts}}
     # Imported here, where a model answers: the rule-based path never builds a prompt.

@@ -253,6 +253,9 @@ def _concept_calls(concept: Concept, reading: Reading) -> list[ToolCall]:
         return [_call("immunizations", vaccine=concept.name, limit=3 if recent else None)]
     if "note" in reading.families and concept.family is None:
         return []  # "what do the notes say about X": the notes search is the answer
+    if reading.interaction:  # "does X interact with Y": the orders of each drug named
+        status = "all" if reading.status == "all" else "active"
+        return [_call("medications", name=concept.phrase, status=status)]
     calls = [_call("find_concept", name=concept.phrase, limit=_WHOLE_WINDOW)]
     if concept.found == "not_understood" and concept.hint == "condition":
         # "Does he have gout?": the condition list, searched for the words themselves.
@@ -283,6 +286,8 @@ def _family_calls(reading: Reading, text: str, mode: Mode) -> list[ToolCall]:
     if reading.flagged and not reading.concepts:  # "any abnormal labs?": the record's flags
         vital = _has(text, "vital*", "reading*")
         calls.append(_call("flagged_results", category="vital-signs" if vital else "laboratory"))
+    if reading.interaction and not reading.concepts:  # "any drug interactions?": all orders
+        calls.append(_call("medications", status="active"))
     if reading.care_team:  # "who's her PCP?": who she sees, not her details or visit list
         calls = [*(c for c in calls if _kind(c["tool"]) == "list"), _call("care_team")]
     return calls

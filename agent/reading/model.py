@@ -140,6 +140,10 @@ class Reading(BaseModel):
     due: bool = False
     """Asks what is due, overdue or up to date ("due for a colonoscopy?"): a schedule the
     record does not hold, so the answer says what was last done and judges nothing."""
+    interaction: bool = False
+    """Asks whether drugs interact or are contraindicated ("any drug interactions?"): the
+    record holds no such check, so the answer says so and lists the orders asked about,
+    never "Yes" or "No" (:mod:`agent.reading.interactions`)."""
     judged: bool = False
     """Asks for a clinical judgement ("is his diabetes controlled?", "is her BP well
     managed?"): the record states none, so the answer gives no "Yes" or "No" and shows

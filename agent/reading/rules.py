@@ -21,6 +21,7 @@ from agent.reading.asks import has_phrase as _has
 from agent.reading.care_team import care_team_span
 from agent.reading.course import asks_course, cut_course_words
 from agent.reading.flags import cut_flag_words
+from agent.reading.interactions import cut_interaction_words, named_parts
 from agent.reading.judgement import cut_judgement_words
 from agent.reading.language import is_english
 from agent.reading.model import Concept, Family, Reading, ReadingPeriod, Threshold
@@ -261,6 +262,7 @@ def read_question(question: str, today: date | None = None) -> Reading:
     flagged, text = cut_flag_words(text)  # "abnormal labs" names no test
     due, text = cut_schedule_words(text)  # "vaccines due": the vaccines are the concept
     judged, text = cut_judgement_words(text)  # "diabetes controlled": diabetes
+    interaction, text = cut_interaction_words(text)  # "X interact with Y": X, Y
     text = cut_course_words(text) if asks_course(raw) else text  # "weight gone up": weight
     allergy_category, text = cut_allergy_category(text)  # "drug allergies" lists no drugs
     care = care_team_span(text)
@@ -315,6 +317,10 @@ def read_question(question: str, today: date | None = None) -> Reading:
             concepts = [Concept(phrase=phrase, hint=hint)]
     if asks == "why" and concepts:
         families = [f for f in families if f != "condition"]
+    if interaction:  # "does lisinopril interact with ibuprofen": each drug on its own
+        drugs = [p for part in named_parts(text) if (p := _concept_phrase(normalize_name(part)))]
+        if len(drugs) > 1:
+            concepts = [Concept(phrase=drug, hint="medication") for drug in drugs]
     # A course over time ("how's his A1c been", "A1c since 2019") is read for results;
     # "has her dose changed?" stays yes/no, and a phrase resolved later to a result
     # reads its course there (``resolve_reading``).
@@ -327,6 +333,8 @@ def read_question(question: str, today: date | None = None) -> Reading:
         asks = "trend"
     if judged:  # no yes/no: the status (and, without a model, the results) are shown
         asks = "trend" if course else "value"
+    if interaction:  # no yes/no: the orders asked about are listed
+        asks, families = "list", ["medication", *families]
     ordinal = None if asks == "trend" else ordinal
     purpose = purpose_class(raw)
     if purpose is not None:
@@ -367,6 +375,7 @@ def read_question(question: str, today: date | None = None) -> Reading:
         flagged=flagged,
         due=due,
         judged=judged,
+        interaction=interaction,
         course=course,
         allergy_category=allergy_category,
         care_team=care is not None,
