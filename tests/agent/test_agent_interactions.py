@@ -10,11 +10,13 @@ active one, or those of each drug the question names, one lookup per drug.
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
 import pytest
 
+from agent.models.scripted import ScriptedModel
 from agent.planner.rules import plan_question
 from agent.reading import read_question
 from agent.reading.interactions import INTERACTION_NOTE
@@ -118,3 +120,23 @@ async def test_the_answer_judges_nothing_and_cites_the_orders(
         absent = await _ask(fhir, record, template.format(a=first, b="zzquinox"))
         assert "No active medication orders named 'zzquinox'" in absent, absent
         assert not absent.replace(INTERACTION_NOTE, "").lstrip().startswith(("Yes", "No:")), absent
+
+
+async def test_with_a_model_an_interaction_question_is_still_not_judged(
+    fhir: FhirClient, dataset: Dataset
+) -> None:
+    """A model that would say "No interactions" never writes the answer: it is composed
+    from the evidence, the model's turn unused."""
+    record = next(r for r in dataset.patients if _active_orders(r))
+    judging = "No, these medications do not interact"
+
+    def judge(system: str, user: str, schema: Any) -> str:  # cites a real line: verifiable
+        line = user.split("Evidence:\n", 1)[1].splitlines()[0]
+        return f"{judging}: {line}."
+
+    plan = json.dumps({"action": "medications", "arguments": {"status": "active"}})
+    model = ScriptedModel([plan, json.dumps({"action": "answer"}), judge] * 2)
+    output = await ask_agent(fhir, record, "any drug interactions?", model)
+    assert output.answer.startswith(INTERACTION_NOTE), output.answer
+    assert judging not in output.answer and not output.fallback
+    assert truth.active_medications(record) <= truth.cited(output.answer)
