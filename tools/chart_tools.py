@@ -83,7 +83,11 @@ class ChartTools(ToolsetBase):
             [format_resource(r) for r in resources[:limit]],
             truncated=truncated or len(resources) > limit,
             total=len(resources),
-            empty_note=f"No {status} condition matches in this record.",
+            empty_note=(
+                f"No {'' if status == 'all' else status + ' '}conditions"
+                f"{f' named {name!r}' if name else ''}{f' with code {code}' if code else ''}"
+                f"{_window_words(since, until).replace(',', ' with onset', 1)} in this record."
+            ),
         )
 
     @tool(
