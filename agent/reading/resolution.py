@@ -104,6 +104,10 @@ def _resolved(concept: Concept, resolution: Any, *, drugs_asked: bool = False) -
     hinted = [f for f in ranked if f == shape or {f, shape} <= {"lab", "vital"}]
     family = (hinted or ranked)[0]
     matches = [m for m in resolution.matches if _family_of(m) == family]
+    if family in ("lab", "vital") and all(m.via == "whole family" for m in matches):
+        # "any labs this year?": every result of the family (the record-wide lookup,
+        # windowed), not four of its test names looked up one by one.
+        return [concept.model_copy(update={"family": family, "found": "found"})]
     if family in ("lab", "vital"):
         # A result is looked up by what was measured ("Tobacco smoking status"), not by
         # a value it took ("Never smoked tobacco").

@@ -77,7 +77,8 @@ _GENERIC_TEXT = (
     "uncontrolled managed under before earlier prior then one therapy treatment diagnosed diagnose "
     "prescribed prescription history explain describe summary overview about status say says said "
     "mention mentions wrote written started start new begun diagnosis diagnoses indication "
-    "indications fill filled refill refilled refills dispensed dose doses dosage dosing strength"
+    "indications fill filled refill refilled refills dispensed dose doses dosage dosing strength "
+    "drawn performed checked"
 )
 _GENERIC = frozenset(_GENERIC_TEXT.split())
 _SCAFFOLD = frozenset(_SCAFFOLD_TEXT.split())
