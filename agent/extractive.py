@@ -26,6 +26,7 @@ from agent.extractive_kinds import (
     latest_of_each,
     latest_sentences,
 )
+from agent.extractive_visit import visit_results
 from agent.reading import Reading
 from agent.reading.decline import stored_reading
 from agent.results import result_from_json, thread_aliases
@@ -347,6 +348,9 @@ def extractive_answer(state: AgentState, *, cite: Cite | None = None) -> str:
         reading = reading.model_copy(update={"asks": "value"})  # say what was searched
     if reading.judged:  # "is his diabetes controlled?": never "Yes" or "No"
         return "\n".join([*sentences, *_judged(steps, reading, cite)])
+    visit = visit_results(steps, reading, cite) if reading.visit_results else None
+    if visit is not None:  # "labs at his last visit": that visit's, not each newest
+        return "\n".join([*sentences, *visit])
     by_kind = compose_by_kind(steps, reading, cite, question)
     if by_kind is not None:
         return "\n".join([*sentences, *_restrictions(steps), *by_kind])
