@@ -1,9 +1,11 @@
 """The extractive answer to "what labs were done at his last visit?".
 
 Why apart from :mod:`agent.extractive`: the answer is one visit, said first (its day and
-type, cited), then the lab results recorded at it, each cited; when later visits had
-none, the ``visit`` tool's note says so, so "last visit" is never silently a different
-one.  A record with no lab result at any visit names the newest visit and says so.
+type, cited), then the lab results recorded at it, each cited.  When newer visits had
+none, the newest of them is named first (the ``visit`` tool lists it second), so "last
+visit" is never silently a different one; a record with no lab result at any visit
+names the newest visit and says so.  The absence is said as "not recorded", a statement
+about the record the verifier accepts next to a citation of the visit.
 """
 
 from __future__ import annotations
@@ -35,7 +37,9 @@ def visit_results(steps: list[StepRecord], reading: Reading, cite: Cite) -> list
             f"{citation(visits[0], cite)}; lab results were not recorded at it or at any "
             "other visit in the record."
         ]
-    visit, passed = visits[0], visits[1:2]
+    # The visit's "Reason for visit" line cites the visit too: not a visit passed over.
+    visit = visits[0]
+    passed = [e for e in visits if e.reference != visit.reference][:1]
     lines = [
         f"The {which} visit was on {p.date}: {p.undated_text} {citation(p, cite)}; "
         "lab results were not recorded at it."
