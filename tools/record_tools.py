@@ -220,7 +220,7 @@ class RecordTools:
         since: DateText | None = None,
         until: DateText | None = None,
         limit: ListLimit = 60,
-        holding: Literal["labs"] | None = None,
+        holding: Literal["anything", "labs"] = "anything",
     ) -> ToolResult:
         """What happened at one visit and why: the last (or first) encounter in the
         period, optionally of a type ("emergency", "inpatient", "wellness"), its reasons,
