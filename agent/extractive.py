@@ -26,6 +26,7 @@ from agent.extractive_kinds import (
     latest_of_each,
     latest_sentences,
 )
+from agent.extractive_visit import visit_results
 from agent.reading import Reading
 from agent.reading.decline import stored_reading
 from agent.reading.interactions import INTERACTION_NOTE
@@ -350,6 +351,9 @@ def extractive_answer(state: AgentState, *, cite: Cite | None = None) -> str:
         sentences.append(INTERACTION_NOTE)
     if reading.judged:  # "is his diabetes controlled?": never "Yes" or "No"
         return "\n".join([*sentences, *_judged(steps, reading, cite)])
+    visit = visit_results(steps, reading, cite) if reading.visit_results else None
+    if visit is not None:  # "labs at his last visit": that visit's, not each newest
+        return "\n".join([*sentences, *visit])
     by_kind = compose_by_kind(steps, reading, cite, question)
     if by_kind is not None:
         return "\n".join([*sentences, *_restrictions(steps), *by_kind])

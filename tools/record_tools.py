@@ -31,7 +31,17 @@ from tools.fhir_text import reference_of, resource_date
 from tools.formatting import format_resource
 from tools.matching import check_date, first_day, last_day
 from tools.scope import PatientScope
-from tools.visits import attached_to, encounter_reasons, pick_encounter, reason_line, why_line
+from tools.visits import (
+    attached_to,
+    encounter_reasons,
+    is_lab_result,
+    passed_note,
+    passed_over,
+    pick_encounter,
+    reason_line,
+    visits_with_labs,
+    why_line,
+)
 
 __all__ = ["RecordState", "RecordTools", "in_period", "new_record_state"]
 
@@ -210,11 +220,13 @@ class RecordTools:
         since: DateText | None = None,
         until: DateText | None = None,
         limit: ListLimit = 60,
+        holding: Literal["anything", "labs"] = "anything",
     ) -> ToolResult:
         """What happened at one visit and why: the last (or first) encounter in the
         period, optionally of a type ("emergency", "inpatient", "wellness"), its reasons,
         and everything recorded at it: diagnoses, results, procedures, orders, vaccines,
-        reports, notes. since/until: YYYY[-MM[-DD]]; since=until=a day picks that day."""
+        reports, notes. since/until: YYYY[-MM[-DD]]; since=until=a day picks that day.
+        holding="labs": the last (or first) visit with lab results, and only those."""
         since, until = check_date(since, "since"), check_date(until, "until")
         record = await self.record()
         encounters = [
@@ -227,7 +239,21 @@ class RecordTools:
             unknown_type = resolution.status == "not_understood"
             wanted = set(resolution.references)
             encounters = [e for e in encounters if f"Encounter/{e.get('id')}" in wanted]
+        every = encounters
+        if holding == "labs":
+            held = visits_with_labs(record)
+            encounters = [e for e in encounters if str(e.get("id")) in held]
+            what = f"{what} with lab results"
         encounter = pick_encounter(encounters, which)
+        if encounter is None and every and holding == "labs":
+            newest = pick_encounter(every, which)
+            note = f"None of the {len(every)} visits in the record has a lab result."
+            return ToolResult(
+                tool=_checked("visit"),
+                summary=f"Visit: {what}: 1 item(s)",
+                items=(self._line(newest, record),) if newest else (),
+                notes=(note,),
+            )
         if encounter is None:
             window = (
                 f" between {since or 'the start'} and {until or 'now'}" if since or until else ""
@@ -248,7 +274,13 @@ class RecordTools:
         if texts:
             items.append(reason_line(head, texts))
         items.extend(self._line(c, record) for c in reason_conditions)
-        attached = [self._line(r, record) for r in attached_to(encounter, record)]
+        passed = passed_over(encounter, every, encounters, which)
+        if passed:  # the newest visit without lab results, so "last visit" is not hidden
+            items.append(self._line(pick_encounter(passed, which) or passed[0], record))
+        kept = attached_to(encounter, record)
+        if holding == "labs":
+            kept = [r for r in kept if is_lab_result(r)]
+        attached = [self._line(r, record) for r in kept]
         known = {e.reference for e in items}
         attached = [e for e in attached if e.reference not in known]
         counts: dict[str, int] = {}
@@ -263,7 +295,10 @@ class RecordTools:
             items=tuple(items + shown),
             truncated=len(shown) < len(attached),
             total_available=len(items) + len(attached),
-            notes=() if texts or reason_conditions else ("The visit records no reason.",),
+            notes=(
+                *passed_note(passed, which),
+                *(() if texts or reason_conditions else ("The visit records no reason.",)),
+            ),
         )
 
     def _line(self, resource: Resource, record: PatientRecord) -> Evidence:

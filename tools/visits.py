@@ -20,8 +20,12 @@ __all__ = [
     "ATTACHED_ORDER",
     "attached_to",
     "encounter_reasons",
+    "is_lab_result",
+    "passed_note",
+    "passed_over",
     "pick_encounter",
     "reason_line",
+    "visits_with_labs",
     "why_line",
 ]
 
@@ -60,6 +64,30 @@ def _encounter_refs(resource: Resource) -> list[str]:
         if found and found.startswith("Encounter/"):
             refs.append(found)
     return [r.split("/_history/")[0] for r in refs]
+
+
+def is_lab_result(resource: Resource) -> bool:
+    """An Observation filed under the laboratory category (not a vital sign, a survey
+    or a social-history finding recorded at the same visit)."""
+    if resource.get("resourceType") != "Observation":
+        return False
+    for category in resource.get("category") or []:
+        codings = category.get("coding") if isinstance(category, dict) else None
+        for coding in codings or []:
+            if isinstance(coding, dict) and coding.get("code") == "laboratory":
+                return True
+    return False
+
+
+def visits_with_labs(record: PatientRecord) -> set[str]:
+    """Ids of the encounters some lab result points at, read in one pass over the
+    results ("what labs were done at his last visit" skips visits that had none)."""
+    return {
+        ref.split("/")[-1]
+        for r in record.of("Observation")
+        if is_lab_result(r)
+        for ref in _encounter_refs(r)
+    }
 
 
 def attached_to(encounter: Resource, record: PatientRecord) -> list[Resource]:
@@ -130,4 +158,35 @@ def reason_line(encounter: Evidence, texts: list[str]) -> Evidence:
         label="Reason for visit",
         value="; ".join(texts),
         resource=encounter.resource,
+    )
+
+
+def passed_over(
+    encounter: Resource,
+    every: list[Resource],
+    held: list[Resource],
+    which: Literal["last", "first"],
+) -> list[Resource]:
+    """The visits of ``every`` newer (for "last"; older for "first") than ``encounter``
+    that are not in ``held``: those a visit with lab results was picked over."""
+    day = resource_date(encounter) or ""
+    chosen = {id(e) for e in held}
+
+    def beyond(other: Resource) -> bool:
+        other_day = resource_date(other) or ""
+        return other_day > day if which == "last" else other_day < day
+
+    return [e for e in every if id(e) not in chosen and beyond(e)]
+
+
+def passed_note(passed: list[Resource], which: Literal["last", "first"]) -> tuple[str, ...]:
+    """ "The 3 visits after it recorded no lab results; the newest of them is the
+    second visit listed." (nothing when no visit was passed over)."""
+    if not passed:
+        return ()
+    side, end = ("after", "newest") if which == "last" else ("before", "oldest")
+    noun = "visit" if len(passed) == 1 else "visits"
+    return (
+        f"The {len(passed)} {noun} {side} it recorded no lab results; the {end} of them "
+        "is the second visit listed.",
     )

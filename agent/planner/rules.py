@@ -175,6 +175,7 @@ def _day_before(day: str) -> str | None:
 _WHOLE_WINDOW = 200
 _WHOLE_SERIES = 50
 _LATEST_FEW = 3
+_VISIT_ITEMS = 60  # a wellness visit's panels (Synthea: up to 35 results) and its heading
 
 
 def _kind(tool: str) -> ToolKind | None:
@@ -322,6 +323,10 @@ def plan_reading(
     first_order = first_prescribed(question) if reading.ordinal != "latest" else None
     if first_order is not None:
         return RulePlan([first_order], "fact", confident=True)
+    if reading.visit_results:  # "labs at his last visit": that visit's, not every newest
+        which = "first" if reading.ordinal == "first" else "last"
+        visit = _call("visit", which=which, holding="labs", limit=_VISIT_ITEMS)
+        return RulePlan(_with_period([visit], reading), "fact", confident=True)
     rest = raw
     if reading.period is not None:
         found = find_period(question)

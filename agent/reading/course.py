@@ -5,8 +5,10 @@
 latest one and not a "Yes" (a direction is the clinician's to read from the values).
 Read by the question's shape (how ... been / changed / gone up / over time) rather than
 a list of phrasings, and ahead of the yes/no opening ("has his weight gone up?" is not
-answered "Yes").  Apart from :mod:`agent.reading.rules` because it is one pattern with
-one use.
+answered "Yes").  "Is his kidney function stable?", "has her weight been steady" ask
+the same of a measured quantity; "stable" names a course only where no noun follows it,
+so "stable angina" stays a condition.  Apart from :mod:`agent.reading.rules` because
+it is one pattern with one use.
 """
 
 from __future__ import annotations
@@ -30,6 +32,11 @@ _MOVING = (
     r"|\bover\s+(?:time|the\s+(?:years|months|course))\b|\bthrough the years\b"
     r"|\btrajectory\s+of\b"
 )
+# "is X stable?", "been steady lately", "stable or worse": never "stable angina", a name.
+_STABLE = (
+    r"\b(?:stable|steady|unchanged|stabili[sz]ed)\b(?=\s*(?:$|[?.!,;:]|(?:over|since|lately"
+    r"|recently|for|in|during|throughout|now|overall|or|and|at all)\b))"
+)
 COURSE_WORDS = re.compile(
     # "how's X been", "how has X been lately", "how have her sugars looked": the perfect
     # or past asks the course; the present ("how are her sugars looking?", "how is the
@@ -37,7 +44,7 @@ COURSE_WORDS = re.compile(
     r"\bhow(?:'s|\u2019s|s| is| has| have| are| was| were)\b"
     r"(?!\s+(?:long|many|much|often|old|far|frequently|soon)\b)"
     r"[^?]*\b(?:been|looked|gone|moved|behaved)\b"
-    rf"|{_MOVING}"
+    rf"|{_MOVING}|{_STABLE}"
 )
 """A course-over-time question's words (see the module docstring)."""
 
@@ -47,7 +54,7 @@ def asks_course(raw: str) -> bool:
     return COURSE_WORDS.search(raw) is not None
 
 
-_CUT = re.compile(rf"{_MOVING}|\b(?:looked|gone|moved|behaved)\b")
+_CUT = re.compile(rf"{_MOVING}|{_STABLE}|\b(?:looked|gone|moved|behaved)\b")
 
 
 def cut_course_words(text: str) -> str:

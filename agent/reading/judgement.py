@@ -8,12 +8,17 @@ the text before the concept phrase is read ("diabetes controlled" names diabetes
 the answer says what the record does not say, then shows what a clinician would look at:
 the condition's status and the latest results of the panel followed for it
 (``monitors`` in ``tools/concepts/data/lab_panels.toml``: diabetes -> HbA1c, glucose).
+A panel's name ending in "control" ("glycemic control", "blood sugar control", "lipid
+control", "BP control") asks the same judgement of what the panel is followed for (its
+first ``monitors`` entry: diabetes, cholesterol, hypertension), so "what's his glycemic
+control" reads as "is his diabetes controlled".
 Apart from :mod:`agent.reading.rules` because it is one pattern with one use.
 """
 
 from __future__ import annotations
 
 import re
+from functools import cache
 
 from agent.reading.model import Concept, Reading
 from tools.concepts.vocabularies import vocabularies
@@ -29,18 +34,37 @@ JUDGEMENT_WORDS = re.compile(
     r"|\b(?:under|out of|in)\s+(?:good |poor |better |tight |adequate |decent )?control\b"
     r"|\b(?:good|poor|bad|adequate|optimal|tight|decent)\s+control\b"
 )
-"""A judgement question's words (see the module docstring).  "glycemic control" or
-"diabetes control" alone name a lab panel (results asked for), not a judgement."""
+"""A judgement question's words (see the module docstring)."""
 
 _MAX_CONCEPTS = 4  # Reading.concepts' bound
 
 
+@cache
+def _control_subjects() -> tuple[tuple[re.Pattern[str], str], ...]:
+    """ "glycemic control" -> diabetes: each panel name ending in "control", longest
+    first, with the first condition or measure the panel is followed for."""
+    names = [
+        (normalize_name(name), panel.monitors[0])
+        for panel in vocabularies().lab_panels.values()
+        if panel.monitors
+        for name in panel.names
+        if name.endswith(" control")
+    ]
+    names.sort(key=lambda pair: -len(pair[0]))
+    return tuple((re.compile(rf"\b{re.escape(name)}\b"), subject) for name, subject in names)
+
+
 def cut_judgement_words(text: str) -> tuple[bool, str]:
-    """Whether ``text`` asks a judgement question, and ``text`` without its words."""
+    """Whether ``text`` asks a judgement question, and ``text`` without its words (a
+    panel's "control" name replaced by what the panel is followed for)."""
+    named = False
+    for pattern, subject in _control_subjects():
+        text, found = pattern.subn(f" {subject} ", text)
+        named = named or bool(found)
     spans = [match.span() for match in JUDGEMENT_WORDS.finditer(text)]
     for start, end in reversed(spans):
         text = f"{text[:start]} {text[end:]}"
-    return bool(spans), text
+    return named or bool(spans), text
 
 
 def with_monitoring(reading: Reading) -> Reading:

@@ -156,6 +156,10 @@ class Reading(BaseModel):
     """Asks who looks after the patient ("who's her PCP?", "which doctors has he seen?",
     "what clinic does she go to?"): answered by ``care_team`` from the record's own
     designations, care teams and encounters, never naming a PCP the record does not."""
+    visit_results: bool = False
+    """Asks for the lab results of one visit ("what labs were done at his last visit?"),
+    the last or (with ``ordinal`` first) the first: ``visit(holding="labs")``
+    (:mod:`agent.reading.visit_results`)."""
 
     def family_concepts(self, *families: Family) -> list[Concept]:
         """The concepts in any of ``families``."""

@@ -30,6 +30,7 @@ from agent.reading.person import named_person
 from agent.reading.purpose import purpose_class
 from agent.reading.schedule import cut_schedule_words
 from agent.reading.shorthand import expand_shorthand
+from agent.reading.visit_results import visit_results_asked
 from tools.concepts.vocabularies import vocabularies
 from tools.vocabulary import (
     OBSERVATION_CONCEPTS,
@@ -346,6 +347,9 @@ def read_question(question: str, today: date | None = None) -> Reading:
             ["medication"],
             "yes_no",
         )
+    visit = visit_results_asked(raw)
+    if visit is not None:  # "labs at his last visit": that visit's results, no concept
+        concepts, families, asks, ordinal = [], ["encounter", "lab"], "list", visit
     status = None
     if _has(norm, "stopped", "discontinued", "past", "previous"):
         status = "stopped"
@@ -380,4 +384,5 @@ def read_question(question: str, today: date | None = None) -> Reading:
         course=course,
         allergy_category=allergy_category,
         care_team=care is not None,
+        visit_results=visit is not None,
     )

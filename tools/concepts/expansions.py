@@ -81,8 +81,9 @@ def _encounter_class_expansions(code: str, via: str) -> list[Expansion]:
     return [Expansion(words, via, ("encounters",), frozenset(), label)]
 
 
-def _target_expansions(target: str, via: str) -> list[Expansion]:
-    """A vocabulary target: ``class:KEY``, ``panel:KEY``, ``condition:WORDS`` or words."""
+def _target_expansions(target: str, via: str, asked: str) -> list[Expansion]:
+    """A vocabulary target: ``class:KEY``, ``panel:KEY``, ``condition:WORDS`` or words;
+    ``asked`` is the lay phrase that named it."""
     kind, _, key = target.partition(":")
     if key and kind == "class":
         return _class_expansions(key, f"{via} -> drug class {key.replace('_', ' ')}")
@@ -91,8 +92,10 @@ def _target_expansions(target: str, via: str) -> list[Expansion]:
     if key and kind == "condition":
         # A lay name of a disorder ("heart trouble"): only a Condition is evidence of it,
         # never a test that shares a word ("Troponin I.cardiac panel").
+        # Labelled with the lay phrase: "no colon cancer among 28 conditions (searched for
+        # neoplasm colon, carcinoma colon, ...)", not every target joined by "or".
         words = normalize_name(key)
-        return [Expansion(tuple(words.split()), via, ("conditions",), label=words)]
+        return [Expansion(tuple(words.split()), via, ("conditions",), label=asked)]
     words = normalize_name(target)
     out = [Expansion(tuple(words.split()), via, label=words)]
     out.extend(_observation_expansions(words, via))
@@ -120,7 +123,7 @@ def _known_as_written(piece: str) -> list[Expansion]:
         code = vocab.encounter_class_names[piece]
         out.extend(_encounter_class_expansions(code, f"encounter class {piece}"))
     for target in vocab.phrases.get(piece, ()):
-        out.extend(_target_expansions(target, f"'{piece}'"))
+        out.extend(_target_expansions(target, f"'{piece}'", piece))
     if piece in vocab.ingredients:
         out.append(Expansion(tuple(piece.split()), f"drug {piece}", _DRUG_FAMILIES, label=piece))
     out.extend(_observation_expansions(piece, f"observation name {piece}"))
