@@ -32,7 +32,13 @@ from tools.vocabulary import (
 
 __all__ = ["Piece", "combine_readings", "cut_into_pieces"]
 
-_KIND_FAMILY: dict[str, Family] = {"lab": "labs", "vital": "vitals", "survey": "surveys"}
+# Where a vocabulary concept's results are filed: a survey score under "survey", a
+# smoking status under "social-history" (US Core), so both are searched by code.
+_KIND_FAMILIES: dict[str, tuple[Family, ...]] = {
+    "lab": ("labs",),
+    "vital": ("vitals",),
+    "survey": ("surveys", "social_history"),
+}
 _DRUG_FAMILIES: tuple[Family, ...] = ("medications", "allergies")
 _MAX_PIECE_WORDS = 5  # the longest vocabulary phrase tried
 _MAX_EXPANSIONS = 64
@@ -45,12 +51,12 @@ def _observation_expansions(phrase: str, via: str) -> list[Expansion]:
     concept = find_observation_concept(phrase)
     if concept is None:
         return []
-    family = _KIND_FAMILY[concept.kind]
+    families = (*_KIND_FAMILIES[concept.kind], "observations")
     codes = frozenset((*concept.codes, *(f"{LOINC}|{c}" for c in concept.codes)))
     words = tuple(normalize_name(concept.names[0]).split())
     return [
-        Expansion(words, via, (family, "observations"), codes, concept.label),
-        Expansion((), via, (family, "observations"), codes, concept.label),
+        Expansion(words, via, families, codes, concept.label),
+        Expansion((), via, families, codes, concept.label),
     ]
 
 
