@@ -31,6 +31,7 @@ from tools.declare import (
     Threshold,
     tool,
 )
+from tools.dental import visit_kind_rule
 from tools.evidence import Evidence, ToolResult
 from tools.flag_tools import ResultFlagTools
 from tools.formatting import format_resource
@@ -187,6 +188,9 @@ class PatientToolset(ChartTools, ClinicianTools, ResultFlagTools):
             wanted = (encounter_type, *lay)
 
             def keep(r: Resource) -> bool:
+                ruled = visit_kind_rule(encounter_type, r)  # a physical is no dental visit
+                if ruled is not None:
+                    return ruled
                 cls = r.get("class")
                 code = cls.get("code") if isinstance(cls, dict) else ""
                 texts = [code or "", _ENCOUNTER_CLASS_NAMES.get(str(code), "")]

@@ -17,7 +17,7 @@ from agent.planner.first_orders import first_prescribed
 from agent.reading import Concept, Reading, read_question
 from agent.reading.lay_events import SURGERY_WORDS
 from agent.reading.periods import find_period
-from agent.reading.rules import ENCOUNTER_KINDS, VISIT_WORDS
+from agent.reading.rules import VISIT_KINDS, VISIT_WORDS
 from agent.reading.rules import has_words as _has
 from agent.reading.shorthand import expand_shorthand
 from agent.state import ToolCall
@@ -109,7 +109,7 @@ def question_mode(text: str) -> Mode:
 
 
 def _encounter_call(text: str, mode: Mode, reading: Reading) -> ToolCall:
-    kind = next((k for k in ENCOUNTER_KINDS if _has(text, k)), None)
+    kind = next((k for k in VISIT_KINDS if _has(text, k)), None)
     latest = mode == "latest" and _has(text, "last", "latest", "recent")
     if reading.asks == "timeline" or (latest and reading.asks not in ("count", "list")):
         limit: int | None = 1
