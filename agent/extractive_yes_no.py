@@ -25,7 +25,9 @@ _YES_LISTED = 30  # a "yes, these" answer lists the matches up to here, then cou
 # screening test for diabetes" is no "yes" to "is she diabetic?").
 _SCREENING = re.compile(r"\b(?:screening|screen|test|testing)\b", re.IGNORECASE)
 _SCREENING_KINDS = ("Procedure", "Observation", "DiagnosticReport", "Encounter")
-_PLAN_WORDS = re.compile(r"\b(?:plans?|careplans?|diet|program(?:me)?|therapy|care)\b", re.I)
+_PLAN_WORDS = re.compile(
+    r"\b(?:plans?|careplans?|diet|program(?:me)?|\w*therap\w*|rehab\w*|care)\b", re.I
+)
 # "what is she on for her pressure": a what-question is answered with the list, not "Yes".
 _WHAT_QUESTION = re.compile(r"^\s*(?:what|which)\b", re.IGNORECASE)
 
@@ -76,7 +78,7 @@ def yes_no(found: list[Retrieved], reading: Reading, cite: Cite, question: str) 
     items = relevant(found, reading)
     if not _SCREENING.search(question):  # unless a screening or test is what is asked
         items = [e for e in items if not (e.kind in _SCREENING_KINDS and _SCREENING.search(e.text))]
-    if not _PLAN_WORDS.search(question):
+    if not _PLAN_WORDS.search(expand_shorthand(question)):  # "had PT?": physiotherapy
         # A care plan ("Diabetes self management plan", written for prediabetes too) is
         # no diagnosis: "is she diabetic?" is not answered yes by it.
         items = [e for e in items if e.kind != "CarePlan"]

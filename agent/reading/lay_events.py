@@ -71,6 +71,23 @@ _DENTAL = re.compile(
     r"(?P<plurals>s)?)\b",
     re.IGNORECASE,
 )
+# Physical therapy in its usual names, as one word the reading keeps whole ("therapy"
+# alone is a generic word: "statin therapy" asks about statins).  "PT" is physical therapy
+# only as what is had or done ("has she had PT?", "referred to PT", "PT sessions"); "pt
+# w/ AF", "does pt smoke" and a prothrombin time keep their meaning.
+_SESSIONS = r"(?:\s+(?:sessions?|appointments?|treatments?|referrals?))?"
+_PHYSIO = (
+    re.compile(r"\b(?:physical\s+therap|physiotherap)(?:y|ies|ists?)\b" + _SESSIONS, re.IGNORECASE),
+    re.compile(r"\bphysio\b" + _SESSIONS, re.IGNORECASE),
+    re.compile(
+        r"\b(?P<verb>had|have|get|gets|got|getting|doing|does|did|done|needs?|needed|any|"
+        r"ordered|started|starting|receiving|received|attended|attending|referred to|"
+        r"referral to|referral for|sent to)\s+pt\b" + _SESSIONS + r"(?=\s*(?:$|[?.!,;]|\b(?:"
+        r"ever|before|recently|since|in|at|during|this|last|yet|so far)\b))",
+        re.IGNORECASE,
+    ),
+    re.compile(r"\bpt\s+(?:sessions?|referrals?|appointments?|treatments?)\b", re.IGNORECASE),
+)
 _SURGERY: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     (re.compile(pattern, re.IGNORECASE), replacement)
     for pattern, replacement in (
@@ -94,9 +111,17 @@ def _dental(match: re.Match[str]) -> str:
     return "dental visits" if plural else "dental visit"
 
 
+def _physio(match: re.Match[str]) -> str:
+    verb = match.groupdict().get("verb") or ""
+    kept = "" if verb.lower().startswith(("refer", "sent")) else verb  # the referral is PT's
+    return f"{kept} physiotherapy".strip()
+
+
 def rewrite_lay_events(text: str) -> str:
     """``text`` with check-up and operation phrases in the product's words (see above)."""
     text = _DENTAL.sub(_dental, text)
+    for pattern in _PHYSIO:
+        text = pattern.sub(_physio, text)
     if not _CONTENT.search(text):  # "what did the physical exam show": its findings
         for pattern in _WELLNESS:
             text = pattern.sub(_wellness, text)

@@ -40,6 +40,7 @@ _KIND_FAMILIES: dict[str, tuple[Family, ...]] = {
     "survey": ("surveys", "social_history"),
 }
 _DRUG_FAMILIES: tuple[Family, ...] = ("medications", "allergies")
+_CARE_FAMILIES: tuple[Family, ...] = ("procedures", "encounters", "care_plans")
 _MAX_PIECE_WORDS = 5  # the longest vocabulary phrase tried
 _MAX_EXPANSIONS = 64
 _FUZZY_MIN_LENGTH = 5
@@ -88,7 +89,8 @@ def _encounter_class_expansions(code: str, via: str) -> list[Expansion]:
 
 
 def _target_expansions(target: str, via: str) -> list[Expansion]:
-    """A vocabulary target: ``class:KEY``, ``panel:KEY``, ``condition:WORDS`` or words."""
+    """A vocabulary target: ``class:KEY``, ``panel:KEY``, ``condition:WORDS``,
+    ``care:WORDS`` or words."""
     kind, _, key = target.partition(":")
     if key and kind == "class":
         return _class_expansions(key, f"{via} -> drug class {key.replace('_', ' ')}")
@@ -99,6 +101,11 @@ def _target_expansions(target: str, via: str) -> list[Expansion]:
         # never a test that shares a word ("Troponin I.cardiac panel").
         words = normalize_name(key)
         return [Expansion(tuple(words.split()), via, ("conditions",), label=words)]
+    if key and kind == "care":
+        # A kind of care given ("physical therapy"): a procedure, a visit or a care plan is
+        # evidence of it, never a survey question that shares a word ("physically safe").
+        words = normalize_name(key)
+        return [Expansion(tuple(words.split()), via, _CARE_FAMILIES, label=words)]
     words = normalize_name(target)
     out = [Expansion(tuple(words.split()), via, label=words)]
     out.extend(_observation_expansions(words, via))
