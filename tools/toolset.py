@@ -21,6 +21,7 @@ from pydantic import BeforeValidator, Field
 from tools.chart_tools import ChartTools
 from tools.clinician_tools import ClinicianTools
 from tools.concepts.vocabularies import vocabularies
+from tools.coverage import CoverageTools
 from tools.declare import (
     DateText,
     ListLimit,
@@ -79,7 +80,7 @@ VitalName = Annotated[VitalChoice, BeforeValidator(_canonical_vital)]
 Keywords = Annotated[list[Annotated[str, Field(min_length=1, max_length=40)]], Field(max_length=5)]
 
 
-class PatientToolset(ChartTools, ClinicianTools, ResultFlagTools):
+class PatientToolset(ChartTools, ClinicianTools, CoverageTools, ResultFlagTools):
     """The clinical tools, bound to one patient (see ``tools.toolset_base``).
 
     ``scan_limit`` bounds the client-side scans used for name filters that FHIR search

@@ -99,6 +99,8 @@ _FAMILY_WORDS: dict[str, Family] = {
     **dict.fromkeys(("goal", "goals"), "goal"),
     **dict.fromkeys(("careplan", "careplans"), "care_plan"),
     **dict.fromkeys(("bill", "bills", "billing", "claim", "claims", "cost", "costs"), "billing"),
+    **dict.fromkeys(("insurance", "insurer", "insurers", "insured", "uninsured"), "billing"),
+    **dict.fromkeys(("payer", "payers", "payor", "payors", "coverage"), "billing"),
 }
 _VACCINE_WORDS = (
     *("vaccine", "vaccines", "vaccinated", "vaccination", "shot", "shots", "jab", "jabs"),
