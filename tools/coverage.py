@@ -159,9 +159,10 @@ class CoverageTools(ToolsetBase):
             )
         else:
             note = (
-                f"None of the {read}{window} names a payer, and no social needs survey "
-                "answer states an insurance: the record read does not say who the insurer "
-                "is (Coverage resources are not read)."
+                f"No claim or explanation of benefit{window}{',' if window else ''} names a "
+                f"payer ({read} read), and no social needs survey answer states an "
+                "insurance: the record read does not say who the insurer is (Coverage "
+                "resources are not read)."
             )
         return ToolResult(
             tool="insurance",
