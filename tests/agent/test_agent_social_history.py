@@ -129,11 +129,19 @@ async def test_alcohol_questions_cite_the_newest_audit_c_score(
     fhir: FhirClient, dataset: Dataset
 ) -> None:
     for question, record in _rotate(dataset, ALCOHOL, lambda r: _coded(r, AUDIT_C)):
-        newest = max(_coded(record, AUDIT_C), key=_moment)
+        scores = sorted(_coded(record, AUDIT_C), key=_moment, reverse=True)
         answer = str((await ask_agent(fhir, record, question)).answer)
-        value = f"{newest['valueQuantity']['value']:g}"
-        assert answer.startswith(f"The most recent AUDIT-C was {value} on"), (question, answer)
-        assert truth.day(newest) in answer and truth.ref(newest) in truth.cited(answer)
+
+        def said(score: Resource) -> str:
+            return f"{score['valueQuantity']['value']:g} on {truth.day(score)}"
+
+        assert answer.startswith(f"The most recent AUDIT-C was {said(scores[0])}"), answer
+        assert truth.cited(answer) == {truth.ref(s) for s in scores[:3]}, (question, answer)
+        if len(scores) == 1:
+            assert answer.endswith("It is the only AUDIT-C result in the record."), answer
+        else:
+            earlier = ", ".join(f"{said(s)} [{truth.ref(s)}]" for s in scores[1:3])
+            assert f"Earlier: {earlier}; {len(scores)} AUDIT-C results" in answer, answer
         assert "No result named" not in answer, (question, answer)
 
 
