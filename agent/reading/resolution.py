@@ -87,10 +87,18 @@ def _family_of(match: Any) -> Family | None:
     return _FAMILIES.get(match.family)
 
 
-def _social_only(matches: Any) -> bool:
-    """Whether every condition the phrase matched is a social finding, not a problem."""
+def _screened(matches: Any) -> bool:
+    """Whether a result of its own (a score or status the tools look up by its code, not
+    one question of a survey panel) matched, and every condition matched is a social
+    finding rather than a problem."""
     conditions = [m for m in matches if _family_of(m) == "condition"]
-    return bool(conditions) and all(m.family == "social_history" for m in conditions)
+    results = [
+        m
+        for m in matches
+        if _family_of(m) == "lab" and m.role == "code" and m.family != "diagnostic_reports"
+    ]
+    social = all(m.family == "social_history" for m in conditions)
+    return bool(conditions) and bool(results) and social
 
 
 def _resolved(concept: Concept, resolution: Any, *, drugs_asked: bool = False) -> list[Concept]:
@@ -113,7 +121,7 @@ def _resolved(concept: Concept, resolution: Any, *, drugs_asked: bool = False) -
     # The question's shape ("salt level": a result) outranks the default preference; a
     # hint that only says a lab name is inside the phrase ("sodium fluoride") does not.
     shape = concept.hint if not concept.name else None
-    if _social_only(resolution.matches) and "lab" in ranked:
+    if _screened(resolution.matches):
         # "does she drink?": a screening result (AUDIT-C, smoking status) says how much,
         # where an old social finding ("Unhealthy alcohol drinking behavior") would only
         # make a yes of it.

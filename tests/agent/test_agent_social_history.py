@@ -263,3 +263,21 @@ async def test_insurance_questions_name_the_payers_and_the_survey_answer(
                 r.startswith("Observation/") for r in cited - claim_refs
             )
         assert not any(r.startswith("Patient/") for r in cited), answer
+
+
+@pytest.mark.slow
+async def test_a_social_finding_without_a_score_of_its_own_is_still_the_answer(
+    fhir: FhirClient, dataset: Dataset
+) -> None:
+    """Employment is asked in a survey panel (no result of its own): the finding answers."""
+
+    def employment(record: PatientRecord) -> set[str]:
+        return {
+            truth.ref(c)
+            for c in record.of("Condition")
+            if re.search(r"(?i)employment \(finding\)", c["code"].get("text", ""))
+        }
+
+    record = next(r for r in dataset.patients if employment(r))
+    answer = str((await ask_agent(fhir, record, "is she employed?")).answer)
+    assert answer.startswith("Yes") and truth.cited(answer) & employment(record), answer
