@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 
 from agent.planner.rules import plan_question
+from agent.reading import read_question
 from agent.reading.shorthand import expand_shorthand
 from fhir_client import FhirClient
 from tests.support import agent_truth as truth
@@ -281,3 +282,11 @@ async def test_a_social_finding_without_a_score_of_its_own_is_still_the_answer(
     record = next(r for r in dataset.patients if employment(r))
     answer = str((await ask_agent(fhir, record, "is she employed?")).answer)
     assert answer.startswith("Yes") and truth.cited(answer) & employment(record), answer
+
+
+@pytest.mark.parametrize(
+    "question", ["does Earnestine Berge smoke?", "Does Milton Ortiz drink alcohol?"]
+)
+def test_a_named_person_who_smokes_or_drinks_is_read_as_that_person(question: str) -> None:
+    """Else the bound patient's smoking status answered a question about someone else."""
+    assert read_question(question).person == " ".join(question.split()[1:3])
