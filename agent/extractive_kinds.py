@@ -27,7 +27,7 @@ from agent.reading import Reading
 from agent.state import StepRecord
 from tools.evidence import Evidence, ToolResult
 from tools.registry import spec_of
-from tools.vocabulary import normalize_name
+from tools.vocabulary import find_observation_concept, normalize_name
 
 __all__ = ["DUE_NOTE", "compose_by_kind", "is_latest_few", "latest_of_each", "latest_sentences"]
 
@@ -243,10 +243,33 @@ def latest_sentences(result: ToolResult, reading: Reading, cite: Cite) -> list[s
             # A finding, not a measurement ("Ex-smoker"): said the way a chart says it.
             sentences.append(f"{label}: {item.value} ({item.date}) {citation(item, cite)}.")
             continue
-        sentences.append(
+        sentence = (
             f"The most recent {label} was {item.value} on {item.date} {citation(item, cite)}."
         )
+        sentences.append(sentence + _earlier_scores(result, same_test, item, reading, cite))
     return sentences
+
+
+def _earlier_scores(
+    result: ToolResult, same_test: list[Evidence], newest: Evidence, reading: Reading, cite: Cite
+) -> str:
+    """For a questionnaire score ("does he drink?": the AUDIT-C), the earlier scores fetched
+    and how many the record holds: one score alone says little about a habit."""
+    concept = find_observation_concept(newest.label)
+    if concept is None or concept.kind != "survey" or number(newest) is None:
+        return ""
+    earlier = sorted(
+        (e for e in same_test if e is not newest and number(e) is not None),
+        key=lambda e: e.date or "",
+        reverse=True,
+    )
+    where = period_words(reading) or " in the record"
+    if not earlier:
+        alone = len(same_test) == 1 and not result.truncated
+        return f" It is the only {newest.label} result{where}." if alone else ""
+    stated = ", ".join(f"{e.value} on {e.date} {citation(e, cite)}" for e in earlier)
+    total = result.total_available or len(same_test)
+    return f" Earlier: {stated}; {total} {newest.label} results{where}."
 
 
 def compose_by_kind(

@@ -26,7 +26,9 @@ _YES_LISTED = 30  # a "yes, these" answer lists the matches up to here, then cou
 # screening test for diabetes" is no "yes" to "is she diabetic?").
 _SCREENING = re.compile(r"\b(?:screening|screen|test|testing)\b", re.IGNORECASE)
 _SCREENING_KINDS = ("Procedure", "Observation", "DiagnosticReport", "Encounter")
-_PLAN_WORDS = re.compile(r"\b(?:plans?|careplans?|diet|program(?:me)?|therapy|care)\b", re.I)
+_PLAN_WORDS = re.compile(
+    r"\b(?:plans?|careplans?|diet|program(?:me)?|\w*therap\w*|rehab\w*|care)\b", re.I
+)
 _VACCINE_WORDS = re.compile(
     r"\b(?:vaccin\w*|immuni[sz]\w*|shots?|jabs?|boosters?|inoculat\w*|doses?)\b", re.I
 )
@@ -90,7 +92,7 @@ def yes_no(found: list[Retrieved], reading: Reading, cite: Cite, question: str) 
         # A vaccine against a disease is no evidence of having had it ("any hepatitis?"
         # is not answered yes by a Hepatitis A vaccine).
         items = [e for e in items if e.kind != "Immunization"]
-    if not _PLAN_WORDS.search(question):
+    if not _PLAN_WORDS.search(expand_shorthand(question)):  # "had PT?": physiotherapy
         # A care plan ("Diabetes self management plan", written for prediabetes too) is
         # no diagnosis: "is she diabetic?" is not answered yes by it.
         items = [e for e in items if e.kind != "CarePlan"]

@@ -94,6 +94,7 @@ ToolName = Literal[
     "procedures",
     "clinical_notes",
     "billing",
+    "insurance",
     "conditions",
     "medications",
     "allergies",

@@ -9,6 +9,7 @@ observations, newest first and bounded, matching ``code.text`` / ``coding.displa
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
 from tools.declare import ToolName
@@ -23,6 +24,19 @@ __all__ = ["Mode", "find_observations"]
 Mode = Literal["latest", "first", "series", "highest", "lowest"]
 _MODES = ("latest", "first", "series", "highest", "lowest")
 _SYSTOLIC = "8480-6"
+# A LOINC code: digits, a hyphen, one check digit ("75626-2").
+_LOINC_CODE = re.compile(r"\d{1,7}-\d")
+
+
+def _concept_for(name: str) -> ObservationConcept | None:
+    """The vocabulary's concept for ``name``, or, for a LOINC code no table lists (a
+    questionnaire's own score, "Total score [HARK]"), a concept of that code alone, so it
+    is searched by code like any known test."""
+    concept = find_observation_concept(name)
+    if concept is None and _LOINC_CODE.fullmatch(name.strip()):
+        code = name.strip()
+        return ObservationConcept(label=code, codes=(code,), names=(code,))
+    return concept
 
 
 def numeric_value(resource: dict[str, Any]) -> float | None:
@@ -116,7 +130,7 @@ async def find_observations(
             scope, name, mode, since, until, limit, scan_limit, tool, above, below
         )
     window = date_params(since, until)
-    concept = find_observation_concept(name)
+    concept = _concept_for(name)
     resources: list[dict[str, Any]] = []
     truncated = False
     how = ""
@@ -181,7 +195,7 @@ async def _compared(
     """Extremes and thresholds: every result in the window is read (up to ``scan_limit``)
     and compared by ``numeric_value``; the header says how many were compared."""
     window = date_params(since, until)
-    concept = find_observation_concept(name)
+    concept = _concept_for(name)
     resources: list[dict[str, Any]] = []
     truncated = False
     if concept is not None:

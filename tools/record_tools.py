@@ -26,6 +26,7 @@ from tools.concepts import (
 )
 from tools.concepts.search import RecordSearch
 from tools.declare import DateText, ListLimit, Name, Phrasing, SeriesLimit, ToolName, tool
+from tools.dental import visit_kind_rule
 from tools.evidence import Evidence, ToolResult
 from tools.fhir_text import reference_of, resource_date
 from tools.formatting import format_resource
@@ -238,7 +239,13 @@ class RecordTools:
             resolution = await self.resolve_concept(encounter_type, ("encounters",))
             unknown_type = resolution.status == "not_understood"
             wanted = set(resolution.references)
-            encounters = [e for e in encounters if f"Encounter/{e.get('id')}" in wanted]
+            encounters = [
+                e
+                for e in encounters
+                if (ruled := visit_kind_rule(encounter_type, e)) is True
+                or (ruled is None and f"Encounter/{e.get('id')}" in wanted)
+            ]
+            unknown_type = unknown_type and not encounters
         every = encounters
         if holding == "labs":
             held = visits_with_labs(record)

@@ -21,6 +21,7 @@ from pydantic import BeforeValidator, Field
 from tools.chart_tools import ChartTools
 from tools.clinician_tools import ClinicianTools
 from tools.concepts.vocabularies import vocabularies
+from tools.coverage import CoverageTools
 from tools.declare import (
     DateText,
     ListLimit,
@@ -31,6 +32,7 @@ from tools.declare import (
     Threshold,
     tool,
 )
+from tools.dental import visit_kind_rule
 from tools.evidence import Evidence, ToolResult
 from tools.flag_tools import ResultFlagTools
 from tools.formatting import format_resource
@@ -78,7 +80,7 @@ VitalName = Annotated[VitalChoice, BeforeValidator(_canonical_vital)]
 Keywords = Annotated[list[Annotated[str, Field(min_length=1, max_length=40)]], Field(max_length=5)]
 
 
-class PatientToolset(ChartTools, ClinicianTools, ResultFlagTools):
+class PatientToolset(ChartTools, ClinicianTools, CoverageTools, ResultFlagTools):
     """The clinical tools, bound to one patient (see ``tools.toolset_base``).
 
     ``scan_limit`` bounds the client-side scans used for name filters that FHIR search
@@ -187,6 +189,9 @@ class PatientToolset(ChartTools, ClinicianTools, ResultFlagTools):
             wanted = (encounter_type, *lay)
 
             def keep(r: Resource) -> bool:
+                ruled = visit_kind_rule(encounter_type, r)  # a physical is no dental visit
+                if ruled is not None:
+                    return ruled
                 cls = r.get("class")
                 code = cls.get("code") if isinstance(cls, dict) else ""
                 texts = [code or "", _ENCOUNTER_CLASS_NAMES.get(str(code), "")]

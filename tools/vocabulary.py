@@ -154,7 +154,14 @@ OBSERVATION_CONCEPTS: tuple[ObservationConcept, ...] = (
     _c("PHQ-2", "55758-7", "phq2; phq 2", "survey"),
     _c("PHQ-9", "44261-6", "phq9; phq 9; depression score", "survey"),
     _c("GAD-7", "70274-6", "gad7; gad 7; anxiety score", "survey"),
-    _c("AUDIT-C", "75626-2", "audit c; alcohol screening", "survey"),
+    # AUDIT-C's total score is how Synthea (and US Core's screening profiles) record
+    # alcohol use: "does he drink?" is answered by it, found by code.
+    _c(
+        "AUDIT-C",
+        "75626-2",
+        "audit c; alcohol screening; alcohol; alcohol use; alcohol consumption; alcohol intake",
+        "survey",
+    ),
     _c("Smoking status", "72166-2", "smoking; smoking status; tobacco; tobacco use", "survey"),
 )
 

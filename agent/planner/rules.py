@@ -17,7 +17,7 @@ from agent.planner.first_orders import first_prescribed
 from agent.reading import Concept, Reading, read_question
 from agent.reading.lay_events import SURGERY_WORDS
 from agent.reading.periods import find_period
-from agent.reading.rules import ENCOUNTER_KINDS, VISIT_WORDS
+from agent.reading.rules import VISIT_KINDS, VISIT_WORDS
 from agent.reading.rules import has_words as _has
 from agent.reading.shorthand import expand_shorthand
 from agent.state import ToolCall
@@ -39,6 +39,8 @@ Mode = Literal["latest", "first", "series"]
 Intent = Literal["fact", "followup", "reuse", "decline", "unknown"]
 
 _FIRST = ("first", "earliest", "initial", "oldest")
+INSURANCE_WORDS = ("insur*", "uninsured", "payer*", "payor*", "coverage")
+"""Words with which the planner asks ``insurance`` (who pays), not ``billing`` (costs)."""
 _SERIES = (
     "trend",
     "over time",
@@ -109,7 +111,7 @@ def question_mode(text: str) -> Mode:
 
 
 def _encounter_call(text: str, mode: Mode, reading: Reading) -> ToolCall:
-    kind = next((k for k in ENCOUNTER_KINDS if _has(text, k)), None)
+    kind = next((k for k in VISIT_KINDS if _has(text, k)), None)
     latest = mode == "latest" and _has(text, "last", "latest", "recent")
     if reading.asks == "timeline" or (latest and reading.asks not in ("count", "list")):
         limit: int | None = 1
@@ -145,13 +147,17 @@ def _topic_calls(text: str, mode: Mode, reading: Reading) -> list[ToolCall]:
         calls.append(_call("care_plans"))
     if _has(text, "goal*", "target*"):
         calls.append(_call("goals"))
+    insurance = _has(text, *INSURANCE_WORDS)
     if _has(
         text,
         *("age", "old", "born", "birth*", "gender", "sex", "name", "deceased", "alive"),
-        *("demographic*", "who is", "dob"),
+        *("demographic*", "dob"),
+        *(() if insurance else ("who is",)),  # "who is his insurer" names a payer
     ):
         calls.append(_call("patient_overview"))
-    if _has(text, "bill*", "claim*", "cost*", "insurance", "paid", "payer"):
+    if insurance:
+        calls.append(_call("insurance"))  # who pays: the payers the claims name
+    if _has(text, "bill*", "claim*", "cost*", "paid"):
         calls.append(_call("billing"))
     wrote = (
         _has(text, "wrote", "written")

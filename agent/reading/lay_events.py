@@ -9,7 +9,10 @@ such phrase is rewritten to "wellness visit", the kind the planner passes to
 so every question shape the reading already knows (last, first, how many, in a year,
 any) applies.  "Physical" is a visit only where it is the noun: "physical therapy",
 "physical activity" and "physical exam findings" keep their readings, and so does a
-physical exam whose content is asked ("what did the physical exam show").
+physical exam whose content is asked ("what did the physical exam show").  Seeing the
+dentist ("last dental visit", "dental check-up", "saw the dentist") is rewritten to
+"dental visit" first: Synthea types that visit as a check-up too, and ``tools.dental``
+keeps it out of the physicals.
 
 "Operations", "operated on" and "surgical history" are rewritten to "surgery", the
 word with which the planner asks ``procedures(kind="surgical")`` (the restriction's rule
@@ -58,6 +61,33 @@ _WELLNESS = tuple(
         r"(?:(?<=his )|(?<=her )|(?<=the )|(?<=last ))(?:annual|yearly)\b" + _NOUN_END,
     )
 )
+# "saw the dentist", "dental check-up", "dentist appointments": a dental visit, asked before
+# the check-up words would make a physical of it (``tools.dental`` tells them apart).
+_DENTAL = re.compile(
+    r"\b(?:(?:see|saw|seen|seeing|sees|visit(?:ed|s)?|been to|go(?:ne)? to|went to)\s+)?"
+    r"(?:(?:the|a|her|his|their)\s+)?"
+    r"(?:dentist(?:'?s)?(?:\s+(?:check[- ]?up|exam|appointment|visit)(?P<plural>s)?)?"
+    r"|dental\s+(?:check[- ]?up|exam(?:ination)?|appointment|cleaning|visit|care visit)"
+    r"(?P<plurals>s)?)\b",
+    re.IGNORECASE,
+)
+# Physical therapy in its usual names, as one word the reading keeps whole ("therapy"
+# alone is a generic word: "statin therapy" asks about statins).  "PT" is physical therapy
+# only as what is had or done ("has she had PT?", "referred to PT", "PT sessions"); "pt
+# w/ AF", "does pt smoke" and a prothrombin time keep their meaning.
+_SESSIONS = r"(?:\s+(?:sessions?|appointments?|treatments?|referrals?))?"
+_PHYSIO = (
+    re.compile(r"\b(?:physical\s+therap|physiotherap)(?:y|ies|ists?)\b" + _SESSIONS, re.IGNORECASE),
+    re.compile(r"\bphysio\b" + _SESSIONS, re.IGNORECASE),
+    re.compile(
+        r"\b(?P<verb>had|have|get|gets|got|getting|doing|does|did|done|needs?|needed|any|"
+        r"ordered|started|starting|receiving|received|attended|attending|referred to|"
+        r"referral to|referral for|sent to)\s+pt\b" + _SESSIONS + r"(?=\s*(?:$|[?.!,;]|\b(?:"
+        r"ever|before|recently|since|in|at|during|this|last|yet|so far)\b))",
+        re.IGNORECASE,
+    ),
+    re.compile(r"\bpt\s+(?:sessions?|referrals?|appointments?|treatments?)\b", re.IGNORECASE),
+)
 _SURGERY: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     (re.compile(pattern, re.IGNORECASE), replacement)
     for pattern, replacement in (
@@ -76,8 +106,22 @@ def _wellness(match: re.Match[str]) -> str:
     return "wellness visits" if match.groupdict().get("plural") else "wellness visit"
 
 
+def _dental(match: re.Match[str]) -> str:
+    plural = match.group("plural") or match.group("plurals")
+    return "dental visits" if plural else "dental visit"
+
+
+def _physio(match: re.Match[str]) -> str:
+    verb = match.groupdict().get("verb") or ""
+    kept = "" if verb.lower().startswith(("refer", "sent")) else verb  # the referral is PT's
+    return f"{kept} physiotherapy".strip()
+
+
 def rewrite_lay_events(text: str) -> str:
     """``text`` with check-up and operation phrases in the product's words (see above)."""
+    text = _DENTAL.sub(_dental, text)
+    for pattern in _PHYSIO:
+        text = pattern.sub(_physio, text)
     if not _CONTENT.search(text):  # "what did the physical exam show": its findings
         for pattern in _WELLNESS:
             text = pattern.sub(_wellness, text)

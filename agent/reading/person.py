@@ -19,7 +19,7 @@ __all__ = ["named_person", "names_match", "patient_names"]
 _NAME = r"(?P<name>[A-Z][a-z'\-]+(?:\d+)?(?:\s+[A-Z][a-z'\-]+(?:\d+)?){1,3})"
 _AFTER = (
     r"(?:'s|\u2019s|\s+(?:have|has|had|born|last|take|takes|taking|get|got|been|ever|on|seen|"
-    r"see|is|was)\b)"
+    r"see|is|was|smoke|smokes|smoked|drink|drinks|use|uses|used|need|needs)\b)"
 )
 _PATTERNS = (
     re.compile(_NAME + _AFTER),

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from agent.reading.model import Concept, Family, Reading
-from tools.vocabulary import find_observation_concept, vital_sign_names
+from tools.vocabulary import LOINC, find_observation_concept, vital_sign_names
 
 __all__ = ["ConceptResolver", "resolve_reading"]
 
@@ -60,14 +60,20 @@ class ConceptResolver(Protocol):
 
 
 def _observation_name(match: Any) -> str:
-    """A name ``lab_results``/``vital_signs`` finds: a vocabulary name, else the display."""
-    for code in getattr(match, "codes", ()):
-        known = find_observation_concept(str(code).rsplit("|", 1)[-1])
+    """A name ``lab_results``/``vital_signs`` finds: a vocabulary name, else the result's
+    own LOINC code, else the display.  (A long display cut to fit the argument, "Alcohol
+    Use Disorder Identification Test - Consumption", matched nothing: the code does.)"""
+    codes = [str(code) for code in getattr(match, "codes", ())]
+    for code in codes:
+        known = find_observation_concept(code.rsplit("|", 1)[-1])
         if known is not None:
             return known.names[0]
     known = find_observation_concept(str(match.name))
     if known is not None:
         return known.names[0]
+    loinc = [c.rsplit("|", 1)[-1] for c in codes if c.startswith(f"{LOINC}|")]
+    if loinc and match.role == "code" and match.family != "diagnostic_reports":
+        return loinc[0]
     name = str(match.name)
     return name if len(name) <= _MAX_NAME else name[:_MAX_NAME].rsplit(" ", 1)[0]
 
@@ -79,6 +85,20 @@ def _family_of(match: Any) -> Family | None:
         observed = any(str(r).startswith("Observation/") for r in match.references)
         return "lab" if observed else "condition"
     return _FAMILIES.get(match.family)
+
+
+def _screened(matches: Any) -> bool:
+    """Whether a result of its own (a score or status the tools look up by its code, not
+    one question of a survey panel) matched, and every condition matched is a social
+    finding rather than a problem."""
+    conditions = [m for m in matches if _family_of(m) == "condition"]
+    results = [
+        m
+        for m in matches
+        if _family_of(m) == "lab" and m.role == "code" and m.family != "diagnostic_reports"
+    ]
+    social = all(m.family == "social_history" for m in conditions)
+    return bool(conditions) and bool(results) and social
 
 
 def _resolved(concept: Concept, resolution: Any, *, drugs_asked: bool = False) -> list[Concept]:
@@ -101,6 +121,11 @@ def _resolved(concept: Concept, resolution: Any, *, drugs_asked: bool = False) -
     # The question's shape ("salt level": a result) outranks the default preference; a
     # hint that only says a lab name is inside the phrase ("sodium fluoride") does not.
     shape = concept.hint if not concept.name else None
+    if _screened(resolution.matches):
+        # "does she drink?": a screening result (AUDIT-C, smoking status) says how much,
+        # where an old social finding ("Unhealthy alcohol drinking behavior") would only
+        # make a yes of it.
+        shape = "lab"
     hinted = [f for f in ranked if f == shape or {f, shape} <= {"lab", "vital"}]
     family = (hinted or ranked)[0]
     matches = [m for m in resolution.matches if _family_of(m) == family]
@@ -112,6 +137,9 @@ def _resolved(concept: Concept, resolution: Any, *, drugs_asked: bool = False) -
         # A result is looked up by what was measured ("Tobacco smoking status"), not by
         # a value it took ("Never smoked tobacco").
         coded = [m for m in matches if m.role != "value"] or matches
+        # A report is looked up by the results it groups: when they match too, the
+        # report's own name (a panel code no Observation carries) is no search.
+        coded = [m for m in coded if m.family != "diagnostic_reports"] or coded
         names = list(dict.fromkeys(_observation_name(m) for m in coded))[:4]
         vitals = set(vital_sign_names())
         return [

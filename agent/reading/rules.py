@@ -102,6 +102,8 @@ _FAMILY_WORDS: dict[str, Family] = {
     **dict.fromkeys(("goal", "goals"), "goal"),
     **dict.fromkeys(("careplan", "careplans"), "care_plan"),
     **dict.fromkeys(("bill", "bills", "billing", "claim", "claims", "cost", "costs"), "billing"),
+    **dict.fromkeys(("insurance", "insurer", "insurers", "insured", "uninsured"), "billing"),
+    **dict.fromkeys(("payer", "payers", "payor", "payors", "coverage"), "billing"),
 }
 _VACCINE_WORDS = (
     *("vaccine", "vaccines", "vaccinated", "vaccination", "shot", "shots", "jab", "jabs"),
@@ -172,11 +174,19 @@ def _observation_concepts(text: str) -> list[Concept]:
 
 ENCOUNTER_KINDS = ("emergency", "inpatient", "wellness", "ambulatory", "urgent", "outpatient")
 """Kinds of visit the planner passes straight to ``encounters(encounter_type=...)``."""
+VISIT_KINDS = ("dental", *ENCOUNTER_KINDS)
+"""The same, with the kind a word names only beside a visit word ("dental visits"; a
+"dental x-ray" is a procedure): the first one the question names is passed."""
 VISIT_WORDS = (
     *("encounter*", "visit*", "appointment*", "admission*", "admitted", "seen"),
     "attendance*",
 )
 """Words with which the planner plans the ``encounters`` tool itself."""
+
+
+# A visit kind the planner passes on (``VISIT_KINDS``) that is no generic word
+# elsewhere: "dental procedures" still names a concept.
+_DENTAL_VISIT = re.compile(r"\bdental\s+(?=(?:visits?|encounters?)\b)")
 
 
 def _encounter_setting(text: str) -> str | None:
@@ -270,6 +280,7 @@ def read_question(question: str, today: date | None = None) -> Reading:
     care = care_team_span(text)
     text = _cut(text, care) if care else text  # "her PCP" names no condition or drug
     last_n, text = _last_n(text)
+    text = _DENTAL_VISIT.sub(" ", text)  # "dental visits": a kind of visit, no concept
     norm = " " + normalize_name(text) + " "
     extreme = "highest" if _has(norm, *_HIGHEST) else "lowest" if _has(norm, *_LOWEST) else None
     ordinal = "first" if _has(norm, *_FIRST) else "latest" if _has(norm, *_LATEST) else None

@@ -12,6 +12,7 @@ vital's "No result named ..." was removed by the verifier.
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -134,14 +135,10 @@ async def test_a_wellness_visit_is_a_check_up_or_general_examination(
     fhir: FhirClient, dataset: Dataset
 ) -> None:
     for record in dataset.patients[:6]:
-        visits = [
+        visits = [  # a check-up or general examination; a dental check-up is no wellness
             e
-            for e in record.of("Encounter")
-            if re.search(
-                r"check up|general examination",
-                " ".join(c.get("display", "") for t in e.get("type", []) for c in t["coding"]),
-                re.IGNORECASE,
-            )
+            for e in truth.wellness_visits(record)
+            if not re.search(r"(?i)well child", json.dumps(e.get("type")))
         ]
         output = await ask_agent(fhir, record, "when was her last wellness visit?")
         if not visits:

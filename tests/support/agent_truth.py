@@ -93,3 +93,24 @@ def numbers(text: str) -> list[float]:
     without_refs = re.sub(r"\[[^\]]+\]", " ", text)
     without_dates = re.sub(r"\d{4}-\d{2}-\d{2}", " ", without_refs)
     return [float(n) for n in re.findall(r"\d+(?:\.\d+)?", without_dates)]
+
+
+def dental_visit(encounter: Resource) -> bool:
+    """The tests' own rule: Synthea types a dental visit "Encounter for check up" too and
+    tells it by its reason (gingivitis, a dental referral, loss of teeth)."""
+    texts = [c.get("display", "") for r in encounter.get("reasonCode", []) for c in r["coding"]]
+    return any(re.search(r"(?i)dental|gingiv|teeth|tooth", t) for t in texts)
+
+
+def wellness_visits(record: PatientRecord) -> list[Resource]:
+    """Check-up visits as Synthea types them ("General examination of patient",
+    "Encounter for check up", "Well child visit"), less the dental ones."""
+    return [
+        e
+        for e in record.of("Encounter")
+        if re.search(
+            r"(?i)general examination|check up|well child",
+            " ".join(c.get("display", "") for t in e.get("type", []) for c in t["coding"]),
+        )
+        and not dental_visit(e)
+    ]

@@ -32,8 +32,15 @@ from tools.vocabulary import (
 
 __all__ = ["Piece", "combine_readings", "cut_into_pieces"]
 
-_KIND_FAMILY: dict[str, Family] = {"lab": "labs", "vital": "vitals", "survey": "surveys"}
+# Where a vocabulary concept's results are filed: a survey score under "survey", a
+# smoking status under "social-history" (US Core), so both are searched by code.
+_KIND_FAMILIES: dict[str, tuple[Family, ...]] = {
+    "lab": ("labs",),
+    "vital": ("vitals",),
+    "survey": ("surveys", "social_history"),
+}
 _DRUG_FAMILIES: tuple[Family, ...] = ("medications", "allergies")
+_CARE_FAMILIES: tuple[Family, ...] = ("procedures", "encounters", "care_plans")
 _MAX_PIECE_WORDS = 5  # the longest vocabulary phrase tried
 _MAX_EXPANSIONS = 64
 _FUZZY_MIN_LENGTH = 5
@@ -45,12 +52,12 @@ def _observation_expansions(phrase: str, via: str) -> list[Expansion]:
     concept = find_observation_concept(phrase)
     if concept is None:
         return []
-    family = _KIND_FAMILY[concept.kind]
+    families = (*_KIND_FAMILIES[concept.kind], "observations")
     codes = frozenset((*concept.codes, *(f"{LOINC}|{c}" for c in concept.codes)))
     words = tuple(normalize_name(concept.names[0]).split())
     return [
-        Expansion(words, via, (family, "observations"), codes, concept.label),
-        Expansion((), via, (family, "observations"), codes, concept.label),
+        Expansion(words, via, families, codes, concept.label),
+        Expansion((), via, families, codes, concept.label),
     ]
 
 
@@ -82,8 +89,8 @@ def _encounter_class_expansions(code: str, via: str) -> list[Expansion]:
 
 
 def _target_expansions(target: str, via: str, asked: str) -> list[Expansion]:
-    """A vocabulary target: ``class:KEY``, ``panel:KEY``, ``condition:WORDS`` or words;
-    ``asked`` is the lay phrase that named it."""
+    """A vocabulary target: ``class:KEY``, ``panel:KEY``, ``condition:WORDS``,
+    ``care:WORDS`` or words; ``asked`` is the lay phrase that named it."""
     kind, _, key = target.partition(":")
     if key and kind == "class":
         return _class_expansions(key, f"{via} -> drug class {key.replace('_', ' ')}")
@@ -96,6 +103,11 @@ def _target_expansions(target: str, via: str, asked: str) -> list[Expansion]:
         # neoplasm colon, carcinoma colon, ...)", not every target joined by "or".
         words = normalize_name(key)
         return [Expansion(tuple(words.split()), via, ("conditions",), label=asked)]
+    if key and kind == "care":
+        # A kind of care given ("physical therapy"): a procedure, a visit or a care plan is
+        # evidence of it, never a survey question that shares a word ("physically safe").
+        words = normalize_name(key)
+        return [Expansion(tuple(words.split()), via, _CARE_FAMILIES, label=words)]
     words = normalize_name(target)
     out = [Expansion(tuple(words.split()), via, label=words)]
     out.extend(_observation_expansions(words, via))

@@ -6,7 +6,8 @@ them into typed, normalised lookups.  Observation names and LOINC codes stay in
 
 - abbreviations, lay terms, word forms: a phrase -> the words the record's displays use,
   or a ``class:NAME`` / ``panel:NAME`` reference, or ``condition:WORDS`` (words matched
-  in conditions only: a lay name of a disorder);
+  in conditions only: a lay name of a disorder), or ``care:WORDS`` (matched in
+  procedures, encounters and care plans only: a kind of care given);
 - drug classes: names of the class -> ingredient names (and RxNorm ingredient ids);
 - lab panels: names -> observation concepts;
 - encounter classes: names -> HL7 v3 ActCode;
