@@ -26,15 +26,9 @@ from agent.cli import app as cli
 from agent.models.base import ChatModel
 from fhir_client import FhirClient
 from fhir_client.embedded import embedded_asgi_app
-from tests.agent.test_injection_agent import (
-    CASE_IDS,
-    assert_record_text_inert,
-    assert_safe,
-    obedient_attacker,
-    planted_reference,
-    world,
-)
 from tests.support.injection_cases import CASES, InjectionCase, World
+from tests.support.injection_checks import assert_record_text_inert, assert_safe
+from tests.support.injection_run import CASE_IDS, obedient_attacker, planted_reference, world
 from tools import make_toolset
 
 __all__ = ["world"]  # the shared module-scoped fixture: two patients, every case planted
