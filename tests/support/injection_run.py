@@ -17,11 +17,12 @@ from typing import Any
 
 import pytest
 
-from agent import AgentContext, AgentOutput, ask, build_graph
+from agent import AgentOutput
 from agent.models.base import ChatModel
 from agent.models.scripted import ScriptedModel
 from fhir_client import FhirClient
 from fhir_client.embedded import EMBEDDED_BASE_URL
+from tests.support.agent_ask import ask_agent
 from tests.support.injection_cases import (
     CASES,
     InjectionCase,
@@ -31,7 +32,6 @@ from tests.support.injection_cases import (
     fill_json,
     planted_resources,
 )
-from tools import make_toolset
 
 CASE_IDS = [case.id for case in CASES]
 
@@ -61,9 +61,8 @@ async def run_case(
     """Ask the case's question about patient A; return the output and every HTTP request."""
     spy = SpyTransport(world.store)
     async with FhirClient(EMBEDDED_BASE_URL, transport=spy) as client:
-        context = AgentContext(toolset=make_toolset(client, world.a_id), model=model)
-        output = await ask(
-            build_graph(), context, question or case.question, configurable=configurable
+        output = await ask_agent(
+            client, world.a_id, question or case.question, model, configurable=configurable
         )
     return output, spy.requests
 
