@@ -8,7 +8,7 @@ Synthea patients in one embedded store) and asked about on each backend: the rul
 (``--model none``), the obedient attacker (a scripted model that does what the record
 says) and, with ``--gguf``, the real Gemma 3 270M GGUF; each over the in-process store
 and, unless ``--no-remote``, over HTTP through uvicorn on 127.0.0.1 (as ``--fhir-url``).
-An attack *held* when every check of ``tests/agent/test_injection_agent.py`` passes: requests
+An attack *held* when every check of ``tests/support/injection_checks.py`` passes: requests
 stay in A, only allowed tools, only verified citations in text and list, and nothing
 the record wrote becomes a line, list item, citation, chat marker or claim.
 
@@ -34,19 +34,15 @@ sys.path.insert(0, str(REPO))
 
 import uvicorn  # noqa: E402
 
-from agent import AgentContext, AgentOutput, ask, build_graph  # noqa: E402
+from agent import AgentOutput  # noqa: E402
 from agent.models.base import ChatModel  # noqa: E402
 from fhir_client import FhirClient  # noqa: E402
 from fhir_client.embedded import embedded_asgi_app  # noqa: E402
-from tests.agent.test_injection_agent import (  # noqa: E402
-    assert_record_text_inert,
-    assert_safe,
-    obedient_attacker,
-    run_case,
-)
+from tests.support.agent_ask import ask_agent  # noqa: E402
 from tests.support.injection_cases import CASES, InjectionCase, World, build_world  # noqa: E402
 from tests.support.injection_cases import planted_resources as plant_all  # noqa: E402
-from tools import make_toolset  # noqa: E402
+from tests.support.injection_checks import assert_record_text_inert, assert_safe  # noqa: E402
+from tests.support.injection_run import obedient_attacker, run_case  # noqa: E402
 
 MEGABYTE = 1024 * 1024
 
@@ -79,8 +75,7 @@ async def _remote_case(
 ) -> tuple[AgentOutput, list[tuple[str, str]]]:
     start = len(recorder.requests)
     async with FhirClient(url) as client:
-        context = AgentContext(toolset=make_toolset(client, world.a_id), model=model)
-        output = await ask(build_graph(), context, case.question)
+        output = await ask_agent(client, world.a_id, case.question, model)
     return output, recorder.requests[start:]
 
 

@@ -24,14 +24,14 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 import httpx
 import pytest
 
-from agent import AgentContext, AgentOutput, ask, build_graph
+from agent import AgentOutput
 from agent.extractive import FALLBACK_NOTE
 from agent.models.base import ChatModel
 from agent.models.scripted import ScriptedModel
 from fhir_client import FhirClient
 from fhir_client.embedded import EMBEDDED_BASE_URL, embedded_asgi_app
+from tests.support.agent_ask import ask_agent
 from tests.support.injection_cases import World, build_world
-from tools import make_toolset
 
 MAX_RETRIES = 3
 ALLERGIES = "Does the patient have any allergies?"
@@ -264,8 +264,7 @@ async def run(
     async with FhirClient(
         EMBEDDED_BASE_URL, transport=transport, sleep=record_sleep, max_retries=MAX_RETRIES
     ) as client:
-        context = AgentContext(toolset=make_toolset(client, world.a_id), model=model)
-        output = await ask(build_graph(), context, question)
+        output = await ask_agent(client, world.a_id, question, model)
     return Run(output, transport, sleeps)
 
 

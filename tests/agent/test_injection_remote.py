@@ -21,21 +21,15 @@ import uvicorn
 from starlette.types import ASGIApp, Receive, Scope, Send
 from typer.testing import CliRunner
 
-from agent import AgentContext, AgentOutput, ask, build_graph
+from agent import AgentOutput
 from agent.cli import app as cli
 from agent.models.base import ChatModel
 from fhir_client import FhirClient
 from fhir_client.embedded import embedded_asgi_app
-from tests.agent.test_injection_agent import (
-    CASE_IDS,
-    assert_record_text_inert,
-    assert_safe,
-    obedient_attacker,
-    planted_reference,
-    world,
-)
+from tests.support.agent_ask import ask_agent
 from tests.support.injection_cases import CASES, InjectionCase, World
-from tools import make_toolset
+from tests.support.injection_checks import assert_record_text_inert, assert_safe
+from tests.support.injection_run import CASE_IDS, obedient_attacker, planted_reference, world
 
 __all__ = ["world"]  # the shared module-scoped fixture: two patients, every case planted
 
@@ -82,8 +76,7 @@ async def run_remote(
     url, recorder = remote
     start = len(recorder.requests)
     async with FhirClient(url) as client:
-        context = AgentContext(toolset=make_toolset(client, world.a_id), model=model)
-        output = await ask(build_graph(), context, case.question)
+        output = await ask_agent(client, world.a_id, case.question, model)
     return output, recorder.requests[start:]
 
 

@@ -12,7 +12,7 @@ file, next to the tests whose meaning they are part of.  The FHIR client comes f
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 from agent import AgentContext, build_graph
 from agent.events import ask
@@ -30,14 +30,25 @@ class Identified(Protocol):
 
 
 def agent_context(
-    fhir: FhirClient, record: Identified, model: ChatModel | None = None
+    fhir: FhirClient, record: Identified | str, model: ChatModel | None = None
 ) -> AgentContext:
-    """The run context for ``record``'s tools; ``model=None`` is the rule path."""
-    return AgentContext(toolset=make_toolset(fhir, record.id), model=model)
+    """The run context for ``record``'s tools (a record, or a bare patient id as the
+    injection and fault worlds hold it); ``model=None`` is the rule path."""
+    patient_id = record if isinstance(record, str) else record.id
+    return AgentContext(toolset=make_toolset(fhir, patient_id), model=model)
 
 
 async def ask_agent(
-    fhir: FhirClient, record: Identified, question: str, model: ChatModel | None = None
+    fhir: FhirClient,
+    record: Identified | str,
+    question: str,
+    model: ChatModel | None = None,
+    *,
+    configurable: dict[str, Any] | None = None,
 ) -> AgentOutput:
-    """One turn on a new graph and a new thread: the output contract a user gets."""
-    return await ask(build_graph(), agent_context(fhir, record, model), question)
+    """One turn on a new graph and a new thread: the output contract a user gets.
+
+    ``configurable`` is the run's ``config["configurable"]`` (small token budgets for the
+    270M GGUF, for instance), passed to ``ask`` unchanged."""
+    context = agent_context(fhir, record, model)
+    return await ask(build_graph(), context, question, configurable=configurable)

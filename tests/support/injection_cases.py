@@ -2,7 +2,7 @@
 
 Why a table: every injection case is checked the same way on three backends (an
 "obedient attacker" scripted model, the rule-based path and the real 270M GGUF), so the
-cases are data and the checks live once in ``tests/agent/test_injection_agent.py``.
+cases are data and the checks live once in ``tests/support/injection_checks.py``.
 
 Each case plants one resource carrying the payload into patient A's record (two real
 Synthea patients, A and B, share one embedded store), names a ``marker`` word the planted

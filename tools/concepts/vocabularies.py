@@ -7,7 +7,9 @@ them into typed, normalised lookups.  Observation names and LOINC codes stay in
 - abbreviations, lay terms, word forms: a phrase -> the words the record's displays use,
   or a ``class:NAME`` / ``panel:NAME`` reference, or ``condition:WORDS`` (words matched
   in conditions only: a lay name of a disorder), or ``care:WORDS`` (matched in
-  procedures, encounters and care plans only: a kind of care given);
+  procedures, encounters and care plans only: a kind of care given); or
+  ``{ same_as = "KEY" }``: the same expansions as another phrase of the same file, so a
+  long list is written once;
 - drug classes: names of the class -> ingredient names (and RxNorm ingredient ids);
 - lab panels: names -> observation concepts;
 - encounter classes: names -> HL7 v3 ActCode;
@@ -33,6 +35,7 @@ __all__ = [
     "EncounterClass",
     "LabPanel",
     "Vocabularies",
+    "resolve_same_as",
     "vocabularies",
 ]
 
@@ -131,13 +134,43 @@ def _strings(value: Any, where: str) -> tuple[str, ...]:
     return tuple(value)
 
 
+def resolve_same_as(name: str, terms: dict[str, Any]) -> dict[str, tuple[str, ...]]:
+    """Each phrase of one file's ``[terms]`` -> its expansions, ``same_as`` references resolved.
+
+    Why at load time: synonyms of one umbrella ("heart trouble", "cardiac", "heart") share
+    one long list; written once and referred to, the copies cannot drift apart.  A
+    reference names a key of the same file (exactly as written there) and may lead to
+    another reference; an unknown key or a cycle is a load error naming the chain.
+    """
+    resolved: dict[str, tuple[str, ...]] = {}
+
+    def expand(key: str, chain: tuple[str, ...]) -> tuple[str, ...]:
+        if key in resolved:
+            return resolved[key]
+        value = terms[key]
+        if not isinstance(value, dict):
+            resolved[key] = _strings(value, f"{name}: {key}")
+            return resolved[key]
+        target = value.get("same_as")
+        if set(value) != {"same_as"} or not isinstance(target, str):
+            raise ValueError(f'{name}: {key} must be a list of strings or {{ same_as = "KEY" }}')
+        path = " -> ".join(repr(k) for k in (*chain, key, target))
+        if target not in terms:
+            raise ValueError(f"{name}: same_as names no term of the file: {path}")
+        if target in (*chain, key):
+            raise ValueError(f"{name}: circular same_as: {path}")
+        resolved[key] = expand(target, (*chain, key))
+        return resolved[key]
+
+    return {key: expand(key, ()) for key in terms}
+
+
 def _phrases(files: tuple[str, ...], sources: dict[str, str]) -> dict[str, tuple[str, ...]]:
     phrases: dict[str, tuple[str, ...]] = {}
     for name in files:
         data = _read(name)
         sources[name] = data["source"]
-        for key, value in data["terms"].items():
-            expansions = _strings(value, f"{name}: {key}")
+        for key, expansions in resolve_same_as(name, data["terms"]).items():
             normal = normalize_name(key)
             phrases[normal] = tuple(dict.fromkeys((*phrases.get(normal, ()), *expansions)))
     return phrases

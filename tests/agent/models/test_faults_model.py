@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from agent import AgentContext, AgentOutput, ask, build_graph
+from agent import AgentOutput
 from agent.cli import app
 from agent.extractive import FALLBACK_NOTE
 from agent.models.base import ChatModel, ContextOverflow, ModelError, ModelUnavailable
@@ -24,8 +24,8 @@ from agent.models.scripted import ScriptedModel
 from agent.models.spec import load_model
 from fhir_client import FhirClient
 from fhir_client.embedded import embedded_client
+from tests.support.agent_ask import ask_agent
 from tests.support.injection_cases import World, build_world
-from tools import make_toolset
 
 SINGLE_FACT = "What procedures has she had?"  # rules retrieve, the model answers
 OPEN_QUESTION = "Explain how her diabetes is controlled."  # the model plans first
@@ -51,8 +51,7 @@ async def run(
     question: str = SINGLE_FACT,
     configurable: dict[str, Any] | None = None,
 ) -> AgentOutput:
-    context = AgentContext(toolset=make_toolset(client, world.a_id), model=model)
-    return await ask(build_graph(), context, question, configurable=configurable)
+    return await ask_agent(client, world.a_id, question, model, configurable=configurable)
 
 
 def assert_extractive_fallback(output: AgentOutput, said: str) -> None:

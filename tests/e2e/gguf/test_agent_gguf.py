@@ -14,15 +14,15 @@ import time
 
 import pytest
 
-from agent import AgentContext, AgentOutput, ask, build_graph
+from agent import AgentOutput, ask, build_graph
 from agent.extractive import FALLBACK_NOTE
 from agent.models.base import ChatModel
 from agent.planner.schema import validate_against_schema
 from fhir_client.embedded import embedded_client
 from tests.support import agent_truth as truth
+from tests.support.agent_ask import agent_context
 from tests.support.models_helpers import GEMMA_CONTEXT, RecordingModel
 from tests.support.tools_datasets import Dataset
-from tools import make_toolset
 
 pytestmark = pytest.mark.slow
 
@@ -63,7 +63,7 @@ async def test_gemma_270m_runs_the_whole_graph(dataset: Dataset, gemma_270m: Cha
     outputs: list[AgentOutput] = []
     async with embedded_client(dataset.store) as client:
         for record in dataset.patients[:2]:
-            context = AgentContext(toolset=make_toolset(client, record.id), model=model)
+            context = agent_context(client, record, model)
             for question in QUESTIONS:
                 output = await ask(graph, context, question, configurable=CONFIG)
                 assert_contract(output)
