@@ -61,10 +61,8 @@ def cut_judgement_words(text: str) -> tuple[bool, str]:
     for pattern, subject in _control_subjects():
         text, found = pattern.subn(f" {subject} ", text)
         named = named or bool(found)
-    spans = [match.span() for match in JUDGEMENT_WORDS.finditer(text)]
-    for start, end in reversed(spans):
-        text = f"{text[:start]} {text[end:]}"
-    return named or bool(spans), text
+    text, cut = JUDGEMENT_WORDS.subn(" ", text)
+    return named or bool(cut), text
 
 
 def with_monitoring(reading: Reading) -> Reading:

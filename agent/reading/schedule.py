@@ -30,7 +30,5 @@ SCHEDULE_WORDS = re.compile(
 
 def cut_schedule_words(text: str) -> tuple[bool, str]:
     """Whether ``text`` asks a schedule question, and ``text`` without its words."""
-    spans = [match.span() for match in SCHEDULE_WORDS.finditer(text)]
-    for start, end in reversed(spans):
-        text = f"{text[:start]} {text[end:]}"
-    return bool(spans), text
+    text, cut = SCHEDULE_WORDS.subn(" ", text)
+    return bool(cut), text

@@ -32,15 +32,13 @@ from fhir_client import FhirClient
 from fhir_client.embedded import EmbeddedStore, embedded_client
 from fhir_client.loading import load_paths
 from tests.support import agent_truth as truth
-from tests.support.agent_ask import ask_agent
+from tests.support.agent_ask import ask_unedited
 from tests.support.tools_datasets import Dataset, PatientRecord
 
 Resource = dict[str, Any]
 DATASETS = ("fixtures",)
 FIXTURES = Path(__file__).resolve().parents[2] / "synthea_fixtures" / "fhir"
 NOTE = "The record does not say how well {} is controlled: that is a clinical judgement"
-GLUCOSE = {"2339-0", "2345-7", "41653-7"}  # LOINC, the tests' own copy
-WEIGHT = {"29463-7", "3141-9"}
 CREATININE = {"2160-0", "38483-4"}
 VISIT_LABS = [
     "what labs were done at his last visit?",
@@ -58,32 +56,6 @@ GLYCEMIC = [
 ]
 STABLE = ["is his a1c stable", "has his weight been stable", "bp stable?", "is her ldl steady?"]
 STABLE_ANGINA = ["any stable angina?", "does he have stable angina", "history of stable angina?"]
-
-
-async def _ask(fhir: FhirClient, record: PatientRecord, question: str) -> str:
-    output = await ask_agent(fhir, record, question)
-    # Nothing the answer said was dropped by the verifier.
-    assert not [n for n in output.notes if n.startswith("Removed")], output.notes
-    return str(output.answer)
-
-
-def _results(record: PatientRecord, codes: set[str]) -> list[Resource]:
-    return [
-        o
-        for o in record.of("Observation")
-        if truth.codes(o.get("code")) & codes and ("valueQuantity" in o or "component" in o)
-    ]
-
-
-def _conditions(record: PatientRecord, pattern: str) -> set[str]:
-    return {
-        truth.ref(c)
-        for c in record.of("Condition")
-        if any(
-            re.search(pattern, str(coding.get("display", "")), re.IGNORECASE)
-            for coding in (c.get("code") or {}).get("coding", [])
-        )
-    }
 
 
 # --- a visit's labs ------------------------------------------------------------------
@@ -140,7 +112,7 @@ async def test_a_visits_labs_are_those_recorded_at_the_newest_visit_with_any(
             continue  # none, or two visits with labs on the newest day: either is right
         visit = with_labs[-1]
         later = [v for v in visits if truth.day(v) > truth.day(visit) and v["id"] not in labs]
-        answer = await _ask(fhir, record, question)
+        answer = await ask_unedited(fhir, record, question)
         expected = {truth.ref(visit), *(truth.ref(o) for o in labs[visit["id"]])}
         if later:
             passed_over += 1
@@ -186,15 +158,15 @@ async def test_glycemic_control_shows_the_diagnosis_and_the_newest_a1c_and_gluco
 ) -> None:
     checked = 0
     for record in dataset.patients:
-        diagnoses = _conditions(record, r"\bdiabet")
+        diagnoses = truth.conditions_named(record, r"\bdiabet")
         if not diagnoses:
             continue
-        answer = await _ask(fhir, record, question)
+        answer = await ask_unedited(fhir, record, question)
         assert answer.startswith(NOTE.format("diabetes")), answer
         assert not re.match(r"(?i)\s*(yes|no)\b", answer), answer
         assert truth.cited(answer) & diagnoses, answer
-        for codes in (truth.HBA1C, GLUCOSE):
-            newest_day, newest = truth.newest(_results(record, codes))
+        for codes in (truth.HBA1C, truth.GLUCOSE):
+            newest_day, newest = truth.newest(truth.measured(record, codes))
             if newest:
                 assert newest_day in answer and truth.cited(answer) & newest, (codes, answer)
         checked += 1
@@ -232,13 +204,13 @@ async def test_stable_weight_and_kidney_function_list_their_dated_values(
 ) -> None:
     for record in dataset.patients[:6]:
         for question, codes, label in (
-            ("has his weight been stable", WEIGHT, "Weight"),
+            ("has his weight been stable", truth.WEIGHT, "Weight"),
             ("is his kidney function stable", CREATININE, "Creatinine"),
         ):
-            results = sorted(_results(record, codes), key=truth.day)
+            results = sorted(truth.measured(record, codes), key=truth.day)
             if not results:
                 continue
-            answer = await _ask(fhir, record, question)
+            answer = await ask_unedited(fhir, record, question)
             assert _course_head(label, results) in answer.splitlines(), answer
             assert {truth.ref(r) for r in results[-10:]} <= truth.cited(answer), answer
 
@@ -247,9 +219,9 @@ async def test_stable_weight_and_kidney_function_list_their_dated_values(
 async def test_stable_angina_absent_is_said_about_the_conditions(
     fhir: FhirClient, dataset: Dataset
 ) -> None:
-    record = next(r for r in dataset.patients if not _conditions(r, "angina"))
+    record = next(r for r in dataset.patients if not truth.conditions_named(r, "angina"))
     for question in STABLE_ANGINA:
-        answer = await _ask(fhir, record, question)
+        answer = await ask_unedited(fhir, record, question)
         assert answer.startswith("No") and "stable angina" in answer, answer
         assert not truth.cited(answer), answer
 
@@ -294,10 +266,10 @@ async def test_stable_angina_present_is_found(
     angina_record: tuple[FhirClient, PatientRecord],
 ) -> None:
     client, record = angina_record
-    angina = _conditions(record, "stable angina")
+    angina = truth.conditions_named(record, "stable angina")
     assert len(angina) == 1
     for question in STABLE_ANGINA:
-        answer = await _ask(client, record, question)
+        answer = await ask_unedited(client, record, question)
         assert answer.startswith("Yes") and truth.cited(answer) == angina, answer
 
 
@@ -314,9 +286,10 @@ SITES = {
 
 
 def _site_cancers(record: PatientRecord, site: str) -> set[str]:
-    return _conditions(record, rf"^(?=.*\b(?:{CANCER_WORDS}))(?=.*\b(?:{SITES[site]}))") | (
-        _conditions(record, r"melanoma|basal cell carcinoma") if site == "skin cancer" else set()
-    )
+    named = rf"^(?=.*\b(?:{CANCER_WORDS}))(?=.*\b(?:{SITES[site]}))"
+    skin = r"melanoma|basal cell carcinoma"
+    found = truth.conditions_named(record, named)
+    return found | (truth.conditions_named(record, skin) if site == "skin cancer" else set())
 
 
 @pytest.mark.slow
@@ -325,7 +298,7 @@ async def test_a_cancer_by_its_site_is_found_or_its_absence_stated(
     fhir: FhirClient, dataset: Dataset, site: str
 ) -> None:
     for record in dataset.patients[:6]:
-        answer = await _ask(fhir, record, f"any {site}?")
+        answer = await ask_unedited(fhir, record, f"any {site}?")
         found = _site_cancers(record, site)
         if found:
             assert answer.startswith("Yes:") and truth.cited(answer) == found, answer
@@ -342,5 +315,5 @@ async def test_a_prostate_cancer_is_found(fhir: FhirClient, dataset: Dataset) ->
     found = _site_cancers(record, "prostate cancer")
     assert found, "the fixture patient has a prostate neoplasm"
     for question in ("any prostate cancer?", "does he have prostate cancer"):
-        answer = await _ask(fhir, record, question)
+        answer = await ask_unedited(fhir, record, question)
         assert answer.startswith("Yes:") and truth.cited(answer) == found, answer

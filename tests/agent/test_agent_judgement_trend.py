@@ -24,20 +24,18 @@ from agent.reading import read_question
 from agent.reading.judgement import with_monitoring
 from fhir_client import FhirClient
 from tests.support import agent_truth as truth
-from tests.support.agent_ask import ask_agent
-from tests.support.tools_datasets import Dataset, PatientRecord
+from tests.support.agent_ask import ask_unedited
+from tests.support.tools_datasets import Dataset
 
 Resource = dict[str, Any]
 DATASETS = ("fixtures",)
 NOTE = "The record does not say how well {} is controlled: that is a clinical judgement"
 # LOINC codes as the bundles write them (the tests' own copy, not the tools' vocabulary).
-GLUCOSE = {"2339-0", "2345-7", "41653-7"}
 BP = {"85354-9", "55284-4"}
 TOTAL_CHOL = {"2093-3"}
 LDL = {"18262-6", "13457-7", "2089-1"}
 HDL = {"2085-9"}
 TG = {"2571-8"}
-WEIGHT = {"29463-7", "3141-9"}
 
 
 @pytest.mark.parametrize(
@@ -165,32 +163,6 @@ def test_words_that_are_not_a_course(question: str, asks: str) -> None:
     assert read_question(question).asks == asks
 
 
-async def _ask(fhir: FhirClient, record: PatientRecord, question: str) -> str:
-    output = await ask_agent(fhir, record, question)
-    # Nothing the answer said was dropped by the verifier.
-    assert not [n for n in output.notes if n.startswith("Removed")], output.notes
-    return str(output.answer)
-
-
-def _results(record: PatientRecord, codes: set[str]) -> list[Resource]:
-    return [
-        o
-        for o in record.of("Observation")
-        if truth.codes(o.get("code")) & codes and ("valueQuantity" in o or "component" in o)
-    ]
-
-
-def _conditions(record: PatientRecord, word: str) -> set[str]:
-    return {
-        truth.ref(c)
-        for c in record.of("Condition")
-        if any(
-            re.search(rf"\b{word}", str(coding.get("display", "")), re.IGNORECASE)
-            for coding in (c.get("code") or {}).get("coding", [])
-        )
-    }
-
-
 def _shows_newest(answer: str, results: list[Resource]) -> bool:
     """The newest result's day is in the answer and one of that day's results cited."""
     newest_day, newest = truth.newest(results)
@@ -207,20 +179,20 @@ async def test_is_his_diabetes_controlled_shows_the_diagnosis_and_the_latest_res
 ) -> None:
     checked = 0
     for record in dataset.patients:
-        diagnoses = _conditions(record, "diabet")
-        answer = await _ask(fhir, record, "is his diabetes controlled?")
+        diagnoses = truth.conditions_named(record, r"\bdiabet")
+        answer = await ask_unedited(fhir, record, "is his diabetes controlled?")
         if not diagnoses:
             assert answer.startswith("No diabetes"), answer  # the absence, no judgement
             continue
         checked += 1
         assert answer.startswith(NOTE.format("diabetes")) and _no_verdict(answer), answer
         assert truth.cited(answer) & diagnoses, answer
-        for codes in (truth.HBA1C, GLUCOSE):
-            results = _results(record, codes)
+        for codes in (truth.HBA1C, truth.GLUCOSE):
+            results = truth.measured(record, codes)
             if results:
                 assert _shows_newest(answer, results), (codes, answer)
         a1c = {truth.ref(o) for o in truth.hba1c_results(record)}
-        glucose = {truth.ref(o) for o in _results(record, GLUCOSE)}
+        glucose = {truth.ref(o) for o in truth.measured(record, truth.GLUCOSE)}
         # Every citation is the diagnosis or one of the results followed for it.
         assert truth.cited(answer) <= diagnoses | a1c | glucose, answer
     assert checked >= 5
@@ -231,9 +203,9 @@ async def test_how_his_diabetes_has_been_shows_the_diagnosis_and_the_a1c_course(
     fhir: FhirClient, dataset: Dataset
 ) -> None:
     record = next(r for r in dataset.patients if r.id.startswith("ce787016"))
-    answer = await _ask(fhir, record, "how's his diabetes been")
+    answer = await ask_unedited(fhir, record, "how's his diabetes been")
     assert answer.startswith(NOTE.format("diabetes")), answer
-    assert truth.cited(answer) & _conditions(record, "diabetes mellitus"), answer
+    assert truth.cited(answer) & truth.conditions_named(record, r"\bdiabetes mellitus"), answer
     a1c = sorted(truth.hba1c_results(record), key=truth.day)
     assert f"HbA1c, {len(a1c)} results, oldest first:" in answer, answer
     assert {truth.ref(r) for r in a1c} <= truth.cited(answer), answer
@@ -245,13 +217,13 @@ async def test_blood_pressure_and_hypertension_judgements_show_the_latest_readin
 ) -> None:
     checked = 0
     for record in dataset.patients[:6]:
-        readings = _results(record, BP)
+        readings = truth.measured(record, BP)
         if not readings:
             continue
         for question in ("is her blood pressure controlled?", "is her hypertension well managed?"):
-            answer = await _ask(fhir, record, question)
+            answer = await ask_unedited(fhir, record, question)
             assert _no_verdict(answer) and _shows_newest(answer, readings), answer
-        hypertension = _conditions(record, "hypertension")
+        hypertension = truth.conditions_named(record, r"\bhypertension")
         if hypertension:
             checked += 1
             assert answer.startswith(NOTE.format("hypertension")), answer
@@ -264,18 +236,18 @@ async def test_is_his_cholesterol_under_control_shows_the_lipid_panel(
     fhir: FhirClient, dataset: Dataset
 ) -> None:
     record = next(r for r in dataset.patients if r.id.startswith("ce787016"))
-    answer = await _ask(fhir, record, "is his cholesterol under control?")
+    answer = await ask_unedited(fhir, record, "is his cholesterol under control?")
     assert answer.startswith(NOTE.format("cholesterol")) and _no_verdict(answer), answer
     for codes in (TOTAL_CHOL, LDL, HDL, TG):
-        assert _shows_newest(answer, _results(record, codes)), (codes, answer)
+        assert _shows_newest(answer, truth.measured(record, codes)), (codes, answer)
 
 
 @pytest.mark.slow
 async def test_a_judgement_the_record_cannot_hold_is_answered_by_the_absence(
     fhir: FhirClient, dataset: Dataset
 ) -> None:
-    record = next(r for r in dataset.patients if not _conditions(r, "asthma"))
-    answer = await _ask(fhir, record, "is his asthma under control?")
+    record = next(r for r in dataset.patients if not truth.conditions_named(r, r"\basthma"))
+    answer = await ask_unedited(fhir, record, "is his asthma under control?")
     assert answer.startswith("No asthma among") and not truth.cited(answer), answer
 
 
@@ -289,7 +261,7 @@ def _course_lines(answer: str) -> list[str]:
     [
         ("how's his cholesterol been", TOTAL_CHOL, "Total chol"),
         ("how has her blood pressure been lately", BP, "BP"),
-        ("has his weight gone up", WEIGHT, "Weight"),
+        ("has his weight gone up", truth.WEIGHT, "Weight"),
         ("A1c over the years", truth.HBA1C, "HbA1c"),
     ],
 )
@@ -298,10 +270,10 @@ async def test_a_course_lists_the_dated_values_oldest_first_with_the_count(
 ) -> None:
     capped = 0
     for record in dataset.patients:
-        results = sorted(_results(record, codes), key=truth.day)
+        results = sorted(truth.measured(record, codes), key=truth.day)
         if not results:
             continue
-        answer = await _ask(fhir, record, question)
+        answer = await ask_unedited(fhir, record, question)
         shown = results[-10:]  # the ten newest, as the trend lookup's bound
         head, *_ = answer.splitlines()
         if len(results) > 10:
@@ -323,7 +295,7 @@ async def test_a_course_lists_the_dated_values_oldest_first_with_the_count(
 async def test_a_course_since_a_year_lists_that_window(fhir: FhirClient, dataset: Dataset) -> None:
     for record in dataset.patients[:6]:
         results = [r for r in truth.hba1c_results(record) if truth.day(r) >= "2019-01-01"]
-        answer = await _ask(fhir, record, "A1c since 2019")
+        answer = await ask_unedited(fhir, record, "A1c since 2019")
         if not results:
             assert not truth.cited(answer), answer
             continue
@@ -334,11 +306,11 @@ async def test_a_course_since_a_year_lists_that_window(fhir: FhirClient, dataset
 @pytest.mark.slow
 async def test_near_misses_keep_their_answers(fhir: FhirClient, dataset: Dataset) -> None:
     record = next(r for r in dataset.patients if r.id.startswith("ce787016"))
-    diagnoses = _conditions(record, "diabetes mellitus")
+    diagnoses = truth.conditions_named(record, r"\bdiabetes mellitus")
     for question in ("is his diabetes active?", "does he have diabetes?"):
-        answer = await _ask(fhir, record, question)
+        answer = await ask_unedited(fhir, record, question)
         assert answer.startswith("Yes:") and truth.cited(answer) & diagnoses, answer
-    answer = await _ask(fhir, record, "what was his last cholesterol?")
-    day, newest = truth.newest(_results(record, TOTAL_CHOL))
+    answer = await ask_unedited(fhir, record, "what was his last cholesterol?")
+    day, newest = truth.newest(truth.measured(record, TOTAL_CHOL))
     assert answer.startswith("The most recent Total chol was") and day in answer, answer
     assert truth.cited(answer) == newest, answer

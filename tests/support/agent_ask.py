@@ -52,3 +52,11 @@ async def ask_agent(
     270M GGUF, for instance), passed to ``ask`` unchanged."""
     context = agent_context(fhir, record, model)
     return await ask(build_graph(), context, question, configurable=configurable)
+
+
+async def ask_unedited(fhir: FhirClient, record: Identified, question: str) -> str:
+    """The rule path's answer, checked first to have lost nothing to the verifier: an
+    answer composed from the evidence should say only what its citations hold."""
+    output = await ask_agent(fhir, record, question)
+    assert not [n for n in output.notes if n.startswith("Removed")], output.notes
+    return str(output.answer)

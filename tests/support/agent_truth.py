@@ -15,6 +15,8 @@ from tests.support.tools_datasets import PatientRecord
 Resource = dict[str, Any]
 
 HBA1C = {"4548-4", "17856-6"}
+GLUCOSE = {"2339-0", "2345-7", "41653-7"}  # LOINC, the tests' own copy
+WEIGHT = {"29463-7", "3141-9"}
 # CVX codes of influenza vaccines (CDC vaccine groups), as written in the bundles.
 FLU_CVX = {
     "140",
@@ -114,3 +116,24 @@ def wellness_visits(record: PatientRecord) -> list[Resource]:
         )
         and not dental_visit(e)
     ]
+
+
+def measured(record: PatientRecord, wanted: set[str]) -> list[Resource]:
+    """The patient's results with any of the LOINC codes ``wanted`` that carry a measurement."""
+    return [
+        o
+        for o in record.of("Observation")
+        if codes(o.get("code")) & wanted and ("valueQuantity" in o or "component" in o)
+    ]
+
+
+def conditions_named(record: PatientRecord, pattern: str) -> set[str]:
+    """References of the patient's conditions a coding display of which matches ``pattern``."""
+    return {
+        ref(c)
+        for c in record.of("Condition")
+        if any(
+            re.search(pattern, str(coding.get("display", "")), re.IGNORECASE)
+            for coding in (c.get("code") or {}).get("coding", [])
+        )
+    }
