@@ -1,7 +1,7 @@
 """Words that ask whether drugs interact or are contraindicated: a judgement not in the record.
 
 "any drug interactions?", "does lisinopril interact with ibuprofen?", "is metformin
-contraindicated?", "drug-drug interactions": a FHIR record holds orders, not an
+contraindicated?", "drug-drug interactions", "any DDIs?": a FHIR record holds orders, not an
 interaction check, and ehr-agent has no interaction knowledge base, so a "No" would
 claim the absence of something nobody looked for and a "Yes" a judgement nobody made.
 The span is cut from the text before the concept phrase is read ("lisinopril interact
@@ -18,7 +18,7 @@ __all__ = ["INTERACTION_NOTE", "INTERACTION_WORDS", "cut_interaction_words", "na
 
 INTERACTION_WORDS = re.compile(
     r"\b(?:(?:drug|medication|med)s?[- ](?:drug|medication|med)s?[- ])?"
-    r"(?:interactions?|interacts?|interacting|contra-?indicat\w*)\b"
+    r"(?:interactions?|interacts?|interacting|contra-?indicat\w*|ddis?)\b"
     r"(?:\s+(?:with|between|among|for|of)\b)?"
     r"|\b(?:safe|ok|okay)\s+to\s+(?:take|give|combine|use)\b(?:\s+(?:with|together)\b)?"
 )

@@ -35,6 +35,8 @@ WHOLE_LIST = [
     "any contraindications?",
     "are any of his medications contraindicated",
     "do any of her meds interact",
+    "any ddi?",
+    "DDIs?",
 ]
 TWO_DRUGS = [
     "does {a} interact with {b}?",
